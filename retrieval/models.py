@@ -1,0 +1,110 @@
+"""Answers are data: plain dataclasses that every front end renders in its own way."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    text: str
+    published: date | None = None
+    source: str = ""
+    url: str = ""
+    authors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited passage: `quote == article.text[start:end]` always holds."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str
+    published: str | None  # ISO date
+    url: str
+    quote: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    timing_ms: dict[str, float] = field(default_factory=dict)
+    articles_searched: int = 0
+    also_reported_by: dict[str, list[str]] = field(default_factory=dict)  # article id -> sources
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "timing_ms": self.timing_ms,
+            "articles_searched": self.articles_searched,
+            "also_reported_by": self.also_reported_by,
+        }
+
+
+@dataclass
+class Story:
+    """One event, possibly reported by several outlets."""
+
+    headline: str
+    summary: str  # key sentences, each followed by its [n] marker
+    citations: list[Citation]
+    article_ids: list[str]
+    sources: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "headline": self.headline,
+            "summary": self.summary,
+            "citations": [c.to_dict() for c in self.citations],
+            "article_ids": self.article_ids,
+            "sources": self.sources,
+        }
+
+
+@dataclass
+class Quote:
+    speaker: str
+    citation: Citation
+
+    def to_dict(self) -> dict:
+        return {"speaker": self.speaker, "citation": self.citation.to_dict()}
+
+
+@dataclass
+class Briefing:
+    since: str  # ISO datetime
+    until: str
+    topic: str | None
+    stories: list[Story] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    note: str = ""  # e.g. "Nothing in the window matches 'X'."
+
+    @property
+    def empty(self) -> bool:
+        return not self.stories
+
+    def to_dict(self) -> dict:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "topic": self.topic,
+            "stories": [s.to_dict() for s in self.stories],
+            "quotes": [q.to_dict() for q in self.quotes],
+            "note": self.note,
+        }
