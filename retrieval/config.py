@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1, le=1024)
 
     # Answering.
-    min_relevance: float = Field(0.30, ge=-1.0, le=1.0)
+    min_relevance: float = Field(0.20, ge=-1.0, le=1.0)
     max_citations: int = Field(5, ge=1, le=20)
     max_question_chars: int = Field(2000, ge=10)
     retrieve_k: int = Field(40, ge=1, le=500)

@@ -44,6 +44,7 @@ class Answer:
     timing_ms: dict[str, float] = field(default_factory=dict)
     articles_searched: int = 0
     also_reported_by: dict[str, list[str]] = field(default_factory=dict)  # article id -> sources
+    ranked_article_ids: list[str] = field(default_factory=list)  # retrieval order, for evaluation
 
     def to_dict(self) -> dict:
         return {

@@ -1,0 +1,1 @@
+"""Front ends: the CLI, Slack and Discord. Thin adapters over `retrieval.engine.Engine`."""

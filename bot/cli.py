@@ -1,0 +1,278 @@
+"""briefbot's command line: ingest, ask, sources, brief, eval, feedback, serve."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.console import Console
+
+import retrieval  # noqa: F401  (sets the offline environment before anything loads a model)
+from retrieval.config import Settings, load_settings
+from retrieval.errors import BriefbotError
+
+if TYPE_CHECKING:
+    from retrieval.engine import Engine
+    from retrieval.ingest import IngestProgress, IngestReport
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+log = logging.getLogger("briefbot")
+
+
+class State:
+    settings: Settings | None = None
+
+
+def settings() -> Settings:
+    if State.settings is None:
+        State.settings = load_settings()
+    return State.settings
+
+
+def make_engine() -> Engine:
+    from retrieval.engine import Engine
+
+    return Engine(settings())
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False):
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# -- progress -------------------------------------------------------------------------------
+class IngestBar:
+    """A rich progress bar: articles, chunks, chunks/s (on stderr, so stdout stays clean)."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("articles · {task.fields[chunks]} chunks · {task.fields[rate]:.1f} chunks/s"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        )
+        self.task = self.progress.add_task(label, total=None, chunks=0, rate=0.0)
+
+    def __enter__(self) -> IngestBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, p: IngestProgress) -> None:
+        self.progress.update(
+            self.task,
+            total=p.articles_total,
+            completed=p.articles_done,
+            chunks=p.chunks_done,
+            rate=p.chunks_per_second,
+        )
+
+
+def print_report(report: IngestReport) -> None:
+    err.print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged · "
+        f"{report.chunks} chunks in {report.seconds:.1f} s"
+    )
+    if report.failures:
+        err.print(f"[red]{len(report.failures)} failed:[/red]")
+        for f in report.failures:
+            err.print(f"  [red]✗[/red] {f}", markup=True, highlight=False)
+
+
+def ensure_seeded(engine: Engine) -> None:
+    if engine.is_empty():
+        err.print(f"Nothing indexed yet: indexing the seed articles in {engine.settings.seeds_dir}")
+        with IngestBar("Indexing seeds") as bar:
+            report = engine.ensure_seeded(bar)
+        if report:
+            print_report(report)
+
+
+def parse_moment(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    v = value.strip().lower()
+    now = datetime.now(UTC)
+    units = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+    if v[:-1].isdigit() and v[-1] in units:
+        return now - int(v[:-1]) * units[v[-1]]
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BriefbotError(
+            f"{name}: {value!r} is not a date (YYYY-MM-DD), a date and time, or 24h / 7d / 2w"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- commands -------------------------------------------------------------------------------
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .jsonl .jsonl.gz .html)")],
+) -> None:
+    """Index articles. Unchanged articles are skipped; changed ones are replaced."""
+    engine = make_engine()
+    from retrieval.ingest import IngestReport, load_articles
+
+    report = IngestReport()
+    articles = load_articles(paths, report)  # a missing path stops here, before any write
+    with IngestBar("Ingesting") as bar:
+        engine.ingester().ingest_articles(articles, report, bar)
+    print_report(report)
+    if report.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="Answer as of this date (YYYY-MM-DD).")
+    ] = None,
+    context: Annotated[str, typer.Option(help="An earlier question this one follows up.")] = "",
+) -> None:
+    """Answer a question with cited passages."""
+    engine = make_engine()
+    q = engine.check_question(question)  # refuse a bad question before any work
+    now = parse_moment(as_of, "--as-of")
+    ensure_seeded(engine)
+    answer = engine.ask(q, now=now, context=context)
+    if as_json:
+        sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    from bot.render_terminal import render_answer
+
+    out.print(render_answer(answer))
+
+
+@app.command()
+def sources(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What is indexed: articles, chunks, date range, per source."""
+    engine = make_engine()
+    summary = engine.sources()
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    out.print(
+        f"{summary['articles']} articles · {summary['chunks']} chunks · "
+        f"{summary['first'] or '?'} → {summary['last'] or '?'}"
+    )
+    table = Table("source", "articles", "chunks")
+    for row in summary["sources"]:
+        table.add_row(row["source"], str(row["articles"]), str(row["chunks"]))
+    out.print(table)
+
+
+@app.command()
+def brief(
+    since: Annotated[str, typer.Option(help="24h, 7d, or a date")] = "24h",
+    until: Annotated[Optional[str], typer.Option(help="A date (default: now)")] = None,
+    topic: Annotated[Optional[str], typer.Option(help="Only stories about this")] = None,
+    max_stories: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A briefing of the stories in a window."""
+    engine = make_engine()
+    ensure_seeded(engine)
+    start = parse_moment(since, "--since")
+    end = parse_moment(until, "--until")
+    briefing = engine.brief(start, end, topic=topic, max_stories=max_stories)
+    if as_json:
+        sys.stdout.write(json.dumps(briefing.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    from bot.render_terminal import render_briefing
+
+    out.print(render_briefing(briefing))
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Option(help="Questions (JSON lines)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check seed-style questions (must_cite / must_not_cite / abstain) over the index."""
+    from retrieval.evaluate import check_questions, read_jsonl
+
+    rows = read_jsonl(questions)
+    engine = make_engine()
+    ensure_seeded(engine)
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("Questions", total=len(rows))
+        results = check_questions(
+            lambda q, d: engine.ask(q, now=d), rows, lambda k, n: bar.update(task, completed=k)
+        )
+    passed = sum(r.passed for r in results)
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "passed": passed,
+                    "total": len(results),
+                    "failures": [
+                        {"id": r.id, "question": r.question, "reasons": r.reasons}
+                        for r in results
+                        if not r.passed
+                    ],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        for r in results:
+            mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
+            out.print(f"{mark} {r.id}: {r.question}" + ("" if r.passed else f" — {'; '.join(r.reasons)}"))
+        out.print(f"{passed}/{len(results)} passed ({passed / max(len(results), 1):.0%})")
+    if passed < len(results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """List the 👍 / 👎 votes from Slack and Discord."""
+    from rich.table import Table
+
+    from retrieval.feedback import FeedbackStore
+
+    votes = FeedbackStore.in_data_dir(settings().data_dir).list(limit)
+    table = Table("when", "platform", "user", "vote", "question", "articles")
+    for v in votes:
+        table.add_row(
+            v.created_at, v.platform, v.user_id, "👍" if v.vote > 0 else "👎", v.question,
+            ", ".join(v.article_ids),
+        )
+    out.print(table if votes else "No feedback yet.")
+
+
+def main() -> None:
+    try:
+        app()
+    except BriefbotError as exc:
+        err.print(f"[red]Error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The terminal's rendering of answers and briefings (rich), as pure functions."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.text import Text
+
+from retrieval.models import Answer, Briefing, Citation
+
+
+def _source_line(c: Citation) -> Text:
+    line = Text()
+    line.append(f"[{c.n}] ", style="bold cyan")
+    line.append(c.title or "(untitled)", style="bold")
+    meta = " · ".join(x for x in (c.source, c.published or "") if x)
+    if meta:
+        line.append(f" — {meta}", style="dim")
+    if c.url:
+        line.append(f"\n    {c.url}", style="blue underline")
+    return line
+
+
+def _quote(c: Citation) -> Text:
+    return Text("    “" + " ".join(c.quote.split()) + "”", style="italic")
+
+
+def render_answer(answer: Answer) -> RenderableType:
+    if answer.abstained:
+        return Text(answer.answer, style="yellow")
+    parts: list[RenderableType] = [Text(answer.answer), Text(""), Text("Sources", style="bold")]
+    for c in answer.citations:
+        parts.append(_source_line(c))
+        parts.append(_quote(c))
+        also = answer.also_reported_by.get(c.article_id)
+        if also:
+            parts.append(Text(f"    also reported by {', '.join(also)}", style="dim"))
+    searched = answer.articles_searched
+    total = answer.timing_ms.get("total")
+    footer = f"{searched} articles searched" + (f" · {total:.0f} ms" if total is not None else "")
+    parts.append(Text(footer, style="dim"))
+    return Group(*parts)
+
+
+def render_briefing(briefing: Briefing) -> RenderableType:
+    head = f"Briefing {briefing.since[:16]} → {briefing.until[:16]}"
+    if briefing.topic:
+        head += f" · {escape(briefing.topic)}"
+    parts: list[RenderableType] = [Text(head, style="bold")]
+    if briefing.empty:
+        parts.append(Text(briefing.note or "Nothing new in the window.", style="yellow"))
+        return Group(*parts)
+    for k, story in enumerate(briefing.stories, start=1):
+        n_sources = len(set(story.sources))
+        tail = f" ({n_sources} sources)" if n_sources > 1 else ""
+        parts.append(Text(f"\n{k}. {story.headline}{tail}", style="bold"))
+        parts.append(Text(story.summary))
+        for c in story.citations:
+            parts.append(_source_line(c))
+    if briefing.quotes:
+        parts.append(Text("\nQuotes of the day", style="bold"))
+        for q in briefing.quotes:
+            parts.append(Text(f"“{' '.join(q.citation.quote.split())}” — {q.speaker} [{q.citation.n}]"))
+    return Group(*parts)

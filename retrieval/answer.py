@@ -1,0 +1,179 @@
+"""The extractive answerer: the best sentences of the retrieved passages, each cited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrieval.attribution import Attribution, asked_speaker, attribute_all, same_speaker
+from retrieval.lexical import BM25, terms
+from retrieval.models import Answer, Citation
+from retrieval.search import Hit, Snapshot
+
+
+@dataclass(frozen=True)
+class Candidate:
+    article: int  # index into snap.articles
+    article_rank: int
+    start: int  # offsets in the article text
+    end: int
+    text: str
+    attribution: Attribution
+    chunk_dense: float
+    chunk: int  # the snapshot chunk it was read from
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    max_citations: int = 5
+    min_relevance: float = 0.20
+    max_articles: int = 4
+    chunks_per_article: int = 3
+    keep_ratio: float = 0.6  # keep sentences scoring at least this share of the best
+    min_overlap: float = 0.25  # share of the question's term weight a cited sentence must hold
+
+
+ABSTAIN = "The indexed articles don't answer this question."
+
+
+def _abstain_speaker(name: str) -> str:
+    return f"The indexed articles don't say what {name} said about this."
+
+
+def candidates(
+    snap: Snapshot, ranked: list[tuple[int, float, list[Hit]]], options: ComposeOptions
+) -> list[Candidate]:
+    """Sentences of the best chunks of the best articles, attributed in context, deduplicated."""
+    out: dict[tuple[int, int], Candidate] = {}
+    for rank, (art, _score, hits) in enumerate(ranked[: options.max_articles]):
+        for hit in sorted(hits[: options.chunks_per_article], key=lambda h: h.chunk):
+            text = snap.chunk_texts[hit.chunk]
+            base = int(snap.chunk_start[hit.chunk])
+            spans = snap.chunk_sentences[hit.chunk]
+            sents = [text[s - base : e - base] for s, e in spans]
+            new_para = [True] + [
+                "\n\n" in text[spans[i - 1][1] - base : spans[i][0] - base]
+                for i in range(1, len(spans))
+            ]
+            for (s, e), sent, attr in zip(spans, sents, attribute_all(sents, new_para), strict=True):
+                key = (art, s)
+                old = out.get(key)
+                if old is not None and (old.attribution.speaker or not attr.speaker):
+                    continue  # keep the attribution made with the most context
+                out[key] = Candidate(art, rank, s, e, sent, attr, hit.dense, hit.chunk)
+    return [c for c in out.values() if _is_prose(c.text)]
+
+
+def _is_prose(sentence: str) -> bool:
+    words = sentence.split()
+    return len(words) >= 4 and sum(ch.isalpha() for ch in sentence) >= 15
+
+
+def _overlap(q_terms: list[str], sentence: str, bm25: BM25) -> float:
+    """Share of the question's term weight (idf) that the sentence contains."""
+    q = dict.fromkeys(q_terms)
+    if not q:
+        return 0.0
+    s = set(terms(sentence))
+    total = sum(bm25.idf_of(t) for t in q)
+    return sum(bm25.idf_of(t) for t in q if t in s) / total if total else 0.0
+
+
+def compose(
+    question: str,
+    snap: Snapshot,
+    ranked: list[tuple[int, float, list[Hit]]],
+    options: ComposeOptions,
+    context: str = "",
+) -> Answer:
+    """Pick, order and cite the sentences that answer the question, or abstain."""
+    best_dense = max((h.dense for _, _, hs in ranked for h in hs), default=-1.0)
+    if best_dense < options.min_relevance:
+        return Answer(question, ABSTAIN, True)
+    speaker = asked_speaker(question)
+    q_terms = terms(question)
+    c_terms = [t for t in terms(context) if t not in q_terms]
+    pool = candidates(snap, ranked, options)
+    if speaker:
+        speaker_terms = set(terms(speaker))
+        q_terms = [t for t in q_terms if t not in speaker_terms]
+        pool = [c for c in pool if same_speaker(speaker, c.attribution.speaker)]
+        if not pool:
+            return Answer(question, _abstain_speaker(speaker), True)
+
+    def lexical(c: Candidate) -> float:
+        lex = _overlap(q_terms, c.text, snap.bm25) if q_terms else 0.0
+        return lex + (0.5 * _overlap(c_terms, c.text, snap.bm25) if c_terms else 0.0)
+
+    def score(c: Candidate, lex: float) -> float:
+        s = lex + 0.3 * (c.chunk_dense / best_dense) + 0.1 / (1 + c.article_rank)
+        if speaker:  # the speaker's own words first, then what they are reported to have said
+            a = c.attribution
+            s += 0.5 if a.direct and not a.inherited else 0.3 if a.direct else 0.0
+        return s
+
+    lexes = {id(c): lexical(c) for c in pool}
+    best_lex = max(lexes.values(), default=0.0)
+    if not speaker and best_lex == 0:
+        return Answer(question, ABSTAIN, True)
+    # A sentence must share enough of the question's words to be cited at all: nothing is
+    # cited for padding. Questions about what someone said are answered by their words.
+    floor = 0.0 if speaker else max(options.min_overlap, options.keep_ratio * best_lex)
+    scored = sorted(
+        ((score(c, lexes[id(c)]), c) for c in pool if lexes[id(c)] >= floor),
+        key=lambda sc: -sc[0],
+    )
+    top = scored[0][0]
+    chosen = [c for s, c in scored if s >= options.keep_ratio * top][: options.max_citations]
+    return _cite(question, snap, chosen)
+
+
+def _cite(question: str, snap: Snapshot, chosen: list[Candidate]) -> Answer:
+    """Number the chosen sentences by article rank and position; merge adjacent ones."""
+    chosen = sorted(chosen, key=lambda c: (c.article_rank, c.start))
+    groups: list[list[Candidate]] = []
+    for c in chosen:
+        last = groups[-1][-1] if groups else None
+        if (
+            last is not None
+            and last.article == c.article
+            and len(groups[-1]) < 2
+            and _adjacent(snap, last, c)
+        ):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for n, group in enumerate(groups, start=1):
+        meta = snap.articles[group[0].article]
+        start, end = group[0].start, group[-1].end
+        quote = _slice(snap, group[0], group[-1])
+        citations.append(
+            Citation(
+                n=n,
+                article_id=meta.id,
+                title=meta.title,
+                source=meta.source,
+                published=meta.published.isoformat() if meta.published else None,
+                url=meta.url,
+                quote=quote,
+                start=start,
+                end=end,
+            )
+        )
+        parts.append(f"{' '.join(quote.split())} [{n}]")
+    return Answer(question, " ".join(parts), False, citations)
+
+
+def _adjacent(snap: Snapshot, a: Candidate, b: Candidate) -> bool:
+    """b follows a with only whitespace between, inside a's chunk."""
+    base = int(snap.chunk_start[a.chunk])
+    text = snap.chunk_texts[a.chunk]
+    gap = text[a.end - base : b.start - base]
+    return a.end <= b.start and b.end <= base + len(text) and not gap.strip() and "\n" not in gap
+
+
+def _slice(snap: Snapshot, first: Candidate, last: Candidate) -> str:
+    """The article's exact characters from first to last (both within first's chunk)."""
+    base = int(snap.chunk_start[first.chunk])
+    return snap.chunk_texts[first.chunk][first.start - base : last.end - base]

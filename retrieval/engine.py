@@ -1,0 +1,283 @@
+"""The engine: one object that front ends hold. Nothing heavy happens until it is needed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from retrieval.answer import ComposeOptions, compose
+from retrieval.config import Settings
+from retrieval.errors import QuestionError
+from retrieval.ingest import (
+    IngestReport,
+    Ingester,
+    ProgressCallback,
+    load_articles,
+    token_counter,
+)
+from retrieval.models import Answer, Briefing, Citation, Story
+from retrieval.search import SearchOptions, Snapshot, rank_articles, search
+from retrieval.store import Store, day_number
+
+log = logging.getLogger(__name__)
+
+
+def as_date(moment: date | datetime | None) -> date | None:
+    if moment is None or type(moment) is date:
+        return moment
+    assert isinstance(moment, datetime)
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        query_encoder: Any = None,
+        document_encoder: Any = None,
+        search_options: SearchOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._query_encoder = query_encoder
+        self._document_encoder = document_encoder
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.RLock()
+        self.search_options = search_options or SearchOptions(k=settings.retrieve_k)
+        self.compose_options = ComposeOptions(
+            max_citations=settings.max_citations, min_relevance=settings.min_relevance
+        )
+        self._chain: Any = None
+
+    # -- parts, built on first use ----------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self.settings)
+            return self._store
+
+    @property
+    def query_encoder(self) -> Any:
+        with self._lock:
+            if self._query_encoder is None:
+                from retrieval.embedding import NumpyEncoder
+
+                self._query_encoder = NumpyEncoder(self.settings.resolved_model_path)
+            return self._query_encoder
+
+    def _make_document_encoder(self) -> Any:
+        if self._document_encoder is None:
+            from retrieval.embedding import TorchEncoder
+
+            self._document_encoder = TorchEncoder(self.settings.resolved_model_path)
+        return self._document_encoder
+
+    @property
+    def recipe(self) -> str:
+        from retrieval.embedding import model_fingerprint
+
+        s = self.settings
+        return f"{model_fingerprint(s.resolved_model_path)}/{s.chunk_tokens}/{s.chunk_overlap_tokens}"
+
+    def ingester(self) -> Ingester:
+        return Ingester(
+            self.settings,
+            self.store,
+            self._make_document_encoder,
+            self.recipe,
+            token_counter(self.settings.resolved_model_path),
+        )
+
+    def snapshot(self) -> Snapshot:
+        """The in-memory index, reloaded when another writer has changed the store."""
+        with self._lock:
+            generation = self.store.generation()
+            if self._snapshot is None or self._snapshot.generation != generation:
+                t = time.perf_counter()
+                self._snapshot = Snapshot.load(self.store)
+                log.info(
+                    "loaded %d chunks in %.2f s", self._snapshot.n_chunks, time.perf_counter() - t
+                )
+            return self._snapshot
+
+    # -- ingest -----------------------------------------------------------------------------
+    def ingest(
+        self, paths: Iterable[Path | str], on_progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        report = IngestReport()
+        articles = load_articles(paths, report)
+        return self.ingester().ingest_articles(articles, report, on_progress)
+
+    def is_empty(self) -> bool:
+        return self.store.count()[0] == 0
+
+    def ensure_seeded(self, on_progress: ProgressCallback | None = None) -> IngestReport | None:
+        """With nothing indexed, index the seed articles: the default a newcomer meets."""
+        if not self.is_empty() or not Path(self.settings.seeds_dir).is_dir():
+            return None
+        return self.ingest([self.settings.seeds_dir], on_progress)
+
+    # -- answering --------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        q = " ".join(question.split())
+        if not q:
+            raise QuestionError("The question is empty.")
+        limit = self.settings.max_question_chars
+        if len(q) > limit:
+            raise QuestionError(
+                f"The question is {len(q):,} characters long; the limit is {limit:,}. "
+                "Ask something shorter."
+            )
+        return q
+
+    @property
+    def chain(self) -> Any:
+        """retrieve | rank | compose, as LangChain runnables."""
+        if self._chain is None:
+            from langchain_core.runnables import RunnableLambda
+
+            self._chain = (
+                RunnableLambda(self._retrieve, name="retrieve")
+                | RunnableLambda(self._rank, name="rank")
+                | RunnableLambda(self._compose, name="compose")
+            )
+        return self._chain
+
+    def ask(
+        self,
+        question: str,
+        now: date | datetime | None = None,
+        context: str = "",
+    ) -> Answer:
+        """Answer as of `now` (default: today): nothing published after it is used."""
+        t0 = time.perf_counter()
+        q = self.check_question(question)
+        state = {"question": q, "context": " ".join(context.split())[:2000], "now": as_date(now)}
+        state["timing"] = {}
+        answer: Answer = self.chain.invoke(state)
+        answer.timing_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
+        return answer
+
+    def _retrieve(self, state: dict) -> dict:
+        t = time.perf_counter()
+        snap = self.snapshot()
+        state["timing"]["load"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        query = f"{state['context']} {state['question']}".strip()
+        vector = self.query_encoder.encode([query])[0]
+        state["timing"]["embed"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        state["snap"] = snap
+        state["hits"] = search(snap, vector, query, state["now"], self.search_options)
+        state["timing"]["search"] = (time.perf_counter() - t) * 1000
+        return state
+
+    def _rank(self, state: dict) -> dict:
+        state["ranked"] = rank_articles(state["snap"], state["hits"])
+        return state
+
+    def _compose(self, state: dict) -> Answer:
+        t = time.perf_counter()
+        answer = compose(
+            state["question"], state["snap"], state["ranked"], self.compose_options, state["context"]
+        )
+        state["timing"]["compose"] = (time.perf_counter() - t) * 1000
+        answer.timing_ms = {k: round(v, 1) for k, v in state["timing"].items()}
+        answer.articles_searched = len(state["snap"].articles)
+        answer.ranked_article_ids = [state["snap"].articles[a].id for a, _, _ in state["ranked"]]
+        return answer
+
+    # -- briefing ---------------------------------------------------------------------------
+    def brief(
+        self,
+        since: datetime | date,
+        until: datetime | date | None = None,
+        topic: str | None = None,
+        max_stories: int = 10,
+    ) -> Briefing:
+        """The most recent articles in the window, newest first, each with its lead sentence."""
+        snap = self.snapshot()
+        until = until or datetime.now(UTC)
+        lo, hi = day_number(as_date(since)), day_number(as_date(until))
+        in_window = [
+            i for i, a in enumerate(snap.articles)
+            if a.published is not None and lo <= day_number(a.published) <= hi
+        ]
+        if topic and in_window:
+            vector = self.query_encoder.encode([topic])[0]
+            relevance = snap.vectors @ vector
+            best: dict[int, float] = {}
+            for k, art in enumerate(snap.chunk_article):
+                best[int(art)] = max(best.get(int(art), -1.0), float(relevance[k]))
+            in_window = [i for i in in_window if best.get(i, -1) >= self.settings.min_relevance]
+        in_window.sort(key=lambda i: (snap.articles[i].published, snap.articles[i].title), reverse=True)
+        window = Briefing(
+            since=_iso(since), until=_iso(until), topic=topic, stories=[], quotes=[]
+        )
+        n = 0
+        for i in in_window[:max_stories]:
+            lead = _lead_sentence(snap, i)
+            if lead is None:
+                continue
+            n += 1
+            meta = snap.articles[i]
+            start, end, quote = lead
+            cite = Citation(n, meta.id, meta.title, meta.source,
+                            meta.published.isoformat() if meta.published else None,
+                            meta.url, quote, start, end)
+            window.stories.append(
+                Story(meta.title or quote[:80], f"{' '.join(quote.split())} [{n}]", [cite],
+                      [meta.id], [meta.source] if meta.source else [])
+            )
+        if not window.stories:
+            window.note = (
+                f"Nothing in the window matches {topic!r}." if topic else "Nothing new in the window."
+            )
+        return window
+
+    # -- what is indexed --------------------------------------------------------------------
+    def sources(self) -> dict[str, Any]:
+        snap = self.snapshot()
+        dates = [a.published for a in snap.articles if a.published]
+        per_source = Counter(a.source or "(unknown)" for a in snap.articles)
+        chunks_per_source: Counter[str] = Counter()
+        for art in snap.chunk_article:
+            chunks_per_source[snap.articles[int(art)].source or "(unknown)"] += 1
+        return {
+            "articles": len(snap.articles),
+            "chunks": snap.n_chunks,
+            "first": min(dates).isoformat() if dates else None,
+            "last": max(dates).isoformat() if dates else None,
+            "sources": [
+                {"source": s, "articles": n, "chunks": chunks_per_source[s]}
+                for s, n in per_source.most_common()
+            ],
+        }
+
+
+def _iso(moment: date | datetime) -> str:
+    return moment.isoformat()
+
+
+def _lead_sentence(snap: Snapshot, article: int) -> tuple[int, int, str] | None:
+    chunks = [k for k, a in enumerate(snap.chunk_article) if a == article]
+    chunks.sort(key=lambda k: int(snap.chunk_start[k]))
+    for k in chunks:
+        base = int(snap.chunk_start[k])
+        for s, e in snap.chunk_sentences[k]:
+            text = snap.chunk_texts[k][s - base : e - base]
+            if len(text.split()) >= 6:
+                return s, e, text
+    return None
+
+
+def default_since(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(hours=24)

@@ -1,0 +1,195 @@
+"""Ingest: files -> articles -> chunks -> vectors -> Chroma, idempotent and resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.articles import iter_paths, load_path
+from retrieval.chunking import Chunk, CountTokens, chunk_article
+from retrieval.config import Settings
+from retrieval.errors import LoadError
+from retrieval.models import Article
+from retrieval.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    tokens: int = 0
+    failures: list[str] = field(default_factory=list)  # one message per failure, naming the file
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class IngestProgress:
+    """What a progress display needs; the CLI renders it, tests may record it."""
+
+    articles_total: int = 0
+    articles_done: int = 0
+    chunks_done: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_done / max(time.perf_counter() - self.started, 1e-9)
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def token_counter(model_path: Path) -> CountTokens:
+    """Word pieces per text, special tokens included, by the model's own tokenizer."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return lambda texts: [len(e.ids) for e in tok.encode_batch(list(texts))]
+
+
+def content_hash(article: Article, recipe: str) -> str:
+    """Changes when the article or the way it is embedded (model, chunking) changes."""
+    payload = json.dumps(
+        [article.title, article.text, str(article.published), article.source, article.url,
+         list(article.authors), recipe],
+        ensure_ascii=False,
+    )
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def load_articles(paths: Iterable[Path | str], report: IngestReport) -> list[Article]:
+    """Every article in paths; a bad file is recorded in the report and skipped."""
+    files = list(iter_paths(paths))  # a missing path is an error before anything is done
+    articles: dict[str, Article] = {}
+    for path in files:
+        try:
+            loaded = load_path(path, on_error=lambda e: report.failures.append(str(e)))
+        except LoadError as exc:
+            report.failures.append(str(exc))
+            continue
+        for a in loaded:
+            articles[a.id] = a  # the last copy of an id wins
+    return list(articles.values())
+
+
+class Ingester:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        encoder_factory: Callable[[], Any],
+        recipe: str,
+        count_tokens: CountTokens,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._encoder_factory = encoder_factory
+        self._encoder: Any = None
+        self.recipe = recipe
+        self.count_tokens = count_tokens
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    def chunk(self, article: Article) -> list[Chunk]:
+        return chunk_article(
+            article,
+            self.count_tokens,
+            max_tokens=self.settings.chunk_tokens,
+            overlap_tokens=self.settings.chunk_overlap_tokens,
+        )
+
+    def ingest_articles(
+        self,
+        articles: Sequence[Article],
+        report: IngestReport | None = None,
+        on_progress: ProgressCallback | None = None,
+        group_chunks: int = 1024,
+    ) -> IngestReport:
+        report = report or IngestReport()
+        t0 = time.perf_counter()
+        progress = IngestProgress(articles_total=len(articles))
+        known = self.store.hashes([a.id for a in articles])
+        pending: list[tuple[Article, str, bool]] = []
+        for a in articles:
+            h = content_hash(a, self.recipe)
+            if known.get(a.id) == h:
+                report.unchanged += 1
+                progress.articles_done += 1
+            else:
+                pending.append((a, h, a.id in known))
+        if on_progress:
+            on_progress(progress)
+        if pending:
+            # Embedding runs while the previous group is written: torch and Chroma both
+            # release the GIL, so the writes cost little wall time.
+            with ThreadPoolExecutor(max_workers=1) as writer:
+                last: Future[None] | None = None
+                for group in self._groups(pending, group_chunks):
+                    texts = [c.embed_text for _, _, _, chunks in group for c in chunks]
+                    t = time.perf_counter()
+                    vectors = (
+                        self.encoder.encode(texts, batch_size=self.settings.embed_batch_size)
+                        if texts
+                        else np.zeros((0, 384), dtype=np.float32)
+                    )
+                    report.encode_seconds += time.perf_counter() - t
+                    if last is not None:
+                        last.result()
+                    last = writer.submit(self._write, group, vectors)
+                    for _a, _h, existed, chunks in group:
+                        report.updated += existed
+                        report.added += not existed
+                        report.chunks += len(chunks)
+                        report.tokens += sum(c.n_tokens for c in chunks)
+                    progress.articles_done += len(group)
+                    progress.chunks_done += len(texts)
+                    if on_progress:
+                        on_progress(progress)
+                if last is not None:
+                    last.result()
+            self.store.bump_generation()
+        report.seconds += time.perf_counter() - t0
+        return report
+
+    def _groups(self, pending: list[tuple[Article, str, bool]], size: int):
+        group: list[tuple[Article, str, bool, list[Chunk]]] = []
+        n = 0
+        for a, h, existed in pending:
+            chunks = self.chunk(a)
+            group.append((a, h, existed, chunks))
+            n += len(chunks)
+            if n >= size:
+                yield group
+                group, n = [], 0
+        if group:
+            yield group
+
+    def _write(self, group: list[tuple[Article, str, bool, list[Chunk]]], vectors: np.ndarray) -> None:
+        lo = 0
+        for a, h, _existed, chunks in group:
+            self.store.write_article(a, h, chunks, vectors[lo : lo + len(chunks)])
+            lo += len(chunks)

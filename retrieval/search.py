@@ -1,0 +1,189 @@
+"""Hybrid retrieval over an in-memory snapshot of the store.
+
+Chroma is the store of record; each process keeps a snapshot of the chunk vectors, their
+metadata and a BM25 index, and reloads it when the store's generation changes. Searching the
+snapshot is exact and takes milliseconds, and date filters cost nothing (Chroma's numeric
+range filter costs 80-95 ms a query on 20k chunks here).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from retrieval.lexical import BM25, terms
+from retrieval.store import NO_DATE, Store, day_number, from_day_number
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    id: str
+    title: str
+    source: str
+    url: str
+    published: date | None
+
+
+@dataclass
+class Snapshot:
+    generation: int
+    chunk_ids: list[str]
+    chunk_article: np.ndarray  # index into articles, per chunk
+    chunk_start: np.ndarray
+    chunk_texts: list[str]
+    chunk_sentences: list[tuple[tuple[int, int], ...]]
+    vectors: np.ndarray  # (n_chunks, dim), unit length
+    days: np.ndarray  # published day number per chunk (NO_DATE when unknown)
+    articles: list[ArticleMeta]
+    article_vectors: np.ndarray  # filled lazily from chunk means
+    bm25: BM25
+    article_index: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunk_ids)
+
+    @classmethod
+    def load(cls, store: Store, title_weight: int = 2) -> Snapshot:
+        generation = store.generation()
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict] = []
+        vecs: list[np.ndarray] = []
+        for page in store.iter_chunks():
+            ids.extend(page["ids"])
+            texts.extend(page["documents"])
+            metas.extend(page["metadatas"])
+            vecs.append(np.asarray(page["embeddings"], dtype=np.float32))
+        articles: list[ArticleMeta] = []
+        index: dict[str, int] = {}
+        chunk_article = np.zeros(len(ids), dtype=np.int32)
+        for k, m in enumerate(metas):
+            aid = str(m["article_id"])
+            if aid not in index:
+                index[aid] = len(articles)
+                articles.append(
+                    ArticleMeta(
+                        aid,
+                        str(m.get("title", "")),
+                        str(m.get("source", "")) or host_of(str(m.get("url", ""))),
+                        str(m.get("url", "")),
+                        from_day_number(int(m.get("day", NO_DATE))),
+                    )
+                )
+            chunk_article[k] = index[aid]
+        vectors = np.concatenate(vecs) if vecs else np.zeros((0, 384), dtype=np.float32)
+        # The headline is indexed with every chunk, and counts `title_weight` times.
+        docs = [
+            terms(t) + terms(articles[chunk_article[k]].title) * title_weight
+            for k, t in enumerate(texts)
+        ]
+        return cls(
+            generation=generation,
+            chunk_ids=ids,
+            chunk_article=chunk_article,
+            chunk_start=np.array([int(m["start"]) for m in metas], dtype=np.int64),
+            chunk_texts=texts,
+            chunk_sentences=[_spans(str(m.get("sentences", ""))) for m in metas],
+            vectors=vectors,
+            days=np.array([int(m.get("day", NO_DATE)) for m in metas], dtype=np.int64),
+            articles=articles,
+            article_vectors=np.zeros((0, vectors.shape[1] if vectors.size else 384)),
+            bm25=BM25(docs),
+            article_index=index,
+        )
+
+
+def host_of(url: str) -> str:
+    """A display source for an article that names none: its site's host ("cnn.com")."""
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def _spans(s: str) -> tuple[tuple[int, int], ...]:
+    out = []
+    for pair in s.split(";"):
+        if pair:
+            a, b = pair.split(",")
+            out.append((int(a), int(b)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: int  # index into the snapshot
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    hybrid: bool = True
+    rrf_k: int = 60
+    lexical_weight: float = 1.0
+    k: int = 40
+
+
+def search(
+    snap: Snapshot,
+    query_vector: np.ndarray,
+    query_text: str,
+    now: date | None = None,
+    options: SearchOptions = SearchOptions(),
+) -> list[Hit]:
+    """Chunks ranked by reciprocal-rank fusion of dense and BM25 ranks, none published after now."""
+    if snap.n_chunks == 0:
+        return []
+    dense = snap.vectors @ query_vector.astype(np.float32)
+    lexical = snap.bm25.scores(terms(query_text)) if options.hybrid else np.zeros_like(dense)
+    allowed = np.ones(snap.n_chunks, dtype=bool)
+    if now is not None:
+        allowed &= snap.days <= day_number(now)  # undated chunks (-1) are always allowed
+    fused = _rrf(dense, allowed, options.rrf_k)
+    if options.hybrid:
+        fused += options.lexical_weight * _rrf(lexical, allowed & (lexical > 0), options.rrf_k)
+    fused[~allowed] = -np.inf
+    top = _top(fused, options.k)
+    return [
+        Hit(int(i), float(fused[i]), float(dense[i]), float(lexical[i]))
+        for i in top
+        if np.isfinite(fused[i])
+    ]
+
+
+def _rrf(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros(len(scores), dtype=np.float64)
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return out
+    order = idx[np.argsort(-scores[idx], kind="stable")]
+    out[order] = 1.0 / (k + 1 + np.arange(order.size))
+    return out
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(scores))
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def rank_articles(snap: Snapshot, hits: list[Hit]) -> list[tuple[int, float, list[Hit]]]:
+    """Aggregate chunk hits per article: best chunk, plus a little for further chunks."""
+    per: dict[int, list[Hit]] = {}
+    for h in hits:
+        per.setdefault(int(snap.chunk_article[h.chunk]), []).append(h)
+    ranked = []
+    for art, hs in per.items():
+        hs.sort(key=lambda h: -h.score)
+        score = hs[0].score + 0.1 * sum(h.score for h in hs[1:3])
+        ranked.append((art, score, hs))
+    ranked.sort(key=lambda r: -r[1])
+    return ranked

@@ -1,0 +1,314 @@
+"""Article loaders: the real seed, each file type, encodings, and every refusal naming its file."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from retrieval.articles import SUPPORTED_SUFFIXES, iter_paths, load_path, normalize_text
+from retrieval.errors import LoadError
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "000_0070773c25b31aea.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "articles"
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    """Write text (UTF-8) or bytes to `path` and return it."""
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def load_one(path: Path):
+    articles = load_path(path)
+    assert len(articles) == 1
+    return articles[0]
+
+
+def jsonl(*records: dict) -> str:
+    return "\n".join(json.dumps(r) for r in records) + "\n"
+
+
+RECORD = {
+    "id": "5b14cd16b6feede5",
+    "url": "https://news.example/2022/06/12/squid-game",
+    "title": "'Squid Game': Netflix green lights season 2",
+    "published": "2022-06-12",
+    "authors": ["Ramishah Maruf"],
+    "text": "Netflix renewed the show.\r\n\r\n\r\nA second season is coming.  ",
+}
+
+
+# --- the real seed -------------------------------------------------------------------------
+
+
+def test_seed_title_date_and_metadata():
+    article = load_one(SEED)
+    assert article.title == (
+        "U.K. Defense Official Says Russia Assures They Will 'Not Invade Ukraine'"
+    )
+    assert article.published == date(2022, 2, 11)
+    assert article.id == "000_0070773c25b31aea"
+    assert (article.source, article.url, article.authors) == ("", "", ())
+
+
+def test_seed_text_keeps_the_story():
+    text = load_one(SEED).text
+    assert "would not invade Ukraine" in text
+    assert "130,000" in text
+    assert text.startswith("United Kingdom Defence Secretary Ben Wallace says")
+    assert text.endswith(
+        '"the Russian military, as of this week, has all the military '
+        'capabilities to actually conduct a large-scale invasion."'
+    )
+    assert "\n\n" in text and "\n\n\n" not in text
+
+
+@pytest.mark.parametrize(
+    "boilerplate",
+    [
+        "Voice is AI-generated",
+        "Leon Neal/Getty Images",
+        "Ben Wallace, Russia, Assurances",
+        "About the writer",
+        "Update 02/11/22",
+        "This story was updated",
+        "U.K. Defense Official Says",  # the title is not repeated in the text
+    ],
+)
+def test_seed_boilerplate_is_gone(boilerplate):
+    assert boilerplate not in load_one(SEED).text
+
+
+def test_boilerplate_rules_are_general(tmp_path):
+    path = write(
+        tmp_path / "story.txt",
+        "Floods close the ring road\n\n"
+        "🎙️ Voice is AI-generated. Inconsistencies may occur.\n\n"
+        "Heavy rain closed the ring road on Monday.\n\n"
+        "Floods, Ring Road, Weather, Traffic Chaos\n"
+        "Water covers a junction near the airport on Monday. Jane Doe/AP\n\n"
+        "Residents were told to stay at home.\n\n"
+        "Updated 3/7/2023 9:00 a.m. ET: This story adds a quote.\n\n"
+        "About the author\n\nJohn Roe covers the city.\n",
+    )
+    article = load_one(path)
+    assert article.text == (
+        "Heavy rain closed the ring road on Monday.\n\nResidents were told to stay at home."
+    )
+    assert article.published == date(2023, 3, 7)
+
+
+def test_prose_with_commas_and_slashes_is_kept(tmp_path):
+    kept = [
+        "Paris, London and Berlin agreed, the ministers said.",
+        "The survey was run by ABC News/Ipsos.",
+        "A poll by ABC News/Washington Post found that most voters agree.",
+    ]
+    path = write(tmp_path / "prose.txt", "Title\n\n" + "\n\n".join(kept))
+    assert load_one(path).text == "\n\n".join(kept)
+
+
+# --- markdown, jsonl, html -----------------------------------------------------------------
+
+
+def test_markdown_front_matter():
+    article = load_one(FIXTURES / "council-budget.md")
+    assert article.title == "Council approves a smaller budget"
+    assert article.published == date(2023, 3, 14)
+    assert article.source == "The Daily Tide"
+    assert article.url == "https://dailytide.example/news/2023/03/council-budget"
+    assert article.authors == ("Maria Okafor", "Tom Reyes")
+    assert article.id == hashlib.sha1(article.url.encode()).hexdigest()[:16]
+    assert article.text.startswith("The city council approved")  # heading not repeated
+    assert article.text.endswith("two swimming pools will close in winter.")
+
+
+def test_markdown_explicit_id_date_field_and_author_string(tmp_path):
+    path = write(
+        tmp_path / "note.md",
+        "---\nid: note-1\ndate: 2024-01-02T10:00:00Z\nauthor: Ann Lee; Bo Kim\n---\n"
+        "# Heading as title\n\nBody text.\n",
+    )
+    article = load_one(path)
+    assert (article.id, article.title, article.text) == ("note-1", "Heading as title", "Body text.")
+    assert article.published == date(2024, 1, 2)
+    assert article.authors == ("Ann Lee", "Bo Kim")
+
+
+def test_markdown_bad_date_names_file_and_field(tmp_path):
+    path = write(tmp_path / "baddate.md", "---\npublished: last Tuesday\n---\nTitle\n\nText.\n")
+    with pytest.raises(LoadError, match="baddate.md") as info:
+        load_path(path)
+    assert "published" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["corpus.jsonl", "corpus.jsonl.gz"])
+def test_jsonl_fields_map_directly(tmp_path, name):
+    untitled = {"url": "https://news.example/b", "title": "", "text": "Second story."}
+    data = jsonl(RECORD, untitled).encode()
+    path = write(tmp_path / name, gzip.compress(data) if name.endswith(".gz") else data)
+    first, second = load_path(path)
+    assert first.id == "5b14cd16b6feede5"
+    assert first.title == RECORD["title"]
+    assert first.url == RECORD["url"]
+    assert first.published == date(2022, 6, 12)
+    assert first.authors == ("Ramishah Maruf",)
+    assert first.text == "Netflix renewed the show.\n\nA second season is coming."
+    assert second.title == ""
+    assert second.id == hashlib.sha1(b"https://news.example/b").hexdigest()[:16]
+
+
+def test_real_eval_corpus_format(tmp_path):
+    corpus = Path("/work/shared/eval/realtimeqa/corpus-dev.jsonl.gz")
+    if not corpus.exists():
+        pytest.skip("evaluation corpus not present")
+    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
+        head = "".join(next(lines) for _ in range(3))
+    first = json.loads(head.split("\n")[0])
+    articles = load_path(write(tmp_path / "head.jsonl", head))
+    assert [a.id for a in articles][0] == first["id"]
+    assert articles[0].published == date.fromisoformat(first["published"])
+
+
+def test_jsonl_bad_line_names_file_and_line(tmp_path):
+    path = write(tmp_path / "broken.jsonl", jsonl(RECORD) + "\n{not json}\n")
+    with pytest.raises(LoadError, match=r"broken\.jsonl:3"):
+        load_path(path)
+
+
+def test_jsonl_bad_line_can_be_skipped(tmp_path):
+    path = write(tmp_path / "mixed.jsonl", jsonl(RECORD, {"title": "no text"}, RECORD))
+    errors: list[LoadError] = []
+    articles = load_path(path, on_error=errors.append)
+    assert len(articles) == 2
+    assert len(errors) == 1 and "mixed.jsonl:2" in str(errors[0])
+
+
+def test_jsonl_bad_date_names_line_and_field(tmp_path):
+    path = write(tmp_path / "dates.jsonl", jsonl({**RECORD, "published": "June 12"}))
+    with pytest.raises(LoadError, match=r"dates\.jsonl:1: .*published"):
+        load_path(path)
+
+
+def test_html_main_text_and_metadata():
+    article = load_one(FIXTURES / "harbour-bridge.html")
+    assert article.title == "Harbour bridge reopens after repairs"
+    assert article.published == date(2023, 5, 4)
+    assert article.source == "The Daily Tide"
+    assert article.url == "https://dailytide.example/news/2023/05/harbour-bridge-reopens"
+    assert article.authors == ("Maria Okafor",)
+    assert article.text.startswith("The Harbour Bridge reopened to traffic")
+    assert "Buses will return to the bridge from Monday" in article.text
+    assert article.text.count("\n\n") == 3
+    for junk in ("Subscribe now", "cookies", "Most read", "Local team", "Privacy policy", "©"):
+        assert junk not in article.text
+
+
+# --- encodings and normalisation -----------------------------------------------------------
+
+
+def test_utf8_bom(tmp_path):
+    path = write(tmp_path / "bom.txt", b"\xef\xbb\xbfTitle \xe2\x80\x94 dash\r\n\r\nBody.\r\n")
+    article = load_one(path)
+    assert (article.title, article.text) == ("Title \u2014 dash", "Body.")
+
+
+def test_cp1252_fallback(tmp_path):
+    path = write(tmp_path / "ansi.txt", b"Headline\r\n\r\nShe said \x93quoted\x94 \x96 twice.\r\n")
+    assert load_one(path).text == "She said \u201cquoted\u201d \u2013 twice."
+
+
+def test_normalize_text_only_touches_whitespace():
+    raw = "  a  \r\nb\t\n\n\n\n\u00e9 \u201cq\u201d\n"
+    assert normalize_text(raw) == "a\nb\n\n\u00e9 \u201cq\u201d"
+
+
+# --- refusals name the file ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("binary.txt", b"Title\n\x00\x01\x02\x03", "binary"),
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"  \n\t\r\n", "empty"),
+        ("only-title.txt", b"Just a title\n", "no text"),
+        ("front-only.md", b"---\ntitle: T\n---\n", "no text"),
+        ("notes.docx", b"PK\x03\x04", ".jsonl.gz"),
+        ("bad.jsonl.gz", b"not gzip", "gzip"),
+    ],
+)
+def test_refusals_name_the_file(tmp_path, name, content, reason):
+    path = write(tmp_path / name, content)
+    with pytest.raises(LoadError) as info:
+        load_path(path)
+    assert name in str(info.value)
+    assert reason in str(info.value)
+
+
+def test_unknown_suffix_lists_supported_types(tmp_path):
+    path = write(tmp_path / "page.pdf", b"%PDF-1.7")
+    with pytest.raises(LoadError, match="page.pdf") as info:
+        load_path(path)
+    assert all(suffix in str(info.value) for suffix in SUPPORTED_SUFFIXES)
+
+
+def test_folder_passed_as_file(tmp_path):
+    folder = tmp_path / "looks-like.txt"
+    folder.mkdir()
+    with pytest.raises(LoadError, match="looks-like.txt"):
+        load_path(folder)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads anything")
+def test_unreadable_file(tmp_path):
+    path = write(tmp_path / "secret.txt", "Title\n\nText.\n")
+    path.chmod(0)
+    try:
+        with pytest.raises(LoadError, match="secret.txt"):
+            load_path(path)
+    finally:
+        path.chmod(0o600)
+
+
+# --- paths ---------------------------------------------------------------------------------
+
+
+def test_iter_paths_expands_folders(tmp_path):
+    for rel in ["b.txt", "a.md", "sub/c.jsonl", "sub/d.jsonl.gz", "sub/e.HTML", "z.htm"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        write(tmp_path / rel, "x")
+    for rel in ["notes.pdf", ".hidden.txt", ".git/f.txt", "sub/.cache/g.md"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        write(tmp_path / rel, "x")
+    explicit = write(tmp_path / "explicit.pdf", "x")
+    found = list(iter_paths([tmp_path, str(explicit)]))
+    names = [p.relative_to(tmp_path).as_posix() for p in found]
+    assert names == [
+        "a.md",
+        "b.txt",
+        "sub/c.jsonl",
+        "sub/d.jsonl.gz",
+        "sub/e.HTML",
+        "z.htm",
+        "explicit.pdf",  # named explicitly: load_path will say why it is refused
+    ]
+
+
+def test_iter_paths_missing_path(tmp_path):
+    with pytest.raises(LoadError, match="nowhere.txt"):
+        list(iter_paths([tmp_path / "nowhere.txt"]))
+
+
+def test_load_path_missing_file(tmp_path):
+    with pytest.raises(LoadError, match="gone.md"):
+        load_path(tmp_path / "gone.md")
