@@ -67,15 +67,35 @@ class IngestBar:
             transient=False,
         )
         self.task = self.progress.add_task(label, total=None, chunks=0, rate=0.0)
+        self.label = label
+        self._last_line = 0.0
+
+    def _plain(self, p: IngestProgress) -> None:
+        """Without a terminal (a log, CI), a plain line every few seconds instead of a bar."""
+        import time
+
+        now = time.monotonic()
+        if now - self._last_line >= 5 or p.articles_done == p.articles_total:
+            self._last_line = now
+            err.print(
+                f"{self.label}: {p.articles_done}/{p.articles_total} articles · "
+                f"{p.chunks_done} chunks · {p.chunks_per_second:.1f} chunks/s",
+                highlight=False,
+            )
 
     def __enter__(self) -> IngestBar:
-        self.progress.start()
+        if err.is_terminal:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if err.is_terminal:
+            self.progress.stop()
 
     def __call__(self, p: IngestProgress) -> None:
+        if not err.is_terminal:
+            self._plain(p)
+            return
         self.progress.update(
             self.task,
             total=p.articles_total,

@@ -27,7 +27,7 @@ class ComposeOptions:
     max_citations: int = 5
     min_relevance: float = 0.20
     max_articles: int = 4
-    chunks_per_article: int = 3
+    chunks_per_article: int = 4
     keep_ratio: float = 0.6  # keep sentences scoring at least this share of the best
     min_overlap: float = 0.25  # share of the question's term weight a cited sentence must hold
 
@@ -70,7 +70,8 @@ def _is_prose(sentence: str) -> bool:
 
 def _overlap(q_terms: list[str], sentence: str, bm25: BM25) -> float:
     """Share of the question's term weight (idf) that the sentence contains."""
-    q = dict.fromkeys(q_terms)
+    # A term found nowhere in the index can't tell sentences apart: leave it out.
+    q = [t for t in dict.fromkeys(q_terms) if t in bm25.vocab]
     if not q:
         return 0.0
     s = set(terms(sentence))
@@ -105,11 +106,13 @@ def compose(
         return lex + (0.5 * _overlap(c_terms, c.text, snap.bm25) if c_terms else 0.0)
 
     def score(c: Candidate, lex: float) -> float:
-        s = lex + 0.3 * (c.chunk_dense / best_dense) + 0.1 / (1 + c.article_rank)
-        if speaker:  # the speaker's own words first, then what they are reported to have said
-            a = c.attribution
-            s += 0.5 if a.direct and not a.inherited else 0.3 if a.direct else 0.0
-        return s
+        s = 0.3 * (c.chunk_dense / best_dense) + 0.1 / (1 + c.article_rank)
+        if not speaker:
+            return s + lex
+        # The speaker's own words first, then what they are reported to have said; the rest
+        # of the question only orders them.
+        a = c.attribution
+        return s + 0.4 * lex + (0.6 if a.direct and not a.inherited else 0.4 if a.direct else 0.1)
 
     lexes = {id(c): lexical(c) for c in pool}
     best_lex = max(lexes.values(), default=0.0)
@@ -123,15 +126,33 @@ def compose(
         key=lambda sc: -sc[0],
     )
     top = scored[0][0]
-    chosen = [c for s, c in scored if s >= options.keep_ratio * top][: options.max_citations]
-    return _cite(question, snap, chosen)
+    ratio = options.keep_ratio * (0.8 if speaker else 1.0)
+    chosen = [c for s, c in scored if s >= ratio * top][: options.max_citations]
+    # A sentence right after a chosen one, in the same paragraph, that shares enough of the
+    # question joins its quote ("...signed in 2014 and 2015. These agreements stopped...").
+    neighbours = [
+        c for c in pool
+        if lexes[id(c)] >= options.min_overlap and (not speaker or c in chosen or c.attribution.speaker)
+    ]
+    return _cite(question, snap, chosen, neighbours)
 
 
-def _cite(question: str, snap: Snapshot, chosen: list[Candidate]) -> Answer:
+def _cite(
+    question: str, snap: Snapshot, chosen: list[Candidate], neighbours: list[Candidate]
+) -> Answer:
     """Number the chosen sentences by article rank and position; merge adjacent ones."""
     chosen = sorted(chosen, key=lambda c: (c.article_rank, c.start))
-    groups: list[list[Candidate]] = []
+    by_start = {(c.article, c.start): c for c in neighbours}
+    extended: list[Candidate] = []
     for c in chosen:
+        if extended and extended[-1].article == c.article and extended[-1].end >= c.start:
+            continue
+        extended.append(c)
+        nxt = [n for n in neighbours if n.article == c.article and _adjacent(snap, c, n)]
+        if nxt and nxt[0] not in chosen and (nxt[0].article, nxt[0].start) in by_start:
+            extended.append(nxt[0])
+    groups: list[list[Candidate]] = []
+    for c in extended:
         last = groups[-1][-1] if groups else None
         if (
             last is not None

@@ -112,9 +112,9 @@ def same_speaker(asked: str, speaker: str) -> bool:
     s = [w for w in re.findall(r"[\w'’]+", speaker.lower()) if w not in {"the", "mr", "ms", "mrs"}]
     if not a or not s:
         return False
-    # The asked name's last word is the surname; it must be the speaker's last word, and any
-    # other words of the asked name must appear in the speaker's name.
-    return a[-1] == s[-1] and all(w in s for w in a[:-1])
+    # The asked name's last word is the surname; it must be the speaker's last word. When the
+    # text names the speaker fully, the asked name's other words must be in it too.
+    return a[-1] == s[-1] and (len(s) == 1 or all(w in s for w in a[:-1]))
 
 
 _ASKED = [

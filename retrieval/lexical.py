@@ -34,7 +34,11 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 return word
-            return word[: -len(suffix)] + repl
+            stem_ = word[: -len(suffix)] + repl
+            # "stopped" -> "stop", "planning" -> "plan"
+            if suffix in ("ing", "ed") and stem_[-1] == stem_[-2] and stem_[-1] not in "lsz":
+                stem_ = stem_[:-1]
+            return stem_
     return word
 
 
