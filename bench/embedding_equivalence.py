@@ -132,24 +132,46 @@ def fmt(times: list[float]) -> str:
     return f"median {statistics.median(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)})"
 
 
+def question_latency(encoder: NumpyEncoder, runs: int = 50) -> str:
+    question = ["What did the central bank say about interest rates?"]
+    encoder.encode(question)
+    latencies = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        encoder.encode(question)
+        latencies.append((time.perf_counter() - start) * 1000)
+    p95 = statistics.quantiles(latencies, n=20)[18]
+    return f"p50 {statistics.median(latencies):.1f} ms  p95 {p95:.1f} ms  ({runs} runs)"
+
+
 def main() -> None:
     texts = corpus()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+
+    # Everything about NumpyEncoder alone comes first, before torch is in the process.
     numpy_encoder = NumpyEncoder()
-    torch_encoder = TorchEncoder()
     lengths = [numpy_encoder.count_tokens(t) for t in texts]
     over = sum(n > numpy_encoder.max_seq_length for n in lengths)
     print(
         f"corpus: {len(texts)} texts, {min(lengths)}-{max(lengths)} word pieces "
         f"(median {statistics.median(lengths):.0f}), {over} over {numpy_encoder.max_seq_length}"
     )
+    print(f"NumpyEncoder, one short question: {question_latency(numpy_encoder)}")
+    numpy_rate = throughput(numpy_encoder.encode, texts)
 
-    counts_agree = sum(
-        numpy_encoder.count_tokens(t) == torch_encoder.count_tokens(t) for t in texts
-    )
-    print(
-        f"count_tokens agrees with the sentence-transformers tokenizer: {counts_agree}/{len(texts)}"
-    )
+    print("import + construct in a fresh python process (interpreter start-up included):")
+    imp = "from retrieval.embedding import NumpyEncoder, TorchEncoder"
+    print(f"  NumpyEncoder:  {fmt(process_time(f'{imp}; NumpyEncoder()'))}")
+    print(f"  TorchEncoder:  {fmt(process_time(f'{imp}; TorchEncoder()'))}")
+    print(f"  (import only:  {fmt(process_time(imp))})")
+    print(f"  (bare python:  {fmt(process_time('pass'))})")
+    start = time.perf_counter()
+    NumpyEncoder()
+    print(f"  NumpyEncoder() construct only, warm: {(time.perf_counter() - start) * 1000:.0f} ms")
 
+    torch_encoder = TorchEncoder()
+    agree = sum(numpy_encoder.count_tokens(t) == torch_encoder.count_tokens(t) for t in texts)
+    print(f"count_tokens agrees with the sentence-transformers tokenizer: {agree}/{len(texts)}")
     a = numpy_encoder.encode(texts)
     b = torch_encoder.encode(texts)
     cos = (a * b).sum(axis=1)
@@ -162,32 +184,11 @@ def main() -> None:
     long_cos = [f"{c:.7f}" for c, n in zip(cos, lengths, strict=True) if n > 256]
     print(f"cosine on the texts over 256 pieces: {', '.join(long_cos)}")
 
-    question = ["What did the central bank say about interest rates?"]
-    numpy_encoder.encode(question)
-    latencies = []
-    for _ in range(50):
-        start = time.perf_counter()
-        numpy_encoder.encode(question)
-        latencies.append((time.perf_counter() - start) * 1000)
-    q = statistics.quantiles(latencies, n=20)
-    print(
-        f"NumpyEncoder, one short question: p50 {statistics.median(latencies):.2f} ms  "
-        f"p95 {q[18]:.2f} ms  (50 runs)"
-    )
-
-    print("import + construct, fresh python process (includes interpreter start-up):")
-    imp = "from retrieval.embedding import NumpyEncoder, TorchEncoder"
-    print(f"  NumpyEncoder:  {fmt(process_time(f'{imp}; NumpyEncoder()'))}")
-    print(f"  TorchEncoder:  {fmt(process_time(f'{imp}; TorchEncoder()'))}")
-    print(f"  (import only:  {fmt(process_time(imp))})")
-    print(f"  (bare python:  {fmt(process_time('pass'))})")
-    start = time.perf_counter()
-    NumpyEncoder()
-    print(f"  NumpyEncoder() construct only, warm: {(time.perf_counter() - start) * 1000:.0f} ms")
-
     print(f"throughput on the {len(texts)} texts (best of 3):")
-    print(f"  NumpyEncoder (batch 32): {throughput(numpy_encoder.encode, texts):.1f} texts/s")
+    print(f"  NumpyEncoder (batch 32, 1 BLAS thread): {numpy_rate:.1f} texts/s")
     print(f"  TorchEncoder (batch 64): {throughput(torch_encoder.encode, texts):.1f} texts/s")
+    print(f"NumpyEncoder question latency with torch loaded too: {question_latency(numpy_encoder)}")
+    print(f"machine load average at end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

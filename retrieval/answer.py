@@ -90,7 +90,7 @@ def compose(
     best_dense = max((h.dense for _, _, hs in ranked for h in hs), default=-1.0)
     if best_dense < options.min_relevance:
         return Answer(question, ABSTAIN, True)
-    speaker = asked_speaker(question)
+    speaker = asked_speaker(question, context)
     q_terms = terms(question)
     c_terms = [t for t in terms(context) if t not in q_terms]
     pool = candidates(snap, ranked, options)

@@ -26,7 +26,7 @@ _GAP = re.compile(r"\s*,?\s*")
 _APPOSITIVE_GAP = re.compile(r"\s*,[^,«»]{0,80},\s*")
 # Inversion after a quote: '"...," said Wallace' (only verbs that invert, not "told").
 _VERB_THEN_NAME = re.compile(rf"[,»]\s*,?\s*(?:said|says|added|adds|wrote|continued|explained)\s+(?P<name>{NAME})")
-_ACCORDING = re.compile(rf"\b[Aa]ccording to (?P<name>{NAME})")
+_ACCORDING = re.compile(rf"\b[Aa]ccording to (?:the )?(?P<name>{NAME})")
 _LEADING = re.compile(r"^(?:The|A|An|On|In|At|But|And|However|Meanwhile|Earlier|Later)\s+")
 
 
@@ -128,8 +128,14 @@ _ASKED = [
 ]
 
 
-def asked_speaker(question: str) -> str:
-    """The person a question asks about the words of, or ''."""
+_ASKED_PRONOUN = re.compile(
+    r"\b(?i:what) (?i:did|does|has|had) (?i:he|she|they) (?i:say|said|tell|told|add|mean)\b"
+)
+
+
+def asked_speaker(question: str, context: str = "") -> str:
+    """The person a question asks about the words of, or ''. In a follow-up ("and what did he
+    say about Belarus?"), a pronoun stands for the speaker of the earlier question."""
     q = question.strip()
     for pattern in _ASKED:
         m = pattern.search(q)
@@ -137,4 +143,6 @@ def asked_speaker(question: str) -> str:
             name = _clean(m.group("name"))
             if name and name.lower() not in {"i", "you", "we", "it", "they", "he", "she"}:
                 return name
+    if context and _ASKED_PRONOUN.search(q):
+        return asked_speaker(context)
     return ""

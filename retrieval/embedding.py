@@ -10,9 +10,11 @@ Two encoders give the same vectors (cosine >= 0.9999, see bench/embedding_equiva
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -138,6 +140,18 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return centred / np.sqrt(var + np.float32(eps)) * weight + bias
 
 
+def _blas_thread_limit(threads: int | None) -> Callable[[], AbstractContextManager[object]]:
+    """A context manager factory that caps numpy's BLAS threads while it is held."""
+    if threads is None:
+        return contextlib.nullcontext
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # only a transitive dependency (scikit-learn); run uncapped
+        return contextlib.nullcontext
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=threads, user_api="blas")
+
+
 class _Layer:
     """One transformer block's weights, with query/key/value fused into one matrix."""
 
@@ -179,9 +193,13 @@ class NumpyEncoder:
 
     Reads tokenizer.json and model.safetensors; never imports torch. Vectors are mean-pooled
     over the attention mask and L2-normalised, as the model's modules.json prescribes.
+
+    `threads` caps numpy's BLAS threads during `encode` (None: the library's default). One is
+    the default because the matrices of a question are small: with two threads OpenBLAS gains
+    little, and on a busy two-core machine its waiting threads made p95 latency 20-40x worse.
     """
 
-    def __init__(self, model_path: str | Path | None = None) -> None:
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = 1) -> None:
         path = _model_dir(model_path)
         self.model_path = path
         config = _read_json(path / "config.json")
@@ -233,6 +251,7 @@ class NumpyEncoder:
         self._layers = [
             _Layer(w, f"encoder.layer.{i}.") for i in range(config["num_hidden_layers"])
         ]
+        self._thread_limit = _blas_thread_limit(threads)
 
     def __repr__(self) -> str:
         return f"NumpyEncoder({str(self.model_path)!r})"
@@ -270,9 +289,11 @@ class NumpyEncoder:
         ids = self._token_ids(texts)
         # Sorting by length keeps padding, and so wasted work, to a minimum in each batch.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), max(1, batch_size)):
-            batch = order[start : start + batch_size]
-            out[batch] = self._forward([ids[i] for i in batch])
+        batch_size = max(1, batch_size)
+        with self._thread_limit():
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                out[batch] = self._forward([ids[i] for i in batch])
         return out
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:

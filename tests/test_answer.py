@@ -1,0 +1,74 @@
+"""The seed questions end to end: real model, real Chroma in a temporary directory."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from retrieval.errors import QuestionError
+from retrieval.evaluate import check_answer, read_jsonl
+from tests.conftest import FIXTURES
+
+QUESTIONS = read_jsonl(FIXTURES / "seed_questions.jsonl")
+
+
+@pytest.mark.parametrize("q", QUESTIONS, ids=[q["id"] for q in QUESTIONS])
+def test_seed_question(seed_engine, q):
+    answer = seed_engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]))
+    assert check_answer(q, answer) == []
+
+
+def test_flagship_question_cites_wallace_not_lee(seed_engine):
+    answer = seed_engine.ask("What did Wallace say after meeting Shoigu?", now=date(2022, 2, 11))
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "would not invade Ukraine" in quotes and "tragic consequences" in quotes
+    assert "all the military capabilities" not in quotes
+    assert 1 <= len(answer.citations) <= 5
+    for c in answer.citations:
+        assert f"[{c.n}]" in answer.answer
+        assert c.published == "2022-02-11" and c.title.startswith("U.K. Defense Official")
+
+
+def test_speaker_question_never_borrows_another_speakers_words(seed_engine):
+    answer = seed_engine.ask("What did Rob Lee tell The Moscow Times?", now=date(2022, 2, 11))
+    assert answer.citations and all("Rob Lee" in c.quote for c in answer.citations)
+
+
+def test_off_topic_question_abstains_and_cites_nothing(seed_engine):
+    answer = seed_engine.ask("What is the recipe for a good sourdough starter?")
+    assert answer.abstained and answer.citations == []
+    assert "don't answer" in answer.answer
+
+
+def test_nothing_published_after_now_is_used(seed_engine):
+    before = seed_engine.ask("How many Russian troops are near the border?", now=date(2022, 2, 1))
+    after = seed_engine.ask("How many Russian troops are near the border?", now=date(2022, 3, 1))
+    assert before.abstained and not after.abstained
+    assert "130,000" in after.citations[0].quote
+
+
+def test_follow_up_uses_the_earlier_question(seed_engine):
+    follow = seed_engine.ask(
+        "And what did he say about Belarus?",
+        now=date(2022, 2, 11),
+        context="What did Wallace say after meeting Shoigu?",
+    )
+    quotes = " ".join(c.quote for c in follow.citations)
+    assert "certainly in Belarus" in quotes or "whole range of action" in quotes
+    assert "dangerous moment" not in quotes  # NATO's words, reported by The Moscow Times
+    assert "all the military capabilities" not in quotes  # Rob Lee's
+
+
+def test_json_shape(seed_engine):
+    d = seed_engine.ask("Where will Russia hold naval drills?", now=date(2022, 2, 11)).to_dict()
+    assert {"question", "answer", "abstained", "citations", "timing_ms"} <= set(d)
+    assert set(d["citations"][0]) == {
+        "n", "article_id", "title", "source", "published", "url", "quote", "start", "end"
+    }
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 2001])
+def test_bad_questions_are_refused_by_name(seed_engine, bad):
+    with pytest.raises(QuestionError, match="question"):
+        seed_engine.ask(bad)
