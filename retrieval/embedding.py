@@ -46,6 +46,8 @@ class Encoder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]: ...
+
 
 def _model_dir(model_path: str | Path | None) -> Path:
     if model_path is None:
@@ -263,6 +265,10 @@ class NumpyEncoder:
         """
         return len(self.tokenizer.encode(text))
 
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        """`count_tokens` for many texts at once (tokenized in parallel)."""
+        return [len(enc) for enc in self.tokenizer.encode_batch(_check_texts(texts))]
+
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character offsets into `text` of each word piece, without [CLS]/[SEP]
         and without truncation. `len(token_offsets(t)) == count_tokens(t) - 2`."""
@@ -362,6 +368,16 @@ class TorchEncoder:
             text, add_special_tokens=True, truncation=False, verbose=False
         )
         return len(encoded["input_ids"])
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        """`count_tokens` for many texts at once."""
+        texts = _check_texts(texts)
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(
+            texts, add_special_tokens=True, truncation=False, verbose=False
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
 
     def encode(
         self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False

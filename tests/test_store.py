@@ -1,0 +1,109 @@
+"""Ingest idempotency and replacement, against embedded Chroma and a real Chroma server."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from retrieval.engine import Engine
+from retrieval.models import Article
+from retrieval.store import Store
+from tests.conftest import SEED, make_settings
+
+
+@pytest.fixture(params=["embedded", "server"])
+def engine(request, tmp_path, numpy_encoder):
+    overrides = {}
+    if request.param == "server":
+        overrides["chroma_url"] = request.getfixturevalue("chroma_server_url")
+        overrides["collection"] = f"t{abs(hash(request.node.name)) % 10**8}"
+    settings = make_settings(tmp_path / "data", **overrides)
+    return Engine(settings, query_encoder=numpy_encoder, document_encoder=numpy_encoder)
+
+
+def _article(text: str, id: str = "a1", published: date = date(2022, 6, 1)) -> Article:
+    return Article(id, "Harbour council budget", text, published, "Test Gazette", "https://x.test/a1")
+
+
+def _chunk_ids(store: Store, article_id: str) -> set[str]:
+    return set(store.chunks.get(where={"article_id": article_id}, include=[])["ids"])
+
+
+BODY = " ".join(f"The council met on day {i} and approved harbour repairs." for i in range(60))
+
+
+def test_unchanged_article_is_skipped(engine):
+    ing = engine.ingester()
+    first = ing.ingest_articles([_article(BODY)])
+    second = ing.ingest_articles([_article(BODY)])
+    assert (first.added, first.unchanged) == (1, 0)
+    assert (second.added, second.updated, second.unchanged, second.chunks) == (0, 0, 1, 0)
+
+
+def test_changed_article_replaces_all_its_chunks(engine):
+    ing = engine.ingester()
+    ing.ingest_articles([_article(BODY)])
+    before = _chunk_ids(engine.store, "a1")
+    assert len(before) >= 3
+    short = "The council cancelled the harbour repairs after a long debate on Tuesday."
+    report = ing.ingest_articles([_article(short)])
+    assert report.updated == 1
+    after = engine.store.chunks.get(where={"article_id": "a1"}, include=["documents"])
+    assert after["documents"] == [short]  # no stale chunk survives
+    assert engine.store.get_articles(["a1"])["a1"].text == short
+    answer = engine.ask("What happened to the harbour repairs?", now=date(2022, 6, 2))
+    assert all(c.quote in short for c in answer.citations)
+
+
+def test_interrupted_ingest_is_completed_by_the_next(engine, monkeypatch):
+    ing = engine.ingester()
+    articles = [_article(BODY, id=f"a{i}") for i in range(3)]
+    real_write = Store.write_article
+    calls = {"n": 0}
+
+    def dying_write(self, article, *args):
+        calls["n"] += 1
+        if calls["n"] == 2:  # die after writing the second article's chunks, before its record
+            self.chunks.add(ids=["a1#0"], embeddings=[np.ones(384, dtype=np.float32)],
+                            documents=["half"], metadatas=[{"article_id": "a1"}])
+            raise KeyboardInterrupt
+        return real_write(self, article, *args)
+
+    monkeypatch.setattr(Store, "write_article", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        ing.ingest_articles(articles, group_chunks=1)
+    monkeypatch.setattr(Store, "write_article", real_write)
+    report = engine.ingester().ingest_articles(articles)
+    assert report.unchanged == 1 and report.added == 2
+    docs = engine.store.chunks.get(where={"article_id": "a1"}, include=["documents"])["documents"]
+    assert "half" not in docs and len(docs) >= 3
+    assert engine.store.count()[0] == 3
+
+
+def test_dates_are_numbers_so_range_filters_work(engine):
+    ing = engine.ingester()
+    ing.ingest_articles([
+        _article(BODY, id="old", published=date(2021, 1, 5)),
+        _article(BODY, id="new", published=date(2022, 7, 1)),
+    ])
+    got = engine.store.chunks.get(where={"day": {"$gte": (date(2022, 1, 1) - date(1970, 1, 1)).days}},
+                                  include=["metadatas"])
+    assert {m["article_id"] for m in got["metadatas"]} == {"new"}
+
+
+def test_seed_ingest_and_sources(engine):
+    report = engine.ingest([SEED])
+    assert report.ok and report.added == 1
+    summary = engine.sources()
+    assert summary["articles"] == 1 and summary["chunks"] == report.chunks
+    assert summary["first"] == summary["last"] == "2022-02-11"
+
+
+def test_a_second_process_sees_new_articles(engine, numpy_encoder):
+    engine.ingest([SEED])
+    other = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
+    assert other.sources()["articles"] == 1
+    engine.ingester().ingest_articles([_article(BODY)])
+    assert other.sources()["articles"] == 2  # the snapshot reloads when the generation moves
