@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -55,13 +55,21 @@ class IngestBar:
     """A rich progress bar: articles, chunks, chunks/s (on stderr, so stdout stays clean)."""
 
     def __init__(self, label: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(
             TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("articles · {task.fields[chunks]} chunks · {task.fields[rate]:.1f} chunks/s"),
+            TextColumn(
+                "articles · {task.fields[chunks]} chunks · {task.fields[rate]:.1f} chunks/s"
+            ),
             TimeElapsedColumn(),
             console=err,
             transient=False,
@@ -145,7 +153,9 @@ def parse_moment(value: str | None, name: str) -> datetime | None:
 # -- commands -------------------------------------------------------------------------------
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .jsonl .jsonl.gz .html)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (.txt .md .jsonl .jsonl.gz .html)")
+    ],
 ) -> None:
     """Index articles. Unchanged articles are skipped; changed ones are replaced."""
     engine = make_engine()
@@ -165,7 +175,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
     as_of: Annotated[
-        Optional[str], typer.Option("--as-of", help="Answer as of this date (YYYY-MM-DD).")
+        str | None, typer.Option("--as-of", help="Answer as of this date (YYYY-MM-DD).")
     ] = None,
     context: Annotated[str, typer.Option(help="An earlier question this one follows up.")] = "",
 ) -> None:
@@ -206,8 +216,8 @@ def sources(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command()
 def brief(
     since: Annotated[str, typer.Option(help="24h, 7d, or a date")] = "24h",
-    until: Annotated[Optional[str], typer.Option(help="A date (default: now)")] = None,
-    topic: Annotated[Optional[str], typer.Option(help="Only stories about this")] = None,
+    until: Annotated[str | None, typer.Option(help="A date (default: now)")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only stories about this")] = None,
     max_stories: Annotated[int, typer.Option(min=1, max=50)] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -228,12 +238,105 @@ def brief(
 @app.command("eval")
 def evaluate(
     questions: Annotated[Path, typer.Option(help="Questions (JSON lines)")],
+    corpus: Annotated[
+        Path | None, typer.Option(help="Articles to evaluate over (default: the index, seeds/)")
+    ] = None,
+    baseline: Annotated[bool, typer.Option(help="Also run langchain-chroma and bm25")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write report.json/.md/.png here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Check seed-style questions (must_cite / must_not_cite / abstain) over the index."""
-    from retrieval.evaluate import check_questions, read_jsonl
+    """Evaluate: seed-style questions (must_cite / abstain) or a corpus with gold articles."""
+    from retrieval.evaluate import read_jsonl
 
     rows = read_jsonl(questions)
+    if corpus is not None or (rows and "gold_ids" in rows[0]):
+        if corpus is None:
+            raise BriefbotError("--corpus: questions with gold_ids need the corpus they refer to")
+        _eval_corpus(corpus, rows, baseline, report, as_json)
+    else:
+        _eval_checks(rows, as_json)
+
+
+def _eval_corpus(
+    corpus: Path, rows: list, baseline: bool, report: Path | None, as_json: bool
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from retrieval.engine import Engine
+    from retrieval.evaluate import eval_corpus
+
+    if not corpus.is_file():
+        raise BriefbotError(f"--corpus: {corpus}: no such file")
+    s = settings()
+    tasks: dict[str, int] = {}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+
+        def stage(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done)
+
+        run = eval_corpus(
+            lambda name: Engine(s.model_copy(update={"collection": name})),
+            s,
+            corpus,
+            rows,
+            baseline=baseline,
+            on_progress=stage,
+            ingest_progress=lambda p: stage(
+                "indexing corpus (articles)", p.articles_done, p.articles_total
+            ),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps({"systems": run.systems}, indent=2) + "\n")
+    else:
+        table = Table(
+            "system",
+            "hit@1",
+            "hit@5",
+            "mrr@10",
+            "answer in citations",
+            "abstain",
+            "p50 ms",
+            "p95 ms",
+            "n",
+        )
+        for name, m in run.systems.items():
+            table.add_row(
+                name,
+                *(
+                    f"{m[k]:.3f}"
+                    for k in ("hit@1", "hit@5", "mrr@10", "answer_in_citations", "abstain_rate")
+                ),
+                f"{m['p50_ms']:.1f}",
+                f"{m['p95_ms']:.1f}",
+                str(m["n"]),
+            )
+        out.print(table)
+        from retrieval.report import ratios
+
+        for name, vals in ratios(run).items() if len(run.systems) > 1 else []:
+            out.print(
+                f"briefbot / {name}: "
+                + " · ".join(f"{k} {'–' if v is None else f'{v:.2f}'}" for k, v in vals.items())
+            )
+    if report is not None:
+        from retrieval.report import write
+
+        for p in write(run, report):
+            err.print(f"wrote {p}")
+
+
+def _eval_checks(rows: list, as_json: bool) -> None:
+    from retrieval.evaluate import check_questions
+
     engine = make_engine()
     ensure_seeded(engine)
     from rich.progress import Progress
@@ -263,7 +366,9 @@ def evaluate(
     else:
         for r in results:
             mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
-            out.print(f"{mark} {r.id}: {r.question}" + ("" if r.passed else f" — {'; '.join(r.reasons)}"))
+            out.print(
+                f"{mark} {r.id}: {r.question}" + ("" if r.passed else f" — {'; '.join(r.reasons)}")
+            )
         out.print(f"{passed}/{len(results)} passed ({passed / max(len(results), 1):.0%})")
     if passed < len(results):
         raise typer.Exit(1)
@@ -280,7 +385,11 @@ def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     table = Table("when", "platform", "user", "vote", "question", "articles")
     for v in votes:
         table.add_row(
-            v.created_at, v.platform, v.user_id, "👍" if v.vote > 0 else "👎", v.question,
+            v.created_at,
+            v.platform,
+            v.user_id,
+            "👍" if v.vote > 0 else "👎",
+            v.question,
             ", ".join(v.article_ids),
         )
     out.print(table if votes else "No feedback yet.")

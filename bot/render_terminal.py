@@ -60,5 +60,7 @@ def render_briefing(briefing: Briefing) -> RenderableType:
     if briefing.quotes:
         parts.append(Text("\nQuotes of the day", style="bold"))
         for q in briefing.quotes:
-            parts.append(Text(f"“{' '.join(q.citation.quote.split())}” — {q.speaker} [{q.citation.n}]"))
+            parts.append(
+                Text(f"“{' '.join(q.citation.quote.split())}” — {q.speaker} [{q.citation.n}]")
+            )
     return Group(*parts)

@@ -1,4 +1,4 @@
-"""The briefbot engine: articles in, cited answers and briefings out. Knows nothing of chat platforms."""
+"""The briefbot engine: articles in, cited answers and briefings out. No chat platform here."""
 
 import os
 

@@ -54,7 +54,9 @@ def candidates(
                 "\n\n" in text[spans[i - 1][1] - base : spans[i][0] - base]
                 for i in range(1, len(spans))
             ]
-            for (s, e), sent, attr in zip(spans, sents, attribute_all(sents, new_para), strict=True):
+            for (s, e), sent, attr in zip(
+                spans, sents, attribute_all(sents, new_para), strict=True
+            ):
                 key = (art, s)
                 old = out.get(key)
                 if old is not None and (old.attribution.speaker or not attr.speaker):
@@ -131,8 +133,10 @@ def compose(
     # A sentence right after a chosen one, in the same paragraph, that shares enough of the
     # question joins its quote ("...signed in 2014 and 2015. These agreements stopped...").
     neighbours = [
-        c for c in pool
-        if lexes[id(c)] >= options.min_overlap and (not speaker or c in chosen or c.attribution.speaker)
+        c
+        for c in pool
+        if lexes[id(c)] >= options.min_overlap
+        and (not speaker or c in chosen or c.attribution.speaker)
     ]
     return _cite(question, snap, chosen, neighbours)
 

@@ -18,14 +18,16 @@ SPEECH_VERBS = (
 NAME = r"(?:[A-Z][\w.'’-]*)(?:\s+(?:(?:of|the|de|van|von|al|bin)\s+)?[A-Z][\w.'’-]*){0,5}"
 PRONOUN = r"(?:[Hh]e|[Ss]he|[Tt]hey)"
 
-_QUOTE_CHARS = "\"“”"
+_QUOTE_CHARS = '"“”'
 _VERB = re.compile(rf"\b(?:{SPEECH_VERBS})\b")
 _NAME_RE = re.compile(rf"{NAME}|\b{PRONOUN}\b")
 # Between a speaker and the verb: nothing, a comma, or an appositive ("Lee, an analyst, said").
 _GAP = re.compile(r"\s*,?\s*")
 _APPOSITIVE_GAP = re.compile(r"\s*,[^,«»]{0,80},\s*")
 # Inversion after a quote: '"...," said Wallace' (only verbs that invert, not "told").
-_VERB_THEN_NAME = re.compile(rf"[,»]\s*,?\s*(?:said|says|added|adds|wrote|continued|explained)\s+(?P<name>{NAME})")
+_VERB_THEN_NAME = re.compile(
+    rf"[,»]\s*,?\s*(?:said|says|added|adds|wrote|continued|explained)\s+(?P<name>{NAME})"
+)
 _ACCORDING = re.compile(rf"\b[Aa]ccording to (?:the )?(?P<name>{NAME})")
 _LEADING = re.compile(r"^(?:The|A|An|On|In|At|But|And|However|Meanwhile|Earlier|Later)\s+")
 
@@ -98,7 +100,7 @@ def attribute_all(sentences: list[str], paragraph_starts: list[bool]) -> list[At
         a = attribute(sent)
         if re.fullmatch(PRONOUN, a.speaker):
             a = Attribution(last, a.direct, inherited=True) if last else NOBODY
-        elif not a.speaker and not new_para and last and sent.lstrip()[:1] in "\"“":
+        elif not a.speaker and not new_para and last and sent.lstrip()[:1] in '"“':
             a = Attribution(last, True, inherited=True)  # a quote running on from the last one
         if a.speaker:
             last = a.speaker
@@ -107,7 +109,7 @@ def attribute_all(sentences: list[str], paragraph_starts: list[bool]) -> list[At
 
 
 def same_speaker(asked: str, speaker: str) -> bool:
-    """'Wallace' matches 'Ben Wallace' and 'Defence Secretary Ben Wallace'; 'Lee' not 'Lee Smith'."""
+    """'Wallace' matches 'Ben Wallace' and 'Defence Secretary Ben Wallace'; not 'Lee Smith'."""
     a = [w for w in re.findall(r"[\w'’]+", asked.lower()) if w not in {"the", "mr", "ms", "mrs"}]
     s = [w for w in re.findall(r"[\w'’]+", speaker.lower()) if w not in {"the", "mr", "ms", "mrs"}]
     if not a or not s:

@@ -4,8 +4,8 @@ Two encoders give the same vectors (cosine >= 0.9999, see bench/embedding_equiva
 
 * `NumpyEncoder` runs the BERT forward pass in numpy. It never imports torch, so a cold CLI
   process can embed a question in well under a second. Use it for questions.
-* `TorchEncoder` wraps sentence-transformers. Importing it costs about 10 s, and it is faster
-  on large batches. Use it for bulk ingest.
+* `TorchEncoder` wraps sentence-transformers, the reference implementation, for bulk ingest.
+  Importing it costs about 10 s.
 """
 
 from __future__ import annotations
@@ -351,8 +351,12 @@ class TorchEncoder:
         path = _model_dir(model_path)
         self.model_path = path
         self.model = SentenceTransformer(str(path), device=device)
-        self.max_seq_length: int = self.model.max_seq_length
-        self.dimension: int = self.model.get_embedding_dimension()
+        max_seq_length = self.model.max_seq_length
+        dimension = self.model.get_embedding_dimension()
+        if max_seq_length is None or dimension is None:
+            raise SettingsError(f"The model in {path} is not a text embedding model.")
+        self.max_seq_length: int = max_seq_length
+        self.dimension: int = dimension
 
     def __repr__(self) -> str:
         return f"TorchEncoder({str(self.model_path)!r})"

@@ -15,8 +15,8 @@ from retrieval.answer import ComposeOptions, compose
 from retrieval.config import Settings
 from retrieval.errors import QuestionError
 from retrieval.ingest import (
-    IngestReport,
     Ingester,
+    IngestReport,
     ProgressCallback,
     load_articles,
     token_counter,
@@ -85,7 +85,9 @@ class Engine:
         from retrieval.embedding import model_fingerprint
 
         s = self.settings
-        return f"{model_fingerprint(s.resolved_model_path)}/{s.chunk_tokens}/{s.chunk_overlap_tokens}"
+        return (
+            f"{model_fingerprint(s.resolved_model_path)}/{s.chunk_tokens}/{s.chunk_overlap_tokens}"
+        )
 
     def ingester(self) -> Ingester:
         return Ingester(
@@ -187,7 +189,11 @@ class Engine:
     def _compose(self, state: dict) -> Answer:
         t = time.perf_counter()
         answer = compose(
-            state["question"], state["snap"], state["ranked"], self.compose_options, state["context"]
+            state["question"],
+            state["snap"],
+            state["ranked"],
+            self.compose_options,
+            state["context"],
         )
         state["timing"]["compose"] = (time.perf_counter() - t) * 1000
         answer.timing_ms = {k: round(v, 1) for k, v in state["timing"].items()}
@@ -208,7 +214,8 @@ class Engine:
         until = until or datetime.now(UTC)
         lo, hi = day_number(as_date(since)), day_number(as_date(until))
         in_window = [
-            i for i, a in enumerate(snap.articles)
+            i
+            for i, a in enumerate(snap.articles)
             if a.published is not None and lo <= day_number(a.published) <= hi
         ]
         if topic and in_window:
@@ -218,10 +225,10 @@ class Engine:
             for k, art in enumerate(snap.chunk_article):
                 best[int(art)] = max(best.get(int(art), -1.0), float(relevance[k]))
             in_window = [i for i in in_window if best.get(i, -1) >= self.settings.min_relevance]
-        in_window.sort(key=lambda i: (snap.articles[i].published, snap.articles[i].title), reverse=True)
-        window = Briefing(
-            since=_iso(since), until=_iso(until), topic=topic, stories=[], quotes=[]
+        in_window.sort(
+            key=lambda i: (snap.articles[i].published, snap.articles[i].title), reverse=True
         )
+        window = Briefing(since=_iso(since), until=_iso(until), topic=topic, stories=[], quotes=[])
         n = 0
         for i in in_window[:max_stories]:
             lead = _lead_sentence(snap, i)
@@ -230,16 +237,31 @@ class Engine:
             n += 1
             meta = snap.articles[i]
             start, end, quote = lead
-            cite = Citation(n, meta.id, meta.title, meta.source,
-                            meta.published.isoformat() if meta.published else None,
-                            meta.url, quote, start, end)
+            cite = Citation(
+                n,
+                meta.id,
+                meta.title,
+                meta.source,
+                meta.published.isoformat() if meta.published else None,
+                meta.url,
+                quote,
+                start,
+                end,
+            )
             window.stories.append(
-                Story(meta.title or quote[:80], f"{' '.join(quote.split())} [{n}]", [cite],
-                      [meta.id], [meta.source] if meta.source else [])
+                Story(
+                    meta.title or quote[:80],
+                    f"{' '.join(quote.split())} [{n}]",
+                    [cite],
+                    [meta.id],
+                    [meta.source] if meta.source else [],
+                )
             )
         if not window.stories:
             window.note = (
-                f"Nothing in the window matches {topic!r}." if topic else "Nothing new in the window."
+                f"Nothing in the window matches {topic!r}."
+                if topic
+                else "Nothing new in the window."
             )
         return window
 

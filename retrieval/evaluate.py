@@ -41,7 +41,7 @@ class CheckResult:
 
 
 def check_answer(q: dict[str, Any], answer: Answer) -> list[str]:
-    """Why an answer fails a seed-style question (must_cite, must_not_cite, abstain); [] if it passes."""
+    """Why an answer fails a seed-style question (must_cite, must_not_cite, abstain)."""
     reasons = []
     expect_abstain = q.get("expect") == "abstain"
     if expect_abstain and not answer.abstained:
@@ -68,7 +68,196 @@ def check_questions(
         asked_on = date.fromisoformat(q["asked_on"]) if q.get("asked_on") else None
         answer = ask(q["question"], asked_on)
         reasons = check_answer(q, answer)
-        results.append(CheckResult(q.get("id", str(k)), q["question"], not reasons, tuple(reasons), answer))
+        results.append(
+            CheckResult(q.get("id", str(k)), q["question"], not reasons, tuple(reasons), answer)
+        )
         if on_progress:
             on_progress(k, len(questions))
     return results
+
+
+def corpus_key(corpus: Path, recipe: str) -> str:
+    """A collection name for a corpus, keyed on its content and the embedding recipe (model
+    and chunking), not on its file name: an unchanged corpus is never embedded twice."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    with open(corpus, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"eval-{digest.hexdigest()[:12]}-{hashlib.sha1(recipe.encode()).hexdigest()[:8]}"
+
+
+# -- retrieval metrics ------------------------------------------------------------------------
+def distinct(ids: list[str], k: int | None = None) -> list[str]:
+    out = list(dict.fromkeys(ids))
+    return out[:k] if k else out
+
+
+def gold_rank(ranked: list[str], gold: set[str], k: int = 10) -> int | None:
+    """1-based rank of the first gold article among the first k distinct articles."""
+    for r, aid in enumerate(distinct(ranked, k), start=1):
+        if aid in gold:
+            return r
+    return None
+
+
+def normalise_answer(s: str) -> str:
+    return " ".join(s.lower().strip().strip("\"'“”‘’").split())
+
+
+def answer_in(answer: str, passages: list[str]) -> bool:
+    needle = normalise_answer(answer)
+    return bool(needle) and needle in normalise_answer(" ".join(passages))
+
+
+@dataclass
+class QuestionResult:
+    system: str
+    id: str
+    rank: int | None
+    answer_found: bool
+    abstained: bool
+    ms: float
+    top_ids: list[str]
+
+
+def metrics(results: list[QuestionResult]) -> dict[str, float]:
+    from statistics import fmean
+
+    n = len(results)
+    if not n:
+        return {"n": 0}
+    lat = sorted(r.ms for r in results)
+
+    def pct(p: float) -> float:
+        k = (n - 1) * p
+        lo = int(k)
+        hi = min(lo + 1, n - 1)
+        return lat[lo] + (lat[hi] - lat[lo]) * (k - lo)
+
+    return {
+        "hit@1": fmean(r.rank == 1 for r in results),
+        "hit@5": fmean(r.rank is not None and r.rank <= 5 for r in results),
+        "mrr@10": fmean(1 / r.rank if r.rank else 0.0 for r in results),
+        "answer_in_citations": fmean(r.answer_found for r in results),
+        "abstain_rate": fmean(r.abstained for r in results),
+        "p50_ms": round(pct(0.50), 1),
+        "p95_ms": round(pct(0.95), 1),
+        "n": n,
+    }
+
+
+# -- the corpus harness -----------------------------------------------------------------------
+HarnessProgress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class EvalRun:
+    systems: dict[str, dict[str, float]]
+    questions: list[dict[str, Any]]
+
+
+def eval_corpus(
+    engine_factory: Callable[[str], Any],
+    settings: Any,
+    corpus: Path,
+    questions: list[dict[str, Any]],
+    baseline: bool = False,
+    on_progress: HarnessProgress | None = None,
+    ingest_progress: Callable[[Any], None] | None = None,
+) -> EvalRun:
+    """Index the corpus (cached) and ask every question as of its asked_on date."""
+    from retrieval.articles import load_path
+
+    probe = engine_factory(settings.collection)
+    engine = engine_factory(corpus_key(corpus, probe.recipe))
+    articles = load_path(corpus)
+    titles = {a.id: a.title for a in articles}
+    engine.ingester().ingest_articles(articles, on_progress=ingest_progress)  # cached: skips
+    engine.snapshot()
+
+    systems: dict[str, Callable[[dict[str, Any]], tuple[list[str], list[str], bool, float]]] = {}
+
+    def ask_engine(q: dict[str, Any]) -> tuple[list[str], list[str], bool, float]:
+        a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]))
+        return (
+            a.ranked_article_ids,
+            [c.quote for c in a.citations],
+            a.abstained,
+            a.timing_ms["total"],
+        )
+
+    systems["briefbot"] = ask_engine
+    if baseline:
+        systems.update(_baselines(settings, corpus, articles, engine.recipe, on_progress))
+
+    per: dict[str, list[QuestionResult]] = {name: [] for name in systems}
+    rows: list[dict[str, Any]] = []
+    for name, ask in systems.items():
+        ask(questions[0])  # warm
+        for k, q in enumerate(questions, start=1):
+            ranked, passages, abstained, ms = ask(q)
+            gold = set(q.get("gold_ids", []))
+            per[name].append(
+                QuestionResult(
+                    name,
+                    q["id"],
+                    gold_rank(ranked, gold),
+                    answer_in(q["answer"], passages),
+                    abstained,
+                    ms,
+                    distinct(ranked, 3),
+                )
+            )
+            if on_progress:
+                on_progress(f"questions · {name}", k, len(questions))
+    for k, q in enumerate(questions):
+        gold = q.get("gold_ids", [])
+        row = {
+            "id": q["id"],
+            "question": q["question"],
+            "asked_on": q["asked_on"],
+            "answer": q["answer"],
+            "gold_title": titles.get(gold[0], "") if gold else "",
+        }
+        for name, results in per.items():
+            r = results[k]
+            row[name] = {
+                "rank": r.rank,
+                "answer_found": r.answer_found,
+                "abstained": r.abstained,
+                "top3": [titles.get(i, i) for i in r.top_ids],
+            }
+        rows.append(row)
+    return EvalRun({name: metrics(results) for name, results in per.items()}, rows)
+
+
+def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on_progress):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from retrieval.baselines import CHUNK_OVERLAP, CHUNK_SIZE, BM25Baseline, LangchainChroma, split
+
+    chunks = split(articles)
+    model_fp = recipe.split("/")[0]
+    key = corpus_key(corpus, f"langchain/{CHUNK_SIZE}/{CHUNK_OVERLAP}/{model_fp}")
+    # A Chroma of its own: baselines never touch the engine's collections.
+    client = chromadb.PersistentClient(
+        path=str(Path(settings.data_dir) / "baselines" / "chroma"),
+        settings=ChromaSettings(anonymized_telemetry=False),
+    )
+    lc = LangchainChroma(client, key, settings.resolved_model_path)
+    lc.build(
+        chunks, (lambda d, n: on_progress("langchain-chroma index", d, n)) if on_progress else None
+    )
+    bm25 = BM25Baseline(Path(settings.data_dir) / "baselines" / f"bm25-{key}", chunks)
+
+    def wrap(system):
+        def ask(q: dict[str, Any]):
+            r = system.retrieve(q["question"])
+            return [aid for aid, _ in r.chunks], [t for _, t in r.chunks[:5]], False, r.ms
+
+        return ask
+
+    return {"langchain-chroma": wrap(lc), "bm25": wrap(bm25)}

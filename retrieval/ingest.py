@@ -70,8 +70,15 @@ def token_counter(model_path: Path) -> CountTokens:
 def content_hash(article: Article, recipe: str) -> str:
     """Changes when the article or the way it is embedded (model, chunking) changes."""
     payload = json.dumps(
-        [article.title, article.text, str(article.published), article.source, article.url,
-         list(article.authors), recipe],
+        [
+            article.title,
+            article.text,
+            str(article.published),
+            article.source,
+            article.url,
+            list(article.authors),
+            recipe,
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha1(payload.encode()).hexdigest()
@@ -188,7 +195,9 @@ class Ingester:
         if group:
             yield group
 
-    def _write(self, group: list[tuple[Article, str, bool, list[Chunk]]], vectors: np.ndarray) -> None:
+    def _write(
+        self, group: list[tuple[Article, str, bool, list[Chunk]]], vectors: np.ndarray
+    ) -> None:
         lo = 0
         for a, h, _existed, chunks in group:
             self.store.write_article(a, h, chunks, vectors[lo : lo + len(chunks)])

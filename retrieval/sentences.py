@@ -61,8 +61,10 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
             cut = m.end()
             if not _NEXT_START.match(text, cut, p_end):
                 continue
-            if text[m.start()] == "." and m.end() - m.start() == 1 and _is_abbreviation(
-                text, s_start, m.start()
+            if (
+                text[m.start()] == "."
+                and m.end() - m.start() == 1
+                and _is_abbreviation(text, s_start, m.start())
             ):
                 continue
             spans.extend(_trimmed(text, s_start, cut))

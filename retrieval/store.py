@@ -59,7 +59,7 @@ def make_client(settings: Settings) -> Any:
             )
         except Exception as exc:  # chromadb raises plain ValueError/ConnectError here
             raise SettingsError(
-                f"BRIEFBOT_CHROMA_URL: cannot reach a Chroma server at {settings.chroma_url} ({exc})"
+                f"BRIEFBOT_CHROMA_URL: no Chroma server at {settings.chroma_url} ({exc})"
             ) from None
     path = Path(settings.data_dir) / "chroma"
     path.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,15 @@ def test_json_shape(seed_engine):
     d = seed_engine.ask("Where will Russia hold naval drills?", now=date(2022, 2, 11)).to_dict()
     assert {"question", "answer", "abstained", "citations", "timing_ms"} <= set(d)
     assert set(d["citations"][0]) == {
-        "n", "article_id", "title", "source", "published", "url", "quote", "start", "end"
+        "n",
+        "article_id",
+        "title",
+        "source",
+        "published",
+        "url",
+        "quote",
+        "start",
+        "end",
     }
 
 

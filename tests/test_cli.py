@@ -18,8 +18,12 @@ from tests.conftest import FIXTURES, SEED
 def run(*args: str, data: Path, check: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "BRIEFBOT_DATA_DIR": str(data), "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], env=env, capture_output=True, text=True,
-        timeout=300, cwd=data.parent,
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=data.parent,
     )
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -40,8 +44,15 @@ def seeded(tmp_path_factory) -> Path:
 
 
 def test_ask_json_is_the_answer_object(seeded):
-    proc = run("ask", "--json", "--as-of", "2022-02-12", "How many troops are near the border?",
-               data=seeded, check=True)
+    proc = run(
+        "ask",
+        "--json",
+        "--as-of",
+        "2022-02-12",
+        "How many troops are near the border?",
+        data=seeded,
+        check=True,
+    )
     answer = json.loads(proc.stdout)
     assert answer["abstained"] is False and "130,000" in answer["citations"][0]["quote"]
     assert "indexing" not in proc.stderr  # already seeded: nothing indexed twice

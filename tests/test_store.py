@@ -24,7 +24,9 @@ def engine(request, tmp_path, numpy_encoder):
 
 
 def _article(text: str, id: str = "a1", published: date = date(2022, 6, 1)) -> Article:
-    return Article(id, "Harbour council budget", text, published, "Test Gazette", "https://x.test/a1")
+    return Article(
+        id, "Harbour council budget", text, published, "Test Gazette", "https://x.test/a1"
+    )
 
 
 def _chunk_ids(store: Store, article_id: str) -> set[str]:
@@ -66,8 +68,12 @@ def test_interrupted_ingest_is_completed_by_the_next(engine, monkeypatch):
     def dying_write(self, article, *args):
         calls["n"] += 1
         if calls["n"] == 2:  # die after writing the second article's chunks, before its record
-            self.chunks.add(ids=["a1#0"], embeddings=[np.ones(384, dtype=np.float32)],
-                            documents=["half"], metadatas=[{"article_id": "a1"}])
+            self.chunks.add(
+                ids=["a1#0"],
+                embeddings=[np.ones(384, dtype=np.float32)],
+                documents=["half"],
+                metadatas=[{"article_id": "a1"}],
+            )
             raise KeyboardInterrupt
         return real_write(self, article, *args)
 
@@ -84,12 +90,15 @@ def test_interrupted_ingest_is_completed_by_the_next(engine, monkeypatch):
 
 def test_dates_are_numbers_so_range_filters_work(engine):
     ing = engine.ingester()
-    ing.ingest_articles([
-        _article(BODY, id="old", published=date(2021, 1, 5)),
-        _article(BODY, id="new", published=date(2022, 7, 1)),
-    ])
-    got = engine.store.chunks.get(where={"day": {"$gte": (date(2022, 1, 1) - date(1970, 1, 1)).days}},
-                                  include=["metadatas"])
+    ing.ingest_articles(
+        [
+            _article(BODY, id="old", published=date(2021, 1, 5)),
+            _article(BODY, id="new", published=date(2022, 7, 1)),
+        ]
+    )
+    got = engine.store.chunks.get(
+        where={"day": {"$gte": (date(2022, 1, 1) - date(1970, 1, 1)).days}}, include=["metadatas"]
+    )
     assert {m["article_id"] for m in got["metadatas"]} == {"new"}
 
 

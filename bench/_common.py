@@ -1,0 +1,29 @@
+"""Helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+EVAL = ROOT.parent / "shared" / "eval"
+CORPUS = EVAL / "realtimeqa" / "corpus-dev.jsonl.gz"
+DEV = EVAL / "realtimeqa" / "dev.jsonl"
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50):.1f} · p95 {percentile(values, 95):.1f} · "
+        f"mean {statistics.fmean(values):.1f} · max {max(values):.1f} (n={len(values)})"
+    )
