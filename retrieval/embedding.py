@@ -347,7 +347,9 @@ class TorchEncoder:
 
     def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # "Loading weights" on stderr says nothing to a user
         path = _model_dir(model_path)
         self.model_path = path
         self.model = SentenceTransformer(str(path), device=device)

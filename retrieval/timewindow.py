@@ -1,0 +1,120 @@
+"""The time a question names, relative to the moment it is asked.
+
+"today", "yesterday", "this week", "last week", "this month", "last month", "in July",
+"on June 3", "June 3, 2022", "2022-06-03", "in 2021". A question that names no time gets no
+window: the ranking then prefers what was published shortly before the question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+
+
+@dataclass(frozen=True)
+class Window:
+    start: date
+    end: date
+    phrase: str
+
+    def __contains__(self, d: date) -> bool:
+        return self.start <= d <= self.end
+
+
+def _month_end(year: int, month: int) -> date:
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def _latest(month: int, day: int | None, now: date) -> int:
+    """The year of the most recent such month (or day) not after now."""
+    year = now.year
+    first = date(year, month, day or 1) if _valid(year, month, day or 1) else date(year, month, 1)
+    return year if first <= now else year - 1
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"), "iso"),
+    (re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{{4}}))?\b", re.I), "month_day"),
+    (re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(?P<year>\d{{4}}))?\b", re.I), "day_month"),
+    (re.compile(r"\btoday\b|\btonight\b|\bthis morning\b", re.I), "today"),
+    (re.compile(r"\byesterday\b|\blast night\b", re.I), "yesterday"),
+    (re.compile(r"\b(?:this|the past|the last) week\b", re.I), "this_week"),
+    (re.compile(r"\blast week\b|\bthe previous week\b", re.I), "last_week"),
+    (re.compile(r"\bthis month\b", re.I), "this_month"),
+    (re.compile(r"\blast month\b", re.I), "last_month"),
+    (re.compile(rf"\b(?:in|during|since|throughout)\s+(?:early\s+|late\s+|mid-?)?{_MONTH}(?:\s+(?P<year>\d{{4}}))?\b", re.I), "in_month"),
+    (re.compile(r"\b(?:in|during|since)\s+(?P<year>(?:19|20)\d{2})\b", re.I), "in_year"),
+]
+
+
+def parse_window(question: str, now: date) -> Window | None:
+    """The window of dates a question names, or None. Never a window that starts after now."""
+    for pattern, kind in _PATTERNS:
+        m = pattern.search(question)
+        if not m:
+            continue
+        w = _window(kind, m, now)
+        if w is not None and w.start <= now:
+            return Window(w.start, min(w.end, now), m.group(0))
+    return None
+
+
+def _window(kind: str, m: re.Match[str], now: date) -> Window | None:
+    g = m.groupdict()
+    phrase = m.group(0)
+    if kind == "iso":
+        y, mo, d = int(g["y"]), int(g["m"]), int(g["d"])
+        return Window(date(y, mo, d), date(y, mo, d), phrase) if _valid(y, mo, d) else None
+    if kind in ("month_day", "day_month"):
+        month, day = MONTHS[g["month"].lower()], int(g["day"])
+        year = int(g["year"]) if g.get("year") else _latest(month, day, now)
+        if not _valid(year, month, day):
+            return None
+        return Window(date(year, month, day), date(year, month, day), phrase)
+    if kind == "today":
+        return Window(now, now, phrase)
+    if kind == "yesterday":
+        return Window(now - timedelta(days=1), now - timedelta(days=1), phrase)
+    if kind == "this_week":
+        return Window(now - timedelta(days=7), now, phrase)
+    if kind == "last_week":
+        monday = now - timedelta(days=now.weekday())
+        return Window(monday - timedelta(days=7), monday - timedelta(days=1), phrase)
+    if kind == "this_month":
+        return Window(now.replace(day=1), now, phrase)
+    if kind == "last_month":
+        last = now.replace(day=1) - timedelta(days=1)
+        return Window(last.replace(day=1), last, phrase)
+    if kind == "in_month":
+        month = MONTHS[g["month"].lower()]
+        year = int(g["year"]) if g.get("year") else _latest(month, None, now)
+        return Window(date(year, month, 1), _month_end(year, month), phrase)
+    if kind == "in_year":
+        year = int(g["year"])
+        return Window(date(year, 1, 1), date(year, 12, 31), phrase)
+    return None
