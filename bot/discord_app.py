@@ -39,10 +39,6 @@ THREAD_HISTORY = 50  # messages looked back through for a thread's earlier quest
 PLATFORM = "discord"
 
 
-class EngineFailure(Exception):
-    """Something that is not the user's to fix went wrong; the log has the traceback."""
-
-
 def new_error_id() -> str:
     return uuid.uuid4().hex[:8]
 
@@ -59,7 +55,7 @@ def user_message(error: BaseException) -> str:
     if isinstance(error, BriefbotError):
         return plain(str(error))
     error_id = new_error_id()
-    log.error("error %s", error_id, exc_info=error)
+    log.error("error %s: %s", error_id, type(error).__name__, exc_info=error)
     return apology(error_id)
 
 
@@ -73,9 +69,7 @@ def parse_since(value: str | None, now: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise BriefbotError(
-            f"since: {raw!r} is not 24h, 7d, 2w or a date (YYYY-MM-DD)."
-        ) from None
+        raise BriefbotError(f"since: {raw!r} is not 24h, 7d, 2w or a date (YYYY-MM-DD).") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -111,16 +105,20 @@ class FeedbackView(discord.ui.View):
                 "You have already rated this answer.", ephemeral=True
             )
             return
-        self.voters.add(user_id)
-        await asyncio.to_thread(
-            self.store.record,
-            platform=PLATFORM,
-            user_id=str(user_id),
-            vote=vote,
-            question=self.question,
-            answer=self.answer,
-            article_ids=self.article_ids,
-        )
+        self.voters.add(user_id)  # before the write, so that a double click counts once
+        try:
+            await asyncio.to_thread(
+                self.store.record,
+                platform=PLATFORM,
+                user_id=str(user_id),
+                vote=vote,
+                question=self.question,
+                answer=self.answer,
+                article_ids=self.article_ids,
+            )
+        except Exception:
+            self.voters.discard(user_id)
+            raise
         await interaction.response.send_message(
             "Thanks: noted 👍" if vote > 0 else "Thanks: noted 👎", ephemeral=True
         )
@@ -139,7 +137,9 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
     """
     try:
         if not interaction.response.is_done():
-            await interaction.response.send_message(text, ephemeral=True)
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
             return
         if not interaction.extras.get("answered"):
             try:
@@ -210,9 +210,7 @@ class BriefbotClient(discord.Client):
         start = parse_since(since, now)
         topic = " ".join(topic.split()) if topic else None
         await interaction.response.defer(thinking=True)
-        briefing = await asyncio.to_thread(
-            self._engine().brief, start, now, topic=topic or None
-        )
+        briefing = await asyncio.to_thread(self._engine().brief, start, now, topic=topic or None)
         await self.send_followups(interaction, briefing_embeds(briefing), None)
 
     async def send_followups(
@@ -294,8 +292,11 @@ class BriefbotClient(discord.Client):
         try:
             return await message.create_thread(name=thread_name(question))
         except discord.HTTPException as exc:
-            log.warning("could not start a thread in %s (%s): answering in the channel",
-                        message.channel.id, exc)
+            log.warning(
+                "could not start a thread in %s (%s): answering in the channel",
+                message.channel.id,
+                exc,
+            )
             return message.channel
 
     async def _send_quietly(
@@ -312,9 +313,13 @@ class BriefbotClient(discord.Client):
         """The thread's earlier question(s): the one it was started from, and the latest since."""
         found: list[str] = []
         starter = thread.starter_message
-        if starter is None and thread.parent is not None:
+        if starter is None:
+            # The starter shares the thread's id: in the parent channel, or (a forum post) in
+            # the thread itself.
+            parent = thread.parent
+            where = parent if isinstance(parent, discord.TextChannel) else thread
             try:
-                starter = await thread.parent.fetch_message(thread.id)
+                starter = await where.fetch_message(thread.id)
             except discord.HTTPException:
                 starter = None  # a thread not started from a message, or one deleted since
         if starter is not None and not starter.author.bot and self.addressed(starter):

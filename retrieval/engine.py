@@ -24,6 +24,7 @@ from retrieval.ingest import (
 from retrieval.models import Answer, Briefing, Citation, Story
 from retrieval.search import SearchOptions, Snapshot, rank_articles, search
 from retrieval.store import Store, day_number
+from retrieval.timewindow import parse_window
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,10 @@ class Engine:
         state["timing"]["embed"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         state["snap"] = snap
-        state["hits"] = search(snap, vector, query, state["now"], self.search_options)
+        now = state["now"] or date.today()
+        named = parse_window(state["question"], now)
+        window = (named.start, named.end) if named else None
+        state["hits"] = search(snap, vector, query, now, self.search_options, window)
         state["timing"]["search"] = (time.perf_counter() - t) * 1000
         return state
 

@@ -126,10 +126,34 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchOptions:
-    hybrid: bool = True
+    """Each part of retrieval can be switched off, so the harness can measure what it earns."""
+
+    hybrid: bool = True  # fuse BM25 ranks with dense ranks
     rrf_k: int = 60
     lexical_weight: float = 1.0
     k: int = 40
+    time_prior: bool = True  # prefer what was published shortly before now, or in the named window
+    recent_days: int = 7  # published within this many days before now: no penalty
+    half_life_days: float = 7.0  # beyond that, the prior halves every this many days
+    window_slack_days: int = 3  # reports of an event on a named day come out a little later
+    outside_window: float = 0.3  # the prior of an article outside a named window
+
+
+def time_prior(
+    days: np.ndarray, now: date | None, window: tuple[date, date] | None, o: SearchOptions
+) -> np.ndarray:
+    """A weight per chunk in (0, 1] from its publication day; undated chunks get the median."""
+    if now is None or not o.time_prior:
+        return np.ones(len(days))
+    if window is not None:
+        lo, hi = day_number(window[0]), min(day_number(window[1]) + o.window_slack_days, day_number(now))
+        prior = np.where((days >= lo) & (days <= hi), 1.0, o.outside_window)
+    else:
+        age = np.maximum(day_number(now) - days - o.recent_days, 0)
+        prior = 0.5 ** (age / o.half_life_days)
+        prior = np.maximum(prior, 0.05)
+    prior[days == NO_DATE] = 0.5
+    return prior
 
 
 def search(
@@ -138,6 +162,7 @@ def search(
     query_text: str,
     now: date | None = None,
     options: SearchOptions = SearchOptions(),
+    window: tuple[date, date] | None = None,
 ) -> list[Hit]:
     """Chunks ranked by reciprocal-rank fusion of dense and BM25 ranks, none published after now."""
     if snap.n_chunks == 0:
@@ -150,6 +175,7 @@ def search(
     fused = _rrf(dense, allowed, options.rrf_k)
     if options.hybrid:
         fused += options.lexical_weight * _rrf(lexical, allowed & (lexical > 0), options.rrf_k)
+    fused *= time_prior(snap.days, now, window, options)
     fused[~allowed] = -np.inf
     top = _top(fused, options.k)
     return [

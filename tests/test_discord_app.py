@@ -122,9 +122,15 @@ def all_text(embeds: list[dict]) -> str:
 
 def citation(n: int, **overrides: Any) -> Citation:
     values = dict(
-        n=n, article_id=f"a{n}", title=f"Title {n}", source="The Daily Tide",
-        published="2022-02-11", url=f"https://news.example/{n}", quote=f"Quote {n}.",
-        start=0, end=8,
+        n=n,
+        article_id=f"a{n}",
+        title=f"Title {n}",
+        source="The Daily Tide",
+        published="2022-02-11",
+        url=f"https://news.example/{n}",
+        quote=f"Quote {n}.",
+        start=0,
+        end=8,
     )
     values.update(overrides)
     return Citation(**values)
@@ -149,18 +155,28 @@ def test_a_real_answer_renders_as_a_cited_embed(seed_engine: Engine) -> None:
 
 
 def test_a_source_line_links_the_title_and_names_the_source() -> None:
-    answer = Answer("Q?", "The budget shrank. [1]", False, [citation(1, url="https://x.example/a (b)")],
-                    {"total": 1234.0}, 7, {"a1": ["The Harbour Post", "Bay News"]})
+    answer = Answer(
+        "Q?",
+        "The budget shrank. [1]",
+        False,
+        [citation(1, url="https://x.example/a (b)")],
+        {"total": 1234.0},
+        7,
+        {"a1": ["The Harbour Post", "Bay News"]},
+    )
     [embed] = embed_dicts(answer_embeds(answer))
     value = embed["fields"][0]["value"]
-    assert value.startswith("**[1]** [Title 1](https://x.example/a%20%28b%29) — The Daily Tide · 2022-02-11")
+    assert value.startswith(
+        "**[1]** [Title 1](https://x.example/a%20%28b%29) — The Daily Tide · 2022-02-11"
+    )
     assert value.endswith("*also reported by The Harbour Post, Bay News*")
     assert embed["footer"]["text"] == "7 articles searched · 1.2 s"
 
 
 def test_an_abstention_is_a_plain_grey_embed() -> None:
-    answer = Answer("Bananas?", "The indexed articles don't answer this question.", True,
-                    [], {"total": 5.0}, 1)
+    answer = Answer(
+        "Bananas?", "The indexed articles don't answer this question.", True, [], {"total": 5.0}, 1
+    )
     [embed] = answer_embeds(answer)
     assert embed.colour == discord.Colour.light_grey()
     assert embed.description == "The indexed articles don't answer this question."
@@ -174,9 +190,17 @@ def test_markdown_and_mentions_in_article_text_stay_literal() -> None:
         "# Heading\n- item\n1. first"
     )
     answer = Answer(
-        "Is this **safe**?", hostile + " [1]", False,
-        [citation(1, title="[Fake](https://evil.example) **title**", quote=hostile,
-                  source="<@&1> Times")],
+        "Is this **safe**?",
+        hostile + " [1]",
+        False,
+        [
+            citation(
+                1,
+                title="[Fake](https://evil.example) **title**",
+                quote=hostile,
+                source="<@&1> Times",
+            )
+        ],
     )
     embeds = embed_dicts(answer_embeds(answer))
     [quote] = quotes_in(embeds)
@@ -187,7 +211,9 @@ def test_markdown_and_mentions_in_article_text_stay_literal() -> None:
     assert "\n\\# Heading\n\\- item\n1\\. first" in embeds[0]["description"]
     # The title is the text of a link, not a link of its own.
     line = embeds[0]["fields"][0]["value"].split("\n")[0]
-    assert line.startswith("**[1]** [\\[Fake\\](https://evil.example) \\*\\*title\\*\\*](https://news.example/1)")
+    assert line.startswith(
+        "**[1]** [\\[Fake\\](https://evil.example) \\*\\*title\\*\\*](https://news.example/1)"
+    )
     assert "\\<@&1\\> Times" in line
 
 
@@ -195,13 +221,25 @@ def test_a_long_answer_splits_within_every_limit() -> None:
     sentence = "The council's **budget** of 1.2 billion euros is 3% below last year's. "
     long_quote = ("Libraries keep their hours; two pools close in winter. " * 60).strip()
     citations = [
-        citation(n, title="A very long headline " * 20, quote=long_quote,
-                 url="https://news.example/" + "x" * 300, source="Source " * 30)
+        citation(
+            n,
+            title="A very long headline " * 20,
+            quote=long_quote,
+            url="https://news.example/" + "x" * 300,
+            source="Source " * 30,
+        )
         for n in range(1, 21)
     ]
     text = " ".join(f"{sentence}[{(k % 20) + 1}]" for k in range(400))
-    answer = Answer("Q " * 1500, text, False, citations, {"total": 10.0}, 1000,
-                    {f"a{n}": [f"Outlet {k}" for k in range(40)] for n in range(1, 21)})
+    answer = Answer(
+        "Q " * 1500,
+        text,
+        False,
+        citations,
+        {"total": 10.0},
+        1000,
+        {f"a{n}": [f"Outlet {k}" for k in range(40)] for n in range(1, 21)},
+    )
 
     embeds = answer_embeds(answer)
     groups = message_groups(embeds)
@@ -233,7 +271,9 @@ def test_split_text_never_cuts_an_escape_or_leaves_a_live_list_marker() -> None:
 
 
 def test_a_real_briefing_renders_each_story_with_its_source(seed_engine: Engine) -> None:
-    briefing = seed_engine.brief(datetime(2022, 2, 1, tzinfo=UTC), datetime(2022, 2, 20, tzinfo=UTC))
+    briefing = seed_engine.brief(
+        datetime(2022, 2, 1, tzinfo=UTC), datetime(2022, 2, 20, tzinfo=UTC)
+    )
     [embed] = embed_dicts(briefing_embeds(briefing))
     assert embed["title"] == "Briefing 2022-02-01 00:00 → 2022-02-20 00:00"
     [story] = embed["fields"]
@@ -243,8 +283,12 @@ def test_a_real_briefing_renders_each_story_with_its_source(seed_engine: Engine)
 
 
 def test_an_empty_briefing_says_so() -> None:
-    briefing = Briefing("2022-02-01T00:00:00", "2022-02-02T00:00:00", "cats",
-                        note="Nothing in the window matches 'cats'.")
+    briefing = Briefing(
+        "2022-02-01T00:00:00",
+        "2022-02-02T00:00:00",
+        "cats",
+        note="Nothing in the window matches 'cats'.",
+    )
     [embed] = embed_dicts(briefing_embeds(briefing))
     assert embed["title"].endswith("· cats")
     assert embed["description"] == "Nothing in the window matches 'cats'."
@@ -252,8 +296,13 @@ def test_an_empty_briefing_says_so() -> None:
 
 def test_a_big_briefing_splits_within_every_limit() -> None:
     stories = [
-        Story("Headline " * 40, ("Lead sentence goes on. " * 60) + f"[{k}]",
-              [citation(k)], [f"a{k}"], ["A", "B"])
+        Story(
+            "Headline " * 40,
+            ("Lead sentence goes on. " * 60) + f"[{k}]",
+            [citation(k)],
+            [f"a{k}"],
+            ["A", "B"],
+        )
         for k in range(1, 51)
     ]
     quotes = [Quote("Speaker " * 50, citation(k, quote="Said it. " * 200)) for k in range(1, 6)]
@@ -316,10 +365,23 @@ class FakeDiscord:
 
     async def say(self, content: str, channel: Any = None, member: discord.Member | None = None):
         """A user's message; returns once the bot has finished answering it."""
-        message = await dpytest.message(content, channel=channel or self.channel,
-                                        member=member or self.alice)
+        message = await dpytest.message(
+            content, channel=channel or self.channel, member=member or self.alice
+        )
         await settle()
         return message
+
+    async def say_to_everyone(self, content: str) -> None:
+        """A message that pings @everyone (dpytest's own messages never set that flag)."""
+        data = dpytest_factories.make_message_dict(
+            self.channel,
+            self.alice,
+            content=content,
+            mention_everyone=True,
+            guild_id=self.guild.id,
+        )
+        self.state.parse_message_create(data)
+        await settle()
 
     def mention(self, text: str) -> str:
         return f"{self.client.user.mention} {text}"
@@ -337,14 +399,29 @@ class FakeDiscord:
             "version": 1,
             "guild_id": str(self.guild.id),
             "channel_id": str(self.channel.id),
-            "channel": {"id": str(self.channel.id), "type": 0, "guild_id": str(self.guild.id),
-                        "name": self.channel.name, "position": 0, "permission_overwrites": [],
-                        "nsfw": False, "parent_id": None},
+            "channel": {
+                "id": str(self.channel.id),
+                "type": 0,
+                "guild_id": str(self.guild.id),
+                "name": self.channel.name,
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+            },
             "member": {
-                "user": {"id": str(member.id), "username": member.name,
-                         "discriminator": member.discriminator, "avatar": None},
-                "roles": [], "joined_at": "2022-01-01T00:00:00+00:00", "deaf": False,
-                "mute": False, "flags": 0, "permissions": "309237730304",
+                "user": {
+                    "id": str(member.id),
+                    "username": member.name,
+                    "discriminator": member.discriminator,
+                    "avatar": None,
+                },
+                "roles": [],
+                "joined_at": "2022-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "permissions": "309237730304",
             },
             "locale": "en-GB",
             "guild_locale": "en-US",
@@ -361,7 +438,9 @@ class FakeDiscord:
         command = self.client.tree.get_command(name)
         assert command is not None
         payload["data"] = {
-            "id": str(hash(command)), "name": name, "type": 1,
+            "id": str(hash(command)),
+            "name": name,
+            "type": 1,
             "options": [{"type": 3, "name": k, "value": v} for k, v in options.items()],
         }
         self.calls.clear()
@@ -380,12 +459,20 @@ class FakeDiscord:
     def message_payload(self, message: discord.Message) -> dict:
         """A message as an interaction carries it (for a button under it)."""
         return {
-            "id": str(message.id), "channel_id": str(message.channel.id),
+            "id": str(message.id),
+            "channel_id": str(message.channel.id),
             "author": dpytest_factories.dict_from_user(message.author),
-            "content": message.content, "timestamp": message.created_at.isoformat(),
-            "edited_timestamp": None, "tts": False, "mention_everyone": False,
-            "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": [e.to_dict() for e in message.embeds], "pinned": False, "type": 0,
+            "content": message.content,
+            "timestamp": message.created_at.isoformat(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [e.to_dict() for e in message.embeds],
+            "pinned": False,
+            "type": 0,
         }
 
 
@@ -395,7 +482,8 @@ async def settle() -> None:
     while True:
         await dpytest.run_all_events()
         pending = [
-            t for t in asyncio.all_tasks()
+            t
+            for t in asyncio.all_tasks()
             if t is not asyncio.current_task() and not t.done() and t.get_name().startswith(names)
         ]
         if not pending:
@@ -419,29 +507,48 @@ def install_recorders(env: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None
         assert channel is not None
         return await original_send(self, channel_id, params=params)
 
-    async def start_thread_with_message(self, channel_id, message_id, *, name,
-                                        auto_archive_duration, rate_limit_per_user=None,
-                                        reason=None):
+    async def start_thread_with_message(
+        self,
+        channel_id,
+        message_id,
+        *,
+        name,
+        auto_archive_duration,
+        rate_limit_per_user=None,
+        reason=None,
+    ):
         # dpytest has no threads; Discord answers with the thread and sends THREAD_CREATE.
         parent = state.get_channel(int(channel_id))
         data = {
-            "id": str(message_id), "guild_id": str(parent.guild.id), "parent_id": str(channel_id),
-            "owner_id": str(state.user.id), "name": name, "type": 11, "last_message_id": None,
-            "rate_limit_per_user": rate_limit_per_user or 0, "message_count": 0,
-            "member_count": 1, "flags": 0,
-            "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
-                                "archive_timestamp": datetime.now(UTC).isoformat(),
-                                "locked": False},
+            "id": str(message_id),
+            "guild_id": str(parent.guild.id),
+            "parent_id": str(channel_id),
+            "owner_id": str(state.user.id),
+            "name": name,
+            "type": 11,
+            "last_message_id": None,
+            "rate_limit_per_user": rate_limit_per_user or 0,
+            "message_count": 0,
+            "member_count": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": auto_archive_duration,
+                "archive_timestamp": datetime.now(UTC).isoformat(),
+                "locked": False,
+            },
         }
         state.parse_thread_create(data)
         return data
 
     monkeypatch.setattr(backend, "send_message", send_message)
-    monkeypatch.setattr(backend, "start_thread_with_message", start_thread_with_message,
-                        raising=False)
+    monkeypatch.setattr(
+        backend, "start_thread_with_message", start_thread_with_message, raising=False
+    )
 
-    async def webhook_request(adapter, route, session=None, *, payload=None, multipart=None,
-                              files=None, **kwargs):
+    async def webhook_request(
+        adapter, route, session=None, *, payload=None, multipart=None, files=None, **kwargs
+    ):
         if multipart:
             payload = json.loads(multipart[0]["value"])
         path = route.url.split("/api/v10", 1)[1]
@@ -452,12 +559,22 @@ def install_recorders(env: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None
             return None
         message_id = dpytest_factories.make_id()
         message = {
-            "id": str(message_id), "channel_id": str(env.channel_of_token[route.webhook_token]),
-            "author": dpytest_factories.dict_from_user(state.user), "webhook_id": str(APP_ID),
-            "content": (payload or {}).get("content") or "", "timestamp": datetime.now(UTC).isoformat(),
-            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
-            "mention_roles": [], "attachments": [], "embeds": (payload or {}).get("embeds", []),
-            "components": (payload or {}).get("components", []), "pinned": False, "type": 0,
+            "id": str(message_id),
+            "channel_id": str(env.channel_of_token[route.webhook_token]),
+            "author": dpytest_factories.dict_from_user(state.user),
+            "webhook_id": str(APP_ID),
+            "content": (payload or {}).get("content") or "",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": (payload or {}).get("embeds", []),
+            "components": (payload or {}).get("components", []),
+            "pinned": False,
+            "type": 0,
             "flags": (payload or {}).get("flags", 0),
         }
         env.webhook_messages[message_id] = message
@@ -469,6 +586,12 @@ def install_recorders(env: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None
 def make_fake_discord(engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
     store = FeedbackStore(tmp_path / "feedback.sqlite3")
     client = build_client(engine.settings, engine, store)
+    # The bot needs no members intent: Discord puts the mentioned users in the message. dpytest
+    # instead looks mentions up in its member cache, which only exists with that intent.
+    intents = client.intents
+    intents.members = True
+    client._connection._intents = intents
+    client._connection.member_cache_flags = discord.MemberCacheFlags.from_intents(intents)
     dpytest.configure(client, members=["alice", "bob"])
     # configure() gives the client a new connection state; the tree had attached itself to the
     # old one, and discord.py routes application commands through the state's tree.
@@ -561,7 +684,9 @@ async def test_a_mention_in_the_thread_follows_up_on_its_question(fake_discord: 
     thread = env.guild.get_thread(first.id)
 
     await env.say(env.mention(FOLLOW_UP), channel=thread)
-    await env.say(f"And the naval drills? {env.client.user.mention}", channel=thread, member=env.bob)
+    await env.say(
+        f"And the naval drills? {env.client.user.mention}", channel=thread, member=env.bob
+    )
 
     assert [(q, c) for q, _, c in spy.asked] == [
         (QUESTION, ""),
@@ -578,9 +703,9 @@ async def test_a_mention_in_the_thread_follows_up_on_its_question(fake_discord: 
 async def test_messages_not_addressed_to_the_bot_are_ignored(fake_discord: FakeDiscord):
     env = fake_discord
     await env.say(QUESTION)
-    await env.say(f"@everyone {QUESTION}")
+    await env.say_to_everyone(f"@everyone {QUESTION}")
     await env.say(f"{env.bob.mention} {QUESTION}")
-    assert env.sent == [] and env.guild.threads == []
+    assert env.sent == [] and list(env.guild.threads) == []
 
 
 async def test_a_dm_is_answered_directly(fake_discord: FakeDiscord):
@@ -590,7 +715,7 @@ async def test_a_dm_is_answered_directly(fake_discord: FakeDiscord):
     [payload] = env.sent_to(dm.id)
     assert payload["embeds"][0]["title"] == QUESTION
     assert "Ben Wallace" in payload["embeds"][0]["description"]
-    assert env.guild.threads == []
+    assert list(env.guild.threads) == []
 
 
 async def test_an_empty_mention_gets_a_plain_answer(fake_discord: FakeDiscord):
@@ -648,7 +773,9 @@ async def test_an_article_cannot_ping_anyone(
     text = all_text(payload["embeds"])
     assert "@everyone" in text  # shown, as text
     assert "<@" not in text.replace("\\<@", "")  # and no mention syntax left to render
-    for quote in quotes_in(payload["embeds"]):
+    quotes = quotes_in(payload["embeds"])
+    assert any("@everyone and @here" in q and "\\<@&" in q for q in quotes)
+    for quote in quotes:
         assert live_markdown(quote) == ""
 
 
@@ -709,7 +836,10 @@ async def test_ask_feedback_buttons_work_under_a_follow_up(fake_discord: FakeDis
     await env.press(env.webhook_messages[message_id], helpful, env.bob)
     [vote] = env.store.list()
     assert (vote.platform, vote.user_id, vote.vote, vote.question) == (
-        "discord", str(env.bob.id), 1, QUESTION
+        "discord",
+        str(env.bob.id),
+        1,
+        QUESTION,
     )
 
 
@@ -727,7 +857,9 @@ async def test_a_long_answer_follows_up_in_order_within_every_limit(fake_discord
     embeds = [e for call in follow_ups for e in call.payload["embeds"]]
     assert embeds[0]["title"] == QUESTION  # the answer starts in the first follow-up
     assert "footer" in embeds[-1]  # and ends in the last
-    assert [bool(custom_ids(c.payload)) for c in follow_ups] == [False] * (len(follow_ups) - 1) + [True]
+    assert [bool(custom_ids(c.payload)) for c in follow_ups] == [False] * (len(follow_ups) - 1) + [
+        True
+    ]
     assert all(f"**[{n}]**" in all_text(embeds) for n in range(1, 21))
 
 
@@ -781,7 +913,10 @@ async def test_an_engine_error_gives_the_ephemeral_apology(
     defer, delete, apology = env.calls
     assert defer.payload == {"type": 5}
     # The public "thinking…" goes, so that the apology can be ephemeral.
-    assert (delete.method, delete.path) == ("DELETE", f"/webhooks/{APP_ID}/{token}/messages/@original")
+    assert (delete.method, delete.path) == (
+        "DELETE",
+        f"/webhooks/{APP_ID}/{token}/messages/@original",
+    )
     assert (apology.method, apology.path) == ("POST", f"/webhooks/{APP_ID}/{token}")
     assert apology.payload["flags"] & 64
     content = apology.payload["content"]
@@ -805,26 +940,48 @@ async def discord_api(monkeypatch: pytest.MonkeyPatch):
     """A local stand-in for Discord's REST API, enough to log in and sync commands."""
     requests: list[tuple[str, str, str | None, Any]] = []
 
+    def reply(data: Any, status: int = 200) -> web.Response:
+        # Exactly "application/json", as Discord sends it: discord.py compares the whole header.
+        return web.Response(
+            body=json.dumps(data).encode(), status=status, content_type="application/json"
+        )
+
     async def handle(request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else None
         requests.append((request.method, request.path, request.headers.get("Authorization"), body))
         path = request.path.removeprefix("/api/v10")
         if path == "/users/@me":
-            return web.json_response({"id": str(APP_ID), "username": "briefbot",
-                                      "discriminator": "0", "avatar": None, "bot": True})
+            return reply(
+                {
+                    "id": str(APP_ID),
+                    "username": "briefbot",
+                    "discriminator": "0",
+                    "avatar": None,
+                    "bot": True,
+                }
+            )
         if path == "/oauth2/applications/@me":
-            return web.json_response({
-                "id": str(APP_ID), "name": "briefbot", "description": "", "icon": None,
-                "bot_public": True, "bot_require_code_grant": False, "verify_key": "k",
-                "owner": {"id": "1", "username": "owner", "discriminator": "0", "avatar": None},
-                "flags": 0,
-            })
+            return reply(
+                {
+                    "id": str(APP_ID),
+                    "name": "briefbot",
+                    "description": "",
+                    "icon": None,
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "verify_key": "k",
+                    "owner": {"id": "1", "username": "owner", "discriminator": "0", "avatar": None},
+                    "flags": 0,
+                }
+            )
         if request.method == "PUT" and path.endswith("/commands"):
-            return web.json_response([
-                {**c, "id": str(k + 1), "application_id": str(APP_ID), "version": "1"}
-                for k, c in enumerate(body)
-            ])
-        return web.json_response({"message": "not found", "code": 0}, status=404)
+            return reply(
+                [
+                    {**c, "id": str(k + 1), "application_id": str(APP_ID), "version": "1"}
+                    for k, c in enumerate(body)
+                ]
+            )
+        return reply({"message": "not found", "code": 0}, status=404)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -842,8 +999,7 @@ async def test_sync_registers_both_commands_in_one_guild(
     discord_api, seed_engine: Engine, caplog: pytest.LogCaptureFixture
 ):
     token = "test-token-not-a-secret-but-never-logged"
-    settings = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None,
-                        DISCORD_TOKEN=token)
+    settings = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None, DISCORD_TOKEN=token)
     with caplog.at_level(logging.DEBUG):
         names = await discord_app.sync(settings, seed_engine, guild_id=987654321)
     assert names == ["ask", "brief"]
@@ -858,8 +1014,12 @@ async def test_sync_registers_both_commands_in_one_guild(
 
 
 async def test_sync_without_a_guild_is_global(discord_api, seed_engine: Engine):
-    settings = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None,
-                        DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
+    settings = Settings(
+        data_dir=seed_engine.settings.data_dir,
+        _env_file=None,
+        DISCORD_TOKEN="t",
+        DISCORD_GUILD_ID=555,
+    )
     assert await discord_app.sync(settings, seed_engine) == ["ask", "brief"]
     puts = [(m, p) for m, p, _, _ in discord_api if m == "PUT"]
     # Only where asked: not also to DISCORD_GUILD_ID, as a start with that setting does.
@@ -867,8 +1027,12 @@ async def test_sync_without_a_guild_is_global(discord_api, seed_engine: Engine):
 
 
 async def test_a_start_with_a_guild_id_syncs_there_and_only_there(discord_api, seed_engine):
-    with_guild = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None,
-                          DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
+    with_guild = Settings(
+        data_dir=seed_engine.settings.data_dir,
+        _env_file=None,
+        DISCORD_TOKEN="t",
+        DISCORD_GUILD_ID=555,
+    )
     async with build_client(with_guild, seed_engine, None) as client:
         await client.login("t")  # login runs setup_hook
     puts = [p for m, p, _, _ in discord_api if m == "PUT"]
