@@ -395,6 +395,57 @@ def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     out.print(table if votes else "No feedback yet.")
 
 
+serve_app = typer.Typer(help="Run a chat front end.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+discord_cli = typer.Typer(help="Discord housekeeping.", no_args_is_help=True)
+app.add_typer(discord_cli, name="discord")
+
+
+def _warm_engine() -> Engine:
+    engine = make_engine()
+    ensure_seeded(engine)
+    engine.snapshot()  # load the index before the first question arrives
+    return engine
+
+
+@serve_app.command("slack")
+def serve_slack(
+    http: Annotated[bool, typer.Option("--http", help="Serve HTTP instead of Socket Mode")] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
+) -> None:
+    """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET)."""
+    from bot import slack_app
+
+    slack_app.run(settings(), _warm_engine(), http=http, port=port)
+
+
+@serve_app.command("discord")
+def serve_discord() -> None:
+    """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID syncs commands to one server at start)."""
+    import asyncio
+
+    from bot import discord_app
+
+    try:
+        asyncio.run(discord_app.run(settings(), _warm_engine()))
+    except KeyboardInterrupt:
+        pass
+
+
+@discord_cli.command("sync")
+def discord_sync(
+    guild: Annotated[int | None, typer.Option("--guild", help="One server's id (default: global)")] = None,
+) -> None:
+    """Sync the app commands with Discord, on purpose (not at every start)."""
+    import asyncio
+
+    from bot import discord_app
+
+    names = asyncio.run(discord_app.sync(settings(), None, guild))
+    where = f"server {guild}" if guild else "all servers (global; may take up to an hour)"
+    out.print(f"Synced {', '.join('/' + n for n in names)} to {where}.")
+
+
 def main() -> None:
     try:
         app()

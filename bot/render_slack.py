@@ -28,7 +28,7 @@ ACTION_SHARE = "briefbot_share"
 Block = dict[str, Any]
 Message = dict[str, Any]  # {"text": str, "blocks": list[Block]}
 
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 
 def escape(text: str) -> str:
@@ -244,7 +244,7 @@ def _moment(iso: str) -> str:
         moment = datetime.fromisoformat(iso)
     except ValueError:
         return escape(iso)
-    if len(iso) <= 10:
+    if len(iso) <= 10 or (moment.hour, moment.minute, moment.second) == (0, 0, 0):
         return moment.date().isoformat()
     suffix = " UTC" if moment.utcoffset() is not None and not moment.utcoffset() else ""
     return moment.strftime("%Y-%m-%d %H:%M") + suffix

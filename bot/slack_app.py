@@ -37,6 +37,7 @@ from bot.render_slack import (
     ACTION_VOTE_DOWN,
     ACTION_VOTE_UP,
     Message,
+    escape,
     escape_clipped,
     notice,
     render_answer,
@@ -129,22 +130,29 @@ class Recent:
 
     def put(self, key: str, item: Any) -> None:
         with self._lock:
-            self._items[key] = item
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._put(key, item)
+
+    def _put(self, key: str, item: Any) -> None:
+        self._items[key] = item
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
     def get(self, key: Any) -> Any:
         with self._lock:
             return self._items.get(key) if isinstance(key, str) else None
 
     def add_new(self, key: str) -> bool:
-        """Remember `key`; False if it was already there (a redelivered event)."""
+        """Remember `key`; False if it was already there (a redelivered event, a second vote)."""
         with self._lock:
             if key in self._items:
                 return False
-        self.put(key, True)
-        return True
+            self._put(key, True)
+            return True
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
 
 def encode_value(fields: dict[str, Any]) -> str:
@@ -201,6 +209,7 @@ class SlackBot:
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="briefbot-slack")
         self.results = Recent(RECENT_RESULTS)  # what a button refers to: Answer or Briefing
         self._seen = Recent(RECENT_RESULTS)  # events already handled (Slack redelivers)
+        self._voted = Recent(RECENT_RESULTS)  # one vote per person per answer
 
     def register(self, app: App) -> None:
         app.event("app_mention")(self.on_mention)
@@ -341,14 +350,14 @@ class SlackBot:
     # -- slash commands -----------------------------------------------------------------------
     def on_ask(self, ack: Ack, command: dict, respond: Respond) -> None:
         if not self.is_allowed(command.get("channel_id", "")):
-            ack(text=DECLINE)
+            _ack_privately(ack, DECLINE)
             return
         try:
             question = self.engine.check_question(command.get("text", ""))
         except QuestionError as exc:
-            ack(text=f"{exc} {ASK_USAGE}")
+            _ack_privately(ack, f"{escape(str(exc))} {ASK_USAGE}")
             return
-        ack(text=f"{SEARCHING} _{escape_clipped(question, 2900)}_")
+        _ack_privately(ack, f"{SEARCHING} _{escape_clipped(question, 2900)}_")
         self._submit(self._answer_privately, question, datetime.now(UTC), respond)
 
     def _answer_privately(self, question: str, now: datetime, respond: Respond) -> None:
@@ -363,7 +372,7 @@ class SlackBot:
 
     def on_brief(self, ack: Ack, command: dict, respond: Respond) -> None:
         if not self.is_allowed(command.get("channel_id", "")):
-            ack(text=DECLINE)
+            _ack_privately(ack, DECLINE)
             return
         now = datetime.now(UTC)
         try:
@@ -371,9 +380,9 @@ class SlackBot:
             if topic:
                 topic = self.engine.check_question(topic)
         except BriefbotError as exc:
-            ack(text=f"{exc} {BRIEF_USAGE}")
+            _ack_privately(ack, f"{escape(str(exc))} {BRIEF_USAGE}")
             return
-        ack(text="Preparing the briefing…")
+        _ack_privately(ack, "Preparing the briefing…")
         self._submit(self._brief_privately, topic, since, now, respond)
 
     def _brief_privately(
@@ -452,19 +461,28 @@ class SlackBot:
 
         with self._guard(tell):
             fields = _decode_value(action.get("value", ""))
-            answer = self._recall(fields)
-            if not isinstance(answer, Answer):
-                raise BriefbotError("This button no longer works.")
-            vote = 1 if action["action_id"] == ACTION_VOTE_UP else -1
-            ids = fields.get("ids") or [c.article_id for c in answer.citations]
-            self.feedback.record(
-                platform="slack",
-                user_id=body["user"]["id"],
-                vote=vote,
-                question=answer.question,
-                answer=answer.answer,
-                article_ids=[str(i) for i in ids],
-            )
+            user = body["user"]["id"]
+            ballot = f"{fields.get('k')}/{user}"
+            if not self._voted.add_new(ballot):  # before the write: a double click counts once
+                tell("You have already voted on this answer.")
+                return
+            try:
+                answer = self._recall(fields)
+                if not isinstance(answer, Answer):
+                    raise BriefbotError("This button no longer works.")
+                vote = 1 if action["action_id"] == ACTION_VOTE_UP else -1
+                ids = fields.get("ids") or [c.article_id for c in answer.citations]
+                self.feedback.record(
+                    platform="slack",
+                    user_id=user,
+                    vote=vote,
+                    question=answer.question,
+                    answer=answer.answer,
+                    article_ids=[str(i) for i in ids],
+                )
+            except BaseException:
+                self._voted.discard(ballot)  # not recorded: the user may try again
+                raise
             tell(f"Thanks: your {'👍' if vote > 0 else '👎'} is recorded.")
 
     def on_share(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
@@ -496,6 +514,11 @@ class SlackBot:
             )
 
 
+def _ack_privately(ack: Ack, text: str) -> None:
+    """A slash command's immediate reply: seen only by whoever typed the command."""
+    ack(text=text, response_type="ephemeral")
+
+
 def _log_failure(future: Future[None]) -> None:
     exc = future.exception()
     if exc is not None:
@@ -518,6 +541,14 @@ def make_client(settings: Settings) -> WebClient:
     return client
 
 
+class _NotUnused(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN "will be unused" when it is given a client, whenever that
+    variable is in the environment. It is used: the client carries it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_app(
     settings: Settings,
     engine: Engine,
@@ -528,6 +559,9 @@ def build_app(
 
     Building it calls Slack's auth.test once, to learn the bot's own user id.
     """
+    bolt_log = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _NotUnused) for f in bolt_log.filters):
+        bolt_log.addFilter(_NotUnused())
     app = App(
         name="briefbot",
         client=client or make_client(settings),

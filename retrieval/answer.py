@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from retrieval.attribution import Attribution, asked_speaker, attribute_all, same_speaker
 from retrieval.lexical import BM25, terms
 from retrieval.models import Answer, Citation
-from retrieval.search import Hit, Snapshot
+from retrieval.search import Hit, RankedArticle, Snapshot
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,13 @@ def _abstain_speaker(name: str) -> str:
 
 
 def candidates(
-    snap: Snapshot, ranked: list[tuple[int, float, list[Hit]]], options: ComposeOptions
+    snap: Snapshot, ranked: list[RankedArticle], options: ComposeOptions
 ) -> list[Candidate]:
     """Sentences of the best chunks of the best articles, attributed in context, deduplicated."""
     out: dict[tuple[int, int], Candidate] = {}
-    for rank, (art, _score, hits) in enumerate(ranked[: options.max_articles]):
-        for hit in sorted(hits[: options.chunks_per_article], key=lambda h: h.chunk):
+    for rank, r in enumerate(ranked[: options.max_articles]):
+        art = r.article
+        for hit in sorted(r.hits[: options.chunks_per_article], key=lambda h: h.chunk):
             text = snap.chunk_texts[hit.chunk]
             base = int(snap.chunk_start[hit.chunk])
             spans = snap.chunk_sentences[hit.chunk]
@@ -84,12 +85,12 @@ def _overlap(q_terms: list[str], sentence: str, bm25: BM25) -> float:
 def compose(
     question: str,
     snap: Snapshot,
-    ranked: list[tuple[int, float, list[Hit]]],
+    ranked: list[RankedArticle],
     options: ComposeOptions,
     context: str = "",
 ) -> Answer:
     """Pick, order and cite the sentences that answer the question, or abstain."""
-    best_dense = max((h.dense for _, _, hs in ranked for h in hs), default=-1.0)
+    best_dense = max((h.dense for r in ranked for h in r.hits), default=-1.0)
     if best_dense < options.min_relevance:
         return Answer(question, ABSTAIN, True)
     speaker = asked_speaker(question, context)
@@ -127,6 +128,8 @@ def compose(
         ((score(c, lexes[id(c)]), c) for c in pool if lexes[id(c)] >= floor),
         key=lambda sc: -sc[0],
     )
+    if not scored:  # nothing shares enough of the question to be cited
+        return Answer(question, ABSTAIN, True)
     top = scored[0][0]
     ratio = options.keep_ratio * (0.8 if speaker else 1.0)
     chosen = [c for s, c in scored if s >= ratio * top][: options.max_citations]

@@ -103,6 +103,7 @@ class BM25Baseline:
         tokens = bm25s.tokenize([question], stopwords="en", show_progress=False)
         if not tokens.vocab:
             return Retrieved([], (time.perf_counter() - t) * 1000)
-        idx, _scores = self.retriever.retrieve(tokens, k=K, show_progress=False, n_threads=1)
+        k = min(K, len(self.texts))
+        idx, _scores = self.retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         ms = (time.perf_counter() - t) * 1000
         return Retrieved([(self.article_ids[i], self.texts[i]) for i in idx[0]], ms)

@@ -56,6 +56,7 @@ class Engine:
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
         self._chain: Any = None
+        self.collapse = True  # fold near-duplicate articles into one result
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -187,7 +188,7 @@ class Engine:
         return state
 
     def _rank(self, state: dict) -> dict:
-        state["ranked"] = rank_articles(state["snap"], state["hits"])
+        state["ranked"] = rank_articles(state["snap"], state["hits"], collapse=self.collapse)
         return state
 
     def _compose(self, state: dict) -> Answer:
@@ -201,8 +202,18 @@ class Engine:
         )
         state["timing"]["compose"] = (time.perf_counter() - t) * 1000
         answer.timing_ms = {k: round(v, 1) for k, v in state["timing"].items()}
-        answer.articles_searched = len(state["snap"].articles)
-        answer.ranked_article_ids = [state["snap"].articles[a].id for a, _, _ in state["ranked"]]
+        snap = state["snap"]
+        answer.articles_searched = len(snap.articles)
+        answer.ranked_article_ids = [snap.articles[r.article].id for r in state["ranked"]]
+        answer.ranked_groups = [
+            [snap.articles[a].id for a in (r.article, *r.duplicates)] for r in state["ranked"]
+        ]
+        cited = {c.article_id for c in answer.citations}
+        for r in state["ranked"]:
+            art = snap.articles[r.article]
+            others = sorted({snap.articles[d].source for d in r.duplicates} - {art.source, ""})
+            if art.id in cited and others:
+                answer.also_reported_by[art.id] = others
         return answer
 
     # -- briefing ---------------------------------------------------------------------------

@@ -94,10 +94,20 @@ def distinct(ids: list[str], k: int | None = None) -> list[str]:
     return out[:k] if k else out
 
 
-def gold_rank(ranked: list[str], gold: set[str], k: int = 10) -> int | None:
-    """1-based rank of the first gold article among the first k distinct articles."""
-    for r, aid in enumerate(distinct(ranked, k), start=1):
-        if aid in gold:
+def gold_rank(ranked: list[str] | list[list[str]], gold: set[str], k: int = 10) -> int | None:
+    """1-based rank of the first gold article among the first k distinct results. A result is
+    an article id, or a group of ids: one story and its near-duplicates from other outlets."""
+    groups = [[g] if isinstance(g, str) else g for g in ranked]
+    seen: set[str] = set()
+    r = 0
+    for group in groups:
+        if group[0] in seen:
+            continue
+        seen.update(group)
+        r += 1
+        if r > k:
+            return None
+        if gold & set(group):
             return r
     return None
 
@@ -207,7 +217,7 @@ def eval_corpus(
                     answer_in(q["answer"], passages),
                     abstained,
                     ms,
-                    distinct(ranked, 3),
+                    _top_ids(ranked, 3),
                 )
             )
             if on_progress:
@@ -231,6 +241,10 @@ def eval_corpus(
             }
         rows.append(row)
     return EvalRun({name: metrics(results) for name, results in per.items()}, rows)
+
+
+def _top_ids(ranked: list, k: int) -> list[str]:
+    return distinct([g if isinstance(g, str) else g[0] for g in ranked], k)
 
 
 def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on_progress):

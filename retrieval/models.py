@@ -45,6 +45,7 @@ class Answer:
     articles_searched: int = 0
     also_reported_by: dict[str, list[str]] = field(default_factory=dict)  # article id -> sources
     ranked_article_ids: list[str] = field(default_factory=list)  # retrieval order, for evaluation
+    ranked_groups: list[list[str]] = field(default_factory=list)  # each with its near-duplicates
 
     def to_dict(self) -> dict:
         return {

@@ -40,7 +40,7 @@ class Snapshot:
     vectors: np.ndarray  # (n_chunks, dim), unit length
     days: np.ndarray  # published day number per chunk (NO_DATE when unknown)
     articles: list[ArticleMeta]
-    article_vectors: np.ndarray  # filled lazily from chunk means
+    article_vectors: np.ndarray  # the normalised mean of each article's chunk vectors
     bm25: BM25
     article_index: dict[str, int] = field(default_factory=dict)
 
@@ -93,7 +93,7 @@ class Snapshot:
             vectors=vectors,
             days=np.array([int(m.get("day", NO_DATE)) for m in metas], dtype=np.int64),
             articles=articles,
-            article_vectors=np.zeros((0, vectors.shape[1] if vectors.size else 384)),
+            article_vectors=_article_means(vectors, chunk_article, len(articles)),
             bm25=BM25(docs),
             article_index=index,
         )
@@ -105,6 +105,14 @@ def host_of(url: str) -> str:
 
     host = urlparse(url).hostname or ""
     return host.removeprefix("www.")
+
+
+def _article_means(vectors: np.ndarray, chunk_article: np.ndarray, n: int) -> np.ndarray:
+    means = np.zeros((n, vectors.shape[1] if vectors.ndim == 2 else 384), dtype=np.float32)
+    if n and len(vectors):
+        np.add.at(means, chunk_article, vectors)
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
+    return means
 
 
 def _spans(s: str) -> tuple[tuple[int, int], ...]:
@@ -201,8 +209,23 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
-def rank_articles(snap: Snapshot, hits: list[Hit]) -> list[tuple[int, float, list[Hit]]]:
-    """Aggregate chunk hits per article: best chunk, plus a little for further chunks."""
+@dataclass
+class RankedArticle:
+    article: int  # index into snap.articles
+    score: float
+    hits: list[Hit]
+    duplicates: list[int] = field(default_factory=list)  # the same story from other outlets
+
+
+def rank_articles(
+    snap: Snapshot,
+    hits: list[Hit],
+    collapse: bool = True,
+    duplicate_cosine: float = 0.93,
+    duplicate_days: int = 3,
+) -> list[RankedArticle]:
+    """Aggregate chunk hits per article (best chunk, plus a little for further chunks), then
+    fold near-duplicates (the same story syndicated by several outlets) into the first."""
     per: dict[int, list[Hit]] = {}
     for h in hits:
         per.setdefault(int(snap.chunk_article[h.chunk]), []).append(h)
@@ -210,6 +233,24 @@ def rank_articles(snap: Snapshot, hits: list[Hit]) -> list[tuple[int, float, lis
     for art, hs in per.items():
         hs.sort(key=lambda h: -h.score)
         score = hs[0].score + 0.1 * sum(h.score for h in hs[1:3])
-        ranked.append((art, score, hs))
-    ranked.sort(key=lambda r: -r[1])
-    return ranked
+        ranked.append(RankedArticle(art, score, hs))
+    ranked.sort(key=lambda r: -r.score)
+    if not collapse or len(ranked) < 2:
+        return ranked
+    kept: list[RankedArticle] = []
+    vecs = snap.article_vectors
+    for r in ranked:
+        for k in kept:
+            if _same_story(snap, vecs, k.article, r.article, duplicate_cosine, duplicate_days):
+                k.duplicates.append(r.article)
+                break
+        else:
+            kept.append(r)
+    return kept
+
+
+def _same_story(snap: Snapshot, vecs: np.ndarray, a: int, b: int, cos: float, days: int) -> bool:
+    da, db = snap.articles[a].published, snap.articles[b].published
+    if da is None or db is None or abs((da - db).days) > days:
+        return False
+    return float(vecs[a] @ vecs[b]) >= cos

@@ -1,0 +1,1018 @@
+"""The Slack adapter, through Bolt's real request path, against the real engine on the seed.
+
+The app is served in HTTP mode on localhost and receives signed requests, as Slack sends
+them; its WebClient talks to a fake Slack Web API (a small HTTP server in this module, as
+bolt-python's own tests do) that records every call and every response_url post.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
+
+import pytest
+from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.render_slack import (
+    ACTION_SHARE,
+    ACTION_VOTE_DOWN,
+    ACTION_VOTE_UP,
+    BLOCK_LIMIT,
+    TEXT_LIMIT,
+    escape,
+    render_answer,
+    render_briefing,
+    source_line,
+    split_text,
+)
+from bot.slack_app import (
+    APOLOGY,
+    DECLINE,
+    SEARCHING,
+    build_app,
+    check_settings,
+    encode_value,
+    parse_brief_args,
+    plain_text,
+    serve_http,
+)
+from retrieval.config import Settings
+from retrieval.engine import Engine
+from retrieval.errors import SettingsError
+from retrieval.feedback import FeedbackStore
+from retrieval.models import Answer, Briefing, Citation, Quote, Story
+
+BOT_TOKEN = "xoxb-test-0000-secret-bot-token"
+APP_TOKEN = "xapp-test-0000-secret-app-token"
+SIGNING_SECRET = "test-signing-secret-do-not-log"
+BOT_USER = "UBOT"
+ALLOWED = "C1,C2,C3,D1"
+# 2022-02-12 10:00 UTC: the day after the seed article was published.
+T0 = 1644660000
+TIMEOUT = 30.0
+
+
+# -- a fake Slack Web API ---------------------------------------------------------------------
+class FakeSlack:
+    """Answers the Web API methods the app calls and records each call, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.threads: dict[str, list[dict[str, Any]]] = {}  # thread ts -> conversations.replies
+        self._cond = threading.Condition()
+        self._ts = count(1)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._handle()
+
+            def do_POST(self) -> None:
+                self._handle()
+
+            def _handle(self) -> None:
+                path, _, query = self.path.partition("?")
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    payload = json.loads(raw) if raw else {}
+                else:
+                    payload = {k: v[-1] for k, v in urllib.parse.parse_qs(raw or query).items()}
+                if path.startswith("/response/"):
+                    fake.record(path, payload)
+                    self._reply(200, "ok", "text/plain")
+                    return
+                method = path.removeprefix("/api/")
+                if self.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+                    self._reply(200, json.dumps({"ok": False, "error": "invalid_auth"}))
+                    return
+                result = fake.answer(method, payload)
+                if "ts" in result and method == "chat.postMessage":
+                    payload["_ts"] = result["ts"]  # so that a test can find its chat.update
+                fake.record(method, payload)
+                self._reply(200, json.dumps(result))
+
+            def _reply(self, status: int, body: str, kind: str = "application/json") -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.api_url = f"http://127.0.0.1:{self.port}/api/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def response_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def record(self, method: str, payload: dict[str, Any]) -> None:
+        with self._cond:
+            self.calls.append((method, payload))
+            self._cond.notify_all()
+
+    def answer(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": BOT_USER,
+                "bot_id": "BBOT",
+                "team_id": "T1",
+                "user": "bb",
+            }
+        if method in ("chat.postMessage", "chat.update"):
+            ts = payload.get("ts") or f"{T0 + 1000}.{next(self._ts):06d}"
+            return {"ok": True, "channel": payload.get("channel"), "ts": ts}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{T0 + 1000}.{next(self._ts):06d}"}
+        if method == "conversations.replies":
+            return {"ok": True, "messages": self.threads.get(payload.get("ts", ""), [])}
+        return {"ok": True}
+
+    def where(self, method: str, **match: Any) -> list[dict[str, Any]]:
+        with self._cond:
+            return [
+                p
+                for m, p in self.calls
+                if m == method and all(p.get(k) == v for k, v in match.items())
+            ]
+
+    def wait(self, method: str, n: int = 1, **match: Any) -> list[dict[str, Any]]:
+        """The first `n` recorded calls to `method` whose fields equal `match`."""
+        deadline = time.monotonic() + TIMEOUT
+        with self._cond:
+            while True:
+                found = self.where(method, **match)
+                if len(found) >= n:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{method} {match}: {len(found)} of {n} calls")
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- the app, served over HTTP ----------------------------------------------------------------
+class Slack:
+    """Sends the app signed requests as Slack would."""
+
+    def __init__(self, url: str, fake: FakeSlack) -> None:
+        self.url = url
+        self.fake = fake
+        self.signer = SignatureVerifier(SIGNING_SECRET)
+        self._ids = count(1)
+
+    def post(
+        self,
+        body: str,
+        content_type: str,
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> tuple[int, str, float]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature
+            or self.signer.generate_signature(timestamp=ts, body=body),
+        }
+        request = urllib.request.Request(self.url, body.encode(), headers, method="POST")
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                return response.status, response.read().decode(), time.perf_counter() - t
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(), time.perf_counter() - t
+
+    def event(self, event: dict[str, Any], **kw: Any) -> tuple[int, str, float]:
+        envelope = {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._ids)}",
+            "event_time": int(float(event.get("ts", T0))),
+            "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
+        }
+        return self.post(json.dumps(envelope), "application/json", **kw)
+
+    def mention(self, text: str, ts: str, channel: str = "C1", **extra: Any) -> dict[str, Any]:
+        event = {
+            "type": "app_mention",
+            "user": "U1",
+            "text": f"<@{BOT_USER}> {text}",
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+            **extra,
+        }
+        status, _, _ = self.event(event)
+        assert status == 200
+        return event
+
+    def command(self, command: str, text: str, channel: str = "C1", user: str = "U1") -> tuple:
+        name = f"{command.strip('/')}-{next(self._ids)}"
+        form = {
+            "token": "legacy",
+            "team_id": "T1",
+            "channel_id": channel,
+            "channel_name": "news",
+            "user_id": user,
+            "user_name": "alice",
+            "command": command,
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": self.fake.response_url(name),
+            "trigger_id": f"trigger-{name}",
+        }
+        status, body, seconds = self.post(
+            urllib.parse.urlencode(form), "application/x-www-form-urlencoded"
+        )
+        return status, json.loads(body) if body else {}, seconds, name
+
+    def click(
+        self, button: dict[str, Any], user: str = "U2", channel: str = "C1", **extra: Any
+    ) -> str:
+        name = f"action-{next(self._ids)}"
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T1"},
+            "user": {"id": user},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
+            "trigger_id": f"trigger-{name}",
+            "response_url": self.fake.response_url(name),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": button["action_id"],
+                    "block_id": "briefbot_answer",
+                    "value": button["value"],
+                    "action_ts": str(time.time()),
+                }
+            ],
+            **extra,
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        status, _, _ = self.post(body, "application/x-www-form-urlencoded")
+        assert status == 200
+        return name
+
+
+@pytest.fixture(scope="module")
+def fake_slack():
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def feedback(tmp_path_factory: pytest.TempPathFactory) -> FeedbackStore:
+    return FeedbackStore.in_data_dir(tmp_path_factory.mktemp("slack-data"))
+
+
+def slack_settings(fake: FakeSlack, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_app_token": APP_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": fake.api_url,
+        "slack_allowed_channels": ALLOWED,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="module")
+def slack(fake_slack: FakeSlack, seed_engine: Engine, feedback: FeedbackStore):
+    settings = slack_settings(fake_slack, feedback.path.parent)
+    app = build_app(settings, seed_engine, feedback)
+    server = serve_http(app, port=0, host="127.0.0.1")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake_slack)
+    server.shutdown()
+    server.server_close()
+
+
+def ts(offset: int) -> str:
+    return f"{T0 + offset}.000100"
+
+
+def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        e["action_id"]: e
+        for b in message.get("blocks", [])
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+
+
+def texts(message: dict[str, Any]) -> list[str]:
+    out = []
+    for b in message.get("blocks", []):
+        if b["type"] == "section":
+            out.append(b["text"]["text"])
+        elif b["type"] == "context":
+            out.extend(e["text"] for e in b["elements"])
+    return out
+
+
+def expected_answer_blocks(answer: Answer) -> list[dict[str, Any]]:
+    """What an answer's text and sources must look like, built from the answer's data."""
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": escape(answer.answer)}}]
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*Sources*"}})
+    for c in answer.citations:
+        title = escape(c.title)
+        head = f"[{c.n}] <{c.url}|{title}>" if c.url else f"[{c.n}] *{title}*"
+        meta = " · ".join(x for x in (c.source, c.published) if x)
+        quote = escape(" ".join(c.quote.split()))
+        text = f"{head} — {meta}\n> {quote}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    return blocks
+
+
+# -- mentions, threads, direct messages -------------------------------------------------------
+def test_mention_is_answered_in_its_thread_with_cited_blocks(slack, fake_slack, seed_engine):
+    question = "What did Ben Wallace tell reporters in Moscow?"
+    event = slack.mention(question, ts(10))
+
+    [searching] = fake_slack.wait("chat.postMessage", channel="C1", thread_ts=event["ts"])
+    assert searching == {
+        "channel": "C1",
+        "thread_ts": event["ts"],
+        "text": SEARCHING,
+        "team_id": "T1",  # Bolt's client adds the workspace
+        "_ts": ANY,
+    }
+    # The answer replaces the "Searching…" message, in the mention's thread.
+    [update] = fake_slack.wait("chat.update", channel="C1", ts=searching["_ts"])
+    assert set(update) == {"channel", "ts", "text", "blocks", "team_id"}
+    expected = seed_engine.ask(question, now=datetime.fromtimestamp(T0 + 10, UTC))
+    assert not expected.abstained and expected.citations
+    blocks = update["blocks"]
+    n = len(expected.citations)
+    assert blocks[: n + 2] == expected_answer_blocks(expected)
+    assert re.fullmatch(
+        r"1 article searched · \d+(\.\d)? m?s", blocks[n + 2]["elements"][0]["text"]
+    )
+    actions = buttons(update)
+    assert set(actions) == {ACTION_VOTE_UP, ACTION_VOTE_DOWN}
+    value = json.loads(actions[ACTION_VOTE_UP]["value"])
+    assert value["q"] == question
+    assert value["ids"] == ["000_0070773c25b31aea"]
+    assert update["text"].startswith(escape(expected.answer[:50]))
+    assert not fake_slack.where("chat.postMessage", channel="C1", thread_ts=None)
+
+
+def test_follow_up_in_thread_uses_the_earlier_question(slack, fake_slack, seed_engine):
+    first = "What did Wallace discuss with Shoigu in Moscow?"
+    follow_up = "what did they agree on?"
+    parent, later = ts(20), ts(25)
+    fake_slack.threads[parent] = [
+        {"type": "message", "user": "U1", "text": f"<@{BOT_USER}> {first}", "ts": parent},
+        {"type": "message", "bot_id": "BBOT", "user": BOT_USER, "text": "…", "ts": ts(21)},
+        {"type": "message", "user": "U3", "text": "interesting", "ts": ts(22)},
+        {"type": "message", "user": "U1", "text": f"<@{BOT_USER}> {follow_up}", "ts": later},
+    ]
+    slack.mention(follow_up, later, thread_ts=parent)
+
+    fake_slack.wait("conversations.replies", channel="C1", ts=parent)
+    [searching] = fake_slack.wait(
+        "chat.postMessage", channel="C1", thread_ts=parent, text=SEARCHING
+    )
+    [update] = fake_slack.wait("chat.update", channel="C1", ts=searching["_ts"])
+
+    now = datetime.fromtimestamp(T0 + 25, UTC)
+    with_context = seed_engine.ask(follow_up, now=now, context=first)
+    alone = seed_engine.ask(follow_up, now=now)
+    assert alone.abstained and not with_context.abstained  # the context is what makes it work
+    assert update["blocks"][: len(with_context.citations) + 2] == expected_answer_blocks(
+        with_context
+    )
+    assert json.loads(buttons(update)[ACTION_VOTE_UP]["value"])["c"] == first
+
+
+def test_direct_message_is_answered_in_the_dm(slack, fake_slack, seed_engine):
+    question = "What naval exercises is Russia planning?"
+    status, _, _ = slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": question,
+            "ts": ts(30),
+        }
+    )
+    assert status == 200
+    [searching] = fake_slack.wait("chat.postMessage", channel="D1")
+    assert searching["text"] == SEARCHING and "thread_ts" not in searching
+    [update] = fake_slack.wait("chat.update", channel="D1", ts=searching["_ts"])
+    expected = seed_engine.ask(question, now=datetime.fromtimestamp(T0 + 30, UTC))
+    assert "Sea of Azov" in expected.answer
+    assert update["blocks"][: len(expected.citations) + 2] == expected_answer_blocks(expected)
+
+
+def test_redelivered_event_is_answered_once(slack, fake_slack):
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": f"<@{BOT_USER}> What did Wallace say about the Minsk agreement?",
+        "ts": ts(40),
+        "channel": "C2",
+        "event_ts": ts(40),
+    }
+    assert slack.event(event)[0] == 200
+    assert slack.event(event)[0] == 200  # Slack retries when it thinks it was not heard
+    [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=ts(40))
+    fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    time.sleep(0.3)
+    assert len(fake_slack.where("chat.postMessage", channel="C2", thread_ts=ts(40))) == 1
+
+
+# -- /ask, the share button, feedback ---------------------------------------------------------
+def test_ask_is_acknowledged_at_once_and_answered_privately(slack, fake_slack, seed_engine):
+    question = "What did Wallace say about the Minsk agreement?"
+    status, ack, seconds, name = slack.command("/ask", question)
+    assert status == 200 and seconds < 3
+    assert ack == {"text": f"{SEARCHING} _{question}_", "response_type": "ephemeral"}
+
+    [answer] = fake_slack.wait(f"/response/{name}")
+    assert answer["response_type"] == "ephemeral"
+    assert answer["replace_original"] is True
+    expected = seed_engine.ask(question)
+    blocks = answer["blocks"]
+    assert blocks[0] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"You asked: _{question}_"}],
+    }
+    assert blocks[1 : len(expected.citations) + 3] == expected_answer_blocks(expected)
+    assert "clear way forward" in blocks[1]["text"]["text"]
+    assert set(buttons(answer)) == {ACTION_VOTE_UP, ACTION_VOTE_DOWN, ACTION_SHARE}
+
+
+def test_share_posts_the_answer_for_everyone(slack, fake_slack, seed_engine):
+    question = "What do the new satellite images show?"
+    _, _, _, name = slack.command("/ask", question, user="U7")
+    [private] = fake_slack.wait(f"/response/{name}")
+    share = buttons(private)[ACTION_SHARE]
+
+    action = slack.click(share, user="U7")
+    shared = fake_slack.wait(f"/response/{action}", n=2)
+    public, confirmation = shared
+    assert public["response_type"] == "in_channel" and public["replace_original"] is False
+    assert public["blocks"][0]["elements"][0]["text"] == f"<@U7> asked: _{question}_"
+    # The same answer the asker saw, with 👍 / 👎 for everyone and no share button.
+    assert public["blocks"][1:-1] == private["blocks"][1:-1]
+    assert set(buttons(public)) == {ACTION_VOTE_UP, ACTION_VOTE_DOWN}
+    assert confirmation == {
+        "text": "Shared in the channel.",
+        "response_type": "ephemeral",
+        "replace_original": True,
+    }
+
+
+def test_votes_are_recorded_with_the_answer(slack, fake_slack, feedback, seed_engine):
+    question = "What naval exercises is Russia planning?"
+    event = slack.mention(question, ts(50), channel="C3")
+    [searching] = fake_slack.wait("chat.postMessage", channel="C3", thread_ts=event["ts"])
+    [update] = fake_slack.wait("chat.update", channel="C3", ts=searching["_ts"])
+    message = {"type": "message", "ts": searching["_ts"], "thread_ts": event["ts"], **update}
+
+    up = slack.click(buttons(update)[ACTION_VOTE_UP], user="U5", channel="C3", message=message)
+    [thanks] = fake_slack.wait(f"/response/{up}")
+    assert thanks == {
+        "text": "Thanks: your 👍 is recorded.",
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "thread_ts": event["ts"],
+    }
+    down = slack.click(buttons(update)[ACTION_VOTE_DOWN], user="U6", channel="C3", message=message)
+    fake_slack.wait(f"/response/{down}")
+    again = slack.click(buttons(update)[ACTION_VOTE_UP], user="U5", channel="C3", message=message)
+    [repeat] = fake_slack.wait(f"/response/{again}")
+    assert repeat["text"] == "You have already voted on this answer."
+
+    expected = seed_engine.ask(question, now=datetime.fromtimestamp(T0 + 50, UTC))
+    rows = [v for v in feedback.list() if v.question == question]
+    votes = {v.user_id: v for v in rows}
+    assert len(rows) == 2 and votes["U5"].vote == 1 and votes["U6"].vote == -1
+    for v in votes.values():
+        assert v.platform == "slack"
+        assert v.answer == expected.answer
+        assert v.article_ids == ("000_0070773c25b31aea",)
+        assert datetime.now(UTC) - datetime.fromisoformat(v.created_at) < timedelta(minutes=5)
+
+
+def test_a_vote_after_a_restart_asks_again(fake_slack, seed_engine, feedback, tmp_path):
+    """Buttons outlive the process: the value alone finds the answer again."""
+    question = "What did the agreements signed in 2014 and 2015 stop?"
+    moment = datetime.fromtimestamp(T0, UTC)
+    answer = seed_engine.ask(question, now=moment)
+    value = encode_value({"k": "gone", "kind": "ask", "t": T0, "ids": ["x"], "q": question})
+    app = build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U8"},
+        "channel": {"id": "C1"},
+        "response_url": fake_slack.response_url("restart"),
+        "actions": [{"action_id": ACTION_VOTE_DOWN, "value": value, "type": "button"}],
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    stamp = str(int(time.time()))
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": SignatureVerifier(SIGNING_SECRET).generate_signature(
+            timestamp=stamp, body=body
+        ),
+    }
+    assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    fake_slack.wait("/response/restart")
+    [vote] = [v for v in feedback.list() if v.user_id == "U8"]
+    assert (vote.vote, vote.question, vote.answer) == (-1, question, answer.answer)
+
+
+# -- /brief -----------------------------------------------------------------------------------
+def test_brief_lists_the_window_with_citations(slack, fake_slack, seed_engine):
+    status, ack, seconds, name = slack.command("/brief", "2022-02-01")
+    assert status == 200 and seconds < 3
+    assert ack == {"text": "Preparing the briefing…", "response_type": "ephemeral"}
+    [briefing] = fake_slack.wait(f"/response/{name}")
+    assert briefing["response_type"] == "ephemeral"
+    lines = texts(briefing)
+    assert re.fullmatch(r"\*Briefing\* · 2022-02-01 → \d{4}-\d\d-\d\d \d\d:\d\d UTC", lines[0])
+    title = "U.K. Defense Official Says Russia Assures They Will 'Not Invade Ukraine'"
+    assert lines[1] == (
+        f"*1. {title}*\nUnited Kingdom Defence Secretary Ben Wallace says Russia assures they "
+        'will "not invade Ukraine." [1]'
+    )
+    assert lines[2] == f"[1] *{title}* — 2022-02-11"
+    assert lines[3] == "1 story"
+
+    action = slack.click(buttons(briefing)[ACTION_SHARE], user="U4")
+    public, _ = fake_slack.wait(f"/response/{action}", n=2)
+    assert public["response_type"] == "in_channel"
+    assert texts(public)[0] == "Shared by <@U4>"
+    assert texts(public)[1:] == lines
+
+
+def test_brief_with_a_topic_and_the_default_window(slack, fake_slack):
+    _, _, _, name = slack.command("/brief", "ukraine 2022-02-01")
+    [with_topic] = fake_slack.wait(f"/response/{name}")
+    assert texts(with_topic)[0].endswith(" · _ukraine_")
+    assert "Not Invade Ukraine" in texts(with_topic)[1]
+
+    _, _, _, name = slack.command("/brief", "")  # the last 24 hours: the seed is from 2022
+    [recent] = fake_slack.wait(f"/response/{name}")
+    assert texts(recent)[1] == "Nothing new in the window."
+    assert not buttons(recent)
+
+    status, ack, _, _ = slack.command("/brief", "ukraine 2022-13-45")
+    assert status == 200 and ack["text"].startswith("'2022-13-45' is not a date")
+
+
+def test_parse_brief_args():
+    now = datetime(2022, 2, 12, 10, tzinfo=UTC)
+    assert parse_brief_args("", now) == (None, datetime(2022, 2, 11, 10, tzinfo=UTC))
+    assert parse_brief_args("7d", now) == (None, datetime(2022, 2, 5, 10, tzinfo=UTC))
+    assert parse_brief_args("russia ukraine 2w", now)[0] == "russia ukraine"
+    assert parse_brief_args("48h navy", now) == ("navy", datetime(2022, 2, 10, 10, tzinfo=UTC))
+    assert parse_brief_args("navy 2022-02-01", now)[1] == datetime(2022, 2, 1, tzinfo=UTC)
+
+
+# -- operating it -----------------------------------------------------------------------------
+def test_forged_or_stale_requests_get_401_and_reach_no_handler(slack, fake_slack):
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": f"<@{BOT_USER}> What did Wallace say?",
+        "ts": ts(60),
+        "channel": "C9",
+        "event_ts": ts(60),
+    }
+    forged = slack.event(event, signature="v0=" + "0" * 64)
+    stale = slack.event(event, timestamp=int(time.time()) - 6 * 60)
+    form = urllib.parse.urlencode({"command": "/ask", "text": "hi", "channel_id": "C9"})
+    forged_command = slack.post(form, "application/x-www-form-urlencoded", signature="v0=bad")
+    assert [forged[0], stale[0], forged_command[0]] == [401, 401, 401]
+    time.sleep(0.5)
+    assert not [p for m, p in fake_slack.calls if p.get("channel") == "C9"]
+
+
+def test_url_verification(slack):
+    body = json.dumps({"token": "legacy", "challenge": "abc123", "type": "url_verification"})
+    status, text, _ = slack.post(body, "application/json")
+    assert status == 200 and json.loads(text) == {"challenge": "abc123"}
+
+
+def test_outside_the_allowed_channels_it_declines(slack, fake_slack, monkeypatch):
+    asked: list[str] = []
+    original = Engine.ask
+    monkeypatch.setattr(
+        Engine, "ask", lambda self, q, **kw: asked.append(q) or original(self, q, **kw)
+    )
+    event = slack.mention("What did Wallace say?", ts(70), channel="C5")
+    [declined] = fake_slack.wait("chat.postEphemeral", channel="C5")
+    assert declined["user"] == "U1" and declined["thread_ts"] == event["ts"]
+    assert declined["text"] == DECLINE
+    status, ack, _, _ = slack.command("/ask", "What did Wallace say?", channel="C5")
+    assert status == 200 and ack == {"text": DECLINE, "response_type": "ephemeral"}
+    time.sleep(0.3)
+    assert not asked and not fake_slack.where("chat.postMessage", channel="C5")
+
+
+def test_an_engine_error_gets_an_apology_with_an_id(slack, fake_slack, monkeypatch, caplog):
+    original = Engine.ask
+
+    def failing(self: Engine, question: str, **kw: Any) -> Answer:
+        if "explode" in question:
+            raise RuntimeError("the engine broke")
+        return original(self, question, **kw)
+
+    monkeypatch.setattr(Engine, "ask", failing)
+    event = slack.mention("please explode", ts(80), channel="C2")
+    [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
+    [apology] = fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    pattern = re.escape(APOLOGY).replace(re.escape("{error_id}"), "([0-9a-f]{8})")
+    error_id = re.fullmatch(pattern, apology["text"])
+    assert error_id, apology["text"]
+    [record] = [r for r in caplog.records if error_id.group(1) in r.getMessage()]
+    assert record.exc_info and "the engine broke" in str(record.exc_info[1])
+
+    # The app is still up: the next question is answered.
+    event = slack.mention("What did Wallace say about the Minsk agreement?", ts(81), channel="C2")
+    [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
+    [update] = fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    assert "clear way forward" in update["blocks"][0]["text"]["text"]
+
+
+def test_a_question_error_is_shown_as_it_is(slack, fake_slack):
+    event = slack.mention("", ts(85), channel="C2")
+    [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
+    [reply] = fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    assert reply["text"].startswith("The question is empty. Mention me with a question")
+    status, ack, _, _ = slack.command("/ask", "   ")
+    assert status == 200 and ack["text"].startswith("The question is empty. Usage: `/ask")
+
+
+def test_twenty_asks_at_once_are_each_acknowledged_in_time_and_answered(slack, fake_slack):
+    questions = [
+        "What did Ben Wallace tell reporters in Moscow?",
+        "What did Wallace say about the Minsk agreement?",
+        "What naval exercises is Russia planning?",
+        "What do the new satellite images show?",
+        "How do I bake a loaf of rye bread?",
+    ]
+    with ThreadPoolExecutor(20) as pool:
+        results = list(
+            pool.map(lambda i: slack.command("/ask", questions[i % 5], user=f"U{i}"), range(20))
+        )
+    for status, ack, seconds, _ in results:
+        assert status == 200 and ack["text"].startswith(SEARCHING)
+        assert seconds < 3, f"acknowledged after {seconds:.1f} s"
+    for i, (_, _, _, name) in enumerate(results):
+        [answer] = fake_slack.wait(f"/response/{name}")
+        assert answer["response_type"] == "ephemeral"
+        if i % 5 == 4:
+            assert texts(answer)[1] == "The indexed articles don't answer this question."
+        else:
+            assert "*Sources*" in texts(answer)
+
+
+def test_a_slow_answer_delays_no_one_else(slack, fake_slack, monkeypatch):
+    release = threading.Event()
+    original = Engine.ask
+
+    def slow(self: Engine, question: str, **kw: Any) -> Answer:
+        if "slowly" in question:
+            release.wait(TIMEOUT)
+        return original(self, question, **kw)
+
+    monkeypatch.setattr(Engine, "ask", slow)
+    try:
+        _, _, _, slow_name = slack.command("/ask", "Answer slowly: what did Wallace say?")
+        status, _, seconds, quick_name = slack.command("/ask", "What naval drills are planned?")
+        assert status == 200 and seconds < 3
+        fake_slack.wait(f"/response/{quick_name}")
+        assert not fake_slack.where(f"/response/{slow_name}")
+    finally:
+        release.set()
+    fake_slack.wait(f"/response/{slow_name}")
+
+
+def test_tokens_never_reach_the_logs(slack, fake_slack, caplog):
+    caplog.set_level(logging.DEBUG)
+    event = slack.mention("What did Wallace say about the Minsk agreement?", ts(90), channel="C2")
+    [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
+    fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    _, _, _, name = slack.command("/ask", "What naval exercises is Russia planning?")
+    fake_slack.wait(f"/response/{name}")
+    assert caplog.records  # debug logging was on
+    for secret in (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET):
+        assert secret not in caplog.text
+    settings = slack_settings(fake_slack, Path("."))
+    assert BOT_TOKEN not in repr(settings) and BOT_TOKEN not in str(settings.model_dump())
+
+
+def test_no_misleading_warning_when_the_token_is_in_the_environment(
+    fake_slack, seed_engine, feedback, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # as in a container
+    build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    assert "unused" not in caplog.text
+
+
+def test_socket_mode_requests_reach_the_same_handlers(fake_slack, seed_engine, feedback, tmp_path):
+    app = build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    payload = {
+        "command": "/ask",
+        "text": "What did Wallace say about the Minsk agreement?",
+        "channel_id": "C1",
+        "user_id": "U1",
+        "team_id": "T1",
+        "response_url": fake_slack.response_url("socket"),
+    }
+    # Socket Mode requests arrive over the app's own websocket: unsigned, and accepted.
+    response = app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
+    assert response.status == 200 and json.loads(response.body)["text"].startswith(SEARCHING)
+    [answer] = fake_slack.wait("/response/socket")
+    assert "clear way forward" in texts(answer)[1]
+
+
+def test_missing_settings_are_named(fake_slack, tmp_path):
+    with pytest.raises(SettingsError, match="SLACK_APP_TOKEN"):
+        check_settings(slack_settings(fake_slack, tmp_path, slack_app_token=""), http=False)
+    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
+        check_settings(slack_settings(fake_slack, tmp_path, slack_signing_secret=""), http=True)
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN"):
+        check_settings(slack_settings(fake_slack, tmp_path, slack_bot_token=""), http=True)
+    with pytest.raises(SettingsError, match="xapp-"):
+        check_settings(slack_settings(fake_slack, tmp_path, slack_app_token="xoxb-1"), http=False)
+    check_settings(slack_settings(fake_slack, tmp_path), http=False)
+    check_settings(slack_settings(fake_slack, tmp_path), http=True)
+
+
+# -- rendering, as data -----------------------------------------------------------------------
+def citation(n: int, **kw: Any) -> Citation:
+    values: dict[str, Any] = {
+        "n": n,
+        "article_id": f"a{n}",
+        "title": f"Title {n}",
+        "source": "The Daily Tide",
+        "published": "2023-03-14",
+        "url": f"https://dailytide.example/{n}",
+        "quote": f"Quote number {n}.",
+        "start": 0,
+        "end": 10,
+    }
+    values.update(kw)
+    return Citation(**values)
+
+
+def all_text_objects(message: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text"):
+                found.append(node["text"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(message["blocks"])
+    return found
+
+
+def test_article_text_is_escaped():
+    evil = citation(
+        1,
+        title="Breaking <!channel> & <@U123>",
+        source="<!here>",
+        quote="Everyone <!channel> look: <https://evil.example|click> & more.",
+        url="https://x.example/a?b=1&c=<2>|3",
+    )
+    answer = Answer("q <!everyone>", "Everyone <!channel> look [1]", False, [evil])
+    [message] = render_answer(answer, show_question=True, vote_value="v")
+    dump = json.dumps(message)
+    for raw in ("<!channel>", "<@U123>", "<!here>", "<!everyone>", "<https://evil"):
+        assert raw not in dump
+    assert message["blocks"][1]["text"]["text"] == "Everyone &lt;!channel&gt; look [1]"
+    assert source_line(evil) == (
+        "[1] <https://x.example/a?b=1&amp;c=&lt;2&gt;%7C3|Breaking &lt;!channel&gt; &amp; "
+        "&lt;@U123&gt;> — &lt;!here&gt; · 2023-03-14"
+    )
+    assert (
+        "> Everyone &lt;!channel&gt; look: &lt;https://evil.example|click&gt; &amp; more."
+        in (message["blocks"][3]["text"]["text"])
+    )
+    assert source_line(citation(2, url="javascript:alert(1)")).startswith("[2] *Title 2*")
+
+
+def test_an_article_with_a_channel_ping_pings_nobody(make_engine, tmp_path):
+    engine = make_engine()
+    article = tmp_path / "ping.md"
+    article.write_text(
+        "---\ntitle: Harbour <!channel> reopens\npublished: 2023-03-14\nsource: Tide\n"
+        "url: https://tide.example/harbour\n---\n\n"
+        "The harbour reopened on Monday after the storm, <!channel> said the harbour master "
+        "<@U123>, and ferries to the islands run again on the usual timetable.\n"
+    )
+    report = engine.ingest([article])
+    assert report.ok, report.failures
+    answer = engine.ask("When did the harbour reopen after the storm?")
+    assert not answer.abstained and "<!channel>" in answer.citations[0].quote
+    dump = json.dumps(render_answer(answer, vote_value="v"))
+    assert "<!channel>" not in dump and "<@U123>" not in dump
+    assert "&lt;!channel&gt;" in dump and "Harbour &lt;!channel&gt; reopens" in dump
+
+
+def test_a_12000_character_answer_is_split_within_slack_limits():
+    sentences = [
+        f"Sentence {i} says something notable about the harbour & the <ferries>."
+        for i in range(200)
+    ]
+    text = " ".join(f"{s} [{i % 20 + 1}]" for i, s in enumerate(sentences))
+    text = (text * 2)[:12_000]
+    cites = [citation(n, quote="A long quoted passage. " * 150) for n in range(1, 21)]
+    answer = Answer("q", text, False, cites, {"total": 12.0}, 1)
+    messages = render_answer(answer, vote_value="v", share_value="v")
+    assert len(messages) > 1
+    for message in messages:
+        assert len(message["blocks"]) <= BLOCK_LIMIT
+        assert all(0 < len(t) <= TEXT_LIMIT for t in all_text_objects(message))
+        assert len(message["text"]) <= TEXT_LIMIT
+    blocks = [b for m in messages for b in m["blocks"]]
+    sources = blocks.index({"type": "section", "text": {"type": "mrkdwn", "text": "*Sources*"}})
+    shown = " ".join(b["text"]["text"] for b in blocks[:sources])
+    assert shown.split() == escape(text).split()  # nothing lost, nothing cut mid-word
+    assert blocks[-1]["type"] == "actions"  # the buttons come last, once
+    assert sum(b["type"] == "actions" for b in blocks) == 1
+
+
+def test_a_long_answer_is_posted_over_several_messages(slack, fake_slack, monkeypatch):
+    original = Engine.ask
+
+    def verbose(self: Engine, question: str, **kw: Any) -> Answer:
+        answer = original(self, question, **kw)
+        if "at length" in question.lower():
+            answer.answer = " ".join([answer.answer] * (12_000 // len(answer.answer) + 1))
+        return answer
+
+    monkeypatch.setattr(Engine, "ask", verbose)
+    event = slack.mention("At length: what did Ben Wallace tell reporters?", ts(95), channel="C3")
+    [searching] = fake_slack.wait("chat.postMessage", channel="C3", thread_ts=event["ts"])
+    [first] = fake_slack.wait("chat.update", channel="C3", ts=searching["_ts"])
+    [_, rest] = fake_slack.wait("chat.postMessage", n=2, channel="C3", thread_ts=event["ts"])
+    for message in (first, rest):
+        assert len(message["blocks"]) <= BLOCK_LIMIT
+        assert all(len(t) <= TEXT_LIMIT for t in all_text_objects(message))
+    assert not buttons(first) and set(buttons(rest)) == {ACTION_VOTE_UP, ACTION_VOTE_DOWN}
+
+
+def test_an_abstention_is_a_short_plain_sentence():
+    answer = Answer(
+        "How do I bake rye bread?", "The indexed articles don't answer this question.", True
+    )
+    assert render_answer(answer, vote_value="v", share_value="v") == [
+        {
+            "text": "The indexed articles don't answer this question.",
+            "blocks": [
+                {
+                    "type": "section",
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": "The indexed articles don't answer this question.",
+                    },
+                }
+            ],
+        }
+    ]
+
+
+def test_briefing_with_several_sources_and_quotes():
+    c1, c2 = citation(1), citation(2, source="Harbour News", url="")
+    story = Story(
+        "Council <cuts> budget",
+        "The council cut it. [1] Pools close. [2]",
+        [c1, c2],
+        ["a1", "a2"],
+        ["The Daily Tide", "Harbour News"],
+    )
+    quote = Quote("Maria Okafor", citation(3, quote="We had no choice."))
+    briefing = Briefing(
+        "2023-03-13T00:00:00+00:00", "2023-03-14T12:30:00+00:00", "council", [story], [quote]
+    )
+    [message] = render_briefing(briefing, share_value="v")
+    assert texts(message) == [
+        "*Briefing* · 2023-03-13 → 2023-03-14 12:30 UTC · _council_",
+        "*1. Council &lt;cuts&gt; budget* (2 sources)\nThe council cut it. [1] Pools close. [2]",
+        "[1] <https://dailytide.example/1|Title 1> — The Daily Tide · 2023-03-14\n"
+        "[2] *Title 2* — Harbour News · 2023-03-14",
+        "*Quotes*",
+        "> “We had no choice.” — Maria Okafor [3]",
+        "1 story",
+    ]
+    assert set(buttons(message)) == {ACTION_SHARE}
+
+
+def test_split_text_never_cuts_an_entity():
+    text = escape("&" * 5000)
+    pieces = split_text(text, 3000)
+    assert "".join(pieces) == text
+    assert all(len(p) <= 3000 and p.endswith("&amp;") for p in pieces)
+
+
+def test_plain_text_and_button_values():
+    assert plain_text(
+        f"<@{BOT_USER}> what did <@U9|bob> say about <https://x.example|this> &amp; <#C1|news>?",
+        BOT_USER,
+    ) == ("what did @bob say about this & news?")
+    value = encode_value(
+        {"k": "abc", "kind": "ask", "t": T0, "ids": ["a"] * 5, "q": "q" * 3000, "c": "c" * 3000}
+    )
+    assert len(value) <= 2000
+    fields = json.loads(value)
+    assert fields["k"] == "abc" and fields["ids"] == ["a"] * 5 and fields["c"] == ""
+    assert fields["q"].startswith("qqq")
+
+
+def test_the_manifest_asks_for_what_the_app_handles():
+    import yaml
+
+    from retrieval.config import PROJECT_ROOT
+
+    manifest = yaml.safe_load((PROJECT_ROOT / "deploy" / "slack-manifest.yml").read_text())
+    features, settings = manifest["features"], manifest["settings"]
+    assert {c["command"] for c in features["slash_commands"]} == {"/ask", "/brief"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"]
+    assert features["app_home"]["messages_tab_enabled"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {
+        "app_mentions:read",
+        "chat:write",
+        "commands",
+        "im:history",
+        "channels:history",
+    } <= scopes
+
+
+def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, monkeypatch):
+    """What `briefbot serve slack --http` calls: check the settings, load, serve until stopped."""
+    import bot.slack_app as slack_app
+
+    servers: list[Any] = []
+
+    def serve(app: Any, port: int, host: str) -> Any:
+        servers.append(serve_http(app, port, host))
+        return servers[-1]
+
+    monkeypatch.setattr(slack_app, "serve_http", serve)
+    settings = slack_settings(fake_slack, tmp_path)
+    thread = threading.Thread(
+        target=slack_app.run, args=(settings, seed_engine, True, 0, "127.0.0.1"), daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not servers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client = Slack(f"http://127.0.0.1:{servers[0].server_port}/slack/events", fake_slack)
+    body = json.dumps({"token": "legacy", "challenge": "run", "type": "url_verification"})
+    assert client.post(body, "application/json")[:2] == (200, '{"challenge": "run"}')
+    assert client.post(body, "application/json", signature="v0=forged")[0] == 401
+    servers[0].shutdown()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    assert (tmp_path / "feedback.sqlite3").is_file()
