@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import prompts
 from retrieval.attribution import Attribution, asked_speaker, attribute_all, same_speaker
 from retrieval.lexical import BM25, terms
 from retrieval.models import Answer, Citation
-from retrieval.search import Hit, RankedArticle, Snapshot
+from retrieval.search import RankedArticle, Snapshot
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ class ComposeOptions:
     min_overlap: float = 0.25  # share of the question's term weight a cited sentence must hold
 
 
-ABSTAIN = "The indexed articles don't answer this question."
+ABSTAIN = prompts.load("abstain")
 
 
 def _abstain_speaker(name: str) -> str:
-    return f"The indexed articles don't say what {name} said about this."
+    return prompts.render("abstain_speaker", speaker=name)
 
 
 def candidates(

@@ -56,7 +56,6 @@ class Engine:
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
         self._chain: Any = None
-        self.collapse = True  # fold near-duplicate articles into one result
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -106,7 +105,7 @@ class Engine:
             generation = self.store.generation()
             if self._snapshot is None or self._snapshot.generation != generation:
                 t = time.perf_counter()
-                self._snapshot = Snapshot.load(self.store)
+                self._snapshot = Snapshot.load(self.store, self.search_options.title_weight)
                 log.info(
                     "loaded %d chunks in %.2f s", self._snapshot.n_chunks, time.perf_counter() - t
                 )
@@ -188,7 +187,7 @@ class Engine:
         return state
 
     def _rank(self, state: dict) -> dict:
-        state["ranked"] = rank_articles(state["snap"], state["hits"], collapse=self.collapse)
+        state["ranked"] = rank_articles(state["snap"], state["hits"], self.search_options)
         return state
 
     def _compose(self, state: dict) -> Answer:

@@ -145,6 +145,9 @@ class SearchOptions:
     half_life_days: float = 7.0  # beyond that, the prior halves every this many days
     window_slack_days: int = 3  # reports of an event on a named day come out a little later
     outside_window: float = 0.3  # the prior of an article outside a named window
+    aggregate: bool = True  # an article's score counts its further matching chunks, not just its best
+    collapse: bool = True  # fold near-duplicates (one story, several outlets) into one result
+    title_weight: int = 2  # how many times the headline counts in each chunk's BM25 terms
 
 
 def time_prior(
@@ -220,7 +223,7 @@ class RankedArticle:
 def rank_articles(
     snap: Snapshot,
     hits: list[Hit],
-    collapse: bool = True,
+    options: SearchOptions = SearchOptions(),
     duplicate_cosine: float = 0.93,
     duplicate_days: int = 3,
 ) -> list[RankedArticle]:
@@ -232,10 +235,10 @@ def rank_articles(
     ranked = []
     for art, hs in per.items():
         hs.sort(key=lambda h: -h.score)
-        score = hs[0].score + 0.1 * sum(h.score for h in hs[1:3])
+        score = hs[0].score + (0.1 * sum(h.score for h in hs[1:3]) if options.aggregate else 0.0)
         ranked.append(RankedArticle(art, score, hs))
     ranked.sort(key=lambda r: -r.score)
-    if not collapse or len(ranked) < 2:
+    if not options.collapse or len(ranked) < 2:
         return ranked
     kept: list[RankedArticle] = []
     vecs = snap.article_vectors
