@@ -145,7 +145,7 @@ class SearchOptions:
     half_life_days: float = 7.0  # beyond that, the prior halves every this many days
     window_slack_days: int = 3  # reports of an event on a named day come out a little later
     outside_window: float = 0.3  # the prior of an article outside a named window
-    aggregate: bool = True  # an article's score counts its further matching chunks, not just its best
+    aggregate: bool = True  # an article's score counts its further matching chunks too
     collapse: bool = True  # fold near-duplicates (one story, several outlets) into one result
     title_weight: int = 2  # how many times the headline counts in each chunk's BM25 terms
 
@@ -157,7 +157,8 @@ def time_prior(
     if now is None or not o.time_prior:
         return np.ones(len(days))
     if window is not None:
-        lo, hi = day_number(window[0]), min(day_number(window[1]) + o.window_slack_days, day_number(now))
+        lo = day_number(window[0])
+        hi = min(day_number(window[1]) + o.window_slack_days, day_number(now))
         prior = np.where((days >= lo) & (days <= hi), 1.0, o.outside_window)
     else:
         age = np.maximum(day_number(now) - days - o.recent_days, 0)

@@ -15,9 +15,17 @@ MONTHS = {
     m: i
     for i, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ],
         start=1,
@@ -25,6 +33,9 @@ MONTHS = {
     for m in names
 }
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
+_PART = r"(?:early\s+|late\s+|mid-?)?"
 
 
 @dataclass(frozen=True)
@@ -59,15 +70,15 @@ def _valid(year: int, month: int, day: int) -> bool:
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"), "iso"),
-    (re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{{4}}))?\b", re.I), "month_day"),
-    (re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(?P<year>\d{{4}}))?\b", re.I), "day_month"),
+    (re.compile(rf"\b{_MONTH}\s+{_DAY}{_YEAR}\b", re.I), "month_day"),
+    (re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}{_YEAR}\b", re.I), "day_month"),
     (re.compile(r"\btoday\b|\btonight\b|\bthis morning\b", re.I), "today"),
     (re.compile(r"\byesterday\b|\blast night\b", re.I), "yesterday"),
     (re.compile(r"\b(?:this|the past|the last) week\b", re.I), "this_week"),
     (re.compile(r"\blast week\b|\bthe previous week\b", re.I), "last_week"),
     (re.compile(r"\bthis month\b", re.I), "this_month"),
     (re.compile(r"\blast month\b", re.I), "last_month"),
-    (re.compile(rf"\b(?:in|during|since|throughout)\s+(?:early\s+|late\s+|mid-?)?{_MONTH}(?:\s+(?P<year>\d{{4}}))?\b", re.I), "in_month"),
+    (re.compile(rf"\b(?:in|during|since|throughout)\s+{_PART}{_MONTH}{_YEAR}\b", re.I), "in_month"),
     (re.compile(r"\b(?:in|during|since)\s+(?P<year>(?:19|20)\d{2})\b", re.I), "in_year"),
 ]
 
