@@ -56,6 +56,9 @@ class Engine:
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
         self._chain: Any = None
+        from retrieval.llm import LLMWriter
+
+        self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -166,6 +169,10 @@ class Engine:
         state = {"question": q, "context": " ".join(context.split())[:2000], "now": as_date(now)}
         state["timing"] = {}
         answer: Answer = self.chain.invoke(state)
+        if self.writer is not None:
+            t = time.perf_counter()
+            answer = self.writer.rewrite(answer, (state["now"] or date.today()).isoformat())
+            answer.timing_ms["llm"] = round((time.perf_counter() - t) * 1000, 1)
         answer.timing_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return answer
 
