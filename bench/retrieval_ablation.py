@@ -34,10 +34,17 @@ def run(engine: Engine, questions: list[dict]) -> dict:
     results = []
     for q in questions:
         a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]))
-        results.append(QuestionResult(
-            "briefbot", q["id"], gold_rank(a.ranked_groups, set(q["gold_ids"])),
-            answer_in(q["answer"], [c.quote for c in a.citations]), a.abstained,
-            a.timing_ms["total"], []))
+        results.append(
+            QuestionResult(
+                "briefbot",
+                q["id"],
+                gold_rank(a.ranked_groups, set(q["gold_ids"])),
+                answer_in(q["answer"], [c.quote for c in a.citations]),
+                a.abstained,
+                a.timing_ms["total"],
+                [],
+            )
+        )
     return metrics(results)
 
 
@@ -62,9 +69,11 @@ def main() -> None:
         engine = Engine(settings, search_options=options, query_encoder=base.query_encoder)
         engine.ask(questions[0]["question"])  # load
         m = run(engine, questions)
-        print(f"| {label} | {m['hit@1']:.3f} | {m['hit@5']:.3f} | {m['mrr@10']:.3f} | "
-              f"{m['answer_in_citations']:.3f} | {m['abstain_rate']:.3f} | {m['p95_ms']:.0f} |",
-              flush=True)
+        print(
+            f"| {label} | {m['hit@1']:.3f} | {m['hit@5']:.3f} | {m['mrr@10']:.3f} | "
+            f"{m['answer_in_citations']:.3f} | {m['abstain_rate']:.3f} | {m['p95_ms']:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
