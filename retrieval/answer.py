@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import prompts
 from retrieval.attribution import Attribution, asked_speaker, attribute_all, same_speaker
-from retrieval.lexical import BM25, terms
+from retrieval.lexical import BM25, stem, terms
 from retrieval.models import Answer, Citation
 from retrieval.search import RankedArticle, Snapshot
 
@@ -29,8 +30,9 @@ class ComposeOptions:
     min_relevance: float = 0.20
     max_articles: int = 4
     chunks_per_article: int = 4
-    keep_ratio: float = 0.6  # keep sentences scoring at least this share of the best
-    min_overlap: float = 0.25  # share of the question's term weight a cited sentence must hold
+    keep_ratio: float = 0.4  # keep sentences scoring at least this share of the best
+    min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
+    novelty_weight: float = 0.3  # how much a sentence's new, fitting information counts
 
 
 ABSTAIN = prompts.load("abstain")
@@ -65,6 +67,52 @@ def candidates(
                     continue  # keep the attribution made with the most context
                 out[key] = Candidate(art, rank, s, e, sent, attr, hit.dense, hit.chunk)
     return [c for c in out.values() if _is_prose(c.text)]
+
+
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
+    r"thousand|million|billion|trillion)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(?:19|20)\d\d\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d|"
+    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|today|yesterday)\b"
+)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+_ASKS_NUMBER = (
+    r"\bhow (?:many|much|long|old|far|big|high)\b|\bapproximately\b"
+    r"|\bwhat (?:percent|percentage|number|share|age)\b"
+)
+
+
+def answer_type(question: str) -> str:
+    """What kind of thing answers the question: 'number', 'date', 'name' or '' (anything)."""
+    q = question.lower()
+    if re.search(_ASKS_NUMBER, q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b", q):
+        return "date"
+    if re.search(r"\b(?:who|whom|whose|where|which)\b", q):
+        return "name"
+    return ""
+
+
+def novelty(sentence: str, question_terms: set[str], wants: str) -> float:
+    """How much a sentence adds to the question, in (0, 1]: a sentence that restates the
+    question answers nothing; one that names something of the kind asked for likely does."""
+    new = [t for t in terms(sentence) if t not in question_terms]
+    if not new:
+        return 0.0
+    if wants == "number":
+        return 1.0 if _NUMBER.search(sentence) else 0.3
+    if wants == "date":
+        return 1.0 if _DATE.search(sentence) else 0.3
+    if wants == "name":
+        names = [m.group(0).lower() for m in _NAME.finditer(sentence)]
+        return 1.0 if any(stem(n) not in question_terms for n in names) else 0.3
+    return min(1.0, len(new) / 6)
 
 
 def _is_prose(sentence: str) -> bool:
@@ -109,10 +157,13 @@ def compose(
         lex = _overlap(q_terms, c.text, snap.bm25) if q_terms else 0.0
         return lex + (0.5 * _overlap(c_terms, c.text, snap.bm25) if c_terms else 0.0)
 
+    q_set = set(q_terms) | set(c_terms)
+    wants = answer_type(question)
+
     def score(c: Candidate, lex: float) -> float:
         s = 0.3 * (c.chunk_dense / best_dense) + 0.1 / (1 + c.article_rank)
         if not speaker:
-            return s + lex
+            return s + lex + options.novelty_weight * novelty(c.text, q_set, wants)
         # The speaker's own words first, then what they are reported to have said; the rest
         # of the question only orders them.
         a = c.attribution

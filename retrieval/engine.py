@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,9 @@ from retrieval.ingest import (
     load_articles,
     token_counter,
 )
-from retrieval.models import Answer, Briefing, Citation, Story
+from retrieval.models import Answer, Briefing
 from retrieval.search import SearchOptions, Snapshot, rank_articles, search
-from retrieval.store import Store, day_number
+from retrieval.store import Store
 from retrieval.timewindow import parse_window
 
 log = logging.getLogger(__name__)
@@ -229,62 +229,23 @@ class Engine:
         until: datetime | date | None = None,
         topic: str | None = None,
         max_stories: int = 10,
+        *,
+        exclude: Collection[str] = (),
     ) -> Briefing:
-        """The most recent articles in the window, newest first, each with its lead sentence."""
-        snap = self.snapshot()
-        until = until or datetime.now(UTC)
-        lo, hi = day_number(as_date(since)), day_number(as_date(until))
-        in_window = [
-            i
-            for i, a in enumerate(snap.articles)
-            if a.published is not None and lo <= day_number(a.published) <= hi
-        ]
-        if topic and in_window:
-            vector = self.query_encoder.encode([topic])[0]
-            relevance = snap.vectors @ vector
-            best: dict[int, float] = {}
-            for k, art in enumerate(snap.chunk_article):
-                best[int(art)] = max(best.get(int(art), -1.0), float(relevance[k]))
-            in_window = [i for i in in_window if best.get(i, -1) >= self.settings.min_relevance]
-        in_window.sort(
-            key=lambda i: (snap.articles[i].published, snap.articles[i].title), reverse=True
+        """The window's stories, clustered across outlets, with cited key sentences and the
+        quotes of the day (see retrieval.briefing). `exclude`: articles already briefed."""
+        from retrieval.briefing import build_briefing
+
+        return build_briefing(
+            self.snapshot(),
+            self.store.get_articles,
+            self.query_encoder.encode,
+            since,
+            until or datetime.now(UTC),
+            topic=topic,
+            max_stories=max_stories,
+            exclude=exclude,
         )
-        window = Briefing(since=_iso(since), until=_iso(until), topic=topic, stories=[], quotes=[])
-        n = 0
-        for i in in_window[:max_stories]:
-            lead = _lead_sentence(snap, i)
-            if lead is None:
-                continue
-            n += 1
-            meta = snap.articles[i]
-            start, end, quote = lead
-            cite = Citation(
-                n,
-                meta.id,
-                meta.title,
-                meta.source,
-                meta.published.isoformat() if meta.published else None,
-                meta.url,
-                quote,
-                start,
-                end,
-            )
-            window.stories.append(
-                Story(
-                    meta.title or quote[:80],
-                    f"{' '.join(quote.split())} [{n}]",
-                    [cite],
-                    [meta.id],
-                    [meta.source] if meta.source else [],
-                )
-            )
-        if not window.stories:
-            window.note = (
-                f"Nothing in the window matches {topic!r}."
-                if topic
-                else "Nothing new in the window."
-            )
-        return window
 
     # -- what is indexed --------------------------------------------------------------------
     def sources(self) -> dict[str, Any]:
@@ -304,22 +265,6 @@ class Engine:
                 for s, n in per_source.most_common()
             ],
         }
-
-
-def _iso(moment: date | datetime) -> str:
-    return moment.isoformat()
-
-
-def _lead_sentence(snap: Snapshot, article: int) -> tuple[int, int, str] | None:
-    chunks = [k for k, a in enumerate(snap.chunk_article) if a == article]
-    chunks.sort(key=lambda k: int(snap.chunk_start[k]))
-    for k in chunks:
-        base = int(snap.chunk_start[k])
-        for s, e in snap.chunk_sentences[k]:
-            text = snap.chunk_texts[k][s - base : e - base]
-            if len(text.split()) >= 6:
-                return s, e, text
-    return None
 
 
 def default_since(now: datetime | None = None) -> datetime:

@@ -147,6 +147,8 @@ class SearchOptions:
     outside_window: float = 0.3  # the prior of an article outside a named window
     aggregate: bool = True  # an article's score counts its further matching chunks too
     collapse: bool = True  # fold near-duplicates (one story, several outlets) into one result
+    duplicate_cosine: float = 0.88  # mean chunk vectors at least this close ...
+    duplicate_days: int = 3  # ... and published at most this many days apart
     title_weight: int = 2  # how many times the headline counts in each chunk's BM25 terms
 
 
@@ -197,11 +199,14 @@ def search(
     ]
 
 
-def _rrf(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+def _rrf(scores: np.ndarray, mask: np.ndarray, k: int, depth: int = 1000) -> np.ndarray:
+    """Reciprocal-rank scores of the `depth` best allowed items; the rest score 0."""
     out = np.zeros(len(scores), dtype=np.float64)
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return out
+    if idx.size > depth:
+        idx = idx[np.argpartition(-scores[idx], depth - 1)[:depth]]
     order = idx[np.argsort(-scores[idx], kind="stable")]
     out[order] = 1.0 / (k + 1 + np.arange(order.size))
     return out
@@ -225,8 +230,6 @@ def rank_articles(
     snap: Snapshot,
     hits: list[Hit],
     options: SearchOptions = SearchOptions(),
-    duplicate_cosine: float = 0.93,
-    duplicate_days: int = 3,
 ) -> list[RankedArticle]:
     """Aggregate chunk hits per article (best chunk, plus a little for further chunks), then
     fold near-duplicates (the same story syndicated by several outlets) into the first."""
@@ -245,7 +248,9 @@ def rank_articles(
     vecs = snap.article_vectors
     for r in ranked:
         for k in kept:
-            if _same_story(snap, vecs, k.article, r.article, duplicate_cosine, duplicate_days):
+            if _same_story(
+                snap, vecs, k.article, r.article, options.duplicate_cosine, options.duplicate_days
+            ):
                 k.duplicates.append(r.article)
                 break
         else:
