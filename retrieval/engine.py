@@ -108,7 +108,11 @@ class Engine:
             generation = self.store.generation()
             if self._snapshot is None or self._snapshot.generation != generation:
                 t = time.perf_counter()
-                self._snapshot = Snapshot.load(self.store, self.search_options.title_weight)
+                self._snapshot = Snapshot.cached(
+                    self.store,
+                    Path(self.settings.data_dir) / "cache",
+                    self.search_options.title_weight,
+                )
                 log.info(
                     "loaded %d chunks in %.2f s", self._snapshot.n_chunks, time.perf_counter() - t
                 )

@@ -8,9 +8,13 @@ range filter costs 80-95 ms a query on 20k chunks here).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import pickle
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +22,7 @@ from retrieval.lexical import BM25, terms
 from retrieval.store import NO_DATE, Store, day_number, from_day_number
 
 log = logging.getLogger(__name__)
+CACHE_VERSION = 1  # bump when Snapshot's fields change
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,35 @@ class Snapshot:
     @property
     def n_chunks(self) -> int:
         return len(self.chunk_ids)
+
+    @classmethod
+    def cached(cls, store: Store, cache_dir: Path, title_weight: int = 2) -> Snapshot:
+        """The snapshot for the store's current generation, from a file in the data directory
+        when one was saved for it (a cold process then starts in a fraction of a second), else
+        loaded from the store and saved. Files are our own: pickle is safe here."""
+        generation = store.generation()
+        key = f"{store.location}|{store.name}|{generation}|{title_weight}|{CACHE_VERSION}"
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        path = Path(cache_dir) / f"snapshot-{store.name}-{digest}.pkl"
+        if path.is_file():
+            try:
+                with open(path, "rb") as f:
+                    snap = pickle.load(f)
+                if isinstance(snap, Snapshot) and snap.generation == generation:
+                    return snap
+            except Exception:  # a damaged or outdated file: rebuild it
+                log.warning("ignoring unreadable snapshot cache %s", path, exc_info=True)
+        snap = cls.load(store, title_weight)
+        if snap.generation == generation:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(snap, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)  # readers never see a half-written file
+            for old in path.parent.glob(f"snapshot-{store.name}-*.pkl"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        return snap
 
     @classmethod
     def load(cls, store: Store, title_weight: int = 2) -> Snapshot:

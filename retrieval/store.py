@@ -71,9 +71,10 @@ class Store:
 
     BATCH = 1000
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: Any, name: str, location: str = "") -> None:
         self.client = client
         self.name = name
+        self.location = location  # the server URL or the folder: where this store lives
         config = {"hnsw": {"space": "cosine"}}
         # embedding_function=None: Chroma's default would try to download a model.
         self.chunks = client.get_or_create_collection(
@@ -85,7 +86,8 @@ class Store:
 
     @classmethod
     def open(cls, settings: Settings, name: str | None = None) -> Store:
-        return cls(make_client(settings), name or settings.collection)
+        location = settings.chroma_url or str(Path(settings.data_dir).resolve() / "chroma")
+        return cls(make_client(settings), name or settings.collection, location)
 
     # -- reads ------------------------------------------------------------------------------
     def count(self) -> tuple[int, int]:

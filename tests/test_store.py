@@ -116,3 +116,23 @@ def test_a_second_process_sees_new_articles(engine, numpy_encoder):
     assert other.sources()["articles"] == 1
     engine.ingester().ingest_articles([_article(BODY)])
     assert other.sources()["articles"] == 2  # the snapshot reloads when the generation moves
+
+
+def test_snapshot_cache_is_used_and_never_stale(engine, numpy_encoder, monkeypatch):
+    from retrieval.search import Snapshot
+
+    engine.ingest([SEED])
+    assert engine.snapshot().n_chunks > 0
+    cache = list((engine.settings.data_dir / "cache").glob("snapshot-*.pkl"))
+    assert len(cache) == 1
+    # A new process reads the saved snapshot instead of the store...
+    monkeypatch.setattr(Snapshot, "load", classmethod(lambda *a, **k: pytest.fail("reloaded")))
+    cold = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
+    assert cold.snapshot().n_chunks == engine.snapshot().n_chunks
+    monkeypatch.undo()
+    # ...until the store changes: then the old file is replaced, never served.
+    engine.ingester().ingest_articles([_article(BODY)])
+    fresh = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
+    assert len(fresh.snapshot().articles) == 2
+    files = list((engine.settings.data_dir / "cache").glob("snapshot-*.pkl"))
+    assert len(files) == 1 and files != cache
