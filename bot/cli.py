@@ -1,4 +1,4 @@
-"""briefbot's command line: ingest, ask, sources, brief, eval, feedback, serve."""
+"""briefbot's command line: ingest, watch, ask, sources, brief, eval, feedback, serve."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import retrieval  # noqa: F401  (sets the offline environment before anything loads a model)
 from retrieval.config import Settings, load_settings
@@ -18,7 +19,9 @@ from retrieval.errors import BriefbotError
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine
+    from retrieval.feeds import FeedReader, FeedReport, RoundReport
     from retrieval.ingest import IngestProgress, IngestReport
+    from retrieval.schedule import Schedule
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
@@ -154,20 +157,64 @@ def parse_moment(value: str | None, name: str) -> datetime | None:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files or folders (.txt .md .jsonl .jsonl.gz .html)")
-    ],
+        list[Path] | None,
+        typer.Argument(help="Files or folders (.txt .md .jsonl .jsonl.gz .html)"),
+    ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option("--feed", help="An RSS or Atom feed URL (repeatable): ingest its new items"),
+    ] = None,
 ) -> None:
     """Index articles. Unchanged articles are skipped; changed ones are replaced."""
+    if not paths and not feed:
+        raise BriefbotError("Nothing to ingest: give files or folders, or --feed URL.")
     engine = make_engine()
     from retrieval.ingest import IngestReport, load_articles
 
-    report = IngestReport()
-    articles = load_articles(paths, report)  # a missing path stops here, before any write
-    with IngestBar("Ingesting") as bar:
-        engine.ingester().ingest_articles(articles, report, bar)
-    print_report(report)
-    if report.failures:
+    failed = False
+    if paths:
+        report = IngestReport()
+        articles = load_articles(paths, report)  # a missing path stops here, before any write
+        with IngestBar("Ingesting") as bar:
+            engine.ingester().ingest_articles(articles, report, bar)
+        print_report(report)
+        failed = bool(report.failures)
+    for url in feed or []:
+        failed |= not _poll_feed(engine, url)
+    if failed:
         raise typer.Exit(1)
+
+
+def _feed_reader(engine: Engine) -> FeedReader:
+    from retrieval.feeds import FeedReader, FeedState
+
+    ingester = engine.ingester()
+    return FeedReader(FeedState.in_data_dir(settings().data_dir), ingester.ingest_articles)
+
+
+def _poll_feed(engine: Engine, url: str) -> bool:
+    if not url.startswith(("http://", "https://")):
+        raise BriefbotError(f"--feed: {url!r} is not an http:// or https:// URL")
+    report = _feed_reader(engine).poll(url)
+    print_feed_report(report)
+    return report.ok
+
+
+def print_feed_report(report: FeedReport) -> None:
+    if report.feed_error:
+        head = f"[red]✗[/red] {escape(report.url)}: {escape(report.feed_error)}"
+        err.print(f"{head} (tried again next time)", highlight=False)
+    elif report.not_modified:
+        err.print(f"{escape(report.url)}: not modified", highlight=False)
+    else:
+        err.print(
+            f"{escape(report.url)}: {report.new_items} new items · {report.ingested} ingested",
+            highlight=False,
+        )
+    if report.feed_error and report.ingested:
+        err.print(f"  {report.ingested} pending items ingested", highlight=False)
+    for f in report.failures[1 if report.feed_error else 0 :]:
+        err.print(f"  [red]✗[/red] {escape(f)} (tried again next time)", highlight=False)
 
 
 @app.command()
@@ -215,13 +262,13 @@ def sources(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command()
 def brief(
-    since: Annotated[str, typer.Option(help="24h, 7d, or a date")] = "24h",
+    since: Annotated[str, typer.Option(help="24h, 7d, 2w, or a date (YYYY-MM-DD)")] = "24h",
     until: Annotated[str | None, typer.Option(help="A date (default: now)")] = None,
     topic: Annotated[str | None, typer.Option(help="Only stories about this")] = None,
     max_stories: Annotated[int, typer.Option(min=1, max=50)] = 10,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Briefing as JSON.")] = False,
 ) -> None:
-    """A briefing of the stories in a window."""
+    """The window's stories, grouped across outlets, with cited key sentences and quotes."""
     engine = make_engine()
     ensure_seeded(engine)
     start = parse_moment(since, "--since")
@@ -374,6 +421,94 @@ def _eval_checks(rows: list, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def read_config(path: Path | None) -> tuple[dict, str]:
+    """The configuration file (schedules, feeds, folders): --config, $BRIEFBOT_CONFIG, or
+    ./briefbot.yaml when it exists."""
+    import yaml
+
+    explicit = path is not None
+    path = path or Path("briefbot.yaml")
+    if not path.is_file():
+        if explicit:
+            raise BriefbotError(f"--config: {path}: no such file")
+        return {}, str(path)
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise BriefbotError(f"{path}: not a readable YAML file ({exc})") from None
+    if not isinstance(config, dict):
+        raise BriefbotError(f"{path}: a mapping of keys (schedules, feeds, folders) expected")
+    return config, str(path)
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        envvar="BRIEFBOT_CONFIG",
+        help="YAML with schedules, feeds, folders (default: ./briefbot.yaml if present)",
+    ),
+]
+
+
+@app.command()
+def watch(
+    config: ConfigOption = None,
+    feed: Annotated[
+        list[str] | None, typer.Option("--feed", help="A feed URL to poll (repeatable)")
+    ] = None,
+    folder: Annotated[
+        list[Path] | None, typer.Option("--folder", help="A folder to poll (repeatable)")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option(help="Between rounds: 90s, 15m, 2h (default: 15m)")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit")] = False,
+) -> None:
+    """Poll the configured feeds and folders on an interval and ingest what is new."""
+    import threading
+
+    from retrieval.feeds import FolderWatcher, WatchConfig, Watcher, parse_interval
+
+    raw, where = read_config(config)
+    cfg = WatchConfig.from_config(raw, where)
+    cfg = WatchConfig(
+        feeds=tuple(dict.fromkeys([*cfg.feeds, *(feed or [])])),
+        folders=tuple(dict.fromkeys([*cfg.folders, *(folder or [])])),
+        interval_s=parse_interval(interval, "--interval") if interval else cfg.interval_s,
+    )
+    for url in cfg.feeds:
+        if not url.startswith(("http://", "https://")):
+            raise BriefbotError(f"--feed: {url!r} is not an http:// or https:// URL")
+    engine = make_engine()
+    ingest = engine.ingester().ingest_articles
+    watcher = Watcher(cfg, _feed_reader(engine), FolderWatcher(cfg.folders, ingest))
+    n, m = len(cfg.feeds), len(cfg.folders)
+    err.print(
+        f"Watching {n} feed{'s' * (n != 1)} and {m} folder{'s' * (m != 1)}"
+        + ("" if once else f", every {cfg.interval_s:g} s (Ctrl-C to stop)"),
+        highlight=False,
+    )
+    if once:
+        report = watcher.round()
+        print_round(report)
+        if any(not f.ok for f in report.feeds) or (report.folders and report.folders.failures):
+            raise typer.Exit(1)
+        return
+    stop = threading.Event()
+    try:
+        watcher.run(stop, print_round)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def print_round(report: RoundReport) -> None:
+    for f in report.feeds:
+        print_feed_report(f)
+    if report.folders is not None:
+        print_report(report.folders)
+
+
 @app.command()
 def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List the 👍 / 👎 votes from Slack and Discord."""
@@ -408,33 +543,94 @@ def _warm_engine() -> Engine:
     return engine
 
 
+def _schedules(config: Path | None, platform: str) -> list[Schedule]:
+    from retrieval.schedule import schedules_from
+
+    raw, where = read_config(config)
+    schedules = [s for s in schedules_from(raw, where) if s.channel(platform) is not None]
+    for s in schedules:
+        err.print(
+            f"Schedule {s.name!r}: {s.cron} ({s.timezone}) → {platform} {s.channel(platform)}",
+            highlight=False,
+        )
+    return schedules
+
+
+def _scheduler(engine: Engine, schedules: list[Schedule], platform: str, post) -> object:
+    from retrieval.schedule import Scheduler, ScheduleState
+
+    def build(since, until, topic, max_stories, seen):
+        return engine.brief(since, until, topic=topic, max_stories=max_stories, exclude=seen)
+
+    state = ScheduleState.in_data_dir(settings().data_dir)
+    return Scheduler(schedules, state, build, post, platform)
+
+
 @serve_app.command("slack")
 def serve_slack(
     http: Annotated[bool, typer.Option("--http", help="Serve HTTP instead of Socket Mode")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
+    config: ConfigOption = None,
 ) -> None:
-    """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET)."""
-    from bot import slack_app
+    """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET).
 
-    slack_app.run(settings(), _warm_engine(), http=http, port=port)
+    Scheduled briefings with a slack_channel in the configuration file are posted from here."""
+    import threading
+
+    from bot import slack_app
+    from retrieval.schedule import start_thread
+
+    slack_app.check_settings(settings(), http)
+    schedules = _schedules(config, "slack")
+    engine = _warm_engine()
+
+    def start_schedules() -> None:
+        client = slack_app.make_client(settings())
+        scheduler = _scheduler(
+            engine,
+            schedules,
+            "slack",
+            lambda channel, briefing: slack_app.post_briefing(client, channel, briefing),
+        )
+        start_thread(scheduler, threading.Event())  # a daemon: it ends with the process
+
+    slack_app.run(
+        settings(), engine, http=http, port=port, on_start=start_schedules if schedules else None
+    )
 
 
 @serve_app.command("discord")
-def serve_discord() -> None:
-    """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID syncs commands to one server at start)."""
+def serve_discord(config: ConfigOption = None) -> None:
+    """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID syncs commands to one server at start).
+
+    Scheduled briefings with a discord_channel in the configuration file are posted from here."""
     import asyncio
+    import threading
 
     from bot import discord_app
+    from retrieval.schedule import start_thread
+
+    discord_app.token_of(settings())
+    schedules = _schedules(config, "discord")
+    engine = _warm_engine()
+
+    def start_schedules(client: discord_app.BriefbotClient) -> None:
+        scheduler = _scheduler(engine, schedules, "discord", client.threadsafe_poster())
+        start_thread(scheduler, threading.Event())
 
     try:
-        asyncio.run(discord_app.run(settings(), _warm_engine()))
+        asyncio.run(
+            discord_app.run(settings(), engine, on_start=start_schedules if schedules else None)
+        )
     except KeyboardInterrupt:
         pass
 
 
 @discord_cli.command("sync")
 def discord_sync(
-    guild: Annotated[int | None, typer.Option("--guild", help="One server's id (default: global)")] = None,
+    guild: Annotated[
+        int | None, typer.Option("--guild", help="One server's id (default: global)")
+    ] = None,
 ) -> None:
     """Sync the app commands with Discord, on purpose (not at every start)."""
     import asyncio

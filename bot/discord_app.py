@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from retrieval.feedback import FeedbackStore
 if TYPE_CHECKING:
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.models import Answer
+    from retrieval.models import Answer, Briefing
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +173,31 @@ class BriefbotClient(discord.Client):
         self.tree.add_command(brief_command)
         # DISCORD_GUILD_ID: during set-up, sync to that one server at start (instant there).
         self.sync_guild_on_start = settings.discord_guild_id is not None
+        self.on_start: Callable[[BriefbotClient], None] | None = None  # e.g. start schedules
 
     async def setup_hook(self) -> None:
         guild_id = self.settings.discord_guild_id
         if self.sync_guild_on_start and guild_id is not None:
             names = await sync_tree(self.tree, guild_id)
             log.info("synced %s to guild %s", ", ".join(names), guild_id)
+        if self.on_start is not None:
+            self.on_start(self)
+
+    def threadsafe_poster(self, timeout: float = 120.0) -> Callable[[Any, Briefing | str], None]:
+        """A function that posts a briefing to a channel id from another thread (the
+        scheduler's), running the send on this client's event loop and waiting for it."""
+        loop = asyncio.get_running_loop()
+
+        def post(channel_id: Any, briefing: Briefing | str) -> None:
+            async def send() -> None:
+                channel = self.get_channel(int(channel_id)) or await self.fetch_channel(
+                    int(channel_id)
+                )
+                await post_briefing(channel, briefing)  # type: ignore[arg-type]
+
+            asyncio.run_coroutine_threadsafe(send(), loop).result(timeout)
+
+        return post
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (%s)", self.user, getattr(self.user, "id", "?"))
@@ -334,6 +354,15 @@ class BriefbotClient(discord.Client):
         return " ".join(dict.fromkeys(q for q in found if q))
 
 
+async def post_briefing(channel: discord.abc.Messageable, briefing: Briefing | str) -> None:
+    """Post a scheduled briefing to a channel; a string ("Nothing new…") is one plain line."""
+    if isinstance(briefing, str):
+        await channel.send(plain(briefing), allowed_mentions=NO_MENTIONS)
+        return
+    for group in message_groups(briefing_embeds(briefing)):
+        await channel.send(embeds=group, allowed_mentions=NO_MENTIONS)
+
+
 # -- the app commands: typed coroutines whose docstring is the description -----------------
 @app_commands.command(name="ask")
 @app_commands.describe(question="What you want to know, in plain words")
@@ -392,12 +421,18 @@ def _warm_up(engine: Engine) -> None:
     engine.snapshot()
 
 
-async def run(settings: Settings, engine: Engine) -> None:
-    """Connect to Discord and answer until stopped (Ctrl-C)."""
+async def run(
+    settings: Settings,
+    engine: Engine,
+    on_start: Callable[[BriefbotClient], None] | None = None,
+) -> None:
+    """Connect to Discord and answer until stopped (Ctrl-C). `on_start(client)` runs once
+    logged in, on the event loop (the CLI starts the scheduled briefings there)."""
     token = token_of(settings)
     store = FeedbackStore.in_data_dir(settings.data_dir)
     await asyncio.to_thread(_warm_up, engine)
     client = build_client(settings, engine, store)
+    client.on_start = on_start
     async with client:
         try:
             await client.start(token)

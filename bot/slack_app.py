@@ -533,6 +533,14 @@ def _respond(respond: Respond, **message: Any) -> None:
         )
 
 
+# -- scheduled briefings ----------------------------------------------------------------------
+def post_briefing(client: WebClient, channel: str, briefing: Briefing | str) -> None:
+    """Post a scheduled briefing to a channel; a string ("Nothing new…") is one plain line."""
+    messages = [notice(briefing)] if isinstance(briefing, str) else render_briefing(briefing)
+    for message in messages:
+        client.chat_postMessage(channel=channel, unfurl_links=False, **message)
+
+
 # -- the app ----------------------------------------------------------------------------------
 def make_client(settings: Settings) -> WebClient:
     base_url = settings.slack_api_url.rstrip("/") + "/"
@@ -624,9 +632,15 @@ def serve_http(app: App, port: int, host: str = "0.0.0.0") -> WSGIServer:
 
 
 def run(
-    settings: Settings, engine: Engine, http: bool, port: int = 3000, host: str = "0.0.0.0"
+    settings: Settings,
+    engine: Engine,
+    http: bool,
+    port: int = 3000,
+    host: str = "0.0.0.0",
+    on_start: Callable[[], None] | None = None,
 ) -> None:
-    """Serve Slack until interrupted: Socket Mode, or the Events API over HTTP with `http`."""
+    """Serve Slack until interrupted: Socket Mode, or the Events API over HTTP with `http`.
+    `on_start()` runs once Slack has accepted the token (the CLI starts the schedules there)."""
     check_settings(settings, http)
     t = time.perf_counter()
     engine.snapshot()  # load the index now rather than on the first question
@@ -638,6 +652,8 @@ def run(
         raise SettingsError(f"Slack refused SLACK_BOT_TOKEN ({_api_error(exc)}).") from None
     except OSError as exc:
         raise SettingsError(f"Could not reach Slack at {settings.slack_api_url}: {exc}") from None
+    if on_start is not None:
+        on_start()
     if http:
         server = serve_http(app, port, host)
         log.info(

@@ -350,6 +350,7 @@ def _now() -> str:
 class FeedReport:
     url: str
     not_modified: bool = False
+    feed_error: str = ""  # the feed itself could not be read (down, malformed)
     new_items: int = 0
     ingested: int = 0
     failures: list[str] = field(default_factory=list)  # "URL: why", one per failure
@@ -397,6 +398,7 @@ class FeedReader:
             message = f"{feed}: {exc}"
             log.warning("feed %s; trying again next round", message)
             self.state.feed_failed(feed, str(exc))
+            report.feed_error = str(exc)
             report.failures.append(message)
             return
         new = self.state.add_new(feed, items[: self.options.max_new_items])

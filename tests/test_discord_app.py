@@ -276,9 +276,11 @@ def test_a_real_briefing_renders_each_story_with_its_source(seed_engine: Engine)
     )
     [embed] = embed_dicts(briefing_embeds(briefing))
     assert embed["title"] == "Briefing 2022-02-01 00:00 → 2022-02-20 00:00"
-    [story] = embed["fields"]
+    story, *quotes = embed["fields"]
     assert story["name"] == f"1. {escape(SEED_TITLE)}"
     assert "Ben Wallace" in story["value"] and story["value"].endswith("— 2022-02-11")
+    assert quotes[0]["name"] == "Quotes of the day"
+    assert quotes[0]["value"].endswith("— Ben Wallace [2]")
     assert embed["footer"]["text"] == "1 story"
 
 

@@ -576,7 +576,9 @@ def test_brief_lists_the_window_with_citations(slack, fake_slack, seed_engine):
         'will "not invade Ukraine." [1]'
     )
     assert lines[2] == f"[1] *{title}* — 2022-02-11"
-    assert lines[3] == "1 story"
+    assert lines[3] == "*Quotes*" and lines[4].startswith("> “")
+    assert lines[4].endswith("” — Ben Wallace [2]")
+    assert lines[-1] == "1 story"
 
     action = slack.click(buttons(briefing)[ACTION_SHARE], user="U4")
     public, _ = fake_slack.wait(f"/response/{action}", n=2)

@@ -1,0 +1,218 @@
+"""Briefings measured against news editors' picks: RealTime QA's weekly quiz questions.
+
+    BRIEFBOT_DATA_DIR=/work/evaldata python bench/briefing.py
+    python bench/briefing.py --json               # per week and overall, as JSON
+
+For each of the 10 dev weeks, the briefing of the 7 days up to the week's latest `asked_on`
+(both ends included: articles carry a date, not a time) over corpus-dev, with 10 stories. A
+story lists all its member articles as its sources.
+
+- coverage: a question is covered when one of the 10 stories has its gold article among its
+  members. Baseline, in the same run: the 10 most recent articles of the window (ties by id),
+  as 10 one-article stories.
+- purity: each question's `search_ids` label the articles a web search returned for it. For each
+  story, the share of its labelled members that carry its most common label, averaged over the
+  stories that have a labelled member. Labels come from the week's own questions; `purity (all
+  weeks' labels)` uses every dev question's, which splits a topic asked about in two weeks.
+
+The corpus is indexed into the evaluation harness's cached collection (`corpus_key`): built
+on the first run, reused after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from _common import CORPUS, DEV, percentile
+
+import retrieval  # noqa: F401
+from retrieval.articles import load_path
+from retrieval.briefing import BriefingOptions, build_briefing
+from retrieval.config import Settings
+from retrieval.engine import Engine
+from retrieval.evaluate import corpus_key, read_jsonl
+from retrieval.store import day_number
+
+
+def purity(stories: list[list[str]], labels: dict[str, set[str]]) -> float | None:
+    """Mean over stories (with a labelled member) of the share carrying the commonest label."""
+    shares = []
+    for members in stories:
+        labelled = [labels[m] for m in members if labels.get(m)]
+        if not labelled:
+            continue
+        counts = Counter(label for ls in labelled for label in ls)
+        top = counts.most_common(1)[0][0]
+        shares.append(sum(top in ls for ls in labelled) / len(labelled))
+    return fmean(shares) if shares else None
+
+
+def weighted_purity(stories: list[list[str]], labels: dict[str, set[str]]) -> float | None:
+    """Purity over labelled members rather than stories: a big mixed story weighs its size."""
+    top = total = 0
+    for members in stories:
+        labelled = [labels[m] for m in members if labels.get(m)]
+        if labelled:
+            label = Counter(x for ls in labelled for x in ls).most_common(1)[0][0]
+            top += sum(label in ls for ls in labelled)
+            total += len(labelled)
+    return top / total if total else None
+
+
+def covered(stories: list[list[str]], question: dict[str, Any]) -> bool:
+    gold = set(question["gold_ids"])
+    return any(gold & set(members) for members in stories)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--questions", type=Path, default=DEV)
+    ap.add_argument("--stories", type=int, default=10)
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--join", type=float, help="BriefingOptions.join_cosine")
+    ap.add_argument("--half-life", type=float, help="BriefingOptions.half_life_days")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--show", action="store_true", help="print each week's stories")
+    args = ap.parse_args()
+
+    settings = Settings()
+    probe = Engine(settings)
+    engine = Engine(
+        settings.model_copy(update={"collection": corpus_key(args.corpus, probe.recipe)})
+    )
+    articles = load_path(args.corpus)
+    report = engine.ingester().ingest_articles(articles)  # cached: unchanged articles are skipped
+    snap = engine.snapshot()
+    titles = {a.id: a.title for a in articles}
+
+    options = BriefingOptions()
+    if args.join is not None:
+        options = replace(options, join_cosine=args.join)
+    if args.half_life is not None:
+        options = replace(options, half_life_days=args.half_life)
+
+    questions = read_jsonl(args.questions)
+    weeks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for q in questions:
+        weeks[q["id"].split("_")[0]].append(q)
+    all_labels: dict[str, set[str]] = defaultdict(set)
+    for q in questions:
+        for i in q["search_ids"]:
+            all_labels[i].add(q["id"])
+
+    engine.query_encoder.encode(["warm up"])
+    rows = []
+    ms: list[float] = []
+    for week, qs in sorted(weeks.items()):
+        until = max(date.fromisoformat(q["asked_on"]) for q in qs)
+        since = until - timedelta(days=args.days - 1)
+        labels: dict[str, set[str]] = defaultdict(set)
+        for q in qs:
+            for i in q["search_ids"]:
+                labels[i].add(q["id"])
+        t = time.perf_counter()
+        briefing = build_briefing(
+            snap,
+            engine.store.get_articles,
+            engine.query_encoder.encode,
+            since,
+            until,
+            max_stories=args.stories,
+            options=options,
+        )
+        ms.append((time.perf_counter() - t) * 1000)
+        stories = [s.article_ids for s in briefing.stories]
+        lo, hi = day_number(since), day_number(until)
+        window = [
+            a
+            for a in snap.articles
+            if a.published is not None and lo <= day_number(a.published) <= hi
+        ]
+        recent = sorted(window, key=lambda a: (a.published, a.id), reverse=True)[: args.stories]
+        baseline = [[a.id] for a in recent]
+        row = {
+            "week": week,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "questions": len(qs),
+            "window_articles": len(window),
+            "covered": sum(covered(stories, q) for q in qs),
+            "baseline_covered": sum(covered(baseline, q) for q in qs),
+            "purity": purity(stories, labels),
+            "purity_all_labels": purity(stories, all_labels),
+            "weighted_purity": weighted_purity(stories, labels),
+            "window_share": sum(map(len, stories)) / max(len(window), 1),
+            "story_sizes": [len(s) for s in stories],
+            "ms": round(ms[-1], 1),
+        }
+        row["coverage"] = row["covered"] / len(qs)
+        row["baseline_coverage"] = row["baseline_covered"] / len(qs)
+        rows.append(row)
+        if args.show:
+            print(f"\n== {week} ({since} … {until}), {len(window)} articles")
+            for k, s in enumerate(briefing.stories, 1):
+                hit = [q["id"][-1] for q in qs if set(q["gold_ids"]) & set(s.article_ids)]
+                print(f"{k:2}. [{len(s.article_ids)}] {s.headline[:80]}  gold:{','.join(hit)}")
+            for q in qs:
+                if not covered(stories, q):
+                    print(f"    missed {q['id']}: {titles.get(q['gold_ids'][0], '')[:70]}")
+
+    n = len(questions)
+    purities = [r["purity"] for r in rows if r["purity"] is not None]
+    overall = {
+        "coverage": sum(r["covered"] for r in rows) / n,
+        "baseline_coverage": sum(r["baseline_covered"] for r in rows) / n,
+        "purity": fmean(purities),
+        "purity_all_labels": fmean(
+            [r["purity_all_labels"] for r in rows if r["purity_all_labels"] is not None]
+        ),
+        "weighted_purity": fmean(
+            [r["weighted_purity"] for r in rows if r["weighted_purity"] is not None]
+        ),
+        "window_share": fmean(r["window_share"] for r in rows),
+        "questions": n,
+        "mean_story_size": fmean(x for r in rows for x in r["story_sizes"]),
+        "p50_ms": round(percentile(ms, 50), 1),
+        "max_ms": round(max(ms), 1),
+        "options": options.__dict__,
+        "index": {"added": report.added, "unchanged": report.unchanged},
+    }
+    if args.json:
+        print(json.dumps({"weeks": rows, "overall": overall}, indent=2))
+        return
+    print(
+        f"{'week':10} {'window':>6} {'n':>3} {'coverage':>9} {'baseline':>9} {'purity':>7} "
+        f"{'purity*':>8} {'sizes':>24} {'ms':>7}"
+    )
+    for r in rows:
+        sizes = ",".join(map(str, r["story_sizes"]))
+        print(
+            f"{r['week']:10} {r['window_articles']:>6} {r['questions']:>3} "
+            f"{r['coverage']:>9.3f} {r['baseline_coverage']:>9.3f} {r['purity']:>7.3f} "
+            f"{r['purity_all_labels']:>8.3f} {sizes:>24} {r['ms']:>7.0f}"
+        )
+    print(
+        f"{'overall':10} {'':>6} {n:>3} {overall['coverage']:>9.3f} "
+        f"{overall['baseline_coverage']:>9.3f} {overall['purity']:>7.3f} "
+        f"{overall['purity_all_labels']:>8.3f} {'':>24} {overall['p50_ms']:>7.0f}"
+    )
+    print(
+        f"weighted purity {overall['weighted_purity']:.3f} · the 10 stories hold "
+        f"{overall['window_share']:.0%} of the window's articles · mean story "
+        f"{overall['mean_story_size']:.1f} articles"
+    )
+    print("purity*: with every dev week's labels · ms: building one briefing (p50 overall)")
+    print("targets: coverage >= 0.8 with purity >= 0.8")
+
+
+if __name__ == "__main__":
+    main()

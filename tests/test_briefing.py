@@ -1,0 +1,224 @@
+"""Briefings: stories clustered across outlets, cited key sentences, quotes of the day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from retrieval.briefing import cluster, full_name, quote_spans
+from retrieval.engine import Engine
+from retrieval.models import Article, Briefing
+
+DAY = date(2024, 3, 14)
+
+# Three outlets report one event (and one of them a follow-up the next day); two articles
+# are about other things.
+BRIDGE = [
+    Article(
+        id="bridge-herald",
+        title="Harbour Bridge closed after engineers find crack in main span",
+        text=(
+            "The Harbour Bridge was closed to all traffic on Wednesday after engineers found a "
+            "crack in a steel girder of its main span during a routine inspection.\n\n"
+            "Commuters faced long delays as police diverted cars through the tunnel and buses "
+            "were rerouted across the river at the Old Ferry crossing.\n\n"
+            '"We will not reopen the bridge until we are certain it is safe," said Maria '
+            "Lopez, the city's chief engineer. \"Nobody should take risks with a structure that "
+            'carries eighty thousand vehicles a day."\n\n'
+            "The bridge, opened in 1932, was last strengthened in 2009."
+        ),
+        published=DAY,
+        source="The Herald",
+        url="https://herald.example/bridge-closed",
+    ),
+    Article(
+        id="bridge-courier",
+        title="Crack in steel girder shuts Harbour Bridge, traffic chaos follows",
+        text=(
+            "Inspectors discovered a crack in a steel girder on the Harbour Bridge, and the city "
+            "shut the crossing to traffic on Wednesday morning.\n\n"
+            "Drivers were stuck in queues for hours while traffic was diverted to the tunnel.\n\n"
+            "Lopez said engineers were examining the girder and that repairs could take weeks. "
+            "The mayor, Tom Becker, called the closure a precaution."
+        ),
+        published=DAY,
+        source="The Courier",
+        url="https://courier.example/harbour-bridge-crack",
+    ),
+    Article(
+        id="bridge-gazette",
+        title="Harbour Bridge to stay closed for weeks as girder crack is repaired",
+        text=(
+            "The Harbour Bridge will remain closed for at least three weeks while engineers "
+            "repair the cracked girder found in its main span, city officials said on Thursday."
+            "\n\nTraffic on the bridge has been diverted through the harbour tunnel since "
+            "Wednesday, when the crack was discovered during an inspection.\n\n"
+            '"Repairs of this kind are slow, careful work," Lopez told reporters.'
+        ),
+        published=date(2024, 3, 15),
+        source="The Gazette",
+        url="https://gazette.example/bridge-weeks",
+    ),
+]
+OTHERS = [
+    Article(
+        id="library-budget",
+        title="Council approves new library budget for the northern district",
+        text=(
+            "The city council voted on Wednesday to approve a budget of four million pounds "
+            "for a new public library in the northern district.\n\n"
+            "The library will include a children's reading room and a digital archive of "
+            "local newspapers, and should open in the spring of next year."
+        ),
+        published=DAY,
+        source="The Herald",
+        url="https://herald.example/library",
+    ),
+    Article(
+        id="cup-final",
+        title="Rovers win the county cup final on penalties",
+        text=(
+            "Rovers won the county cup final on penalties on Wednesday night after a goalless "
+            "draw against United in front of a sold-out crowd.\n\n"
+            "Their goalkeeper saved two penalties in the shoot-out, and the captain lifted the "
+            "trophy for the first time in the club's history."
+        ),
+        published=DAY,
+        source="The Courier",
+        url="https://courier.example/cup-final",
+    ),
+    Article(
+        id="old-news",
+        title="Harbour Bridge repainting completed",
+        text="Workers finished repainting the Harbour Bridge in a new shade of green this week.",
+        published=date(2023, 6, 1),
+        source="The Herald",
+        url="https://herald.example/repainting",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def news_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Engine:
+    from tests.conftest import make_settings
+
+    engine = Engine(
+        make_settings(tmp_path_factory.mktemp("briefing-data")),
+        query_encoder=numpy_encoder,
+        document_encoder=numpy_encoder,
+    )
+    report = engine.ingester().ingest_articles(BRIDGE + OTHERS)
+    assert report.ok and report.added == len(BRIDGE + OTHERS)
+    return engine
+
+
+def verify_briefing(engine: Engine, briefing: Briefing) -> None:
+    """The invariant of every citation: the quote is exactly the article's text there."""
+    cites = [c for s in briefing.stories for c in s.citations] + [
+        q.citation for q in briefing.quotes
+    ]
+    articles = engine.store.get_articles([c.article_id for c in cites])
+    for c in cites:
+        article = articles[c.article_id]
+        assert article.text[c.start : c.end] == c.quote, c
+        assert (c.title, c.url) == (article.title, article.url)
+    assert [c.n for c in cites] == list(range(1, len(cites) + 1))
+
+
+def window(engine: Engine, **kwargs) -> Briefing:
+    briefing = engine.brief(date(2024, 3, 13), date(2024, 3, 15), **kwargs)
+    verify_briefing(engine, briefing)
+    return briefing
+
+
+def test_one_event_from_three_outlets_is_one_story(news_engine: Engine) -> None:
+    briefing = window(news_engine)
+    assert len(briefing.stories) == 3
+    top = briefing.stories[0]
+    assert set(top.article_ids) == {a.id for a in BRIDGE}
+    assert sorted(top.sources) == ["The Courier", "The Gazette", "The Herald"]
+    assert top.headline in {a.title for a in BRIDGE}
+    others = [s.article_ids for s in briefing.stories[1:]]
+    assert sorted(others) == [["cup-final"], ["library-budget"]]
+    assert "old-news" not in {i for s in briefing.stories for i in s.article_ids}
+
+
+def test_key_sentences_are_cited_central_and_not_repeated(news_engine: Engine) -> None:
+    top = window(news_engine).stories[0]
+    assert 1 <= len(top.citations) <= 3
+    assert all("[" + str(c.n) + "]" in top.summary for c in top.citations)
+    quotes = [c.quote for c in top.citations]
+    assert len(set(quotes)) == len(quotes)
+    # Central: about the bridge and its crack, not the history footnote or the bus detour.
+    assert all("bridge" in q.lower() or "girder" in q.lower() for q in quotes), quotes
+    assert not any("1932" in q for q in quotes)
+
+
+def test_a_topic_keeps_matching_stories_and_says_when_nothing_matches(
+    news_engine: Engine,
+) -> None:
+    football = window(news_engine, topic="football match result")
+    assert football.stories[0].article_ids == ["cup-final"]
+    assert all("bridge" not in s.headline.lower() for s in football.stories)
+    nothing = window(news_engine, topic="volcanic eruption in Iceland")
+    assert nothing.empty and "volcanic eruption in Iceland" in nothing.note
+
+
+def test_an_empty_window_says_so(news_engine: Engine) -> None:
+    briefing = news_engine.brief(datetime(2020, 1, 1), datetime(2020, 1, 2))
+    assert briefing.empty and briefing.note == "Nothing new in the window."
+
+
+def test_exclude_leaves_out_articles_already_briefed(news_engine: Engine) -> None:
+    briefing = window(news_engine, exclude={a.id for a in BRIDGE})
+    assert {i for s in briefing.stories for i in s.article_ids} == {"library-budget", "cup-final"}
+
+
+def test_max_stories(news_engine: Engine) -> None:
+    assert len(window(news_engine, max_stories=1).stories) == 1
+
+
+def test_quotes_of_the_day_name_the_speaker(news_engine: Engine) -> None:
+    quotes = window(news_engine).quotes
+    assert quotes and quotes[0].speaker == "Maria Lopez"
+    assert quotes[0].citation.quote.startswith("We will not reopen the bridge")
+
+
+def test_seed_quotes_are_wallaces_and_lees(seed_engine: Engine) -> None:
+    briefing = seed_engine.brief(date(2022, 2, 1), date(2022, 2, 28))
+    verify_briefing(seed_engine, briefing)
+    assert len(briefing.stories) == 1
+    by_speaker = {q.speaker: q.citation.quote for q in briefing.quotes}
+    assert "Ben Wallace" in by_speaker
+    assert "Rob Lee" not in by_speaker or "military capabilities" in by_speaker["Rob Lee"]
+    seed = seed_engine.store.get_articles([briefing.stories[0].article_ids[0]])
+    spans = quote_spans(next(iter(seed.values())))
+    speakers = {text: who for who, text in ((w, seed_text(seed, s, e)) for w, s, e, _ in spans)}
+    assert speakers["We listened to assurances... that they would not invade Ukraine"] == (
+        "Ben Wallace"
+    )
+    lee = next(t for t in speakers if t.startswith("the Russian military, as of this week"))
+    assert speakers[lee] == "Rob Lee"
+
+
+def seed_text(articles: dict[str, Article], start: int, end: int) -> str:
+    return next(iter(articles.values())).text[start:end]
+
+
+def test_full_name_leaves_titles_out() -> None:
+    text = "Defence Secretary Ben Wallace met Shoigu. Wallace said little."
+    assert full_name("Wallace", text) == "Ben Wallace"
+    assert full_name("Wallace", "President Wallace spoke.") == "Wallace"
+    assert full_name("Rob Lee", text) == "Rob Lee"
+
+
+def test_average_linkage_does_not_chain() -> None:
+    import numpy as np
+
+    # a ~ b and b ~ c, but a and c are unrelated: single linkage would join all three.
+    a = np.array([1.0, 0.0, 0.0])
+    c = np.array([0.0, 1.0, 0.0])
+    b = (a + c) / np.linalg.norm(a + c)
+    groups = cluster(np.stack([a, b, c]), join_cosine=0.6)
+    assert sorted(map(len, groups)) == [1, 2]
