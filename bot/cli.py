@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -137,20 +137,9 @@ def ensure_seeded(engine: Engine) -> None:
 
 
 def parse_moment(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    v = value.strip().lower()
-    now = datetime.now(UTC)
-    units = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-    if v[:-1].isdigit() and v[-1] in units:
-        return now - int(v[:-1]) * units[v[-1]]
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BriefbotError(
-            f"{name}: {value!r} is not a date (YYYY-MM-DD), a date and time, or 24h / 7d / 2w"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    from retrieval.timewindow import parse_moment as parse
+
+    return parse(value, datetime.now(UTC), name) if value else None
 
 
 # -- commands -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -25,6 +25,7 @@ from discord import app_commands
 from bot.render_discord import answer_embeds, briefing_embeds, message_groups, plain, thread_name
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.feedback import FeedbackStore
+from retrieval.timewindow import parse_moment
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
@@ -62,16 +63,7 @@ def user_message(error: BaseException) -> str:
 
 def parse_since(value: str | None, now: datetime) -> datetime:
     """`24h`, `7d`, `2w`, or an ISO date / date-time; the default is the last 24 hours."""
-    raw = (value or "").strip() or "24h"
-    v = raw.lower()
-    units = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-    if v[:-1].isdigit() and v[-1:] in units:
-        return now - int(v[:-1]) * units[v[-1]]
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BriefbotError(f"since: {raw!r} is not 24h, 7d, 2w or a date (YYYY-MM-DD).") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_moment((value or "").strip() or "24h", now, "since")
 
 
 # -- feedback -----------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from retrieval.config import Settings
 from retrieval.errors import BriefbotError, QuestionError, SettingsError
 from retrieval.feedback import FeedbackStore
 from retrieval.models import Answer, Briefing
+from retrieval.timewindow import is_moment, parse_moment
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine
@@ -70,7 +71,6 @@ MENTION_HINT = "Mention me with a question, for example “@briefbot what did Wa
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
-_RELATIVE = re.compile(r"(\d{1,5})([hdw])")
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -105,19 +105,7 @@ def parse_brief_args(text: str, now: datetime) -> tuple[str | None, datetime]:
 
 
 def _moment(word: str, now: datetime) -> datetime | None:
-    m = _RELATIVE.fullmatch(word.lower())
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        delta = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
-        if delta > timedelta(days=3660):
-            raise BriefbotError(f"{word!r} reaches back more than ten years.")
-        return now - delta
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", word):
-        try:
-            return datetime.fromisoformat(word).replace(tzinfo=UTC)
-        except ValueError:
-            raise BriefbotError(f"{word!r} is not a date (YYYY-MM-DD).") from None
-    return None
+    return parse_moment(word, now, "since") if is_moment(word) else None
 
 
 class Recent:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 MONTHS = {
     m: i
@@ -129,3 +129,35 @@ def _window(kind: str, m: re.Match[str], now: date) -> Window | None:
         year = int(g["year"])
         return Window(date(year, 1, 1), date(year, 12, 31), phrase)
     return None
+
+
+_RELATIVE = re.compile(r"(\d{1,5})([hdw])")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def is_moment(word: str) -> bool:
+    """Whether a word is meant as a moment ("24h", "7d", "2w", "2022-06-03")."""
+    w = word.strip().lower()
+    return bool(_RELATIVE.fullmatch(w) or _ISO_DAY.match(w))
+
+
+def parse_moment(value: str, now: datetime, name: str = "since") -> datetime:
+    """'24h', '7d', '2w' before now, or a date / date and time (UTC unless it says otherwise).
+    A bad value is a BriefbotError that names the option it came from."""
+    from retrieval.errors import BriefbotError
+
+    raw = value.strip()
+    m = _RELATIVE.fullmatch(raw.lower())
+    if m:
+        delta = int(m.group(1)) * _UNITS[m.group(2)]
+        if delta > timedelta(days=3660):
+            raise BriefbotError(f"{name}: {raw!r} reaches back more than ten years.")
+        return now - delta
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BriefbotError(
+            f"{name}: {raw!r} is not 24h, 7d, 2w, a date (YYYY-MM-DD) or a date and time."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

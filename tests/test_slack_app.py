@@ -599,7 +599,7 @@ def test_brief_with_a_topic_and_the_default_window(slack, fake_slack):
     assert not buttons(recent)
 
     status, ack, _, _ = slack.command("/brief", "ukraine 2022-13-45")
-    assert status == 200 and ack["text"].startswith("'2022-13-45' is not a date")
+    assert status == 200 and ack["text"].startswith("since: '2022-13-45' is not 24h, 7d")
 
 
 def test_parse_brief_args():
