@@ -192,7 +192,7 @@ def eval_corpus(
     def ask_engine(q: dict[str, Any]) -> tuple[list[str], list[str], bool, float]:
         a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]))
         return (
-            a.ranked_article_ids,
+            a.ranked_groups,  # a story and its near-duplicates from other outlets rank once
             [c.quote for c in a.citations],
             a.abstained,
             a.timing_ms["total"],
