@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +55,7 @@ class IngestProgress:
 
 
 ProgressCallback = Callable[[IngestProgress], None]
+_Group = list[tuple[Article, str, bool, list[Chunk]]]
 
 
 def token_counter(model_path: Path) -> CountTokens:
@@ -99,6 +100,17 @@ def load_articles(paths: Iterable[Path | str], report: IngestReport) -> list[Art
     return list(articles.values())
 
 
+def _prefetch(groups: Iterator[_Group], pool: ThreadPoolExecutor) -> Iterator[_Group]:
+    """Yield the groups, each next one already being made in `pool`."""
+    ahead = pool.submit(next, groups, None)
+    while True:
+        group = ahead.result()
+        if group is None:
+            return
+        ahead = pool.submit(next, groups, None)
+        yield group
+
+
 class Ingester:
     def __init__(
         self,
@@ -134,7 +146,7 @@ class Ingester:
         articles: Sequence[Article],
         report: IngestReport | None = None,
         on_progress: ProgressCallback | None = None,
-        group_chunks: int = 1024,
+        group_chunks: int = 256,
     ) -> IngestReport:
         report = report or IngestReport()
         t0 = time.perf_counter()
@@ -151,11 +163,11 @@ class Ingester:
         if on_progress:
             on_progress(progress)
         if pending:
-            # Embedding runs while the previous group is written: torch and Chroma both
-            # release the GIL, so the writes cost little wall time.
-            with ThreadPoolExecutor(max_workers=1) as writer:
+            # Three stages overlap: the next group is chunked and the previous one written
+            # while this one is embedded (torch, the tokenizer and Chroma release the GIL).
+            with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(1) as chunker:
                 last: Future[None] | None = None
-                for group in self._groups(pending, group_chunks):
+                for group in _prefetch(self._groups(pending, group_chunks), chunker):
                     texts = [c.embed_text for _, _, _, chunks in group for c in chunks]
                     t = time.perf_counter()
                     vectors = (
@@ -182,7 +194,7 @@ class Ingester:
         report.seconds += time.perf_counter() - t0
         return report
 
-    def _groups(self, pending: list[tuple[Article, str, bool]], size: int):
+    def _groups(self, pending: list[tuple[Article, str, bool]], size: int) -> Iterator[_Group]:
         group: list[tuple[Article, str, bool, list[Chunk]]] = []
         n = 0
         for a, h, existed in pending:

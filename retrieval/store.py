@@ -125,40 +125,63 @@ class Store:
     def write_article(
         self, article: Article, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> None:
-        """Replace an article's chunks, then write its record (the commit marker)."""
-        self.chunks.delete(where={"article_id": article.id})
-        base = _base_meta(article)
-        for lo in range(0, len(chunks), self.BATCH):
-            part = chunks[lo : lo + self.BATCH]
+        self.write_articles([(article, content_hash, chunks, vectors)])
+
+    def write_articles(
+        self, items: Sequence[tuple[Article, str, Sequence[Chunk], np.ndarray]]
+    ) -> None:
+        """Replace these articles' chunks, then write their records (the commit marker).
+
+        Batched: one query finds every old chunk of the group (including those an interrupted
+        ingest left without a record), one call removes them, and the new chunks go in by
+        the thousand. Per-article calls cost about 6 ms a chunk here; batched, a fraction."""
+        if not items:
+            return
+        ids = [a.id for a, _, _, _ in items]
+        stale = self.chunks.get(where={"article_id": {"$in": ids}}, include=[])["ids"]
+        for lo in range(0, len(stale), self.BATCH):
+            self.chunks.delete(ids=stale[lo : lo + self.BATCH])
+        rows: list[tuple[str, np.ndarray, str, dict[str, Any]]] = []
+        for article, _hash, chunks, vectors in items:
+            base = _base_meta(article)
+            for c, v in zip(chunks, vectors, strict=True):
+                meta = {
+                    **base,
+                    "article_id": article.id,
+                    "chunk_index": c.index,
+                    "start": c.start,
+                    "end": c.end,
+                    "sentences": ";".join(f"{a},{b}" for a, b in c.sentences),
+                }
+                rows.append((c.id, v, c.text, meta))
+        for lo in range(0, len(rows), self.BATCH):
+            part = rows[lo : lo + self.BATCH]
             self.chunks.add(
-                ids=[c.id for c in part],
-                embeddings=vectors[lo : lo + len(part)],
-                documents=[c.text for c in part],
-                metadatas=[
-                    {
-                        **base,
-                        "article_id": article.id,
-                        "chunk_index": c.index,
-                        "start": c.start,
-                        "end": c.end,
-                        "sentences": ";".join(f"{a},{b}" for a, b in c.sentences),
-                    }
-                    for c in part
-                ],
+                ids=[r[0] for r in part],
+                embeddings=np.stack([r[1] for r in part]),
+                documents=[r[2] for r in part],
+                metadatas=[r[3] for r in part],
             )
-        mean = vectors.mean(axis=0) if len(vectors) else np.zeros(vectors.shape[1] or 384)
-        mean = mean / (np.linalg.norm(mean) or 1.0)
+        self._commit(items)
+
+    def _commit(self, items: Sequence[tuple[Article, str, Sequence[Chunk], np.ndarray]]) -> None:
+        """The articles' records, written once all their chunks are in."""
+        means = []
+        for _a, _h, _c, vectors in items:
+            mean = vectors.mean(axis=0) if len(vectors) else np.zeros(384, dtype=np.float32)
+            means.append((mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32))
         self.articles.upsert(
-            ids=[article.id],
-            embeddings=[mean.astype(np.float32)],
-            documents=[article.text],
+            ids=[a.id for a, _, _, _ in items],
+            embeddings=np.stack(means),
+            documents=[a.text for a, _, _, _ in items],
             metadatas=[
                 {
-                    **base,
-                    "authors": "; ".join(article.authors),
-                    "content_hash": content_hash,
+                    **_base_meta(a),
+                    "authors": "; ".join(a.authors),
+                    "content_hash": h,
                     "n_chunks": len(chunks),
                 }
+                for a, h, chunks, _ in items
             ],
         )
 

@@ -62,30 +62,33 @@ def test_changed_article_replaces_all_its_chunks(engine):
 def test_interrupted_ingest_is_completed_by_the_next(engine, monkeypatch):
     ing = engine.ingester()
     articles = [_article(BODY, id=f"a{i}") for i in range(3)]
-    real_write = Store.write_article
+    real_commit = Store._commit
     calls = {"n": 0}
 
-    def dying_write(self, article, *args):
+    def dying_commit(self, items):
         calls["n"] += 1
-        if calls["n"] == 2:  # die after writing the second article's chunks, before its record
-            self.chunks.add(
+        if calls["n"] == 2:  # die after the second group's chunks are in, before its records
+            self.chunks.upsert(
                 ids=["a1#0"],
                 embeddings=[np.ones(384, dtype=np.float32)],
                 documents=["half"],
                 metadatas=[{"article_id": "a1"}],
             )
             raise KeyboardInterrupt
-        return real_write(self, article, *args)
+        return real_commit(self, items)
 
-    monkeypatch.setattr(Store, "write_article", dying_write)
+    monkeypatch.setattr(Store, "_commit", dying_commit)
     with pytest.raises(KeyboardInterrupt):
-        ing.ingest_articles(articles, group_chunks=1)
-    monkeypatch.setattr(Store, "write_article", real_write)
+        ing.ingest_articles(articles, group_chunks=1)  # one article a group
+    monkeypatch.setattr(Store, "_commit", real_commit)
+    assert engine.store.count()[0] == 1  # only the first article was committed
     report = engine.ingester().ingest_articles(articles)
     assert report.unchanged == 1 and report.added == 2
     docs = engine.store.chunks.get(where={"article_id": "a1"}, include=["documents"])["documents"]
     assert "half" not in docs and len(docs) >= 3
     assert engine.store.count()[0] == 3
+    expected = sum(len(ing.chunk(a)) for a in articles)
+    assert engine.store.count()[1] == expected  # no stale or duplicate chunk anywhere
 
 
 def test_dates_are_numbers_so_range_filters_work(engine):
