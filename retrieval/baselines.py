@@ -83,6 +83,8 @@ class BM25Baseline:
     def __init__(self, cache_dir: Path, chunks: Sequence[Any]) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
+
         self.texts = [d.page_content for d in chunks]
         self.article_ids = [d.metadata["article_id"] for d in chunks]
         marker = cache_dir / "article_ids.json"

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Collection, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +269,3 @@ class Engine:
                 for s, n in per_source.most_common()
             ],
         }
-
-
-def default_since(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) - timedelta(hours=24)
