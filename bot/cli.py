@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from retrieval.engine import Engine
     from retrieval.feeds import FeedReader, FeedReport, RoundReport
     from retrieval.ingest import IngestProgress, IngestReport
-    from retrieval.schedule import Schedule
+    from retrieval.schedule import Schedule, Scheduler
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
@@ -260,7 +260,7 @@ def brief(
     """The window's stories, grouped across outlets, with cited key sentences and quotes."""
     engine = make_engine()
     ensure_seeded(engine)
-    start = parse_moment(since, "--since")
+    start = parse_moment(since, "--since") or datetime.now(UTC) - timedelta(hours=24)
     end = parse_moment(until, "--until")
     briefing = engine.brief(start, end, topic=topic, max_stories=max_stories)
     if as_json:
@@ -296,7 +296,14 @@ def evaluate(
 def _eval_corpus(
     corpus: Path, rows: list, baseline: bool, report: Path | None, as_json: bool
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     from retrieval.engine import Engine
@@ -305,7 +312,7 @@ def _eval_corpus(
     if not corpus.is_file():
         raise BriefbotError(f"--corpus: {corpus}: no such file")
     s = settings()
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -545,7 +552,7 @@ def _schedules(config: Path | None, platform: str) -> list[Schedule]:
     return schedules
 
 
-def _scheduler(engine: Engine, schedules: list[Schedule], platform: str, post) -> object:
+def _scheduler(engine: Engine, schedules: list[Schedule], platform: str, post) -> Scheduler:
     from retrieval.schedule import Scheduler, ScheduleState
 
     def build(since, until, topic, max_stories, seen):

@@ -172,7 +172,8 @@ def draft_stories(
         central = snap.article_vectors[members] @ centroid
         members = [m for _, m in sorted(zip(-central, members, strict=True))]
         counts = Counter(snap.articles[m].source or "(unknown)" for m in members)
-        latest = max(snap.articles[m].published for m in members)  # type: ignore[type-var]
+        # Only dated articles reach a briefing's window, so every member has a date.
+        latest = max(d for m in members if (d := snap.articles[m].published) is not None)
         mentions = sum(
             float((snap.vectors[c] @ centroid).max()) >= o.mention_cosine for c in roundup_chunks
         )

@@ -170,8 +170,12 @@ class Engine:
         """Answer as of `now` (default: today): nothing published after it is used."""
         t0 = time.perf_counter()
         q = self.check_question(question)
-        state = {"question": q, "context": " ".join(context.split())[:2000], "now": as_date(now)}
-        state["timing"] = {}
+        state: dict[str, Any] = {
+            "question": q,
+            "context": " ".join(context.split())[:2000],
+            "now": as_date(now),
+            "timing": {},
+        }
         answer: Answer = self.chain.invoke(state)
         if self.writer is not None:
             t = time.perf_counter()

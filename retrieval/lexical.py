@@ -43,7 +43,7 @@ def stem(word: str) -> str:
 
 
 def terms(text: str) -> list[str]:
-    out = []
+    out: list[str] = []
     for w in _WORD.findall(text.lower()):
         w = w.replace("’", "'")
         if w.endswith("'s"):
