@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,9 @@ class Engine:
             self._document_encoder = TorchEncoder(self.settings.resolved_model_path)
         return self._document_encoder
 
-    @property
+    @cached_property
     def recipe(self) -> str:
+        """Model fingerprint and chunking: what decides an article's vectors (hashed once)."""
         from retrieval.embedding import model_fingerprint
 
         s = self.settings
