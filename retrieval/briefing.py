@@ -51,9 +51,12 @@ class BriefingOptions:
     roundup_match: float = 0.55
     roundup_topics: int = 3
     roundup_twin: float = 0.7  # articles this alike to it (another day's round-up) don't count
+    roundup_dominant: float = 0.5  # ... and no one subject has this share of its passages
     mention_cosine: float = 0.55
-    # Ranking: a story's weight is its breadth (sources, articles, mentions) times its recency.
-    half_life_days: float = 3.0
+    # Ranking: a story's weight is its breadth (sources, articles, mentions) times its recency,
+    # which halves every half_life_days; None: the window's length, so the window's first day
+    # counts half its last whether the briefing covers a day or a week.
+    half_life_days: float | None = None
     article_weight: float = 0.5  # an article from a source already counted adds this much
     mention_weight: float = 0.5  # a round-up that mentions the story adds this much
     # Key sentences.
@@ -126,40 +129,63 @@ def chunks_by_article(snap: Snapshot) -> list[np.ndarray]:
     return [order[bounds[i] : bounds[i + 1]] for i in range(len(snap.articles))]
 
 
+# Titles that only a round-up has: "5 things to know for July 1: …", "Ten Things You Need to
+# Know Today: …", "X, Y and Z. It's Wednesday's news.", "… News from around our 50 states".
+# "5 things to know about monkeypox" is one subject's explainer, not a round-up.
+_ROUNDUP_TITLE = re.compile(
+    r"\b(?:\d+|three|five|seven|ten) things (?:you need )?to know\b(?! about)"
+    r"|\bit'?s \w+day'?s news\b|\bnews from around\b|^\s*50 states\s*$"
+    r"|\b(?:morning|evening|daily|weekly) (?:briefing|digest|round-?up)\b|\bnews in brief\b",
+    re.IGNORECASE,
+)
+
+
+def is_roundup_title(title: str) -> bool:
+    return bool(_ROUNDUP_TITLE.search(title.replace("\u2019", "'")))
+
+
 def find_roundups(
     snap: Snapshot, articles: list[int], chunks: list[np.ndarray], o: BriefingOptions
 ) -> set[int]:
-    """The round-ups among `articles`: their passages are about several other stories."""
+    """The round-ups among `articles`: titled as one, or their passages are about several
+    other stories with none of them the article's own (an analysis that ranges over other
+    news still spends most of its passages on its one subject)."""
+    found = {i for i in articles if is_roundup_title(snap.articles[i].title)}
     if len(articles) < 3:
-        return set()
+        return found
     window = np.array(articles)
     vecs = snap.article_vectors[window]
-    found = set()
     for i in articles:
         own = chunks[i]
-        if len(own) < o.roundup_topics:
+        if i in found or len(own) < o.roundup_topics:
             continue
         sims = snap.vectors[own] @ vecs.T
         sims[:, (vecs @ snap.article_vectors[i]) >= o.roundup_twin] = -1.0  # itself, its twins
         best, score = sims.argmax(axis=1), sims.max(axis=1)
         subjects: list[int] = []
+        passages: list[int] = []  # per subject, how many of the article's passages are on it
         for j in window[best[score >= o.roundup_match]]:
-            if all(
-                float(snap.article_vectors[j] @ snap.article_vectors[r]) < 0.5 for r in subjects
-            ):
+            for k, r in enumerate(subjects):
+                if float(snap.article_vectors[j] @ snap.article_vectors[r]) >= 0.5:
+                    passages[k] += 1
+                    break
+            else:
                 subjects.append(int(j))
-        if len(subjects) >= o.roundup_topics:
+                passages.append(1)
+        if len(subjects) >= o.roundup_topics and max(passages) < o.roundup_dominant * len(own):
             found.add(i)
     return found
 
 
 def draft_stories(
-    snap: Snapshot, articles: list[int], until: date, options: BriefingOptions
+    snap: Snapshot, articles: list[int], until: date, options: BriefingOptions, days: int = 1
 ) -> list[StoryDraft]:
-    """The window's articles grouped into stories, each weighted by breadth and recency."""
+    """The window's articles (`days` long, up to `until`) grouped into stories, each weighted
+    by breadth and recency."""
     if not articles:
         return []
     o = options
+    half_life = o.half_life_days or max(days, 1)
     chunks = chunks_by_article(snap)
     roundups = find_roundups(snap, articles, chunks, o)
     core = [i for i in articles if i not in roundups] or articles
@@ -183,7 +209,7 @@ def draft_stories(
             + o.mention_weight * mentions
         )
         age = (until - latest).days
-        recency = 0.5 ** (max(age, 0) / o.half_life_days)
+        recency = 0.5 ** (max(age, 0) / half_life)
         drafts.append(
             StoryDraft(
                 members=members,
@@ -236,7 +262,7 @@ def build_briefing(
     lo, hi = as_date(since), as_date(until)
     briefing = Briefing(since=since.isoformat(), until=until.isoformat(), topic=topic)
     in_window = window_articles(snap, lo, hi, exclude)
-    drafts = draft_stories(snap, in_window, hi, o)
+    drafts = draft_stories(snap, in_window, hi, o, days=(hi - lo).days + 1)
     topic_vector = encode([topic])[0] if topic and drafts else None
     ranked = rank(drafts, topic_vector, snap, o)[:max_stories]
     if not ranked:

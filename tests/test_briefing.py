@@ -6,7 +6,15 @@ from datetime import date, datetime
 
 import pytest
 
-from retrieval.briefing import cluster, full_name, quote_spans
+from retrieval.briefing import (
+    BriefingOptions,
+    cluster,
+    draft_stories,
+    full_name,
+    is_roundup_title,
+    quote_spans,
+    window_articles,
+)
 from retrieval.engine import Engine
 from retrieval.models import Article, Briefing
 
@@ -222,3 +230,89 @@ def test_average_linkage_does_not_chain() -> None:
     b = (a + c) / np.linalg.norm(a + c)
     groups = cluster(np.stack([a, b, c]), join_cosine=0.6)
     assert sorted(map(len, groups)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("5 things to know for July 1: SCOTUS, Abortion, Ukraine", True),
+        ("Ten Things You Need to Know Today: 30 June 2022 | The Week UK", True),
+        ("Gas prices drop, Rep. Jackie Walorski funeral: 5 things to know Monday", True),
+        ("Justice Stephen Breyer, NATO and R. Kelly. It\u2019s Wednesday's news.", True),
+        ("Malcolm X, airport cat caught: News from around our 50 states", True),
+        ("5 things to know about monkeypox", False),  # one subject's explainer
+        ("Nancy Pelosi visits Taiwan despite China's warnings", False),
+        ("Things are looking up for the Rovers", False),
+    ],
+)
+def test_roundup_titles(title: str, expected: bool) -> None:
+    assert is_roundup_title(title) is expected
+
+
+def test_a_roundup_is_no_story_but_counts_for_the_stories_it_mentions(
+    tmp_path, numpy_encoder
+) -> None:
+    from tests.conftest import make_settings
+
+    roundup = Article(
+        id="roundup",
+        title="5 things to know for March 14: Harbour Bridge, library, cup final",
+        text="\n\n".join(
+            [
+                "1. Harbour Bridge closed. Engineers found a crack in a steel girder of the "
+                "Harbour Bridge's main span during a routine inspection, and the city shut the "
+                "bridge to all traffic on Wednesday. Commuters faced long delays as police "
+                "diverted cars through the harbour tunnel. The chief engineer, Maria Lopez, "
+                "said the bridge would not reopen until it was certain to be safe, and repairs "
+                "to the cracked girder could take weeks. The bridge carries eighty thousand "
+                "vehicles a day and was last strengthened in 2009. Buses were rerouted across "
+                "the river at the Old Ferry crossing while the closure lasts.",
+                "2. A new library. The city council voted on Wednesday to approve a budget of "
+                "four million pounds for a new public library in the northern district. The "
+                "library will have a children's reading room and a digital archive of local "
+                "newspapers, and it should open in the spring of next year. Councillors said "
+                "the northern district has had no public library for a decade, and the new "
+                "building will be the first library the council has opened since 1998. The "
+                "library budget passed with a large majority of the council.",
+                "3. Cup glory. Rovers won the county cup final on penalties on Wednesday night "
+                "after a goalless draw against United in front of a sold-out crowd. Their "
+                "goalkeeper saved two penalties in the shoot-out, and the captain lifted the "
+                "county cup trophy for the first time in the club's history. Fans celebrated "
+                "in the streets until the early hours, and the club will parade the trophy "
+                "through the town on Saturday. United's manager said his side had missed "
+                "their chances in the final.",
+            ]
+        ),
+        published=DAY,
+        source="The Digest",
+    )
+    engine = Engine(
+        make_settings(tmp_path), query_encoder=numpy_encoder, document_encoder=numpy_encoder
+    )
+    engine.ingester().ingest_articles([*BRIDGE, *OTHERS, roundup])
+    briefing = window(engine)
+    assert all("roundup" not in s.article_ids for s in briefing.stories)
+    assert {"bridge-herald", "library-budget", "cup-final"} <= {
+        a for s in briefing.stories for a in s.article_ids
+    }
+    snap = engine.snapshot()
+    drafts = draft_stories(
+        snap, window_articles(snap, date(2024, 3, 13), DAY), DAY, BriefingOptions(), days=2
+    )
+    mentioned = {snap.articles[m].id: d.extra["mentions"] for d in drafts for m in d.members}
+    assert "roundup" not in mentioned
+    assert len(snap.vectors[snap.chunk_article == snap.article_index["roundup"]]) >= 3
+    assert mentioned["bridge-herald"] == mentioned["library-budget"] == 1
+
+
+def test_recency_halves_over_the_windows_length(news_engine: Engine) -> None:
+    snap = news_engine.snapshot()
+    until = date(2024, 3, 15)
+    for days in (3, 7):
+        since = date.fromordinal(until.toordinal() - days + 1)
+        drafts = draft_stories(
+            snap, window_articles(snap, since, until), until, BriefingOptions(), days=days
+        )
+        cup = next(d for d in drafts if snap.articles[d.members[0]].id == "cup-final")
+        # One source, no other article or mention: breadth 1, one day old.
+        assert cup.weight == pytest.approx(0.5 ** (1 / days))
