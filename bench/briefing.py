@@ -15,6 +15,10 @@ story lists all its member articles as its sources.
   stories that have a labelled member. Labels come from the week's own questions; `purity (all
   weeks' labels)` uses every dev question's, which splits a topic asked about in two weeks.
 
+`--ceiling` shows why coverage stops where it does: for each week, how many stories the window
+holds (all of them, not just the 10 shown), how many are one article, how many gold articles
+are the only article on their event, and where the gold articles' stories rank.
+
 The corpus is indexed into the evaluation harness's cached collection (`corpus_key`): built
 on the first run, reused after.
 """
@@ -35,7 +39,13 @@ from _common import CORPUS, DEV, percentile
 
 import retrieval  # noqa: F401
 from retrieval.articles import load_path
-from retrieval.briefing import BriefingOptions, build_briefing
+from retrieval.briefing import (
+    BriefingOptions,
+    build_briefing,
+    draft_stories,
+    rank,
+    window_articles,
+)
 from retrieval.config import Settings
 from retrieval.engine import Engine
 from retrieval.evaluate import corpus_key, read_jsonl
@@ -72,6 +82,52 @@ def covered(stories: list[list[str]], question: dict[str, Any]) -> bool:
     return any(gold & set(members) for members in stories)
 
 
+def ceiling(
+    snap: Any, since: date, until: date, qs: list[dict[str, Any]], options: BriefingOptions
+) -> dict[str, Any]:
+    """All the window's stories, ranked as the briefing ranks them; where the golds fall."""
+    drafts = rank(
+        draft_stories(
+            snap,
+            window_articles(snap, since, until),
+            until,
+            options,
+            days=(until - since).days + 1,
+        ),
+        None,
+        snap,
+        options,
+    )
+    members = [{snap.articles[m].id for m in d.members} for d in drafts]
+    ranks = [
+        next((k + 1 for k, ids in enumerate(members) if ids & set(q["gold_ids"])), None)
+        for q in qs
+    ]
+    return {
+        "stories": len(drafts),
+        "one_article": sum(len(ids) == 1 for ids in members),
+        "gold_alone": sum(r is not None and len(members[r - 1]) == 1 for r in ranks),
+        "gold_ranks": sorted(r for r in ranks if r is not None),
+    }
+
+
+def print_ceiling(rows: list[dict[str, Any]], n: int) -> None:
+    print(f"\n{'week':10} {'stories':>7} {'1-article':>9} {'gold alone':>10}  gold stories' ranks")
+    for r in rows:
+        c = r["ceiling"]
+        print(
+            f"{r['week']:10} {c['stories']:>7} {c['one_article']:>9} "
+            f"{c['gold_alone']:>7}/{r['questions']:<2}  {c['gold_ranks']}"
+        )
+    alone = sum(r["ceiling"]["gold_alone"] for r in rows)
+    stories = fmean(r["ceiling"]["stories"] for r in rows)
+    single = fmean(r["ceiling"]["one_article"] for r in rows)
+    print(
+        f"{alone} of {n} gold articles are the only article on their event; a week holds "
+        f"{stories:.0f} stories, {single:.0f} of them one article"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=CORPUS)
@@ -82,6 +138,7 @@ def main() -> None:
     ap.add_argument("--half-life", type=float, help="BriefingOptions.half_life_days")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--show", action="store_true", help="print each week's stories")
+    ap.add_argument("--ceiling", action="store_true", help="where the gold articles' stories rank")
     args = ap.parse_args()
 
     settings = Settings()
@@ -154,6 +211,8 @@ def main() -> None:
             "story_sizes": [len(s) for s in stories],
             "ms": round(ms[-1], 1),
         }
+        if args.ceiling:
+            row["ceiling"] = ceiling(snap, since, until, qs, options)
         row["coverage"] = row["covered"] / len(qs)
         row["baseline_coverage"] = row["baseline_covered"] / len(qs)
         rows.append(row)
@@ -210,6 +269,8 @@ def main() -> None:
         f"{overall['window_share']:.0%} of the window's articles · mean story "
         f"{overall['mean_story_size']:.1f} articles"
     )
+    if args.ceiling:
+        print_ceiling(rows, n)
     print("purity*: with every dev week's labels · ms: building one briefing (p50 overall)")
     print("targets: coverage >= 0.8 with purity >= 0.8")
 
