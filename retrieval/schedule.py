@@ -187,12 +187,16 @@ class ScheduleState:
             ).fetchone()
         return datetime.fromisoformat(seen)
 
-    def last(self, schedule: str, platform: str) -> tuple[datetime, str] | None:
-        """The end and status (claimed, posted) of the latest briefing."""
+    def last(
+        self, schedule: str, platform: str, posted: bool = False
+    ) -> tuple[datetime, str] | None:
+        """The end and status (claimed, posted) of the latest briefing, or of the latest one
+        posted."""
         with self._lock:
             row = self.db.execute(
                 "SELECT window_end, status FROM briefings WHERE schedule = ? AND platform = ? "
-                "ORDER BY window_end DESC LIMIT 1",
+                + ("AND status = 'posted' " if posted else "")
+                + "ORDER BY window_end DESC LIMIT 1",
                 (schedule, platform),
             ).fetchone()
         return (datetime.fromisoformat(row[0]), row[1]) if row else None
@@ -344,8 +348,10 @@ class Scheduler:
             # Posted already; or claimed, which is retried only once the claim has expired.
             if due < last or (due == last and status == "posted"):
                 return None
-        # Several fire times missed while nothing ran: one briefing covers them all.
-        since = latest[0] if latest and latest[0] < due else schedule.fire_before(due)
+        # Several fire times missed while nothing ran: one briefing covers them all, from the
+        # last one posted (a claim abandoned by a dead process covered nothing).
+        posted = self.state.last(schedule.name, self.platform, posted=True)
+        since = posted[0] if posted and posted[0] < due else schedule.fire_before(due)
         claim = self.state.claim(schedule.name, self.platform, due, since, now, self.claim_ttl)
         if claim is None:
             log.info("%s at %s: claimed by another process", schedule.name, due)

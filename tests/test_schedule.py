@@ -167,6 +167,26 @@ def test_an_abandoned_claim_is_taken_over_once_expired(tmp_path: Path) -> None:
     assert posted.until == fire and len(rec.posted) == 1
 
 
+def test_a_window_starts_at_the_last_posted_briefing_not_an_abandoned_claim(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "schedules.sqlite3"
+    clock = Clock(datetime(2024, 3, 4, 7, 0, tzinfo=UTC))
+    rec = Recorder()
+    s = scheduler(db, rec, clock)
+    s.tick()
+    clock.at("2024-03-04T08:00:00")
+    [first] = s.tick()
+    # The next morning another process claimed the 08:00 briefing and died before posting;
+    # nothing ran until the morning after.
+    dead = ScheduleState(db, owner="dead-process")
+    fire = datetime(2024, 3, 5, 8, tzinfo=UTC)
+    assert dead.claim("morning", "slack", fire, first.until, fire, timedelta(minutes=15))
+    rec2 = Recorder()
+    scheduler(db, rec2, clock.at("2024-03-06T08:00:00")).tick()
+    assert rec2.windows() == [("2024-03-04T08:00:00+00:00", "2024-03-06T08:00:00+00:00")]
+
+
 def test_two_schedulers_racing_post_once(tmp_path: Path) -> None:
     db = tmp_path / "schedules.sqlite3"
     clock = Clock(datetime(2024, 3, 4, 7, 0, tzinfo=UTC))
