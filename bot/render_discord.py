@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import discord
 
-from retrieval.models import Answer, Briefing, Citation
+from retrieval.models import Answer, Briefing, Citation, moment_label
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -228,7 +228,7 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
 
 def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
     """One field per story (its lead sentence and sources), then the quotes of the day."""
-    title = f"Briefing {briefing.since[:16]} → {briefing.until[:16]}".replace("T", " ")
+    title = f"Briefing {moment_label(briefing.since)} → {moment_label(briefing.until)}"
     if briefing.topic:
         title += f" · {escape(one_line(briefing.topic))}"
     fields: list[tuple[str, str]] = []

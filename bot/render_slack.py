@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
-from retrieval.models import Answer, Briefing, Citation
+from retrieval.models import Answer, Briefing, Citation, moment_label
 
 TEXT_LIMIT = 3000  # characters per text object (section text, context element)
 BLOCK_LIMIT = 50  # blocks per message
@@ -240,14 +239,7 @@ def render_answer(
 
 
 def _moment(iso: str) -> str:
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return escape(iso)
-    if len(iso) <= 10 or (moment.hour, moment.minute, moment.second) == (0, 0, 0):
-        return moment.date().isoformat()
-    suffix = " UTC" if moment.utcoffset() is not None and not moment.utcoffset() else ""
-    return moment.strftime("%Y-%m-%d %H:%M") + suffix
+    return escape(moment_label(iso))
 
 
 def render_briefing(

@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.text import Text
 
-from retrieval.models import Answer, Briefing, Citation
+from retrieval.models import Answer, Briefing, Citation, moment_label
 
 
 def _source_line(c: Citation) -> Text:
@@ -43,7 +43,7 @@ def render_answer(answer: Answer) -> RenderableType:
 
 
 def render_briefing(briefing: Briefing) -> RenderableType:
-    head = f"Briefing {briefing.since[:16]} → {briefing.until[:16]}"
+    head = f"Briefing {moment_label(briefing.since)} → {moment_label(briefing.until)}"
     if briefing.topic:
         head += f" · {escape(briefing.topic)}"
     parts: list[RenderableType] = [Text(head, style="bold")]

@@ -30,7 +30,7 @@ import numpy as np
 
 from retrieval.attribution import attribute_all
 from retrieval.models import Article, Briefing, Citation, Quote, Story
-from retrieval.search import Snapshot
+from retrieval.search import Snapshot, host_of
 from retrieval.sentences import paragraphs, sentences
 from retrieval.store import day_number
 
@@ -298,7 +298,7 @@ class _Numbering:
             self.n,
             article.id,
             article.title,
-            article.source,
+            article.source or host_of(article.url),  # as answers and story sources show it
             article.published.isoformat() if article.published else None,
             article.url,
             article.text[start:end],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Quote:
 
 @dataclass
 class Briefing:
-    since: str  # ISO datetime
+    since: str  # ISO datetime (see moment_label)
     until: str
     topic: str | None
     stories: list[Story] = field(default_factory=list)
@@ -110,3 +110,17 @@ class Briefing:
             "quotes": [q.to_dict() for q in self.quotes],
             "note": self.note,
         }
+
+
+def moment_label(iso: str) -> str:
+    """An ISO moment as a reader wants it: a date alone at midnight (briefings cover whole
+    days), else the date and time, "UTC" when it is in UTC."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if len(iso) <= 10 or (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return moment.date().isoformat()
+    offset = moment.utcoffset()
+    suffix = " UTC" if offset is not None and not offset else ""
+    return moment.strftime("%Y-%m-%d %H:%M") + suffix

@@ -316,3 +316,40 @@ def test_recency_halves_over_the_windows_length(news_engine: Engine) -> None:
         cup = next(d for d in drafts if snap.articles[d.members[0]].id == "cup-final")
         # One source, no other article or mention: breadth 1, one day old.
         assert cup.weight == pytest.approx(0.5 ** (1 / days))
+
+
+def test_a_citation_of_an_article_without_a_source_names_its_site(
+    tmp_path, numpy_encoder
+) -> None:
+    from dataclasses import replace
+
+    from tests.conftest import make_settings
+
+    engine = Engine(
+        make_settings(tmp_path), query_encoder=numpy_encoder, document_encoder=numpy_encoder
+    )
+    engine.ingester().ingest_articles([replace(a, source="") for a in BRIDGE])
+    [story] = window(engine).stories
+    assert story.citations
+    assert {c.source for c in story.citations} <= {
+        "herald.example",
+        "courier.example",
+        "gazette.example",
+    }
+    assert set(story.sources) == {"herald.example", "courier.example", "gazette.example"}
+
+
+@pytest.mark.parametrize(
+    ("iso", "label"),
+    [
+        ("2022-08-19", "2022-08-19"),
+        ("2022-08-19T00:00:00+00:00", "2022-08-19"),  # whole days: midnight is the date
+        ("2022-08-19T08:30:00+00:00", "2022-08-19 08:30 UTC"),
+        ("2022-08-19T08:30:00+02:00", "2022-08-19 08:30"),
+        ("not a date", "not a date"),
+    ],
+)
+def test_moment_label(iso: str, label: str) -> None:
+    from retrieval.models import moment_label
+
+    assert moment_label(iso) == label

@@ -275,7 +275,7 @@ def test_a_real_briefing_renders_each_story_with_its_source(seed_engine: Engine)
         datetime(2022, 2, 1, tzinfo=UTC), datetime(2022, 2, 20, tzinfo=UTC)
     )
     [embed] = embed_dicts(briefing_embeds(briefing))
-    assert embed["title"] == "Briefing 2022-02-01 00:00 → 2022-02-20 00:00"
+    assert embed["title"] == "Briefing 2022-02-01 → 2022-02-20"
     story, *quotes = embed["fields"]
     assert story["name"] == f"1. {escape(SEED_TITLE)}"
     assert "Ben Wallace" in story["value"] and story["value"].endswith("— 2022-02-11")
@@ -871,7 +871,7 @@ async def test_brief_follows_up_with_the_stories_in_the_window(fake_discord: Fak
     defer, follow_up = env.calls
     assert defer.payload == {"type": 5}
     [embed] = follow_up.payload["embeds"]
-    assert embed["title"].startswith("Briefing 2022-02-01 00:00 → ")
+    assert embed["title"].startswith("Briefing 2022-02-01 → ")
     assert embed["title"].endswith("· Ukraine")
     assert embed["fields"][0]["name"] == f"1. {escape(SEED_TITLE)}"
     assert follow_up.payload["allowed_mentions"] == {"parse": []}
