@@ -1,13 +1,15 @@
 """Daily briefings: the window's articles grouped into stories, ranked, summarised in cited
 key sentences, with the quotes of the day. docs/briefing.md has the measurements.
 
-- Round-ups ("5 things to know") are set aside: an article whose passages are each about a
-  different other story is no story itself; it counts as a mention of the stories it covers.
+- Round-ups ("5 things to know") are set aside: an article titled as one, or whose passages
+  are each about a different other story, is no story itself; it counts as a mention of the
+  stories it covers.
 - Stories: articles about one event, from several outlets or as follow-ups, are grouped by
   average-linkage clustering of their vectors (the mean of their chunk vectors). Average
   linkage, unlike single linkage, does not chain two events through one article.
 - Ranking: how widely a story was reported (distinct sources, further articles, mentions in
-  round-ups), how recently, and, with a topic, how well it matches it.
+  round-ups), how recently (halving over the window's length), and, with a topic, how well it
+  matches it.
 - Key sentences: candidates are the opening sentences of the story's most central articles
   (news is written lead first), scored by their similarity to the story and chosen so that no
   two say the same thing; each is cited exactly, `article.text[start:end] == quote`.
