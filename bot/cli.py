@@ -163,7 +163,8 @@ def ingest(
     failed = False
     if paths:
         report = IngestReport()
-        articles = load_articles(paths, report)  # a missing path stops here, before any write
+        # A missing path stops here, before any write.
+        articles = load_articles(paths, report, settings().max_article_bytes)
         with IngestBar("Ingesting") as bar:
             engine.ingester().ingest_articles(articles, report, bar)
         print_report(report)

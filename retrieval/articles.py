@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ from retrieval.errors import LoadError
 from retrieval.models import Article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".jsonl.gz", ".html", ".htm")
+# One article's bytes at most: a file of one article, or one line of a JSON-lines file (the
+# setting BRIEFBOT_MAX_ARTICLE_MB). A news article is tens of kilobytes; past a few megabytes a
+# file is a mistake or an attack, and would hold gigabytes while it is chunked and embedded.
+DEFAULT_MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 
 ErrorHandler = Callable[[LoadError], None]
 
@@ -31,26 +36,37 @@ ErrorHandler = Callable[[LoadError], None]
 class _Invalid(ValueError):
     """A value in a file is unusable; the caller adds where it was."""
 
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 # --- public API --------------------------------------------------------------------------
 
 
-def load_path(path: Path, *, on_error: ErrorHandler | None = None) -> list[Article]:
+def load_path(
+    path: Path,
+    *,
+    on_error: ErrorHandler | None = None,
+    max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
+) -> list[Article]:
     """Load the articles in one file, chosen by its suffix.
 
-    A bad line in a JSON-lines file raises `LoadError`, unless `on_error` is given: then the
-    error is passed to it and the line skipped.
+    A file of one article larger than `max_bytes` is refused unread; a JSON-lines file is read
+    a line at a time (any size), and a line larger than `max_bytes` is refused. A bad line in a
+    JSON-lines file raises `LoadError`, unless `on_error` is given: then the error is passed to
+    it and the line skipped.
     """
     path = Path(path)
     kind = suffix_of(path)
     if kind == ".txt":
-        return [_load_txt(path)]
+        return [_load_txt(path, max_bytes)]
     if kind == ".md":
-        return [_load_md(path)]
+        return [_load_md(path, max_bytes)]
     if kind in (".jsonl", ".jsonl.gz"):
-        return _load_jsonl(path, on_error)
+        return _load_jsonl(path, on_error, max_bytes)
     if kind in (".html", ".htm"):
-        return [_load_html(path)]
+        return [_load_html(path, max_bytes)]
     raise LoadError(f"{path}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}")
 
 
@@ -107,25 +123,49 @@ def _walk(folder: Path) -> list[Path]:
 # --- reading -----------------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, or a LoadError that says why they cannot be read."""
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.3g} MB"
+
+
+def _too_large(where: str, size: str, max_bytes: int) -> LoadError:
+    return LoadError(
+        f"{where}: {size} is more than one article may be ({_megabytes(max_bytes)}, "
+        "the setting BRIEFBOT_MAX_ARTICLE_MB); not read"
+    )
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn the OS's reasons for not reading `path` into a LoadError that names it."""
     try:
-        return path.read_bytes()
+        yield
     except FileNotFoundError:
         raise LoadError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise LoadError(f"{path}: is a folder, not a file") from None
     except PermissionError:
         raise LoadError(f"{path}: permission denied") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise LoadError(f"{path}: not a valid gzip file ({exc})") from None
     except OSError as exc:
         raise LoadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _read_text(path: Path) -> str:
-    """The file's text (gunzipped for .gz); refuses binary and empty files."""
-    data = _read_bytes(path)
-    if path.name.lower().endswith(".gz"):
-        data = _gunzip(data, path)
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refused unread when there are more than `max_bytes` of them."""
+    with _reading(path), open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise _too_large(str(path), _megabytes(size), max_bytes)
+        data = f.read(max_bytes + 1)  # a file that grows while it is read stops here too
+    if len(data) > max_bytes:
+        raise _too_large(str(path), f"more than {_megabytes(max_bytes)}", max_bytes)
+    return data
+
+
+def _read_text(path: Path, max_bytes: int) -> str:
+    """The file's text; refuses binary, empty and oversized files."""
+    data = _read_bytes(path, max_bytes)
     if b"\x00" in data:
         raise LoadError(f"{path}: looks like a binary file (contains NUL bytes)")
     text = _decode(data, path)
@@ -134,12 +174,23 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _gunzip(data: bytes, path: Path) -> bytes:
-    """Decompress gzip data, or a LoadError naming the file."""
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise LoadError(f"{path}: not a valid gzip file ({exc})") from None
+def _lines(path: Path, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) for each line of a (gzipped) file, read as a stream. A line over
+    `max_bytes` is skipped unread and yielded as None, so memory stays bounded by one line."""
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    with _reading(path), opener(path, "rb") as f:
+        lineno = 0
+        while True:
+            line = f.readline(max_bytes + 1)
+            if not line:
+                return
+            lineno += 1
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                while line and not line.endswith(b"\n"):  # the rest of this line, unkept
+                    line = f.readline(1024 * 1024)
+                yield lineno, None
+            else:
+                yield lineno, line
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -218,32 +269,66 @@ def _split_title(text: str) -> tuple[str, str]:
     return title.strip(), rest
 
 
-def _load_txt(path: Path) -> Article:
+def _load_txt(path: Path, max_bytes: int) -> Article:
     """Title from the first line; boilerplate removed from the rest."""
-    title, rest = _split_title(normalize_text(_read_text(path)))
+    title, rest = _split_title(normalize_text(_read_text(path, max_bytes)))
     text, published = _strip_boilerplate(rest)
     return _article(path, id=path.stem, title=title, text=text, published=published)
 
 
 # --- markdown ----------------------------------------------------------------------------
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+# The closing `---` (or `...`) must be a line of its own.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
-def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
-    """Split YAML front matter (between `---` lines) from the body."""
+@cache
+def _front_matter_loader() -> type:
+    """YAML's safe loader, but dates stay strings: `_parse_date` checks them, so an impossible
+    date (2023-02-30) is reported with its field and line instead of crashing in PyYAML."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
+def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, str]:
+    """Split YAML front matter (between `---` lines) from the body: (fields, body, yaml)."""
     import yaml
 
     match = _FRONT_MATTER.match(text)
     if not match:
-        return {}, text
+        if re.match(r"---[ \t]*(\n|\Z)", text):
+            raise LoadError(
+                f"{path}:1: front matter is opened with '---' but never closed: "
+                "end it with a line '---' before the article's text"
+            )
+        return {}, text, ""
     try:
-        meta = yaml.safe_load(match["yaml"]) or {}
-    except yaml.YAMLError as exc:
-        raise LoadError(f"{path}: front matter is not valid YAML ({exc})") from None
+        meta = yaml.load(match["yaml"], Loader=_front_matter_loader()) or {}  # noqa: S506
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 2}" if mark is not None else str(path)
+        reason = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise LoadError(f"{where}: front matter is not valid YAML ({reason})") from None
     if not isinstance(meta, dict):
-        raise LoadError(f"{path}: front matter is not a mapping of fields")
-    return meta, text[match.end() :]
+        raise LoadError(f"{path}:2: front matter is not a mapping of fields (name: value)")
+    return meta, text[match.end() :], match["yaml"]
+
+
+def _field_line(front_matter: str, field: str | None) -> int | None:
+    """The file's line number of `field:` in the front matter (after the opening `---`)."""
+    if not field:
+        return None
+    found = re.search(rf"^{re.escape(field)}[ \t]*:", front_matter, re.M)
+    return front_matter.count("\n", 0, found.start()) + 2 if found else None
 
 
 def _md_title(meta_title: str, body: str) -> tuple[str, str]:
@@ -258,11 +343,14 @@ def _md_title(meta_title: str, body: str) -> tuple[str, str]:
     return meta_title, body
 
 
-def _load_md(path: Path) -> Article:
+def _load_md(path: Path, max_bytes: int) -> Article:
     """Markdown, with optional YAML front matter (id, title, published, source, url, authors)."""
-    meta, body = _front_matter(normalize_text(_read_text(path)), path)
-    with _located(path):
+    meta, body, front_matter = _front_matter(normalize_text(_read_text(path, max_bytes)), path)
+    try:
         fields = _meta_fields(meta)
+    except _Invalid as exc:
+        line = _field_line(front_matter, exc.field)
+        raise LoadError(f"{path}:{line}: {exc}" if line else f"{path}: {exc}") from None
     title, body = _md_title(fields.pop("title"), body)
     text, updated = _strip_boilerplate(body)
     fields["published"] = fields["published"] or updated
@@ -272,32 +360,46 @@ def _load_md(path: Path) -> Article:
 def _meta_fields(meta: dict[str, Any]) -> dict[str, Any]:
     """Article fields from front matter; `published` may be under `date`."""
     published_key = "published" if meta.get("published") is not None else "date"
+    authors_key = "authors" if meta.get("authors") is not None else "author"
     return {
         "id": _as_str(meta.get("id")),
         "title": _as_str(meta.get("title")),
         "published": _parse_date(meta.get(published_key), published_key),
         "source": _as_str(meta.get("source")),
         "url": _as_str(meta.get("url")),
-        "authors": _parse_authors(meta.get("authors", meta.get("author"))),
+        "authors": _parse_authors(meta.get(authors_key), authors_key),
     }
 
 
 # --- JSON lines --------------------------------------------------------------------------
 
 
-def _load_jsonl(path: Path, on_error: ErrorHandler | None) -> list[Article]:
-    """One JSON object a line: {"id", "url", "title", "published", "authors", "text"}."""
+def _load_jsonl(path: Path, on_error: ErrorHandler | None, max_bytes: int) -> list[Article]:
+    """One JSON object a line: {"id", "url", "title", "published", "authors", "text"}.
+
+    Read as a stream, a line at a time, so a corpus of any size needs memory for its articles
+    only, and one oversized line is refused without being held."""
     articles = []
-    for lineno, line in enumerate(_read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
+    empty = True
+    for lineno, raw in _lines(path, max_bytes):
+        if empty and raw is not None and b"\x00" in raw:
+            raise LoadError(f"{path}: looks like a binary file (contains NUL bytes)")
         try:
+            if raw is None:
+                raise _too_large(f"{path}:{lineno}", f"line {lineno}", max_bytes)
+            line = _decode(raw, path).strip()
+            if not line:
+                continue
+            empty = False
             with _located(path, lineno):
                 articles.append(_jsonl_article(line, f"{path.stem}-{lineno}"))
         except LoadError as exc:
+            empty = False
             if on_error is None:
                 raise
             on_error(exc)
+    if empty:
+        raise LoadError(f"{path}: file is empty")
     return articles
 
 
@@ -330,13 +432,13 @@ def _jsonl_article(line: str, fallback_id: str) -> Article:
 # --- HTML --------------------------------------------------------------------------------
 
 
-def _load_html(path: Path) -> Article:
+def _load_html(path: Path, max_bytes: int) -> Article:
     """Main text and metadata (title, date, site name, url, author) via trafilatura."""
-    doc = _extract_html(_read_text(path))
-    body = _as_str(doc.get("text"))
-    if not body:
-        raise LoadError(f"{path}: no article text found in the page")
+    doc = _extract_html(_read_text(path, max_bytes))
     title = _as_str(doc.get("title"))
+    text = _html_paragraphs(_as_str(doc.get("text")), title)
+    if problem := missing_article_text(text):
+        raise LoadError(f"{path}: {problem}")
     with _located(path):
         fields: dict[str, Any] = {
             "published": _parse_date(doc.get("date"), "date"),
@@ -344,7 +446,29 @@ def _load_html(path: Path) -> Article:
             "url": _as_str(doc.get("url")),
             "authors": _parse_authors(doc.get("author")),
         }
-    return _article(path, title=title, text=_html_paragraphs(body, title), **fields)
+    return _article(path, title=title, text=text, **fields)
+
+
+# What a page's extracted text needs to count as an article: a sentence of prose, and more
+# words than a menu or a form has ("Home / Log in / Sign in" is extracted as 6 short lines).
+MIN_ARTICLE_WORDS = 20
+MIN_SENTENCE_WORDS = 8
+
+
+def missing_article_text(text: str) -> str | None:
+    """Why the text an extractor found in a page is not an article, or None when it is one."""
+    words = text.split()
+    if not words:
+        return "no article text found in the page"
+    longest = max(len(line.split()) for line in text.split("\n"))
+    if len(words) < MIN_ARTICLE_WORDS or longest < MIN_SENTENCE_WORDS:
+        sample = " / ".join(line.strip() for line in text.split("\n") if line.strip())
+        sample = sample if len(sample) <= 80 else sample[:79] + "…"
+        return (
+            f"no article text found in the page, only {len(words)} words of menus or forms "
+            f"({sample!r})"
+        )
+    return None
 
 
 def _extract_html(html: str) -> dict[str, Any]:
@@ -404,17 +528,17 @@ def _parse_date(value: Any, field: str) -> date | None:
             return datetime.fromisoformat(value.strip()).date()
         except ValueError:
             pass
-    raise _Invalid(f"field {field!r} is not a date: {value!r}")
+    raise _Invalid(f"field {field!r} is not a date (YYYY-MM-DD): {value!r}", field)
 
 
-def _parse_authors(value: Any) -> tuple[str, ...]:
+def _parse_authors(value: Any, field: str = "authors") -> tuple[str, ...]:
     """Authors from a list, or a string separated by ';' or ','."""
     if value is None:
         return ()
     if isinstance(value, str):
         value = re.split(r"[;,]", value)
     if not isinstance(value, list | tuple):
-        raise _Invalid(f"field 'authors' is not a list or a string: {value!r}")
+        raise _Invalid(f"field {field!r} is not a list or a string: {value!r}", field)
     return tuple(name for name in (_as_str(v) for v in value) if name)
 
 

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=32, le=MODEL_WINDOW)
     chunk_overlap_tokens: int = Field(40, ge=0, le=128)
     embed_batch_size: int = Field(64, ge=1, le=1024)
+    # The most one article may weigh: a file of one article, or one line of a JSON-lines file.
+    max_article_mb: float = Field(2.0, gt=0, le=1024)
 
     # Answering.
     min_relevance: float = Field(0.20, ge=-1.0, le=1.0)
@@ -88,6 +90,10 @@ class Settings(BaseSettings):
         if not (path / "config.json").is_file():
             raise SettingsError(f"BRIEFBOT_MODEL_PATH: no model found at {path}")
         return path
+
+    @property
+    def max_article_bytes(self) -> int:
+        return int(self.max_article_mb * 1024 * 1024)
 
     @property
     def allowed_slack_channels(self) -> set[str]:

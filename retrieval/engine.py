@@ -125,7 +125,7 @@ class Engine:
         self, paths: Iterable[Path | str], on_progress: ProgressCallback | None = None
     ) -> IngestReport:
         report = IngestReport()
-        articles = load_articles(paths, report)
+        articles = load_articles(paths, report, self.settings.max_article_bytes)
         return self.ingester().ingest_articles(articles, report, on_progress)
 
     def is_empty(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.articles import iter_paths, load_path
+from retrieval.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
 from retrieval.chunking import Chunk, CountTokens, chunk_article
 from retrieval.config import Settings
 from retrieval.errors import LoadError
@@ -85,13 +85,19 @@ def content_hash(article: Article, recipe: str) -> str:
     return hashlib.sha1(payload.encode()).hexdigest()
 
 
-def load_articles(paths: Iterable[Path | str], report: IngestReport) -> list[Article]:
+def load_articles(
+    paths: Iterable[Path | str],
+    report: IngestReport,
+    max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
+) -> list[Article]:
     """Every article in paths; a bad file is recorded in the report and skipped."""
     files = list(iter_paths(paths))  # a missing path is an error before anything is done
     articles: dict[str, Article] = {}
     for path in files:
         try:
-            loaded = load_path(path, on_error=lambda e: report.failures.append(str(e)))
+            loaded = load_path(
+                path, on_error=lambda e: report.failures.append(str(e)), max_bytes=max_bytes
+            )
         except LoadError as exc:
             report.failures.append(str(exc))
             continue

@@ -305,3 +305,83 @@ def test_iter_paths_missing_path(tmp_path):
 def test_load_path_missing_file(tmp_path):
     with pytest.raises(LoadError, match="gone.md"):
         load_path(tmp_path / "gone.md")
+
+
+# --- hostile and malformed input -----------------------------------------------------------
+
+
+def test_impossible_front_matter_date_names_file_field_and_line(tmp_path):
+    path = write(
+        tmp_path / "feb30.md", "---\ntitle: T\npublished: 2023-02-30\n---\nA story in a line.\n"
+    )
+    with pytest.raises(LoadError) as info:
+        load_path(path)
+    assert str(info.value).startswith(f"{path}:3: field 'published'")
+    assert "2023-02-30" in str(info.value)
+
+
+def test_front_matter_dates_still_parse_as_dates(tmp_path):
+    path = write(tmp_path / "ok.md", "---\npublished: 2023-02-28\n---\nTitle\n\nText.\n")
+    assert load_one(path).published == date(2023, 2, 28)
+
+
+def test_bad_file_in_a_folder_is_reported_and_the_rest_goes_on(tmp_path):
+    from retrieval.ingest import IngestReport, load_articles
+
+    write(tmp_path / "a-bad.md", "---\npublished: 2023-02-30\n---\nTitle\n\nText.\n")
+    write(tmp_path / "b-good.txt", "A good title\n\nA good story.\n")
+    report = IngestReport()
+    articles = load_articles([tmp_path], report)
+    assert [a.id for a in articles] == ["b-good"]
+    assert len(report.failures) == 1 and "a-bad.md:2" in report.failures[0]
+
+
+def test_unclosed_front_matter_is_reported(tmp_path):
+    path = write(tmp_path / "open.md", "---\ntitle: T\npublished: 2023-02-03\n\nThe story.\n")
+    with pytest.raises(LoadError, match=r"open\.md:1: front matter .* never closed"):
+        load_path(path)
+
+
+def test_front_matter_yaml_error_keeps_its_line(tmp_path):
+    path = write(tmp_path / "bad.md", "---\ntitle: T\nsource: [unclosed\n---\nTitle\n\nText.\n")
+    with pytest.raises(LoadError, match=r"bad\.md:\d+: front matter is not valid YAML"):
+        load_path(path)
+
+
+def test_html_page_without_an_article_is_refused(tmp_path):
+    page = (
+        "<html><head><title>Sign in</title></head><body><nav><a href='/'>Home</a> / "
+        "<a href='/login'>Log in</a> / <a>Sign in</a></nav><form><input name=u>"
+        "<input name=p type=password><button>Sign in</button></form></body></html>"
+    )
+    path = write(tmp_path / "login.html", page)
+    with pytest.raises(LoadError, match=r"login\.html: no article text found") as info:
+        load_path(path)
+    assert "Log in" in str(info.value)
+
+
+def test_oversized_article_file_is_refused_unread(tmp_path):
+    path = write(tmp_path / "huge.txt", "Title\n\n" + "word " * 1000)
+    with pytest.raises(LoadError, match="BRIEFBOT_MAX_ARTICLE_MB") as info:
+        load_path(path, max_bytes=1000)
+    assert "huge.txt" in str(info.value)
+    assert load_path(path, max_bytes=10_000)[0].title == "Title"
+
+
+@pytest.mark.parametrize("name", ["big.jsonl", "big.jsonl.gz"])
+def test_oversized_jsonl_line_is_refused_and_the_others_kept(tmp_path, name):
+    big = {**RECORD, "id": "big", "text": "x " * 5000}
+    small = {**RECORD, "id": "small"}
+    data = jsonl(small, big, small | {"id": "after"}).encode()
+    path = write(tmp_path / name, gzip.compress(data) if name.endswith(".gz") else data)
+    errors: list[LoadError] = []
+    articles = load_path(path, on_error=errors.append, max_bytes=2000)
+    assert [a.id for a in articles] == ["small", "after"]
+    assert len(errors) == 1 and f"{name}:2:" in str(errors[0])
+
+
+def test_settings_name_the_article_limit(monkeypatch):
+    from retrieval.config import load_settings
+
+    monkeypatch.setenv("BRIEFBOT_MAX_ARTICLE_MB", "0.5")
+    assert load_settings().max_article_bytes == 512 * 1024
