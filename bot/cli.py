@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 import retrieval  # noqa: F401  (sets the offline environment before anything loads a model)
 from retrieval.config import Settings, load_settings
@@ -24,8 +25,11 @@ if TYPE_CHECKING:
     from retrieval.schedule import Schedule, Scheduler
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console()
-err = Console(stderr=True)
+# Everything printed holds user data (paths, titles, topics, error messages): never read as
+# rich markup, so "[draft]" stays "[draft]" and "[/x]" is just text. Styles are Text's.
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+FAIL = ("✗ ", "red")
 log = logging.getLogger("briefbot")
 
 
@@ -54,44 +58,54 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log pro
 
 
 # -- progress -------------------------------------------------------------------------------
+def duration(seconds: float) -> str:
+    """A rough remaining time, as people say it: 'about 40 s', 'about 3 min', 'about 1.5 h'."""
+    if seconds < 60:
+        return f"about {max(seconds, 1):.0f} s"
+    if seconds < 3600:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
 class IngestBar:
-    """A rich progress bar: articles, chunks, chunks/s (on stderr, so stdout stays clean)."""
+    """Ingest progress on stderr (stdout stays clean): what is happening, articles, chunks,
+    chunks/s and the time left; a bar on a terminal, a plain line every few seconds elsewhere."""
 
     def __init__(self, label: str) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.progress = Progress(
-            TextColumn(f"[bold]{label}"),
+            TextColumn("{task.description}", style="bold"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn(
-                "articles · {task.fields[chunks]} chunks · {task.fields[rate]:.1f} chunks/s"
-            ),
-            TimeElapsedColumn(),
+            TextColumn("articles · {task.fields[detail]}", markup=False),
             console=err,
             transient=False,
         )
-        self.task = self.progress.add_task(label, total=None, chunks=0, rate=0.0)
+        self.task = self.progress.add_task(label, total=None, detail="")
         self.label = label
         self._last_line = 0.0
+        self._last_stage = ""
+
+    @staticmethod
+    def detail(p: IngestProgress) -> str:
+        if p.stage != "embedding":
+            return f"{p.stage}…"
+        left = p.seconds_left
+        eta = f" · {duration(left)} left" if left is not None else ""
+        return f"{p.chunks_done} chunks · {p.chunks_per_second:.1f} chunks/s{eta}"
 
     def _plain(self, p: IngestProgress) -> None:
-        """Without a terminal (a log, CI), a plain line every few seconds instead of a bar."""
+        """Without a terminal (a log, CI), a line when the stage changes and every few
+        seconds."""
         import time
 
         now = time.monotonic()
-        if now - self._last_line >= 5 or p.articles_done == p.articles_total:
-            self._last_line = now
+        changed = p.stage != self._last_stage
+        if changed or now - self._last_line >= 5 or p.articles_done == p.articles_total:
+            self._last_line, self._last_stage = now, p.stage
             err.print(
-                f"{self.label}: {p.articles_done}/{p.articles_total} articles · "
-                f"{p.chunks_done} chunks · {p.chunks_per_second:.1f} chunks/s",
-                highlight=False,
+                f"{self.label}: {p.articles_done}/{p.articles_total} articles · {self.detail(p)}"
             )
 
     def __enter__(self) -> IngestBar:
@@ -108,11 +122,7 @@ class IngestBar:
             self._plain(p)
             return
         self.progress.update(
-            self.task,
-            total=p.articles_total,
-            completed=p.articles_done,
-            chunks=p.chunks_done,
-            rate=p.chunks_per_second,
+            self.task, total=p.articles_total, completed=p.articles_done, detail=self.detail(p)
         )
 
 
@@ -122,9 +132,9 @@ def print_report(report: IngestReport) -> None:
         f"{report.chunks} chunks in {report.seconds:.1f} s"
     )
     if report.failures:
-        err.print(f"[red]{len(report.failures)} failed:[/red]")
+        err.print(Text(f"{len(report.failures)} failed:", style="red"))
         for f in report.failures:
-            err.print(f"  [red]✗[/red] {f}", markup=True, highlight=False)
+            err.print(Text.assemble("  ", FAIL, f))
 
 
 def ensure_seeded(engine: Engine) -> None:
@@ -192,19 +202,15 @@ def _poll_feed(engine: Engine, url: str) -> bool:
 
 def print_feed_report(report: FeedReport) -> None:
     if report.feed_error:
-        head = f"[red]✗[/red] {escape(report.url)}: {escape(report.feed_error)}"
-        err.print(f"{head} (tried again next time)", highlight=False)
+        err.print(Text.assemble(FAIL, f"{report.url}: {report.feed_error} (tried again next time)"))
     elif report.not_modified:
-        err.print(f"{escape(report.url)}: not modified", highlight=False)
+        err.print(f"{report.url}: not modified")
     else:
-        err.print(
-            f"{escape(report.url)}: {report.new_items} new items · {report.ingested} ingested",
-            highlight=False,
-        )
+        err.print(f"{report.url}: {report.new_items} new items · {report.ingested} ingested")
     if report.feed_error and report.ingested:
-        err.print(f"  {report.ingested} pending items ingested", highlight=False)
+        err.print(f"  {report.ingested} pending items ingested")
     for f in report.failures[1 if report.feed_error else 0 :]:
-        err.print(f"  [red]✗[/red] {escape(f)} (tried again next time)", highlight=False)
+        err.print(Text.assemble("  ", FAIL, f"{f} (tried again next time)"))
 
 
 @app.command()
@@ -259,10 +265,13 @@ def brief(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Briefing as JSON.")] = False,
 ) -> None:
     """The window's stories, grouped across outlets, with cited key sentences and quotes."""
-    engine = make_engine()
-    ensure_seeded(engine)
+    from retrieval.timewindow import check_window
+
     start = parse_moment(since, "--since") or datetime.now(UTC) - timedelta(hours=24)
     end = parse_moment(until, "--until")
+    check_window(start, end or datetime.now(UTC))  # before any work
+    engine = make_engine()
+    ensure_seeded(engine)
     briefing = engine.brief(start, end, topic=topic, max_stories=max_stories)
     if as_json:
         sys.stdout.write(json.dumps(briefing.to_dict(), ensure_ascii=False, indent=2) + "\n")
@@ -409,10 +418,9 @@ def _eval_checks(rows: list, as_json: bool) -> None:
         )
     else:
         for r in results:
-            mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
-            out.print(
-                f"{mark} {r.id}: {r.question}" + ("" if r.passed else f" — {'; '.join(r.reasons)}")
-            )
+            mark = ("PASS", "green") if r.passed else ("FAIL", "red")
+            why = "" if r.passed else f" — {'; '.join(r.reasons)}"
+            out.print(Text.assemble(mark, f" {r.id}: {r.question}{why}"))
         out.print(f"{passed}/{len(results)} passed ({passed / max(len(results), 1):.0%})")
     if passed < len(results):
         raise typer.Exit(1)
@@ -640,10 +648,11 @@ def discord_sync(
 
 
 def main() -> None:
+    os.umask(0o077)  # what briefbot writes (the index, caches, databases) is the user's alone
     try:
         app()
     except BriefbotError as exc:
-        err.print(f"[red]Error:[/red] {exc}", highlight=False)
+        err.print(Text.assemble(("Error:", "red"), f" {exc}"))
         sys.exit(2)
 
 

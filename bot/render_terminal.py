@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.text import Text
 
 from retrieval.models import Answer, Briefing, Citation, moment_label
@@ -45,7 +44,7 @@ def render_answer(answer: Answer) -> RenderableType:
 def render_briefing(briefing: Briefing) -> RenderableType:
     head = f"Briefing {moment_label(briefing.since)} → {moment_label(briefing.until)}"
     if briefing.topic:
-        head += f" · {escape(briefing.topic)}"
+        head += f" · {briefing.topic}"
     parts: list[RenderableType] = [Text(head, style="bold")]
     if briefing.empty:
         parts.append(Text(briefing.note or "Nothing new in the window.", style="yellow"))

@@ -25,7 +25,7 @@ from retrieval.ingest import (
 from retrieval.models import Answer, Briefing
 from retrieval.search import SearchOptions, Snapshot, rank_articles, search
 from retrieval.store import Store
-from retrieval.timewindow import parse_window
+from retrieval.timewindow import check_window, parse_window
 
 log = logging.getLogger(__name__)
 
@@ -246,12 +246,14 @@ class Engine:
         quotes of the day (see retrieval.briefing). `exclude`: articles already briefed."""
         from retrieval.briefing import build_briefing
 
+        until = until or datetime.now(UTC)
+        check_window(since, until)
         return build_briefing(
             self.snapshot(),
             self.store.get_articles,
             self.query_encoder.encode,
             since,
-            until or datetime.now(UTC),
+            until,
             topic=topic,
             max_stories=max_stories,
             exclude=exclude,

@@ -48,10 +48,24 @@ class IngestProgress:
     articles_done: int = 0
     chunks_done: int = 0
     started: float = field(default_factory=time.perf_counter)
+    stage: str = "reading"  # what is happening now, in words a user reads
+    # When embedding began, and how many articles were done (unchanged ones) by then.
+    embedding_since: float | None = None
+    done_before_embedding: int = 0
 
     @property
     def chunks_per_second(self) -> float:
-        return self.chunks_done / max(time.perf_counter() - self.started, 1e-9)
+        since = self.embedding_since or self.started
+        return self.chunks_done / max(time.perf_counter() - since, 1e-9)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Time to the end at the pace of the articles embedded so far; None before any."""
+        embedded = self.articles_done - self.done_before_embedding
+        if self.embedding_since is None or embedded <= 0:
+            return None
+        pace = (time.perf_counter() - self.embedding_since) / embedded
+        return pace * (self.articles_total - self.articles_done)
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -169,6 +183,16 @@ class Ingester:
         if on_progress:
             on_progress(progress)
         if pending:
+            if self._encoder is None:  # the model takes seconds to load: say so
+                progress.stage = "loading the embedding model"
+                if on_progress:
+                    on_progress(progress)
+                self.encoder  # noqa: B018  (loaded here, so that the wait is announced)
+            progress.stage = "embedding"
+            progress.embedding_since = time.perf_counter()
+            progress.done_before_embedding = progress.articles_done
+            if on_progress:
+                on_progress(progress)
             # Three stages overlap: the next group is chunked and the previous one written
             # while this one is embedded (torch, the tokenizer and Chroma release the GIL).
             with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(1) as chunker:

@@ -8,6 +8,7 @@ is the commit marker, so an ingest killed half-way is completed by the next one.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,7 @@ import numpy as np
 
 from retrieval.chunking import Chunk
 from retrieval.config import Settings
+from retrieval.datadir import private_dir
 from retrieval.errors import SettingsError
 from retrieval.models import Article
 
@@ -58,12 +60,22 @@ def make_client(settings: Settings) -> Any:
                 settings=chroma_settings,
             )
         except Exception as exc:  # chromadb raises plain ValueError/ConnectError here
-            raise SettingsError(
-                f"BRIEFBOT_CHROMA_URL: no Chroma server at {settings.chroma_url} ({exc})"
-            ) from None
-    path = Path(settings.data_dir) / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
+            raise _no_server(settings.chroma_url, exc) from None
+    path = private_dir(Path(settings.data_dir) / "chroma")
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _no_server(url: str, exc: BaseException) -> SettingsError:
+    """One line that says why the server at `url` can't be used (chromadb's own messages can
+    be empty, or a whole HTML error page)."""
+    reasons = []
+    for e in (exc, exc.__context__):
+        if e is not None:
+            text = " ".join(re.sub(r"<[^>]*>", " ", str(e)).split())
+            reasons.append(text[:160] or type(e).__name__)
+    return SettingsError(
+        f"BRIEFBOT_CHROMA_URL: no usable Chroma server at {url} ({': '.join(reasons)})"
+    )
 
 
 class Store:
@@ -87,7 +99,13 @@ class Store:
     @classmethod
     def open(cls, settings: Settings, name: str | None = None) -> Store:
         location = settings.chroma_url or str(Path(settings.data_dir).resolve() / "chroma")
-        return cls(make_client(settings), name or settings.collection, location)
+        client = make_client(settings)
+        if not settings.chroma_url:
+            return cls(client, name or settings.collection, location)
+        try:
+            return cls(client, name or settings.collection, location)
+        except Exception as exc:  # answers, but not as a Chroma server does
+            raise _no_server(settings.chroma_url, exc) from None
 
     # -- reads ------------------------------------------------------------------------------
     def count(self) -> tuple[int, int]:

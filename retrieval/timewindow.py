@@ -161,3 +161,22 @@ def parse_moment(value: str, now: datetime, name: str = "since") -> datetime:
             f"{name}: {raw!r} is not 24h, 7d, 2w, a date (YYYY-MM-DD) or a date and time."
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _instant(moment: date | datetime) -> datetime:
+    """A moment comparable with any other: a date is its midnight, naive times are UTC."""
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_window(since: date | datetime, until: date | datetime) -> None:
+    """A briefing's window must hold time: `since` before `until`, else a QuestionError."""
+    from retrieval.errors import QuestionError
+    from retrieval.models import moment_label
+
+    if _instant(since) >= _instant(until):
+        raise QuestionError(
+            f"The window is empty: since {moment_label(since.isoformat())} is not before "
+            f"until {moment_label(until.isoformat())}."
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,137 @@ def test_unknown_file_type_is_refused(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli.app, ["ingest", str(doc)])
     assert result.exit_code == 1 and "notes.docx" in result.output
     assert "unsupported file type" in result.output
+
+
+# --- hostile input and broken set-ups: one clear line, never a traceback --------------------
+
+
+def _invoke(monkeypatch, tmp_path, *args: str):
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli.State, "settings", None)
+    return CliRunner().invoke(cli.app, list(args))
+
+
+def test_user_data_is_printed_as_plain_text_not_markup(tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    (folder / "a[").mkdir(parents=True)
+    (folder / "a[" / "x]b.txt").write_text("")  # its path holds "[/x]"
+    (folder / "[draft] notes.txt").write_text("")
+    result = _invoke(monkeypatch, tmp_path, "ingest", str(folder))
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "a[/x]b.txt: file is empty" in result.output
+    assert "[draft] notes.txt: file is empty" in result.output
+
+
+def test_an_empty_or_reversed_briefing_window_is_an_error(tmp_path, monkeypatch):
+    for since, until in [("2023-01-01", "2022-01-01"), ("2022-05-01", "2022-05-01")]:
+        proc = run("brief", "--since", since, "--until", until, data=tmp_path / "data")
+        assert proc.returncode == 2, proc.stderr
+        assert "The window is empty" in proc.stderr and since in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was indexed
+
+
+def test_a_data_directory_that_is_a_file_is_named(tmp_path):
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    proc = run("sources", data=data)
+    assert proc.returncode == 2
+    assert f"BRIEFBOT_DATA_DIR: {data} is a file, not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_data_directory_this_user_cannot_write_is_named(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # Root writes through any mode; an immutable folder stops it too.
+    lock, unlock = (["chattr", "+i"], ["chattr", "-i"]) if os.geteuid() == 0 else ([], [])
+    if lock:
+        subprocess.run([*lock, str(locked)], check=True)
+    else:
+        locked.chmod(0o500)
+    try:
+        proc = run("sources", data=locked / "data")
+    finally:
+        if unlock:
+            subprocess.run([*unlock, str(locked)], check=True)
+        locked.chmod(0o700)
+    assert proc.returncode == 2, proc.stderr
+    assert f"BRIEFBOT_DATA_DIR: cannot create {locked / 'data'}" in proc.stderr
+    assert "(permission denied)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def not_chroma_server():
+    """A local HTTP server that answers everything with an HTML 404 page."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(404)
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_unusable_chroma_url_says_why_in_one_line(tmp_path, not_chroma_server):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    for url, reason in [(closed, "Connection refused"), (not_chroma_server, "Error code: 404")]:
+        env = {**os.environ, "BRIEFBOT_CHROMA_URL": url, "BRIEFBOT_DATA_DIR": str(tmp_path)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "sources"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("Error: BRIEFBOT_CHROMA_URL: no usable Chroma server")
+        assert reason in lines[0] and "<" not in lines[0] and "()" not in lines[0]
+
+
+def test_what_briefbot_writes_is_private_to_the_user(tmp_path):
+    data = tmp_path / "data"
+    proc = run("sources", "--json", data=data, check=True)
+    assert json.loads(proc.stdout)["articles"] == 0
+    from retrieval.feedback import FeedbackStore
+
+    FeedbackStore.in_data_dir(data / "votes")
+    for path in [data, *data.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+    assert (data / "votes" / "feedback.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_ingest_progress_says_what_it_does_and_the_time_left(make_engine, capsys):
+    engine = make_engine()
+    seen: list[tuple[str, int, float | None]] = []
+    bar = cli.IngestBar("Ingesting")
+    lines: list[str] = []
+
+    def record(p):
+        seen.append((p.stage, p.articles_done, p.seconds_left))
+        lines.append(bar.detail(p))
+
+    report = engine.ingest([FIXTURES / "articles"], on_progress=record)
+    assert report.added >= 2
+    stages = [s for s, _, _ in seen]
+    assert stages[:3] == ["reading", "loading the embedding model", "embedding"]
+    assert lines[1] == "loading the embedding model…"
+    done = [(n, left) for s, n, left in seen if s == "embedding" and n]
+    assert done and all(left is not None for _, left in done)
+    assert done[-1][1] == 0 and "left" in lines[-1] and "chunks/s" in lines[-1]
