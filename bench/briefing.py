@@ -146,7 +146,7 @@ def main() -> None:
     engine = Engine(
         settings.model_copy(update={"collection": corpus_key(args.corpus, probe.recipe)})
     )
-    articles = load_path(args.corpus)
+    articles = load_path(args.corpus, on_error=lambda e: print(f"skipped {e}"))
     report = engine.ingester().ingest_articles(articles)  # cached: unchanged articles are skipped
     snap = engine.snapshot()
     titles = {a.id: a.title for a in articles}

@@ -50,7 +50,7 @@ def main() -> None:
         ingester = engine.ingester()
         from retrieval.articles import load_path
 
-        texts = [c.embed_text for a in load_path(corpus) for c in ingester.chunk(a)]
+        texts = [c.embed_text for a in load_path(corpus, on_error=print) for c in ingester.chunk(a)]
         t = time.perf_counter()
         encoder.encode(texts, batch_size=engine.settings.embed_batch_size)
         encode_s = time.perf_counter() - t

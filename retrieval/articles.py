@@ -222,6 +222,50 @@ _UPDATE = re.compile(
 )
 _TRAILER = re.compile(r"^About the (?:writer|author|reporter)s?(?=[\s:]|$)", re.IGNORECASE)
 
+# Lines of the page around an article, not the article: each rule names a kind of line that
+# news pages share, and is tested on real pages (tests/test_articles.py, docs/retrieval.md).
+_PAGE_LINES = {
+    # "JUST WATCHED <title> Replay More Videos ... MUST WATCH <title> 02:46"
+    "video promo": re.compile(
+        r"^JUST WATCHED\b|\bReplay More Videos\b|\bMUST WATCH\b.*\b\d{1,2}:\d{2}$"
+    ),
+    # "Photos: Russia invades Ukraine <caption> Hide Caption 13 of 29"
+    "photo gallery": re.compile(r"^Photos?:|\bHide Caption \d+ of \d+", re.IGNORECASE),
+    # "WASHINGTON, DC - JANUARY 26: The U.S. Supreme Court building ..." (wire photo caption)
+    "wire photo caption": re.compile(r"^[A-Z][A-Z .,'’-]+ - [A-Z]+ \d{1,2}:"),
+    # "Sign up for CNN Opinion's newsletter", "Subscribe to the newsletter here", "A version
+    # of this story appeared in CNN's Reliable Sources newsletter"
+    "newsletter promo": re.compile(
+        r"\b(?:sign up|subscribe)\b.{0,80}\b(?:here|newsletters?|inbox|alerts|edition)\b"
+        r"|\bdelivered to your inbox\b"
+        r"|^A version of this (?:story|article) (?:first )?appeared in\b",
+        re.IGNORECASE,
+    ),
+    # "More: Iconic Anchor Bar closes", "READ MORE: ...", "Read More", "Related: ..."
+    "link headline": re.compile(
+        r"^(?:More|Read more|Related|See also|Watch)\s*:|^(?:Read more|More to know)\s*:?$"
+        r"|^Click here\b",
+        re.IGNORECASE,
+    ),
+    # "Contributing: The Associated Press", "Reporting by ...; Editing by ..."
+    "credits": re.compile(r"^(?:Contributing|Contributed|Reporting by|Editing by)\b", re.I),
+    # "___", "* * *": rules and ornaments
+    "ornament": re.compile(r"^[\W_]+$"),
+}
+
+
+def page_line_kind(line: str) -> str | None:
+    """Which kind of page furniture `line` is (a caption, a promo, ...), or None for text."""
+    bare = line.strip()
+    if _BANNER.match(bare) or _CREDIT.search(bare):
+        return "photo credit"
+    if _is_keyword_line(bare):
+        return "keyword list"
+    for kind, rule in _PAGE_LINES.items():
+        if rule.search(bare):
+            return kind
+    return None
+
 
 def _is_keyword_line(line: str) -> bool:
     """A short line of 3+ comma-separated capitalised keywords (a tag list, not prose)."""
@@ -247,7 +291,8 @@ def _update_date(line: str) -> date | None:
 
 
 def _strip_boilerplate(text: str) -> tuple[str, date | None]:
-    """Drop banner, caption, keyword, update and trailer lines; return the earliest update date."""
+    """Drop the page's lines (captions, credits, promos, keyword lists, update and trailer
+    lines) from an article's text; return the rest and the earliest update date."""
     kept: list[str] = []
     updates: list[date] = []
     for line in text.split("\n"):
@@ -257,10 +302,14 @@ def _strip_boilerplate(text: str) -> tuple[str, date | None]:
         if (when := _update_date(bare)) is not None:
             updates.append(when)
             continue
-        if _BANNER.match(bare) or _CREDIT.search(bare) or _is_keyword_line(bare):
-            continue
-        kept.append(line)
+        if page_line_kind(bare) is None:
+            kept.append(line)
     return normalize_text("\n".join(kept)), min(updates, default=None)
+
+
+def clean_text(text: str) -> str:
+    """An article's text without the page around it (see `page_line_kind`)."""
+    return _strip_boilerplate(text)[0]
 
 
 def _split_title(text: str) -> tuple[str, str]:
@@ -415,7 +464,7 @@ def _jsonl_article(line: str, fallback_id: str) -> Article:
     if not isinstance(text, str):
         raise _Invalid("field 'text' is missing or not a string")
     url = _as_str(obj.get("url"))
-    text = normalize_text(text)
+    text = clean_text(normalize_text(text))
     if not text:
         raise _Invalid("article has no text")
     return Article(
@@ -492,7 +541,7 @@ def _html_paragraphs(text: str, title: str) -> str:
     lines = [line for line in text.split("\n") if line.strip()]
     if lines and title and lines[0].strip().casefold() == title.casefold():
         lines = lines[1:]
-    return normalize_text("\n\n".join(lines))
+    return clean_text("\n\n".join(lines))
 
 
 # --- fields ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -11,6 +12,8 @@ from typing import Any
 
 from retrieval.errors import LoadError
 from retrieval.models import Answer
+
+log = logging.getLogger(__name__)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -182,7 +185,8 @@ def eval_corpus(
 
     probe = engine_factory(settings.collection)
     engine = engine_factory(corpus_key(corpus, probe.recipe))
-    articles = load_path(corpus)
+    # A line with no article in it (a page of photo captions only) is skipped, and said so.
+    articles = load_path(corpus, on_error=lambda e: log.warning("skipped %s", e))
     titles = {a.id: a.title for a in articles}
     engine.ingester().ingest_articles(articles, on_progress=ingest_progress)  # cached: skips
     engine.snapshot()
