@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -124,6 +124,60 @@ class IngestBar:
         self.progress.update(
             self.task, total=p.articles_total, completed=p.articles_done, detail=self.detail(p)
         )
+
+
+class StageProgress:
+    """Progress of named stages (indexing, each system's questions): bars on a terminal; a
+    plain line per stage every few seconds and at its end elsewhere, with the time left."""
+
+    def __init__(self, transient: bool = False) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("{task.description}", style="bold"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=transient,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+        self.last_line: dict[str, float] = {}
+
+    def __enter__(self) -> StageProgress:
+        if err.is_terminal:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if err.is_terminal:
+            self.bar.stop()
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        import time
+
+        if err.is_terminal:
+            if name not in self.tasks:
+                self.tasks[name] = self.bar.add_task(name, total=total)
+            self.bar.update(self.tasks[name], completed=done, total=total)
+            return
+        now = time.monotonic()
+        start = self.started.setdefault(name, now)
+        if now - self.last_line.get(name, 0.0) < 5 and done < total:
+            return
+        self.last_line[name] = now
+        left = (now - start) / done * (total - done) if done else None
+        eta = f" · {duration(left)} left" if left is not None and done < total else ""
+        err.print(f"{name}: {done}/{total}{eta}")
 
 
 def print_report(report: IngestReport) -> None:
@@ -306,14 +360,6 @@ def evaluate(
 def _eval_corpus(
     corpus: Path, rows: list, baseline: bool, report: Path | None, as_json: bool
 ) -> None:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeElapsedColumn,
-    )
     from rich.table import Table
 
     from retrieval.engine import Engine
@@ -322,20 +368,7 @@ def _eval_corpus(
     if not corpus.is_file():
         raise BriefbotError(f"--corpus: {corpus}: no such file")
     s = settings()
-    tasks: dict[str, TaskID] = {}
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    ) as bar:
-
-        def stage(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(name, total=total)
-            bar.update(tasks[name], completed=done)
-
+    with StageProgress() as stage:
         run = eval_corpus(
             lambda name: Engine(s.model_copy(update={"collection": name})),
             s,
@@ -392,12 +425,9 @@ def _eval_checks(rows: list, as_json: bool) -> None:
 
     engine = make_engine()
     ensure_seeded(engine)
-    from rich.progress import Progress
-
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("Questions", total=len(rows))
+    with StageProgress(transient=True) as stage:
         results = check_questions(
-            lambda q, d: engine.ask(q, now=d), rows, lambda k, n: bar.update(task, completed=k)
+            lambda q, d: engine.ask(q, now=d), rows, lambda k, n: stage("Questions", k, n)
         )
     passed = sum(r.passed for r in results)
     if as_json:

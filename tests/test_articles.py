@@ -385,3 +385,71 @@ def test_settings_name_the_article_limit(monkeypatch):
 
     monkeypatch.setenv("BRIEFBOT_MAX_ARTICLE_MB", "0.5")
     assert load_settings().max_article_bytes == 512 * 1024
+
+
+# --- page furniture: lines of the page around an article -----------------------------------
+
+PAGE_LINES = [
+    (
+        "JUST WATCHED Storm hits the coast Replay More Videos ... MUST WATCH Storm hits the "
+        "coast 02:46",
+        "video promo",
+    ),
+    (
+        "Photos: A week in pictures A child waves a flag in Kyiv. Hide Caption 13 of 29",
+        "photo gallery",
+    ),
+    ("Hide Caption 3 of 30 Photos: Fire season The sky glows red over the ridge.", "photo gallery"),
+    ("A firefighter walks past a burning home on Friday. Jane Doe/Getty Images", "photo credit"),
+    ("A bridge was washed out by the river. National Park Service/AP", "photo credit"),
+    (
+        "WASHINGTON, DC - JANUARY 26: The court building on the day it was reported on January "
+        "26, 2022 in Washington, DC.",
+        "wire photo caption",
+    ),
+    (
+        "A version of this story appeared in CNN's Meanwhile in China newsletter. Sign up here",
+        "newsletter promo",
+    ),
+    ("Get a politics roundup in your inbox:Sign up for OnPolitics newsletter", "newsletter promo"),
+    ("More:Students look forward to next year at the high school", "link headline"),
+    ("READ MORE: Why the storm surge was so high", "link headline"),
+    ("Read More", "link headline"),
+    ("Contributing: The Associated Press", "credits"),
+    ("___", "ornament"),
+]
+PROSE_LINES = [
+    "More than 100 people were evacuated on Tuesday, officials said.",
+    "More to come from the author: a fourth novel is planned for next year.",
+    "She said readers who subscribe to the paper pay less than they did last year.",
+    "Photographers gathered outside the court at 9:30.",
+    "The vote was 52-48, with two senators absent.",
+    "WASHINGTON (AP) — The Senate passed the bill on Sunday.",
+]
+
+
+@pytest.mark.parametrize(("line", "kind"), PAGE_LINES)
+def test_page_lines_are_known_by_their_kind(line, kind):
+    from retrieval.articles import page_line_kind
+
+    assert page_line_kind(line) == kind
+
+
+@pytest.mark.parametrize("line", PROSE_LINES)
+def test_prose_is_not_taken_for_page_lines(line):
+    from retrieval.articles import page_line_kind
+
+    assert page_line_kind(line) is None
+
+
+def test_page_lines_are_removed_from_every_kind_of_article(tmp_path):
+    body = "\n\n".join([PAGE_LINES[0][0], "The storm hit the coast on Tuesday.", PAGE_LINES[6][0]])
+    txt = load_one(write(tmp_path / "a.txt", "Storm\n\n" + body))
+    line = load_path(write(tmp_path / "a.jsonl", jsonl({**RECORD, "text": body})))[0]
+    assert txt.text == line.text == "The storm hit the coast on Tuesday."
+
+
+def test_an_article_that_is_only_page_furniture_is_refused(tmp_path):
+    path = write(tmp_path / "gallery.jsonl", jsonl({**RECORD, "text": PAGE_LINES[1][0]}))
+    with pytest.raises(LoadError, match=r"gallery\.jsonl:1: article has no text"):
+        load_path(path)
