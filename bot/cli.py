@@ -636,7 +636,7 @@ def serve_slack(
 
 @serve_app.command("discord")
 def serve_discord(config: ConfigOption = None) -> None:
-    """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID syncs commands to one server at start).
+    """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID: commands in that one server only, set at start).
 
     Scheduled briefings with a discord_channel in the configuration file are posted from here."""
     import asyncio
@@ -664,17 +664,37 @@ def serve_discord(config: ConfigOption = None) -> None:
 @discord_cli.command("sync")
 def discord_sync(
     guild: Annotated[
-        int | None, typer.Option("--guild", help="One server's id (default: global)")
+        int | None,
+        typer.Option("--guild", help="Register in this one server (and remove the global ones)"),
+    ] = None,
+    clear_global: Annotated[
+        bool, typer.Option("--clear-global", help="Only remove the global commands")
+    ] = False,
+    clear_guild: Annotated[
+        int | None, typer.Option("--clear-guild", help="Only remove the commands of this server")
     ] = None,
 ) -> None:
-    """Sync the app commands with Discord, on purpose (not at every start)."""
+    """Register the app commands with Discord, on purpose (not at every start): globally, or in
+    one server; never both, so that none shows twice."""
     import asyncio
 
     from bot import discord_app
 
+    def place(where: int | None) -> str:
+        return "the global set" if where is None else f"server {where}"
+
+    if clear_global or clear_guild is not None:
+        if guild is not None:
+            raise BriefbotError("--guild registers; --clear-global / --clear-guild only remove.")
+        places = ([None] if clear_global else []) + ([] if clear_guild is None else [clear_guild])
+        removed = asyncio.run(discord_app.clear(settings(), places))
+        for where, names in removed.items():
+            listed = ", ".join("/" + n for n in names) or "nothing (none were registered)"
+            out.print(f"Removed {listed} from {place(where)}.")
+        return
     names = asyncio.run(discord_app.sync(settings(), None, guild))
-    where = f"server {guild}" if guild else "all servers (global; may take up to an hour)"
-    out.print(f"Synced {', '.join('/' + n for n in names)} to {where}.")
+    to = f"server {guild}" if guild else "all servers (global; may take up to an hour)"
+    out.print(f"Synced {', '.join('/' + n for n in names)} to {to}.")
 
 
 def main() -> None:

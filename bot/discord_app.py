@@ -12,13 +12,16 @@ a bot when the message mentions it and in DMs, which are the only messages the b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -36,7 +39,9 @@ log = logging.getLogger(__name__)
 
 # Article text is untrusted: nothing the bot sends may ping anyone, whatever it contains.
 NO_MENTIONS = discord.AllowedMentions.none()
-FEEDBACK_TIMEOUT_S = 24 * 60 * 60  # the 👍 / 👎 buttons work for a day (and not across restarts)
+# A vote button's custom id: "briefbot:vote:up:<key>", 33 characters of Discord's 100.
+VOTE_PREFIX = "briefbot:vote"
+VOTE_TEMPLATE = rf"{VOTE_PREFIX}:(?P<direction>up|down):(?P<key>[0-9a-f]{{16}})"
 THREAD_HISTORY = 50  # messages looked back through for a thread's earlier question
 PLATFORM = "discord"
 
@@ -67,59 +72,64 @@ def parse_since(value: str | None, now: datetime) -> datetime:
 
 
 # -- feedback -----------------------------------------------------------------------------
-class FeedbackView(discord.ui.View):
-    """👍 / 👎 under an answer; each vote lands in the store the Slack adapter uses too."""
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=VOTE_TEMPLATE,
+):
+    """👍 or 👎 under an answer, working after restarts and for as long as the message lasts.
 
-    def __init__(
-        self,
-        store: FeedbackStore,
-        answer: Answer,
-        timeout: float | None = FEEDBACK_TIMEOUT_S,
-    ) -> None:
-        super().__init__(timeout=timeout)
-        self.store = store
-        self.question = answer.question
-        self.answer = answer.answer
-        self.article_ids = list(dict.fromkeys(c.article_id for c in answer.citations))
-        self.voters: set[int] = set()
+    Its custom id carries all a press needs: the direction and the key under which the answer
+    is kept in the feedback store (the store Slack's votes go to too). Any client with a
+    feedback store handles it, not only the one that sent it.
+    """
 
-    @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary)
-    async def helpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self.vote(interaction, 1)
-
-    @discord.ui.button(emoji="👎", style=discord.ButtonStyle.secondary)
-    async def unhelpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self.vote(interaction, -1)
-
-    async def vote(self, interaction: discord.Interaction, vote: int) -> None:
-        user_id = interaction.user.id
-        if user_id in self.voters:
-            await interaction.response.send_message(
-                "You have already rated this answer.", ephemeral=True
+    def __init__(self, key: str, vote: int) -> None:
+        direction = "up" if vote > 0 else "down"
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if vote > 0 else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{VOTE_PREFIX}:{direction}:{key}",
             )
-            return
-        self.voters.add(user_id)  # before the write, so that a double click counts once
+        )
+        self.key = key
+        self.vote = vote
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> VoteButton:
+        return cls(match["key"], 1 if match["direction"] == "up" else -1)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        store = getattr(interaction.client, "feedback_store", None)
         try:
+            if store is None:
+                raise BriefbotError("Votes are not being recorded right now.")
             await asyncio.to_thread(
-                self.store.record,
+                store.vote_on,
+                self.key,
                 platform=PLATFORM,
-                user_id=str(user_id),
-                vote=vote,
-                question=self.question,
-                answer=self.answer,
-                article_ids=self.article_ids,
+                user_id=str(interaction.user.id),
+                vote=self.vote,
             )
-        except Exception:
-            self.voters.discard(user_id)
-            raise
+        except Exception as exc:  # discord.py would only log it: the user hears back here
+            await send_ephemeral(interaction, user_message(exc))
+            return
         await interaction.response.send_message(
-            "Thanks: noted 👍" if vote > 0 else "Thanks: noted 👎", ephemeral=True
+            "Thanks: noted 👍" if self.vote > 0 else "Thanks: noted 👎", ephemeral=True
         )
 
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        await send_ephemeral(interaction, user_message(error))
+
+def vote_buttons(key: str) -> discord.ui.View:
+    """The 👍 / 👎 buttons for the answer kept under `key`: no timeout, fixed custom ids."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(key, 1))
+    view.add_item(VoteButton(key, -1))
+    return view
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
@@ -154,6 +164,8 @@ class BriefbotClient(discord.Client):
         engine: Engine | None,
         feedback_store: FeedbackStore | None,
     ) -> None:
+        # briefbot never joins voice: the warnings that voice libraries are missing are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Default intents: guilds, guild and DM messages. No privileged intent is needed.
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
         self.settings = settings
@@ -168,9 +180,12 @@ class BriefbotClient(discord.Client):
         self.on_start: Callable[[BriefbotClient], None] | None = None  # e.g. start schedules
 
     async def setup_hook(self) -> None:
+        if self.feedback_store is not None:
+            # Buttons under answers sent before this start (or by another process) work too.
+            self.add_dynamic_items(VoteButton)
         guild_id = self.settings.discord_guild_id
         if self.sync_guild_on_start and guild_id is not None:
-            names = await sync_tree(self.tree, guild_id)
+            names = await register(self, guild_id)
             log.info("synced %s to guild %s", ", ".join(names), guild_id)
         if self.on_start is not None:
             self.on_start(self)
@@ -203,17 +218,23 @@ class BriefbotClient(discord.Client):
     async def ask(self, question: str, now: datetime, context: str = "") -> Answer:
         return await asyncio.to_thread(self._engine().ask, question, now=now, context=context)
 
-    def feedback_view(self, answer: Answer) -> discord.ui.View | None:
+    async def feedback_view(self, answer: Answer) -> discord.ui.View | None:
+        """👍 / 👎 for `answer`, which is kept in the feedback store for the votes to come."""
         if self.feedback_store is None:
             return None
-        return FeedbackView(self.feedback_store, answer)
+        article_ids = list(dict.fromkeys(c.article_id for c in answer.citations))
+        key = await asyncio.to_thread(
+            self.feedback_store.remember, answer.question, answer.answer, article_ids
+        )
+        return vote_buttons(key)
 
     # -- app commands ---------------------------------------------------------------------
     async def answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
         question = self._engine().check_question(question)  # refused at once, ephemerally
         await interaction.response.defer(thinking=True)
         answer = await self.ask(question, now=interaction.created_at)
-        await self.send_followups(interaction, answer_embeds(answer), self.feedback_view(answer))
+        view = await self.feedback_view(answer)
+        await self.send_followups(interaction, answer_embeds(answer), view)
 
     async def brief_interaction(
         self, interaction: discord.Interaction, topic: str | None, since: str | None
@@ -292,7 +313,7 @@ class BriefbotClient(discord.Client):
             async with target.typing():
                 answer = await self.ask(question, now=message.created_at, context=context)
             groups = message_groups(answer_embeds(answer))
-            view = self.feedback_view(answer)
+            view = await self.feedback_view(answer)
             for k, group in enumerate(groups):
                 extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
                 await target.send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
@@ -394,17 +415,104 @@ def token_of(settings: Settings) -> str:
             "DISCORD_TOKEN is not set: create a bot in the Discord developer portal and set it"
             " (see docs/discord.md)."
         )
+    if not token.isascii() or not token.isprintable() or " " in token:
+        # Else aiohttp refuses the header with a traceback, or Discord says only "401".
+        raise SettingsError(
+            "DISCORD_TOKEN has a space or a character no Discord token has:"
+            " copy it again from the developer portal."
+        )
     return token
 
 
-async def sync_tree(tree: app_commands.CommandTree, guild_id: int | None) -> list[str]:
+TOKEN_REJECTED = (
+    "DISCORD_TOKEN was rejected by Discord: reset the bot's token in the developer portal"
+    " and set the new one."
+)
+GATEWAY_AUTH_FAILED = 4004  # the gateway's close code for a token it does not accept
+
+
+class DiscordUnavailable(BriefbotError):
+    """Discord could not be reached, or failed to answer; the message says which and why."""
+
+
+@contextlib.contextmanager
+def discord_errors() -> Iterator[None]:
+    """Failures to reach Discord or to log in, as one line naming the cause (never the token).
+
+    Used around logging in and the first connection: once connected, discord.py reconnects
+    by itself after a network failure.
+    """
+    try:
+        yield
+    except discord.LoginFailure:
+        raise SettingsError(TOKEN_REJECTED) from None
+    except discord.ConnectionClosed as exc:
+        if exc.code == GATEWAY_AUTH_FAILED:
+            raise SettingsError(TOKEN_REJECTED) from None
+        raise DiscordUnavailable(
+            f"Discord: the connection was closed (code {exc.code}): try again later."
+        ) from None
+    except aiohttp.ClientConnectorDNSError as exc:
+        log.debug("DNS lookup failed", exc_info=True)
+        raise DiscordUnavailable(
+            f"Discord: cannot reach {exc.host} (DNS lookup failed) — check the network."
+        ) from None
+    except aiohttp.ClientConnectorError as exc:
+        log.debug("could not connect", exc_info=True)
+        errno = exc.os_error.errno
+        reason = os.strerror(errno).lower() if errno else type(exc.os_error).__name__
+        raise DiscordUnavailable(
+            f"Discord: cannot reach {exc.host}:{exc.port} ({reason}) — check the network."
+        ) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.debug("the connection failed", exc_info=True)
+        raise DiscordUnavailable(
+            f"Discord: the connection failed ({type(exc).__name__}) — check the network."
+        ) from None
+    except discord.DiscordServerError as exc:
+        raise DiscordUnavailable(
+            f"Discord: its servers answered HTTP {exc.status}: try again later."
+        ) from None
+    except discord.HTTPException as exc:  # e.g. a server the bot is not in (403 Missing Access)
+        raise DiscordUnavailable(
+            f"Discord refused a request: HTTP {exc.status} {exc.text or ''}".rstrip() + "."
+        ) from None
+
+
+async def register(client: BriefbotClient, guild_id: int | None) -> list[str]:
+    """Register the app commands in one server or globally, never both: registering in a
+    server removes the global ones, which would show there twice. Returns the names."""
     if guild_id is None:
-        synced = await tree.sync()
+        synced = await client.tree.sync()
     else:
         guild = discord.Object(id=guild_id)
-        tree.copy_global_to(guild=guild)
-        synced = await tree.sync(guild=guild)
+        client.tree.copy_global_to(guild=guild)
+        synced = await client.tree.sync(guild=guild)
+        removed = await unregister(client, None)
+        if removed:
+            log.warning(
+                "removed the global commands (%s), which showed twice in server %s;"
+                " to register globally, unset DISCORD_GUILD_ID and run `briefbot discord sync`",
+                ", ".join(removed),
+                guild_id,
+            )
     return [c.name for c in synced]
+
+
+async def unregister(client: BriefbotClient, guild_id: int | None) -> list[str]:
+    """Remove every app command registered globally (None) or in one server; returns their
+    names (none: nothing was registered there, and nothing is sent)."""
+    http, app_id = client.http, client.application_id
+    assert app_id is not None  # set by login
+    if guild_id is None:
+        existing = await http.get_global_commands(app_id)
+        if existing:
+            await http.bulk_upsert_global_commands(app_id, [])
+    else:
+        existing = await http.get_guild_commands(app_id, guild_id)
+        if existing:
+            await http.bulk_upsert_guild_commands(app_id, guild_id, [])
+    return [c["name"] for c in existing]
 
 
 def _warm_up(engine: Engine) -> None:
@@ -426,27 +534,47 @@ async def run(
     client = build_client(settings, engine, store)
     client.on_start = on_start
     async with client:
-        try:
+        with discord_errors():
             await client.start(token)
-        except discord.LoginFailure:
-            raise SettingsError("DISCORD_TOKEN: Discord rejected this token.") from None
+
+
+@contextlib.asynccontextmanager
+async def _logged_in(settings: Settings) -> AsyncIterator[BriefbotClient]:
+    """A client logged in over HTTP only (no gateway), for housekeeping such as syncing."""
+    token = token_of(settings)
+    client = build_client(settings, None, None)
+    client.sync_guild_on_start = False  # housekeeping does exactly what it is told to
+    async with client:
+        with discord_errors():
+            await client.login(token)
+            yield client
 
 
 async def sync(
     settings: Settings, engine: Engine | None = None, guild_id: int | None = None
 ) -> list[str]:
-    """Register the app commands with Discord: in one server (at once) or globally.
+    """Register the app commands with Discord: in one server (at once, and removed from the
+    global set) or globally. Returns the names of the commands synced.
 
-    Returns the names of the commands synced. Global changes can take a while to show.
+    Global registration is refused while DISCORD_GUILD_ID is set, since every start would
+    then move the commands back to that server. Global changes can take a while to show.
     """
-    token = token_of(settings)
-    client = build_client(settings, engine, None)
-    client.sync_guild_on_start = False  # this call syncs exactly where it is told to
-    async with client:
-        try:
-            await client.login(token)
-        except discord.LoginFailure:
-            raise SettingsError("DISCORD_TOKEN: Discord rejected this token.") from None
-        names = await sync_tree(client.tree, guild_id)
+    if guild_id is None and settings.discord_guild_id is not None:
+        raise SettingsError(
+            f"DISCORD_GUILD_ID is set ({settings.discord_guild_id}), so every start keeps the"
+            " commands in that server only: unset it to register them globally, or pass --guild."
+        )
+    async with _logged_in(settings) as client:
+        names = await register(client, guild_id)
     log.info("synced %s %s", ", ".join(names), f"to guild {guild_id}" if guild_id else "globally")
     return names
+
+
+async def clear(settings: Settings, places: Sequence[int | None]) -> dict[int | None, list[str]]:
+    """Remove the app commands registered in each place (None: the global set, else a
+    server's id); returns the names removed from each."""
+    removed: dict[int | None, list[str]] = {}
+    async with _logged_in(settings) as client:
+        for place in places:
+            removed[place] = await unregister(client, place)
+    return removed

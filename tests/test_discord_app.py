@@ -13,6 +13,9 @@ import asyncio
 import json
 import logging
 import re
+import socket
+import sys
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +24,13 @@ from typing import Any
 import discord
 import discord.ext.test as dpytest
 import pytest
+import yarl
 from aiohttp import web
 from discord.ext.test import backend as dpytest_backend
 from discord.ext.test import factories as dpytest_factories
 from discord.webhook.async_ import AsyncWebhookAdapter
 
-from bot import discord_app
+from bot import cli, discord_app
 from bot.discord_app import BriefbotClient, build_client, parse_since
 from bot.render_discord import (
     CHARS_PER_MESSAGE,
@@ -458,8 +462,9 @@ class FakeDiscord:
         self.state.parse_interaction_create(payload)
         await settle()
 
-    def message_payload(self, message: discord.Message) -> dict:
-        """A message as an interaction carries it (for a button under it)."""
+    def message_payload(self, message: discord.Message, components: list[dict]) -> dict:
+        """A message as an interaction carries it (for a button under it), with the components
+        the bot sent (dpytest's messages keep none)."""
         return {
             "id": str(message.id),
             "channel_id": str(message.channel.id),
@@ -473,6 +478,7 @@ class FakeDiscord:
             "mention_roles": [],
             "attachments": [],
             "embeds": [e.to_dict() for e in message.embeds],
+            "components": components,
             "pinned": False,
             "type": 0,
         }
@@ -480,7 +486,7 @@ class FakeDiscord:
 
 async def settle() -> None:
     """Wait until every event handler, command and button callback has finished."""
-    names = ("CommandTree-invoker", "discord-ui-view-dispatch")
+    names = ("CommandTree-invoker", "discord-ui-view-dispatch", "discord-ui-dynamic-item")
     while True:
         await dpytest.run_all_events()
         pending = [
@@ -613,7 +619,9 @@ async def fake_discord(seed_engine: Engine, tmp_path: Path, monkeypatch: pytest.
 
 async def start_fake_discord(engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     env = make_fake_discord(engine, tmp_path, monkeypatch)
-    await env.client._async_setup_hook()  # what login() does first: binds the client's loop
+    # What login() does around its HTTP calls: bind the client's loop, then the setup hook.
+    await env.client._async_setup_hook()
+    await env.client.setup_hook()
     return env
 
 
@@ -786,7 +794,7 @@ async def test_feedback_buttons_write_to_the_store(fake_discord: FakeDiscord):
     question = await env.say(env.mention(QUESTION))
     [payload] = env.sent_to(question.id)
     helpful, unhelpful = custom_ids(payload)
-    message = env.message_payload(dpytest.get_message())
+    message = env.message_payload(dpytest.get_message(), payload["components"])
 
     await env.press(message, helpful, env.bob)
     [callback] = env.calls
@@ -806,6 +814,78 @@ async def test_feedback_buttons_write_to_the_store(fake_discord: FakeDiscord):
     assert votes[0].question == QUESTION
     assert "Ben Wallace" in votes[0].answer
     assert votes[0].article_ids == ("000_0070773c25b31aea",)
+
+
+VOTE_ID = re.compile(r"briefbot:vote:(up|down):([0-9a-f]{16})")
+
+
+async def test_the_buttons_under_an_answer_are_persistent(fake_discord: FakeDiscord):
+    env = fake_discord
+    answer = await env.client.ask(QUESTION, now=datetime(2022, 2, 12, tzinfo=UTC))
+    view = await env.client.feedback_view(answer)
+    assert view is not None
+    assert view.timeout is None and view.is_persistent()  # no day's limit, no random ids
+    ids = [item.custom_id for item in view.children]  # type: ignore[attr-defined]
+    matches = [VOTE_ID.fullmatch(i) for i in ids]
+    assert [m.group(1) for m in matches] == ["up", "down"]
+    assert len({m.group(2) for m in matches}) == 1  # one key for the answer
+    assert all(len(i) <= 100 for i in ids)  # Discord's limit for a custom id
+
+    question = await env.say(env.mention(QUESTION))
+    [payload] = env.sent_to(question.id)
+    assert all(VOTE_ID.fullmatch(i) for i in custom_ids(payload))
+
+
+async def test_the_buttons_work_for_a_client_that_did_not_send_them(
+    seed_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    before = await start_fake_discord(seed_engine, tmp_path, monkeypatch)
+    try:
+        question = await before.say(before.mention(QUESTION))
+        [payload] = before.sent_to(question.id)
+        helpful, unhelpful = custom_ids(payload)
+        message = before.message_payload(dpytest.get_message(), payload["components"])
+        await before.press(message, helpful, before.bob)
+    finally:
+        await stop_fake_discord(before)
+
+    # A restart: a new client and a new store object on the same database, no views in memory.
+    after = await start_fake_discord(seed_engine, tmp_path, monkeypatch)
+    try:
+        assert after.state._view_store._views == {}
+        await after.press(message, unhelpful, before.bob)  # the same person as before
+        [again] = after.calls
+        assert again.payload["data"]["content"] == "You have already rated this answer."
+        assert again.payload["data"]["flags"] == 64
+        await after.press(message, unhelpful, after.alice)
+        [thanks] = after.calls
+        assert thanks.payload["type"] == 4 and thanks.payload["data"]["flags"] == 64
+        assert thanks.payload["data"]["content"] == "Thanks: noted 👎"
+    finally:
+        await stop_fake_discord(after)
+
+    votes = after.store.list()
+    assert [(v.user_id, v.vote) for v in reversed(votes)] == [
+        (str(before.bob.id), 1),
+        (str(after.alice.id), -1),
+    ]
+    assert votes[0].question == QUESTION and "Ben Wallace" in votes[0].answer
+    assert votes[0].article_ids == ("000_0070773c25b31aea",)
+
+
+async def test_a_button_for_an_answer_not_on_record_says_so(fake_discord: FakeDiscord):
+    env = fake_discord
+    question = await env.say(env.mention(QUESTION))
+    [payload] = env.sent_to(question.id)
+    message = env.message_payload(dpytest.get_message(), payload["components"])
+    unknown = "briefbot:vote:up:" + "0" * 16
+    for row in message["components"]:
+        row["components"][0]["custom_id"] = unknown
+    await env.press(message, unknown, env.bob)
+    [reply] = env.calls
+    assert reply.payload["data"]["flags"] == 64
+    assert "no longer on record" in reply.payload["data"]["content"]
+    assert env.store.list() == []
 
 
 # -- app commands (interactions built from payloads) --------------------------------------
@@ -928,7 +1008,7 @@ async def test_an_engine_error_gives_the_ephemeral_apology(
     assert "the index is on fire" in str(record.exc_info[1])
 
 
-# -- lifecycle: settings and sync ---------------------------------------------------------
+# -- lifecycle: settings, sync, and failing to reach Discord -------------------------------
 async def test_run_and_sync_need_a_token(seed_engine: Engine):
     settings = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None)
     with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
@@ -937,33 +1017,70 @@ async def test_run_and_sync_need_a_token(seed_engine: Engine):
         await discord_app.sync(settings, seed_engine)
 
 
-@pytest.fixture
-async def discord_api(monkeypatch: pytest.MonkeyPatch):
-    """A local stand-in for Discord's REST API, enough to log in and sync commands."""
-    requests: list[tuple[str, str, str | None, Any]] = []
+def test_a_token_with_a_space_or_control_character_is_refused(seed_engine: Engine):
+    for token in ("abc def", "abc\x01def", "abc…def"):
+        settings = Settings(
+            data_dir=seed_engine.settings.data_dir, _env_file=None, DISCORD_TOKEN=token
+        )
+        with pytest.raises(SettingsError, match="DISCORD_TOKEN has a space or a character") as e:
+            discord_app.token_of(settings)
+        assert token not in str(e.value)
 
+
+class FakeDiscordAPI:
+    """A local stand-in for Discord's REST API (enough to log in and to register commands,
+    which it keeps per place) and for its gateway, which closes at once with
+    `gateway_close_code` (4004: "Authentication failed").
+
+    It runs on its own event loop in a thread, so that the CLI's own asyncio.run can use it.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str | None, Any]] = []
+        self.commands: dict[str, list[dict]] = {}  # "global" or a guild id: what is registered
+        self.gateway_close_code = 4004
+        self.token_ok = True
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def puts(self) -> list[tuple[str, list[str]]]:
+        """The bulk overwrites made: (where, names of the commands sent)."""
+        return [
+            (self.place(path), [c["name"] for c in body])
+            for method, path, _, body in self.requests
+            if method == "PUT"
+        ]
+
+    @staticmethod
+    def place(path: str) -> str:
+        found = re.search(r"/guilds/(\d+)/commands$", path)
+        return found.group(1) if found else "global"
+
+    @staticmethod
     def reply(data: Any, status: int = 200) -> web.Response:
         # Exactly "application/json", as Discord sends it: discord.py compares the whole header.
         return web.Response(
             body=json.dumps(data).encode(), status=status, content_type="application/json"
         )
 
-    async def handle(request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == "/gateway":
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            await ws.close(code=self.gateway_close_code, message=b"Authentication failed.")
+            return ws
         body = await request.json() if request.can_read_body else None
-        requests.append((request.method, request.path, request.headers.get("Authorization"), body))
+        auth = request.headers.get("Authorization")
+        self.requests.append((request.method, request.path, auth, body))
         path = request.path.removeprefix("/api/v10")
+        if not self.token_ok:
+            return self.reply({"message": "401: Unauthorized", "code": 0}, status=401)
         if path == "/users/@me":
-            return reply(
-                {
-                    "id": str(APP_ID),
-                    "username": "briefbot",
-                    "discriminator": "0",
-                    "avatar": None,
-                    "bot": True,
-                }
-            )
+            user = {"id": str(APP_ID), "username": "briefbot", "discriminator": "0"}
+            return self.reply({**user, "avatar": None, "bot": True})
         if path == "/oauth2/applications/@me":
-            return reply(
+            return self.reply(
                 {
                     "id": str(APP_ID),
                     "name": "briefbot",
@@ -976,36 +1093,67 @@ async def discord_api(monkeypatch: pytest.MonkeyPatch):
                     "flags": 0,
                 }
             )
-        if request.method == "PUT" and path.endswith("/commands"):
-            return reply(
-                [
+        if path.endswith("/commands"):
+            where = self.place(path)
+            if request.method == "PUT":
+                self.commands[where] = [
                     {**c, "id": str(k + 1), "application_id": str(APP_ID), "version": "1"}
                     for k, c in enumerate(body)
                 ]
-            )
-        return reply({"message": "not found", "code": 0}, status=404)
+            return self.reply(self.commands.get(where, []))
+        return self.reply({"message": "not found", "code": 0}, status=404)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
-    yield requests
-    await runner.cleanup()
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.port = self.runner.addresses[0][1]
+
+    def start(self) -> None:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client connects to a fixed gateway address, not one the REST API names: make it a
+    closed local port, so that no test can reach the real one."""
+    closed = yarl.URL(f"ws://127.0.0.1:{closed_port()}/")
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", closed)
+
+
+@pytest.fixture
+def discord_api(monkeypatch: pytest.MonkeyPatch):
+    api = FakeDiscordAPI()
+    api.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{api.port}/api/v10")
+    gateway = yarl.URL(f"ws://127.0.0.1:{api.port}/gateway")
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", gateway)
+    yield api
+    api.stop()
+
+
+def discord_settings(engine: Engine, **env: Any) -> Settings:
+    return Settings(data_dir=engine.settings.data_dir, _env_file=None, **env)
 
 
 async def test_sync_registers_both_commands_in_one_guild(
-    discord_api, seed_engine: Engine, caplog: pytest.LogCaptureFixture
+    discord_api: FakeDiscordAPI, seed_engine: Engine, caplog: pytest.LogCaptureFixture
 ):
     token = "test-token-not-a-secret-but-never-logged"
-    settings = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None, DISCORD_TOKEN=token)
+    settings = discord_settings(seed_engine, DISCORD_TOKEN=token)
     with caplog.at_level(logging.DEBUG):
         names = await discord_app.sync(settings, seed_engine, guild_id=987654321)
     assert names == ["ask", "brief"]
-    method, path, auth, body = discord_api[-1]
+    [(method, path, auth, body)] = [r for r in discord_api.requests if r[0] == "PUT"]
     assert (method, path) == ("PUT", f"/api/v10/applications/{APP_ID}/guilds/987654321/commands")
     assert auth == f"Bot {token}"
     commands = {c["name"]: c for c in body}
@@ -1015,33 +1163,165 @@ async def test_sync_registers_both_commands_in_one_guild(
     assert token not in caplog.text
 
 
-async def test_sync_without_a_guild_is_global(discord_api, seed_engine: Engine):
-    settings = Settings(
-        data_dir=seed_engine.settings.data_dir,
-        _env_file=None,
-        DISCORD_TOKEN="t",
-        DISCORD_GUILD_ID=555,
-    )
+async def test_sync_without_a_guild_is_global(discord_api: FakeDiscordAPI, seed_engine: Engine):
+    settings = discord_settings(seed_engine, DISCORD_TOKEN="t")
     assert await discord_app.sync(settings, seed_engine) == ["ask", "brief"]
-    puts = [(m, p) for m, p, _, _ in discord_api if m == "PUT"]
-    # Only where asked: not also to DISCORD_GUILD_ID, as a start with that setting does.
-    assert puts == [("PUT", f"/api/v10/applications/{APP_ID}/commands")]
+    assert discord_api.puts() == [("global", ["ask", "brief"])]
 
 
-async def test_a_start_with_a_guild_id_syncs_there_and_only_there(discord_api, seed_engine):
-    with_guild = Settings(
-        data_dir=seed_engine.settings.data_dir,
-        _env_file=None,
-        DISCORD_TOKEN="t",
-        DISCORD_GUILD_ID=555,
-    )
+async def test_a_global_sync_is_refused_while_a_guild_id_is_set(
+    discord_api: FakeDiscordAPI, seed_engine: Engine
+):
+    settings = discord_settings(seed_engine, DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
+    with pytest.raises(SettingsError, match=r"DISCORD_GUILD_ID is set \(555\)"):
+        await discord_app.sync(settings, seed_engine)
+    assert discord_api.requests == []  # refused before anything is sent
+
+
+async def test_a_start_with_a_guild_id_after_a_global_sync_shows_each_command_once(
+    discord_api: FakeDiscordAPI, seed_engine: Engine, caplog: pytest.LogCaptureFixture
+):
+    await discord_app.sync(discord_settings(seed_engine, DISCORD_TOKEN="t"))
+    assert [c["name"] for c in discord_api.commands["global"]] == ["ask", "brief"]
+
+    discord_api.requests.clear()
+    with_guild = discord_settings(seed_engine, DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
+    with caplog.at_level(logging.WARNING, logger="bot.discord_app"):
+        async with build_client(with_guild, seed_engine, None) as client:
+            await client.login("t")  # login runs setup_hook
+    # In the server, and the global ones (which would show there too) overwritten with none.
+    assert discord_api.puts() == [("555", ["ask", "brief"]), ("global", [])]
+    assert discord_api.commands["global"] == []
+    assert "removed the global commands (ask, brief)" in caplog.text
+
+    discord_api.requests.clear()  # the next start: nothing global left, so nothing to remove
     async with build_client(with_guild, seed_engine, None) as client:
-        await client.login("t")  # login runs setup_hook
-    puts = [p for m, p, _, _ in discord_api if m == "PUT"]
-    assert puts == [f"/api/v10/applications/{APP_ID}/guilds/555/commands"]
+        await client.login("t")
+    assert discord_api.puts() == [("555", ["ask", "brief"])]
 
-    discord_api.clear()
-    without = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None, DISCORD_TOKEN="t")
+
+async def test_a_start_without_a_guild_id_registers_nothing(discord_api, seed_engine):
+    without = discord_settings(seed_engine, DISCORD_TOKEN="t")
     async with build_client(without, seed_engine, None) as client:
         await client.login("t")
-    assert [m for m, *_ in discord_api if m == "PUT"] == []  # commands sync on purpose only
+    assert discord_api.puts() == []  # commands are registered on purpose only
+
+
+# -- the CLI: `briefbot discord sync` and `briefbot serve discord` ---------------------------
+@dataclass
+class Exit:
+    code: int
+    out: str
+    err: str  # rich wraps at the console's width: compare with " ".join(err.split())
+
+
+def briefbot(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    settings: Settings,
+    engine: Engine,
+    *args: str,
+) -> Exit:
+    """`briefbot ARGS` through the CLI's own entry point, on these settings and this engine."""
+    monkeypatch.setattr(cli.State, "settings", settings)
+    monkeypatch.setattr(cli, "make_engine", lambda: engine)
+    monkeypatch.setattr(sys, "argv", ["briefbot", *args])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    captured = capsys.readouterr()
+    return Exit(int(stopped.value.code or 0), captured.out, captured.err)
+
+
+def test_discord_sync_to_a_guild_and_clearing_either_set(
+    discord_api: FakeDiscordAPI, seed_engine: Engine, monkeypatch, capsys
+):
+    settings = discord_settings(seed_engine, DISCORD_TOKEN="t")
+    done = briefbot(monkeypatch, capsys, settings, seed_engine, "discord", "sync")
+    assert done.code == 0 and "Synced /ask, /brief to all servers" in done.out
+
+    done = briefbot(monkeypatch, capsys, settings, seed_engine, "discord", "sync", "--guild", "77")
+    assert done.code == 0 and "Synced /ask, /brief to server 77." in done.out
+    assert discord_api.commands["global"] == []  # moved, not copied
+    assert [c["name"] for c in discord_api.commands["77"]] == ["ask", "brief"]
+
+    discord_api.requests.clear()
+    done = briefbot(
+        monkeypatch, capsys, settings, seed_engine, "discord", "sync", "--clear-guild", "77"
+    )
+    assert done.code == 0 and "Removed /ask, /brief from server 77." in done.out
+    assert discord_api.puts() == [("77", [])]
+
+    discord_api.requests.clear()
+    done = briefbot(monkeypatch, capsys, settings, seed_engine, "discord", "sync", "--clear-global")
+    assert done.code == 0
+    assert "Removed nothing (none were registered) from the global set." in done.out
+    assert discord_api.puts() == []  # nothing registered there: nothing sent
+
+    done = briefbot(
+        monkeypatch,
+        capsys,
+        settings,
+        seed_engine,
+        *("discord", "sync", "--guild", "77", "--clear-global"),
+    )
+    assert done.code == 2 and "--guild registers" in done.err
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [("serve", "discord"), ("discord", "sync")])
+def test_no_network_is_one_line_naming_the_host(
+    command, seed_engine: Engine, monkeypatch, capsys, caplog
+):
+    token = "secret-token-never-shown"
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):  # the DNS, which is not on this machine
+        if host == "discord.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://discord.invalid/api/v10")
+    settings = discord_settings(seed_engine, DISCORD_TOKEN=token)
+    with caplog.at_level(logging.DEBUG):
+        done = briefbot(monkeypatch, capsys, settings, seed_engine, *command)
+    assert done.code == 2
+    assert " ".join(done.err.split()) == (
+        "Error: Discord: cannot reach discord.invalid (DNS lookup failed) — check the network."
+    )
+    assert token not in done.out + done.err + caplog.text
+
+
+def test_a_closed_port_is_one_line_naming_the_address(
+    seed_engine: Engine, monkeypatch, capsys, caplog
+):
+    port = closed_port()
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
+    settings = discord_settings(seed_engine, DISCORD_TOKEN="secret-token-never-shown")
+    with caplog.at_level(logging.DEBUG):
+        done = briefbot(monkeypatch, capsys, settings, seed_engine, "serve", "discord")
+    assert done.code == 2
+    assert " ".join(done.err.split()) == (
+        f"Error: Discord: cannot reach 127.0.0.1:{port} (connection refused) — check the network."
+    )
+    assert "secret-token-never-shown" not in done.out + done.err + caplog.text
+
+
+@pytest.mark.parametrize("where", ["login", "gateway"])
+def test_a_rejected_token_is_one_line_naming_it(
+    where, discord_api: FakeDiscordAPI, seed_engine: Engine, monkeypatch, capsys, caplog
+):
+    token = "secret-token-never-shown"
+    discord_api.token_ok = where != "login"  # else the gateway closes with 4004
+    settings = discord_settings(seed_engine, DISCORD_TOKEN=token)
+    with caplog.at_level(logging.DEBUG):
+        done = briefbot(monkeypatch, capsys, settings, seed_engine, "serve", "discord")
+    assert done.code == 2
+    assert " ".join(done.err.split()) == "Error: " + discord_app.TOKEN_REJECTED
+    assert token not in done.out + done.err + caplog.text
