@@ -1,9 +1,10 @@
 """The Slack adapter: Bolt listeners that turn Slack payloads into engine calls.
 
 Everything the bot says comes from the engine's Answer and Briefing objects, rendered by
-`bot.render_slack`. Listeners only acknowledge and hand the work to a thread pool, so that
-Slack's three-second acknowledgement never waits on the engine. The same app serves Socket
-Mode (`run(..., http=False)`) and the Events API over HTTP at /slack/events.
+`bot.render_slack`. Listeners only acknowledge and hand the work to a thread pool: every Web API
+call (the "Searching…" message included) is made there, so that Slack's three-second
+acknowledgement never waits on the engine, nor on a post waiting out a rate limit. The same app
+serves Socket Mode (`run(..., http=False)`) and the Events API over HTTP at /slack/events.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.events import SeenEvents
 from bot.render_slack import (
     ACTION_SHARE,
     ACTION_VOTE_DOWN,
@@ -54,7 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WORKERS = 8  # answers computed at once; acknowledgements never wait on these
+WORKERS = 8  # answers computed and posted at once; acknowledgements never wait on these
+LISTENER_THREADS = 16  # Bolt's: they only acknowledge and queue work, so a few keep up
 BUTTON_VALUE_LIMIT = 2000  # Slack's limit on a button's value
 RECENT_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -131,7 +134,7 @@ class Recent:
             return self._items.get(key) if isinstance(key, str) else None
 
     def add_new(self, key: str) -> bool:
-        """Remember `key`; False if it was already there (a redelivered event, a second vote)."""
+        """Remember `key`; False if it was already there (a second vote)."""
         with self._lock:
             if key in self._items:
                 return False
@@ -186,17 +189,23 @@ class Turn:
 
 
 class SlackBot:
-    """The handlers: each acknowledges at once and leaves the engine's work to a thread pool."""
+    """The handlers: each acknowledges at once and leaves all other work, Slack's Web API calls
+    included, to a thread pool."""
 
     def __init__(
-        self, settings: Settings, engine: Engine, feedback: FeedbackStore, workers: int = WORKERS
+        self,
+        settings: Settings,
+        engine: Engine,
+        feedback: FeedbackStore,
+        seen: SeenEvents,
+        workers: int = WORKERS,
     ) -> None:
         self.engine = engine
         self.feedback = feedback
+        self.seen = seen  # messages already answered, by any process (Slack redelivers)
         self.allowed = settings.allowed_slack_channels
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="briefbot-slack")
         self.results = Recent(RECENT_RESULTS)  # what a button refers to: Answer or Briefing
-        self._seen = Recent(RECENT_RESULTS)  # events already handled (Slack redelivers)
         self._voted = Recent(RECENT_RESULTS)  # one vote per person per answer
 
     def register(self, app: App) -> None:
@@ -238,17 +247,23 @@ class SlackBot:
 
     # -- mentions and direct messages ---------------------------------------------------------
     def on_mention(self, event: dict, context: BoltContext, client: WebClient) -> None:
-        self._converse(event, context, client, dm=False)
+        # Another bot's message is no question: answering it, two bots could talk forever.
+        if event.get("bot_id") or event.get("subtype") == "bot_message":
+            log.debug("not answering a bot's mention in %s", event.get("channel"))
+            return
+        self._submit(self._converse, event, context.bot_user_id, client, False)
 
     def on_message(self, event: dict, context: BoltContext, client: WebClient) -> None:
         # Only direct messages; edits, joins and bots' messages are not questions.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        self._converse(event, context, client, dm=True)
+        self._submit(self._converse, event, context.bot_user_id, client, True)
 
-    def _converse(self, event: dict, context: BoltContext, client: WebClient, dm: bool) -> None:
+    def _converse(self, event: dict, bot_user_id: str | None, client: WebClient, dm: bool) -> None:
         channel, ts = event["channel"], event["ts"]
-        if not self._seen.add_new(f"{channel}/{ts}"):
+        # Keyed by the message, not the event id: a retry carries the same message.
+        if not self.seen.claim(f"slack/{channel}/{ts}"):
+            log.debug("%s/%s was already answered; not answering it again", channel, ts)
             return
         parent = event.get("thread_ts")
         # In a channel the answer goes in the mention's thread; a DM is answered in place.
@@ -257,8 +272,8 @@ class SlackBot:
             ts=ts,
             parent=parent,
             reply_ts=parent or (None if dm else ts),
-            question=plain_text(event.get("text", ""), context.bot_user_id),
-            bot_user_id=context.bot_user_id,
+            question=plain_text(event.get("text", ""), bot_user_id),
+            bot_user_id=bot_user_id,
             dm=dm,
         )
         if not self.is_allowed(channel):
@@ -271,7 +286,7 @@ class SlackBot:
             turn.placeholder = reply["ts"]
         except SlackApiError as exc:
             log.warning("could not post the 'Searching…' message: %s", exc.response.get("error"))
-        self._submit(self._answer_turn, client, turn)
+        self._answer_turn(client, turn)
 
     def _decline(self, client: WebClient, turn: Turn, user: str) -> None:
         try:
@@ -341,7 +356,7 @@ class SlackBot:
             _ack_privately(ack, DECLINE)
             return
         try:
-            question = self.engine.check_question(command.get("text", ""))
+            question = self.engine.check_question(plain_text(command.get("text", "")))
         except QuestionError as exc:
             _ack_privately(ack, f"{escape(str(exc))} {ASK_USAGE}")
             return
@@ -364,7 +379,7 @@ class SlackBot:
             return
         now = datetime.now(UTC)
         try:
-            topic, since = parse_brief_args(command.get("text", ""), now)
+            topic, since = parse_brief_args(plain_text(command.get("text", "")), now)
             if topic:
                 topic = self.engine.check_question(topic)
         except BriefbotError as exc:
@@ -562,10 +577,10 @@ def build_app(
         name="briefbot",
         client=client or make_client(settings),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        # Listeners only acknowledge and queue work: a few threads keep up with many users.
-        listener_executor=ThreadPoolExecutor(16, thread_name_prefix="briefbot-bolt"),
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="briefbot-bolt"),
     )
-    SlackBot(settings, engine, feedback_store).register(app)
+    seen = SeenEvents.in_data_dir(settings.data_dir)
+    SlackBot(settings, engine, feedback_store, seen).register(app)
     return app
 
 
@@ -596,6 +611,7 @@ def check_settings(settings: Settings, http: bool) -> None:
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True  # a slow client never holds up another request
+    request_queue_size = 128  # Slack's requests come in bursts; the default of 5 refused some
 
 
 class _LoggingHandler(WSGIRequestHandler):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -42,7 +43,9 @@ from bot.render_slack import (
 from bot.slack_app import (
     APOLOGY,
     DECLINE,
+    LISTENER_THREADS,
     SEARCHING,
+    WORKERS,
     build_app,
     check_settings,
     encode_value,
@@ -67,12 +70,24 @@ TIMEOUT = 30.0
 
 
 # -- a fake Slack Web API ---------------------------------------------------------------------
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default of 5 reset connections when 20 requests came at once
+
+
 class FakeSlack:
-    """Answers the Web API methods the app calls and records each call, in order."""
+    """Answers the Web API methods the app calls and records each call, in order.
+
+    `rate_limit()` holds every chat.postMessage unanswered until `lift()`, as a client waiting
+    out a 429's Retry-After is held; `held` counts the posts waiting.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.threads: dict[str, list[dict[str, Any]]] = {}  # thread ts -> conversations.replies
+        self.held = 0
+        self._lifted = threading.Event()
+        self._lifted.set()
         self._cond = threading.Condition()
         self._ts = count(1)
         fake = self
@@ -103,6 +118,8 @@ class FakeSlack:
                 if self.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
                     self._reply(200, json.dumps({"ok": False, "error": "invalid_auth"}))
                     return
+                if method == "chat.postMessage" and not fake._lifted.is_set():
+                    fake.hold()
                 result = fake.answer(method, payload)
                 if "ts" in result and method == "chat.postMessage":
                     payload["_ts"] = result["ts"]  # so that a test can find its chat.update
@@ -117,14 +134,33 @@ class FakeSlack:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.api_url = f"http://127.0.0.1:{self.port}/api/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def rate_limit(self) -> None:
+        self._lifted.clear()
+
+    def lift(self) -> None:
+        self._lifted.set()
+
+    def hold(self) -> None:
+        with self._cond:
+            self.held += 1
+            self._cond.notify_all()
+        self._lifted.wait(TIMEOUT)
+        with self._cond:
+            self.held -= 1
+
+    def wait_held(self, n: int) -> None:
+        """Until `n` chat.postMessage calls are held by the rate limit."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.held >= n, TIMEOUT):
+                raise AssertionError(f"{self.held} of {n} posts held")
 
     def record(self, method: str, payload: dict[str, Any]) -> None:
         with self._cond:
@@ -176,13 +212,39 @@ class FakeSlack:
 
 
 # -- the app, served over HTTP ----------------------------------------------------------------
+def signed(
+    body: str, content_type: str, timestamp: int | None = None, signature: str | None = None
+) -> dict[str, str]:
+    """The headers Slack sends with a request: its timestamp and its signature."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature
+        or SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body),
+    }
+
+
+def envelope(event: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """An Events API request carrying `event`."""
+    return {
+        "token": "legacy",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(float(event.get("ts", T0))),
+        "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
+    }
+
+
 class Slack:
     """Sends the app signed requests as Slack would."""
 
     def __init__(self, url: str, fake: FakeSlack) -> None:
         self.url = url
         self.fake = fake
-        self.signer = SignatureVerifier(SIGNING_SECRET)
         self._ids = count(1)
 
     def post(
@@ -191,34 +253,20 @@ class Slack:
         content_type: str,
         timestamp: int | None = None,
         signature: str | None = None,
-    ) -> tuple[int, str, float]:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature
-            or self.signer.generate_signature(timestamp=ts, body=body),
-        }
-        request = urllib.request.Request(self.url, body.encode(), headers, method="POST")
-        t = time.perf_counter()
+    ) -> tuple[int, str]:
+        request = urllib.request.Request(
+            self.url, body.encode(), signed(body, content_type, timestamp, signature), method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                return response.status, response.read().decode(), time.perf_counter() - t
+                return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(), time.perf_counter() - t
+            return exc.code, exc.read().decode()
 
-    def event(self, event: dict[str, Any], **kw: Any) -> tuple[int, str, float]:
-        envelope = {
-            "token": "legacy",
-            "team_id": "T1",
-            "api_app_id": "A1",
-            "event": event,
-            "type": "event_callback",
-            "event_id": f"Ev{next(self._ids)}",
-            "event_time": int(float(event.get("ts", T0))),
-            "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
-        }
-        return self.post(json.dumps(envelope), "application/json", **kw)
+    def event(self, event: dict[str, Any], **kw: Any) -> tuple[int, str]:
+        return self.post(
+            json.dumps(envelope(event, f"Ev{next(self._ids)}")), "application/json", **kw
+        )
 
     def mention(self, text: str, ts: str, channel: str = "C1", **extra: Any) -> dict[str, Any]:
         event = {
@@ -230,11 +278,13 @@ class Slack:
             "event_ts": ts,
             **extra,
         }
-        status, _, _ = self.event(event)
+        status, _ = self.event(event)
         assert status == 200
         return event
 
-    def command(self, command: str, text: str, channel: str = "C1", user: str = "U1") -> tuple:
+    def command(
+        self, command: str, text: str, channel: str = "C1", user: str = "U1"
+    ) -> tuple[int, dict[str, Any], str]:
         name = f"{command.strip('/')}-{next(self._ids)}"
         form = {
             "token": "legacy",
@@ -249,10 +299,8 @@ class Slack:
             "response_url": self.fake.response_url(name),
             "trigger_id": f"trigger-{name}",
         }
-        status, body, seconds = self.post(
-            urllib.parse.urlencode(form), "application/x-www-form-urlencoded"
-        )
-        return status, json.loads(body) if body else {}, seconds, name
+        status, body = self.post(urllib.parse.urlencode(form), "application/x-www-form-urlencoded")
+        return status, json.loads(body) if body else {}, name
 
     def click(
         self, button: dict[str, Any], user: str = "U2", channel: str = "C1", **extra: Any
@@ -280,7 +328,7 @@ class Slack:
             **extra,
         }
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
-        status, _, _ = self.post(body, "application/x-www-form-urlencoded")
+        status, _ = self.post(body, "application/x-www-form-urlencoded")
         assert status == 200
         return name
 
@@ -323,6 +371,15 @@ def slack(fake_slack: FakeSlack, seed_engine: Engine, feedback: FeedbackStore):
 
 def ts(offset: int) -> str:
     return f"{T0 + offset}.000100"
+
+
+def wait_for_log(caplog: pytest.LogCaptureFixture, text: str, n: int = 1) -> None:
+    """Until `n` records contain `text`: how a test knows that a handler chose to do nothing."""
+    deadline = time.monotonic() + TIMEOUT
+    while sum(text in r.getMessage() for r in list(caplog.records)) < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {n} log records with {text!r}")
+        time.sleep(0.01)
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -421,7 +478,7 @@ def test_follow_up_in_thread_uses_the_earlier_question(slack, fake_slack, seed_e
 
 def test_direct_message_is_answered_in_the_dm(slack, fake_slack, seed_engine):
     question = "What naval exercises is Russia planning?"
-    status, _, _ = slack.event(
+    status, _ = slack.event(
         {
             "type": "message",
             "channel_type": "im",
@@ -440,7 +497,14 @@ def test_direct_message_is_answered_in_the_dm(slack, fake_slack, seed_engine):
     assert update["blocks"][: len(expected.citations) + 2] == expected_answer_blocks(expected)
 
 
-def test_redelivered_event_is_answered_once(slack, fake_slack):
+def test_a_redelivered_event_is_answered_once_by_any_replica(
+    fake_slack, seed_engine, feedback, tmp_path, caplog
+):
+    """Two apps sharing a data directory, as two replicas or one process before and after a
+    restart: Slack's retries of an event (same event id) reach either, and one answers."""
+    caplog.set_level(logging.DEBUG, logger="bot.slack_app")
+    settings = slack_settings(fake_slack, tmp_path)
+    first, second = (build_app(settings, seed_engine, feedback) for _ in range(2))
     event = {
         "type": "app_mention",
         "user": "U1",
@@ -449,19 +513,38 @@ def test_redelivered_event_is_answered_once(slack, fake_slack):
         "channel": "C2",
         "event_ts": ts(40),
     }
-    assert slack.event(event)[0] == 200
-    assert slack.event(event)[0] == 200  # Slack retries when it thinks it was not heard
+    body = json.dumps(envelope(event, "EvRETRIED"))
+    for app, retry in ((first, None), (second, "1"), (first, "2")):
+        headers = signed(body, "application/json")
+        if retry:  # Slack retries when it thinks it was not heard
+            headers |= {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"}
+        assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
     [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=ts(40))
     fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
-    time.sleep(0.3)
+    wait_for_log(caplog, "already answered", n=2)
     assert len(fake_slack.where("chat.postMessage", channel="C2", thread_ts=ts(40))) == 1
+
+
+def test_mentions_from_other_bots_get_no_reply(slack, fake_slack, caplog):
+    """Answering another bot could start two bots answering each other forever."""
+    caplog.set_level(logging.DEBUG, logger="bot.slack_app")
+    question = "What did Wallace say about the Minsk agreement?"
+    by_bot = [
+        slack.mention(question, ts(100), channel="C3", bot_id="B2"),
+        slack.mention(question, ts(101), channel="C3", subtype="bot_message", user=None),
+        slack.mention(question, ts(102), channel="C3", thread_ts=ts(100), bot_id="B2"),
+    ]
+    wait_for_log(caplog, "not answering a bot", n=len(by_bot))
+    for event in by_bot:
+        assert not [p for m, p in fake_slack.calls if p.get("thread_ts") == event["ts"]]
+    assert not fake_slack.where("conversations.replies", ts=ts(100))
 
 
 # -- /ask, the share button, feedback ---------------------------------------------------------
 def test_ask_is_acknowledged_at_once_and_answered_privately(slack, fake_slack, seed_engine):
     question = "What did Wallace say about the Minsk agreement?"
-    status, ack, seconds, name = slack.command("/ask", question)
-    assert status == 200 and seconds < 3
+    status, ack, name = slack.command("/ask", question)
+    assert status == 200
     assert ack == {"text": f"{SEARCHING} _{question}_", "response_type": "ephemeral"}
 
     [answer] = fake_slack.wait(f"/response/{name}")
@@ -480,7 +563,7 @@ def test_ask_is_acknowledged_at_once_and_answered_privately(slack, fake_slack, s
 
 def test_share_posts_the_answer_for_everyone(slack, fake_slack, seed_engine):
     question = "What do the new satellite images show?"
-    _, _, _, name = slack.command("/ask", question, user="U7")
+    _, _, name = slack.command("/ask", question, user="U7")
     [private] = fake_slack.wait(f"/response/{name}")
     share = buttons(private)[ACTION_SHARE]
 
@@ -561,10 +644,40 @@ def test_a_vote_after_a_restart_asks_again(fake_slack, seed_engine, feedback, tm
     assert (vote.vote, vote.question, vote.answer) == (-1, question, answer.answer)
 
 
+def test_slash_command_text_is_decoded_once(slack, fake_slack, monkeypatch):
+    """Slack sends a command's text with &, < and > escaped, as it sends message text."""
+    asked: list[str] = []
+    topics: list[str | None] = []
+    ask, brief = Engine.ask, Engine.brief
+
+    def spy_ask(self: Engine, question: str, **kw: Any) -> Answer:
+        asked.append(question)
+        return ask(self, question, **kw)
+
+    def spy_brief(self: Engine, *args: Any, topic: str | None = None, **kw: Any) -> Briefing:
+        topics.append(topic)
+        return brief(self, *args, topic=topic, **kw)
+
+    monkeypatch.setattr(Engine, "ask", spy_ask)
+    monkeypatch.setattr(Engine, "brief", spy_brief)
+
+    _, ack, name = slack.command("/ask", "Did AT&amp;T say &lt;anything&gt; about Wallace?")
+    shown = "Did AT&amp;T say &lt;anything&gt; about Wallace?"
+    assert ack["text"] == f"{SEARCHING} _{shown}_"
+    [answer] = fake_slack.wait(f"/response/{name}")
+    assert texts(answer)[0] == f"You asked: _{shown}_"
+    assert [q for q in asked if "AT" in q] == ["Did AT&T say <anything> about Wallace?"]
+
+    _, _, name = slack.command("/brief", "AT&amp;T 2022-02-01")
+    [briefing] = fake_slack.wait(f"/response/{name}")
+    assert texts(briefing)[0].endswith(" · _AT&amp;T_")
+    assert "AT&T" in topics and not [t for t in topics if t and "&amp;" in t]
+
+
 # -- /brief -----------------------------------------------------------------------------------
 def test_brief_lists_the_window_with_citations(slack, fake_slack, seed_engine):
-    status, ack, seconds, name = slack.command("/brief", "2022-02-01")
-    assert status == 200 and seconds < 3
+    status, ack, name = slack.command("/brief", "2022-02-01")
+    assert status == 200
     assert ack == {"text": "Preparing the briefing…", "response_type": "ephemeral"}
     [briefing] = fake_slack.wait(f"/response/{name}")
     assert briefing["response_type"] == "ephemeral"
@@ -588,17 +701,17 @@ def test_brief_lists_the_window_with_citations(slack, fake_slack, seed_engine):
 
 
 def test_brief_with_a_topic_and_the_default_window(slack, fake_slack):
-    _, _, _, name = slack.command("/brief", "ukraine 2022-02-01")
+    _, _, name = slack.command("/brief", "ukraine 2022-02-01")
     [with_topic] = fake_slack.wait(f"/response/{name}")
     assert texts(with_topic)[0].endswith(" · _ukraine_")
     assert "Not Invade Ukraine" in texts(with_topic)[1]
 
-    _, _, _, name = slack.command("/brief", "")  # the last 24 hours: the seed is from 2022
+    _, _, name = slack.command("/brief", "")  # the last 24 hours: the seed is from 2022
     [recent] = fake_slack.wait(f"/response/{name}")
     assert texts(recent)[1] == "Nothing new in the window."
     assert not buttons(recent)
 
-    status, ack, _, _ = slack.command("/brief", "ukraine 2022-13-45")
+    status, ack, _ = slack.command("/brief", "ukraine 2022-13-45")
     assert status == 200 and ack["text"].startswith("since: '2022-13-45' is not 24h, 7d")
 
 
@@ -632,7 +745,7 @@ def test_forged_or_stale_requests_get_401_and_reach_no_handler(slack, fake_slack
 
 def test_url_verification(slack):
     body = json.dumps({"token": "legacy", "challenge": "abc123", "type": "url_verification"})
-    status, text, _ = slack.post(body, "application/json")
+    status, text = slack.post(body, "application/json")
     assert status == 200 and json.loads(text) == {"challenge": "abc123"}
 
 
@@ -646,7 +759,7 @@ def test_outside_the_allowed_channels_it_declines(slack, fake_slack, monkeypatch
     [declined] = fake_slack.wait("chat.postEphemeral", channel="C5")
     assert declined["user"] == "U1" and declined["thread_ts"] == event["ts"]
     assert declined["text"] == DECLINE
-    status, ack, _, _ = slack.command("/ask", "What did Wallace say?", channel="C5")
+    status, ack, _ = slack.command("/ask", "What did Wallace say?", channel="C5")
     assert status == 200 and ack == {"text": DECLINE, "response_type": "ephemeral"}
     time.sleep(0.3)
     assert not asked and not fake_slack.where("chat.postMessage", channel="C5")
@@ -682,11 +795,12 @@ def test_a_question_error_is_shown_as_it_is(slack, fake_slack):
     [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
     [reply] = fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
     assert reply["text"].startswith("The question is empty. Mention me with a question")
-    status, ack, _, _ = slack.command("/ask", "   ")
+    status, ack, _ = slack.command("/ask", "   ")
     assert status == 200 and ack["text"].startswith("The question is empty. Usage: `/ask")
 
 
-def test_twenty_asks_at_once_are_each_acknowledged_in_time_and_answered(slack, fake_slack):
+def test_twenty_asks_at_once_are_each_acknowledged_and_answered(slack, fake_slack):
+    """How fast the acknowledgements are is measured by bench/slack_ack.py."""
     questions = [
         "What did Ben Wallace tell reporters in Moscow?",
         "What did Wallace say about the Minsk agreement?",
@@ -698,16 +812,64 @@ def test_twenty_asks_at_once_are_each_acknowledged_in_time_and_answered(slack, f
         results = list(
             pool.map(lambda i: slack.command("/ask", questions[i % 5], user=f"U{i}"), range(20))
         )
-    for status, ack, seconds, _ in results:
+    for status, ack, _ in results:
         assert status == 200 and ack["text"].startswith(SEARCHING)
-        assert seconds < 3, f"acknowledged after {seconds:.1f} s"
-    for i, (_, _, _, name) in enumerate(results):
+    for i, (_, _, name) in enumerate(results):
         [answer] = fake_slack.wait(f"/response/{name}")
         assert answer["response_type"] == "ephemeral"
         if i % 5 == 4:
             assert texts(answer)[1] == "The indexed articles don't answer this question."
         else:
             assert "*Sources*" in texts(answer)
+
+
+def test_acknowledgements_never_wait_behind_rate_limited_posts(seed_engine, feedback, tmp_path):
+    """While chat.postMessage is rate-limited, more mentions than Bolt has listener threads
+    wait for their "Searching…" posts; an /ask is still acknowledged, and every post waits."""
+    fake = FakeSlack()
+    server = serve_http(
+        build_app(slack_settings(fake, tmp_path), seed_engine, feedback), port=0, host="127.0.0.1"
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slack = Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake)
+    try:
+        fake.rate_limit()
+        question = "What did Wallace say about the Minsk agreement?"
+        mentions = [slack.mention(question, ts(200 + i)) for i in range(LISTENER_THREADS + 4)]
+        fake.wait_held(WORKERS)  # every worker waits on the rate limit
+
+        status, ack, name = slack.command("/ask", question)
+        assert status == 200 and ack["text"] == f"{SEARCHING} _{question}_"
+        assert not fake.where("chat.postMessage")  # acknowledged while no post got through
+
+        fake.lift()
+        for event in mentions:
+            [searching] = fake.wait("chat.postMessage", thread_ts=event["ts"])
+            fake.wait("chat.update", ts=searching["_ts"])
+        [answer] = fake.wait(f"/response/{name}")
+        assert "*Sources*" in texts(answer)
+    finally:
+        fake.lift()
+        server.shutdown()
+        server.server_close()
+        fake.close()
+
+
+def test_a_burst_of_connections_waits_in_the_servers_queue(fake_slack, seed_engine, feedback):
+    """Slack's requests arrive in bursts; a short listen queue turns them away."""
+    app = build_app(slack_settings(fake_slack, feedback.path.parent), seed_engine, feedback)
+    server = serve_http(app, port=0, host="127.0.0.1")  # not serving yet: nothing is accepted
+    connections = []
+    try:
+        for _ in range(50):
+            connections.append(
+                socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT)
+            )
+    finally:
+        for c in connections:
+            c.close()
+        server.server_close()
+    assert len(connections) == 50
 
 
 def test_a_slow_answer_delays_no_one_else(slack, fake_slack, monkeypatch):
@@ -721,9 +883,9 @@ def test_a_slow_answer_delays_no_one_else(slack, fake_slack, monkeypatch):
 
     monkeypatch.setattr(Engine, "ask", slow)
     try:
-        _, _, _, slow_name = slack.command("/ask", "Answer slowly: what did Wallace say?")
-        status, _, seconds, quick_name = slack.command("/ask", "What naval drills are planned?")
-        assert status == 200 and seconds < 3
+        _, _, slow_name = slack.command("/ask", "Answer slowly: what did Wallace say?")
+        status, _, quick_name = slack.command("/ask", "What naval drills are planned?")
+        assert status == 200
         fake_slack.wait(f"/response/{quick_name}")
         assert not fake_slack.where(f"/response/{slow_name}")
     finally:
@@ -736,7 +898,7 @@ def test_tokens_never_reach_the_logs(slack, fake_slack, caplog):
     event = slack.mention("What did Wallace say about the Minsk agreement?", ts(90), channel="C2")
     [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
     fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
-    _, _, _, name = slack.command("/ask", "What naval exercises is Russia planning?")
+    _, _, name = slack.command("/ask", "What naval exercises is Russia planning?")
     fake_slack.wait(f"/response/{name}")
     assert caplog.records  # debug logging was on
     for secret in (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET):
