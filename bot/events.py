@@ -10,12 +10,12 @@ Nothing here knows a chat platform: a key is any string, such as "slack/C123/164
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from retrieval import datadir
 
 KEEP = timedelta(days=1)
 PRUNE_EVERY_S = 60.0  # how often a process deletes expired claims
@@ -36,12 +36,10 @@ class SeenEvents:
     def __init__(self, path: Path, keep: timedelta = KEEP) -> None:
         self.path = Path(path)
         self.keep = keep.total_seconds()
-        # Chat ids and message text are private: the folder and file are the owner's alone.
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._lock = threading.Lock()
         self._pruned = 0.0
-        self.db = sqlite3.connect(
+        # Chat ids are private: the folder and file are the owner's alone.
+        self.db = datadir.connect(
             self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         self.db.execute("PRAGMA journal_mode=WAL")  # readers and one writer at once
