@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -593,6 +594,38 @@ def test_a_server_that_drips_its_answer_is_cut_off_at_the_deadline(part: str) ->
         trickle.close()
     assert str(failed.value) == f"{trickle.url}: timed out: no complete answer within 1 s"
     assert failed.value.url == trickle.url
+
+
+def test_https_goes_to_the_checked_address_with_the_host_name_and_within_the_deadline() -> None:
+    """A TCP server that keeps what the client sends first (a TLS ClientHello, where the server
+    name travels in clear) and then stays silent for at most 5 s, so the handshake never ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+    hello = bytearray()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5)
+            try:
+                hello.extend(conn.recv(4096))
+                conn.recv(1)  # until the client gives up (or 5 s pass)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    policy, resolved = by_name()
+    url = f"https://{NewsSite.NAME}:{listener.getsockname()[1]}/feed.xml"
+    try:
+        with pytest.raises(FetchError) as failed:
+            fetch(url, timeout=1, policy=policy)
+    finally:
+        thread.join(6)
+        listener.close()
+    assert str(failed.value) == f"{url}: timed out: no complete answer within 1 s"
+    assert resolved == [NewsSite.NAME]  # connected to the address checked (127.0.0.1) ...
+    assert hello[:1] == b"\x16" and NewsSite.NAME.encode() in hello  # ... with the name as SNI
 
 
 # -- a round goes on past any one file, feed or item ---------------------------------------------
