@@ -221,6 +221,10 @@ def ingest(
     """Index articles. Unchanged articles are skipped; changed ones are replaced."""
     if not paths and not feed:
         raise BriefbotError("Nothing to ingest: give files or folders, or --feed URL.")
+    from retrieval.feeds import check_feed_url
+
+    for url in feed or []:
+        check_feed_url(url, "--feed")  # a malformed URL is refused before any work
     engine = make_engine()
     from retrieval.ingest import IngestReport, load_articles
 
@@ -240,15 +244,14 @@ def ingest(
 
 
 def _feed_reader(engine: Engine) -> FeedReader:
-    from retrieval.feeds import FeedReader, FeedState
+    from retrieval.feeds import FeedOptions, FeedReader, FeedState
 
-    ingester = engine.ingester()
-    return FeedReader(FeedState.in_data_dir(settings().data_dir), ingester.ingest_articles)
+    state = FeedState.in_data_dir(settings().data_dir)
+    options = FeedOptions.from_settings(settings())
+    return FeedReader(state, engine.ingester().ingest_articles, options)
 
 
 def _poll_feed(engine: Engine, url: str) -> bool:
-    if not url.startswith(("http://", "https://")):
-        raise BriefbotError(f"--feed: {url!r} is not an http:// or https:// URL")
     report = _feed_reader(engine).poll(url)
     print_feed_report(report)
     return report.ok
@@ -503,7 +506,13 @@ def watch(
     """Poll the configured feeds and folders on an interval and ingest what is new."""
     import threading
 
-    from retrieval.feeds import FolderWatcher, WatchConfig, Watcher, parse_interval
+    from retrieval.feeds import (
+        FolderWatcher,
+        WatchConfig,
+        Watcher,
+        check_feed_url,
+        parse_interval,
+    )
 
     raw, where = read_config(config)
     cfg = WatchConfig.from_config(raw, where)
@@ -512,12 +521,11 @@ def watch(
         folders=tuple(dict.fromkeys([*cfg.folders, *(folder or [])])),
         interval_s=parse_interval(interval, "--interval") if interval else cfg.interval_s,
     )
-    for url in cfg.feeds:
-        if not url.startswith(("http://", "https://")):
-            raise BriefbotError(f"--feed: {url!r} is not an http:// or https:// URL")
+    for url in feed or []:
+        check_feed_url(url, "--feed")
     engine = make_engine()
     ingest = engine.ingester().ingest_articles
-    watcher = Watcher(cfg, _feed_reader(engine), FolderWatcher(cfg.folders, ingest))
+    watcher = Watcher(cfg, _feed_reader(engine), FolderWatcher(cfg.folders, ingest, settings().max_article_bytes))
     n, m = len(cfg.feeds), len(cfg.folders)
     err.print(
         f"Watching {n} feed{'s' * (n != 1)} and {m} folder{'s' * (m != 1)}"

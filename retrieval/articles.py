@@ -483,9 +483,7 @@ def _jsonl_article(line: str, fallback_id: str) -> Article:
 
 def _load_html(path: Path, max_bytes: int) -> Article:
     """Main text and metadata (title, date, site name, url, author) via trafilatura."""
-    doc = _extract_html(_read_text(path, max_bytes))
-    title = _as_str(doc.get("title"))
-    text = _html_paragraphs(_as_str(doc.get("text")), title)
+    doc, text = extract_page(_read_text(path, max_bytes))
     if problem := missing_article_text(text):
         raise LoadError(f"{path}: {problem}")
     with _located(path):
@@ -495,7 +493,28 @@ def _load_html(path: Path, max_bytes: int) -> Article:
             "url": _as_str(doc.get("url")),
             "authors": _parse_authors(doc.get("author")),
         }
-    return _article(path, title=title, text=text, **fields)
+    return _article(path, title=_as_str(doc.get("title")), text=text, **fields)
+
+
+def extract_page(html: str | bytes, url: str | None = None) -> tuple[dict[str, Any], str]:
+    """A page's metadata (trafilatura's: title, date, sitename, url, author; {} when it finds
+    nothing) and its article text: paragraphs without a leading title line or page furniture."""
+    import trafilatura  # slow to import; only HTML needs it
+
+    found = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        # Only dates the page states, not guesses from numbers in the text.
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    doc = {} if found is None else found if isinstance(found, dict) else found.as_dict()
+    title = _as_str(doc.get("title"))
+    lines = [line for line in _as_str(doc.get("text")).split("\n") if line.strip()]
+    if lines and title and lines[0].strip().casefold() == title.casefold():
+        lines = lines[1:]
+    return doc, clean_text("\n\n".join(lines))
 
 
 # What a page's extracted text needs to count as an article: a sentence of prose, and more
@@ -518,30 +537,6 @@ def missing_article_text(text: str) -> str | None:
             f"({sample!r})"
         )
     return None
-
-
-def _extract_html(html: str) -> dict[str, Any]:
-    """trafilatura's main text and metadata as a dict ({} when it finds nothing)."""
-    import trafilatura  # slow to import; only HTML needs it
-
-    found = trafilatura.bare_extraction(
-        html,
-        with_metadata=True,
-        include_comments=False,
-        # Only dates the page states, not guesses from numbers in the text.
-        date_extraction_params={"extensive_search": False, "original_date": True},
-    )
-    if found is None:
-        return {}
-    return found if isinstance(found, dict) else found.as_dict()
-
-
-def _html_paragraphs(text: str, title: str) -> str:
-    """trafilatura's lines as blank-line-separated paragraphs, without a leading title line."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    if lines and title and lines[0].strip().casefold() == title.casefold():
-        lines = lines[1:]
-    return clean_text("\n\n".join(lines))
 
 
 # --- fields ------------------------------------------------------------------------------

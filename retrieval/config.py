@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_timeout_s: float = Field(30.0, gt=0)
 
+    # Feeds: hosts, addresses and CIDR ranges that may be fetched although not public.
+    fetch_allow_hosts: str = ""
+
     # Chat platforms. Secrets are SecretStr so that they never print.
     slack_bot_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_APP_TOKEN")
@@ -66,6 +69,14 @@ class Settings(BaseSettings):
         if v and not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL, or empty")
         return v.rstrip("/")
+
+    @field_validator("fetch_allow_hosts")
+    @classmethod
+    def _allow_hosts(cls, v: str) -> str:
+        from retrieval.feeds import parse_allow_hosts  # here: feeds imports more than settings
+
+        parse_allow_hosts(v)  # a ValueError names the bad entry
+        return v
 
     @field_validator("collection")
     @classmethod
