@@ -525,7 +525,9 @@ def watch(
         check_feed_url(url, "--feed")
     engine = make_engine()
     ingest = engine.ingester().ingest_articles
-    watcher = Watcher(cfg, _feed_reader(engine), FolderWatcher(cfg.folders, ingest, settings().max_article_bytes))
+    watcher = Watcher(
+        cfg, _feed_reader(engine), FolderWatcher(cfg.folders, ingest, settings().max_article_bytes)
+    )
     n, m = len(cfg.feeds), len(cfg.folders)
     err.print(
         f"Watching {n} feed{'s' * (n != 1)} and {m} folder{'s' * (m != 1)}"
