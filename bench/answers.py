@@ -8,6 +8,7 @@ on corpus-dev indexed (cached in $BRIEFBOT_DATA_DIR, as the evaluation harness i
   (chat set and dev.jsonl apart);
 - answer strings: in the first cited sentence and anywhere in the citations (dev.jsonl, chat set);
 - junk: citations that hold page furniture, and answers that cite the same fact twice;
+- offsets: citations whose quote is not the stored article's text at its offsets (must be 0);
 - retrieval on dev.jsonl: Hit@1, MRR@10 of the answers' ranked articles.
 
     BRIEFBOT_DATA_DIR=/work/evaldata python bench/answers.py [--show] [--json]
@@ -83,6 +84,8 @@ def main() -> None:
                 q["question"], now=date.fromisoformat(q["asked_on"]), context=q.get("context", "")
             )
             quotes = [c.quote for c in a.citations]
+            stored = engine.store.get_articles([c.article_id for c in a.citations])
+            off = sum(stored[c.article_id].text[c.start : c.end] != c.quote for c in a.citations)
             answers = q.get("answer") or []
             if isinstance(answers, str):
                 answers = [answers]
@@ -110,6 +113,7 @@ def main() -> None:
                         same_fact(x, y) for i, x in enumerate(quotes) for y in quotes[i + 1 :]
                     ),
                     "wrong_speaker": wrong_speaker,
+                    "offsets_wrong": off,
                     "rank": rank,
                     "answer": a.answer,
                 }
@@ -135,6 +139,7 @@ def main() -> None:
         "answer in citations (chat answerable)": rate(answerable, "anywhere"),
         "answers with junk": sum(bool(r["junk"]) for r in rows if not r["abstained"]),
         "answers with a repeated fact": sum(bool(r["repeats"]) for r in rows if not r["abstained"]),
+        "citations whose offsets miss their quote": sum(r["offsets_wrong"] for r in rows),
         "dev Hit@1": f"{sum(r['rank'] == 1 for r in dev) / len(dev):.3f}",
         "dev MRR@10": f"{sum(1 / r['rank'] for r in dev if r['rank']) / len(dev):.3f}",
     }
