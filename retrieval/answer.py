@@ -6,7 +6,13 @@ import re
 from dataclasses import dataclass
 
 import prompts
-from retrieval.attribution import Attribution, asked_speaker, attribute_all, same_speaker
+from retrieval.attribution import (
+    Attribution,
+    asked_speaker,
+    attribute_all,
+    has_quote,
+    same_speaker,
+)
 from retrieval.lexical import BM25, stem, terms
 from retrieval.models import Answer, Citation
 from retrieval.search import RankedArticle, Snapshot
@@ -117,7 +123,34 @@ def novelty(sentence: str, question_terms: set[str], wants: str) -> float:
 
 def _is_prose(sentence: str) -> bool:
     words = sentence.split()
-    return len(words) >= 4 and sum(ch.isalpha() for ch in sentence) >= 15
+    return (
+        len(words) >= 4
+        and sum(ch.isalpha() for ch in sentence) >= 15
+        and not looks_like_caption(sentence)
+    )
+
+
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December|Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
+)
+# A photo caption: "A firefighter tries to put out a blaze near Athens, Greece, on July 20."
+# It describes a picture in the present tense and ends on the day it was taken.
+_CAPTION_END = re.compile(rf"\bon (?:\w+day, )?{_MONTH} \d{{1,2}}(?:, \d{{4}})?\.?$")
+_TELLING = re.compile(
+    r"\b(?:\w+ed|was|were|had|has|have|is|are|will|would|could|can|did|said|says|told|"
+    r"came|took|made|went|began|got|gave|saw|won|lost|left|met|held|spoke|wrote|became|"
+    r"ran|fell|brought|found|kept|laid|paid|sent|since|after|before|when|who|which|that)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_caption(sentence: str) -> bool:
+    """A picture's caption rather than a sentence of the story: it ends on a date, quotes
+    nobody and tells nothing in the past, the future or with a clause."""
+    s = sentence.strip()
+    m = _CAPTION_END.search(s)
+    return bool(m) and not has_quote(s) and not _TELLING.search(s[: m.start()])
 
 
 def _overlap(q_terms: list[str], sentence: str, bm25: BM25) -> float:
@@ -184,7 +217,12 @@ def compose(
         return Answer(question, ABSTAIN, True)
     top = scored[0][0]
     ratio = options.keep_ratio * (0.8 if speaker else 1.0)
-    chosen = [c for s, c in scored if s >= ratio * top][: options.max_citations]
+    chosen: list[Candidate] = []
+    for s, c in scored:
+        if s < ratio * top or len(chosen) == options.max_citations:
+            break
+        if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
+            chosen.append(c)
     # A sentence right after a chosen one, in the same paragraph, that shares enough of the
     # question joins its quote ("...signed in 2014 and 2015. These agreements stopped...").
     neighbours = [
@@ -196,11 +234,21 @@ def compose(
     return _cite(question, snap, chosen, neighbours)
 
 
+def same_fact(a: str, b: str) -> bool:
+    """Two sentences that say the same thing (one outlet's copy of another's, or a lead that
+    a later paragraph repeats): most of the shorter one's content words are in the other."""
+    ta, tb = set(terms(a)), set(terms(b))
+    small = min(len(ta), len(tb))
+    return small >= 3 and len(ta & tb) / small >= 0.7
+
+
 def _cite(
     question: str, snap: Snapshot, chosen: list[Candidate], neighbours: list[Candidate]
 ) -> Answer:
-    """Number the chosen sentences by article rank and position; merge adjacent ones."""
-    chosen = sorted(chosen, key=lambda c: (c.article_rank, c.start))
+    """Number the chosen sentences: the best one first (it holds what was asked), the rest by
+    article rank and position; adjacent ones merge into one quote."""
+    best = chosen[0]
+    chosen = [best] + sorted(chosen[1:], key=lambda c: (c.article_rank, c.start))
     by_start = {(c.article, c.start): c for c in neighbours}
     extended: list[Candidate] = []
     for c in chosen:
@@ -208,7 +256,12 @@ def _cite(
             continue
         extended.append(c)
         nxt = [n for n in neighbours if n.article == c.article and _adjacent(snap, c, n)]
-        if nxt and nxt[0] not in chosen and (nxt[0].article, nxt[0].start) in by_start:
+        if (
+            nxt
+            and nxt[0] not in chosen
+            and (nxt[0].article, nxt[0].start) in by_start
+            and not any(same_fact(nxt[0].text, o.text) for o in chosen)
+        ):
             extended.append(nxt[0])
     groups: list[list[Candidate]] = []
     for c in extended:

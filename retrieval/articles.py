@@ -247,6 +247,10 @@ _PAGE_LINES = {
         r"|^Click here\b",
         re.IGNORECASE,
     ),
+    # "Fact check:Yes, the photo is real", "Bye-bye IE:Microsoft retires Internet Explorer": a
+    # link's kicker and headline, run together with no space after the colon (a sentence that
+    # runs on after such a colon, as in a round-up's "El Paso:A group of 14...", is kept).
+    "kicker headline": re.compile(r"^[^\s:][^:]{0,39}:(?=[A-Z\"“‘'])(?!(?:\S+\s+){16}.*[.!?]$)"),
     # "Contributing: The Associated Press", "Reporting by ...; Editing by ..."
     "credits": re.compile(r"^(?:Contributing|Contributed|Reporting by|Editing by)\b", re.I),
     # "___", "* * *": rules and ornaments
