@@ -14,7 +14,7 @@ from typing import Any
 
 from retrieval.answer import ComposeOptions, compose
 from retrieval.config import Settings
-from retrieval.errors import QuestionError
+from retrieval.errors import BriefbotError, QuestionError
 from retrieval.ingest import (
     Ingester,
     IngestReport,
@@ -115,7 +115,8 @@ class Engine:
         While a write is under way the snapshot in hand is kept (each of its articles is
         whole), and read again at most every `refresh_seconds` if the store has grown or
         shrunk since: so articles appear during a long ingest, and after one whose process
-        died (its write never ends), without a reload per question."""
+        died (its write never ends), without a reload per question. A failed reload keeps
+        the snapshot in hand; with none, the question gets a plain error, not a traceback."""
         with self._lock:
             state = self.store.state()
             snap = self._snapshot
@@ -125,11 +126,21 @@ class Engine:
                 if state.writing and not self._refresh_due(snap):
                     return snap
             t = time.perf_counter()
-            loaded = Snapshot.cached(
-                self.store,
-                Path(self.settings.data_dir) / "cache",
-                self.search_options.title_weight,
-            )
+            try:
+                loaded = Snapshot.cached(
+                    self.store,
+                    Path(self.settings.data_dir) / "cache",
+                    self.search_options.title_weight,
+                )
+            except Exception:
+                if snap is None:
+                    log.error("could not read the index", exc_info=True)
+                    raise BriefbotError(
+                        "The index could not be read just now. Try again in a moment."
+                    ) from None
+                log.warning("could not reload the index; using the one in memory", exc_info=True)
+                self._loaded_at = time.monotonic()  # not again at once: each try costs a load
+                return snap
             self._snapshot, self._loaded_at = loaded, time.monotonic()
             log.info("loaded %d chunks in %.2f s", loaded.n_chunks, time.perf_counter() - t)
             return loaded

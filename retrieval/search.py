@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import pickle
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,8 @@ from retrieval.store import NO_DATE, Store, day_number, from_day_number
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 2  # bump when Snapshot's fields change
+# Reading Chroma while a writer deletes can fail ("Error finding id"): try again after these.
+RETRY_SECONDS = (0.05, 0.2, 0.5)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,19 @@ class Snapshot:
 
     @classmethod
     def load(cls, store: Store, title_weight: int = 2) -> Snapshot:
+        """Read the store, trying again when Chroma fails under a concurrent write."""
+        for pause in (*RETRY_SECONDS, None):
+            try:
+                return cls._load(store, title_weight)
+            except Exception as exc:
+                if pause is None:
+                    raise
+                log.info("reading the store failed (%s); trying again", exc)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load(cls, store: Store, title_weight: int) -> Snapshot:
         before = store.state()
         counts = store.count()
         records = store.records()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,9 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 from chromadb.api.client import Client as ChromaClient
+from chromadb.errors import InternalError
 
 from retrieval.config import Settings
 from retrieval.engine import Engine
+from retrieval.errors import BriefbotError
 from retrieval.models import Article
 from retrieval.search import Snapshot
 from tests.conftest import make_settings
@@ -447,3 +450,47 @@ def test_questions_while_an_ingest_writes_always_get_whole_answers(embedded, num
         thread.join()
     assert not failed, failed
     assert {a.id for a in running.snapshot().articles} == {*base, "n0", "n1", "n2", "n3"}
+
+
+def _failing(collection: Any, times: int) -> None:
+    """Chroma's reads of `collection` fail `times` times as they did under a writer's deletes."""
+    real, left = collection.get, [times]
+
+    def get(*args: Any, **kwargs: Any) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            raise InternalError("Error executing plan: Internal error: Error finding id")
+        return real(*args, **kwargs)
+
+    collection.get = get
+
+
+def test_a_read_that_fails_once_is_tried_again(embedded, numpy_encoder):
+    _start(embedded, numpy_encoder, {"a0": "harbour"})
+    shutil.rmtree(embedded.data_dir / "cache")  # nothing on disk: the store must be read
+    engine = _engine(embedded, numpy_encoder)
+    _failing(engine.store.chunks, times=1)
+    assert engine.sources()["articles"] == 1
+    answer = engine.ask(QUESTIONS["harbour"], now=DAY)
+    assert {c.article_id for c in answer.citations} == {"a0"}
+
+
+def test_a_read_that_keeps_failing_keeps_the_snapshot_in_hand(
+    embedded, numpy_encoder, caplog, monkeypatch
+):
+    monkeypatch.setattr("retrieval.search.RETRY_SECONDS", (0, 0, 0), raising=False)
+    engine = _start(embedded, numpy_encoder, {"a0": "harbour"})
+    _engine(embedded, numpy_encoder).ingester().ingest_articles([_article("b1", "mayor")])
+    _failing(engine.store.chunks, times=1000)
+    assert engine.sources()["articles"] == 1  # the snapshot in hand, not a traceback
+    answer = engine.ask(QUESTIONS["harbour"], now=DAY)
+    assert {c.article_id for c in answer.citations} == {"a0"}
+    assert "could not reload the index" in caplog.text
+    del engine.store.chunks.get  # Chroma reads again
+    assert engine.sources()["articles"] == 2
+
+    shutil.rmtree(embedded.data_dir / "cache")  # a new process, with no snapshot on disk either
+    cold = _engine(embedded, numpy_encoder)
+    _failing(cold.store.chunks, times=1000)
+    with pytest.raises(BriefbotError, match="could not be read"):
+        cold.sources()
