@@ -185,6 +185,8 @@ def print_report(report: IngestReport) -> None:
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged · "
         f"{report.chunks} chunks in {report.seconds:.1f} s"
     )
+    for r in report.repaired:  # what an ingest that did not finish had left
+        err.print(f"  repaired: {r}", markup=False, highlight=False)
     if report.failures:
         err.print(Text(f"{len(report.failures)} failed:", style="red"))
         for f in report.failures:

@@ -14,7 +14,7 @@ from typing import Any
 
 from retrieval.answer import ComposeOptions, compose
 from retrieval.config import Settings
-from retrieval.errors import QuestionError
+from retrieval.errors import BriefbotError, QuestionError
 from retrieval.ingest import (
     Ingester,
     IngestReport,
@@ -38,6 +38,10 @@ def as_date(moment: date | datetime | None) -> date | None:
 
 
 class Engine:
+    # While a write is under way, how often a reader may reload (a load of 200k chunks takes
+    # seconds); tests set it to 0.
+    refresh_seconds = 30.0
+
     def __init__(
         self,
         settings: Settings,
@@ -51,6 +55,7 @@ class Engine:
         self._query_encoder = query_encoder
         self._document_encoder = document_encoder
         self._snapshot: Snapshot | None = None
+        self._loaded_at = 0.0  # time.monotonic() of the last load
         self._lock = threading.RLock()
         self.search_options = search_options or SearchOptions(k=settings.retrieve_k)
         self.compose_options = ComposeOptions(
@@ -105,20 +110,46 @@ class Engine:
         )
 
     def snapshot(self) -> Snapshot:
-        """The in-memory index, reloaded when another writer has changed the store."""
+        """The in-memory index, reloaded when another writer has changed the store.
+
+        While a write is under way the snapshot in hand is kept (each of its articles is
+        whole), and read again at most every `refresh_seconds` if the store has grown or
+        shrunk since: so articles appear during a long ingest, and after one whose process
+        died (its write never ends), without a reload per question. A failed reload keeps
+        the snapshot in hand; with none, the question gets a plain error, not a traceback."""
         with self._lock:
-            generation = self.store.generation()
-            if self._snapshot is None or self._snapshot.generation != generation:
-                t = time.perf_counter()
-                self._snapshot = Snapshot.cached(
+            state = self.store.state()
+            snap = self._snapshot
+            if snap is not None:
+                if snap.generation == state.generation and not snap.provisional:
+                    return snap
+                if state.writing and not self._refresh_due(snap):
+                    return snap
+            t = time.perf_counter()
+            try:
+                loaded = Snapshot.cached(
                     self.store,
                     Path(self.settings.data_dir) / "cache",
                     self.search_options.title_weight,
                 )
-                log.info(
-                    "loaded %d chunks in %.2f s", self._snapshot.n_chunks, time.perf_counter() - t
-                )
-            return self._snapshot
+            except Exception:
+                if snap is None:
+                    log.error("could not read the index", exc_info=True)
+                    raise BriefbotError(
+                        "The index could not be read just now. Try again in a moment."
+                    ) from None
+                log.warning("could not reload the index; using the one in memory", exc_info=True)
+                self._loaded_at = time.monotonic()  # not again at once: each try costs a load
+                return snap
+            self._snapshot, self._loaded_at = loaded, time.monotonic()
+            log.info("loaded %d chunks in %.2f s", loaded.n_chunks, time.perf_counter() - t)
+            return loaded
+
+    def _refresh_due(self, snap: Snapshot) -> bool:
+        return (
+            time.monotonic() - self._loaded_at >= self.refresh_seconds
+            and self.store.count() != snap.store_counts
+        )
 
     # -- ingest -----------------------------------------------------------------------------
     def ingest(

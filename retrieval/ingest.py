@@ -29,6 +29,7 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    repaired: list[str] = field(default_factory=list)  # what an unfinished write left, and fixed
     chunks: int = 0
     tokens: int = 0
     failures: list[str] = field(default_factory=list)  # one message per failure, naming the file
@@ -69,7 +70,8 @@ class IngestProgress:
 
 
 ProgressCallback = Callable[[IngestProgress], None]
-_Group = list[tuple[Article, str, bool, list[Chunk]]]
+_Pending = tuple[Article, str, str]  # article, content hash, "added" | "updated" | "repaired"
+_Group = list[tuple[Article, str, str, list[Chunk]]]
 
 
 def token_counter(model_path: Path) -> CountTokens:
@@ -168,68 +170,114 @@ class Ingester:
         on_progress: ProgressCallback | None = None,
         group_chunks: int = 256,
     ) -> IngestReport:
+        """Write what is new or changed. After a write that did not end (its process was
+        killed, or it raised), the store is checked first and what that write left is repaired:
+        an article whose chunks are missing is embedded again (from the stored text when this
+        ingest does not bring it), and chunks no record names are removed."""
         report = report or IngestReport()
+        with self.store.write_lock():  # so a write that did not end is one whose writer is dead
+            return self._ingest(articles, report, on_progress, group_chunks)
+
+    def _ingest(
+        self,
+        articles: Sequence[Article],
+        report: IngestReport,
+        on_progress: ProgressCallback | None,
+        group_chunks: int,
+    ) -> IngestReport:
         t0 = time.perf_counter()
-        progress = IngestProgress(articles_total=len(articles))
+        state = self.store.state()
+        found = self.store.check() if state.writing or not state.checked else None
+        broken = found.broken if found else {}
         known = self.store.hashes([a.id for a in articles])
-        pending: list[tuple[Article, str, bool]] = []
+        pending: list[_Pending] = []
+        unchanged = 0
         for a in articles:
             h = content_hash(a, self.recipe)
-            if known.get(a.id) == h:
-                report.unchanged += 1
-                progress.articles_done += 1
+            if a.id in broken:
+                pending.append((a, h, "repaired"))
+            elif known.get(a.id) == h:
+                unchanged += 1
             else:
-                pending.append((a, h, a.id in known))
+                pending.append((a, h, "updated" if a.id in known else "added"))
+        given = {a.id for a in articles}
+        stored = self.store.get_articles([i for i in broken if i not in given])
+        pending += [(a, content_hash(a, self.recipe), "repaired") for a in stored.values()]
+        repairs = [f"{aid}: {why}; embedded again" for aid, why in broken.items()]
+        if found and found.orphans:
+            repairs.append(f"removed {len(found.orphans)} chunks that no article's record names")
+        for line in repairs:
+            log.warning("repairing what an unfinished write left: %s", line)
+        report.unchanged += unchanged
+        report.repaired += repairs
+        progress = IngestProgress(articles_total=unchanged + len(pending))
+        progress.articles_done = unchanged
         if on_progress:
             on_progress(progress)
-        if pending:
-            if self._encoder is None:  # the model takes seconds to load: say so
-                progress.stage = "loading the embedding model"
-                if on_progress:
-                    on_progress(progress)
-                self.encoder  # noqa: B018  (loaded here, so that the wait is announced)
-            progress.stage = "embedding"
-            progress.embedding_since = time.perf_counter()
-            progress.done_before_embedding = progress.articles_done
-            if on_progress:
-                on_progress(progress)
-            # Three stages overlap: the next group is chunked and the previous one written
-            # while this one is embedded (torch, the tokenizer and Chroma release the GIL).
-            with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(1) as chunker:
-                last: Future[None] | None = None
-                for group in _prefetch(self._groups(pending, group_chunks), chunker):
-                    texts = [c.embed_text for _, _, _, chunks in group for c in chunks]
-                    t = time.perf_counter()
-                    vectors = (
-                        self.encoder.encode(texts, batch_size=self.settings.embed_batch_size)
-                        if texts
-                        else np.zeros((0, 384), dtype=np.float32)
-                    )
-                    report.encode_seconds += time.perf_counter() - t
-                    if last is not None:
-                        last.result()
-                    last = writer.submit(self._write, group, vectors)
-                    for _a, _h, existed, chunks in group:
-                        report.updated += existed
-                        report.added += not existed
-                        report.chunks += len(chunks)
-                        report.tokens += sum(c.n_tokens for c in chunks)
-                    progress.articles_done += len(group)
-                    progress.chunks_done += len(texts)
-                    if on_progress:
-                        on_progress(progress)
-                if last is not None:
-                    last.result()
-            self.store.bump_generation()
+        if pending or found is not None:
+            self.store.begin_write()
+            if found and found.orphans:
+                self.store.delete_chunks(found.orphans)
+            self._write_all(pending, group_chunks, report, progress, on_progress)
+            # Not in a `finally`: a write that raised is checked by the next ingest, as if killed.
+            self.store.end_write()
         report.seconds += time.perf_counter() - t0
         return report
 
-    def _groups(self, pending: list[tuple[Article, str, bool]], size: int) -> Iterator[_Group]:
-        group: list[tuple[Article, str, bool, list[Chunk]]] = []
+    def _write_all(
+        self,
+        pending: list[_Pending],
+        group_chunks: int,
+        report: IngestReport,
+        progress: IngestProgress,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        if not pending:
+            return
+        if self._encoder is None:  # the model takes seconds to load: say so
+            progress.stage = "loading the embedding model"
+            if on_progress:
+                on_progress(progress)
+            self.encoder  # noqa: B018  (loaded here, so that the wait is announced)
+        progress.stage = "embedding"
+        progress.embedding_since = time.perf_counter()
+        progress.done_before_embedding = progress.articles_done
+        if on_progress:
+            on_progress(progress)
+        # Three stages overlap: the next group is chunked and the previous one written
+        # while this one is embedded (torch, the tokenizer and Chroma release the GIL).
+        with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(1) as chunker:
+            last: Future[None] | None = None
+            for group in _prefetch(self._groups(pending, group_chunks), chunker):
+                texts = [c.embed_text for _, _, _, chunks in group for c in chunks]
+                t = time.perf_counter()
+                vectors = (
+                    self.encoder.encode(texts, batch_size=self.settings.embed_batch_size)
+                    if texts
+                    else np.zeros((0, 384), dtype=np.float32)
+                )
+                report.encode_seconds += time.perf_counter() - t
+                if last is not None:
+                    last.result()
+                last = writer.submit(self._write, group, vectors)
+                for _a, _h, kind, chunks in group:
+                    report.updated += kind == "updated"
+                    report.added += kind == "added"
+                    report.chunks += len(chunks)
+                    report.tokens += sum(c.n_tokens for c in chunks)
+                progress.articles_done += len(group)
+                progress.chunks_done += len(texts)
+                if on_progress:
+                    on_progress(progress)
+            if last is not None:
+                last.result()
+
+    def _groups(self, pending: list[_Pending], size: int) -> Iterator[_Group]:
+        group: _Group = []
         n = 0
-        for a, h, existed in pending:
+        for a, h, kind in pending:
             chunks = self.chunk(a)
-            group.append((a, h, existed, chunks))
+            group.append((a, h, kind, chunks))
             n += len(chunks)
             if n >= size:
                 yield group
@@ -237,10 +285,10 @@ class Ingester:
         if group:
             yield group
 
-    def _write(
-        self, group: list[tuple[Article, str, bool, list[Chunk]]], vectors: np.ndarray
-    ) -> None:
+    def _write(self, group: _Group, vectors: np.ndarray) -> None:
+        items = []
         lo = 0
-        for a, h, _existed, chunks in group:
-            self.store.write_article(a, h, chunks, vectors[lo : lo + len(chunks)])
+        for a, h, _kind, chunks in group:
+            items.append((a, h, chunks, vectors[lo : lo + len(chunks)]))
             lo += len(chunks)
+        self.store.write_articles(items)

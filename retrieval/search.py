@@ -4,6 +4,9 @@ Chroma is the store of record; each process keeps a snapshot of the chunk vector
 metadata and a BM25 index, and reloads it when the store's generation changes. Searching the
 snapshot is exact and takes milliseconds, and date filters cost nothing (Chroma's numeric
 range filter costs 80-95 ms a query on 20k chunks here).
+
+A snapshot holds committed articles only, each whole: the chunks its record names (see
+retrieval/store.py), so one read while an ingest writes never shows half an article.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ import hashlib
 import logging
 import os
 import pickle
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from retrieval.datadir import private_dir
 from retrieval.lexical import BM25, terms
 from retrieval.store import NO_DATE, Store, day_number, from_day_number
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 1  # bump when Snapshot's fields change
+CACHE_VERSION = 2  # bump when Snapshot's fields change
+# Reading Chroma while a writer deletes can fail ("Error finding id"): try again after these.
+RETRY_SECONDS = (0.05, 0.2, 0.5)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class Snapshot:
     article_vectors: np.ndarray  # the normalised mean of each article's chunk vectors
     bm25: BM25
     article_index: dict[str, int] = field(default_factory=dict)
+    # Read while a write was under way: whole articles, but maybe not all that are committed.
+    provisional: bool = False
+    store_counts: tuple[int, int] = (0, 0)  # the store's (articles, chunks) when it was read
 
     @property
     def n_chunks(self) -> int:
@@ -57,22 +67,24 @@ class Snapshot:
     def cached(cls, store: Store, cache_dir: Path, title_weight: int = 2) -> Snapshot:
         """The snapshot for the store's current generation, from a file in the data directory
         when one was saved for it (a cold process then starts in a fraction of a second), else
-        loaded from the store and saved. Files are our own: pickle is safe here."""
-        generation = store.generation()
-        key = f"{store.location}|{store.name}|{generation}|{title_weight}|{CACHE_VERSION}"
+        loaded from the store and saved, unless a write was under way while it was read (that
+        one may lack what the write commits, and the write's process may die before bumping
+        the generation again). Files are our own: pickle is safe here."""
+        state = store.state()
+        key = f"{store.location}|{store.name}|{state.generation}|{title_weight}|{CACHE_VERSION}"
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         path = Path(cache_dir) / f"snapshot-{store.name}-{digest}.pkl"
-        if path.is_file():
+        if path.is_file() and not state.writing:
             try:
                 with open(path, "rb") as f:
                     snap = pickle.load(f)
-                if isinstance(snap, Snapshot) and snap.generation == generation:
+                if isinstance(snap, Snapshot) and snap.generation == state.generation:
                     return snap
             except Exception:  # a damaged or outdated file: rebuild it
                 log.warning("ignoring unreadable snapshot cache %s", path, exc_info=True)
         snap = cls.load(store, title_weight)
-        if snap.generation == generation:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if snap.generation == state.generation and not snap.provisional:
+            private_dir(path.parent)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
                 pickle.dump(snap, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -84,41 +96,69 @@ class Snapshot:
 
     @classmethod
     def load(cls, store: Store, title_weight: int = 2) -> Snapshot:
-        generation = store.generation()
+        """Read the store, trying again when Chroma fails under a concurrent write."""
+        for pause in (*RETRY_SECONDS, None):
+            try:
+                return cls._load(store, title_weight)
+            except Exception as exc:
+                if pause is None:
+                    raise
+                log.info("reading the store failed (%s); trying again", exc)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load(cls, store: Store, title_weight: int) -> Snapshot:
+        before = store.state()
+        counts = store.count()
+        records = store.records()
+        wanted = {aid: r.chunk_ids(aid) for aid, r in records.items() if r.n_chunks > 0}
+        rows: dict[str, tuple[str, dict, np.ndarray]] = {}
+        for page in store.get_chunks([i for ids in wanted.values() for i in ids]):
+            for i, doc, meta, vec in zip(
+                page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
+            ):
+                rows[i] = (doc, meta, vec)
+        after = store.state()
         ids: list[str] = []
         texts: list[str] = []
         metas: list[dict] = []
         vecs: list[np.ndarray] = []
-        for page in store.iter_chunks():
-            ids.extend(page["ids"])
-            texts.extend(page["documents"])
-            metas.extend(page["metadatas"])
-            vecs.append(np.asarray(page["embeddings"], dtype=np.float32))
         articles: list[ArticleMeta] = []
         index: dict[str, int] = {}
-        chunk_article = np.zeros(len(ids), dtype=np.int32)
-        for k, m in enumerate(metas):
-            aid = str(m["article_id"])
-            if aid not in index:
-                index[aid] = len(articles)
-                articles.append(
-                    ArticleMeta(
-                        aid,
-                        str(m.get("title", "")),
-                        str(m.get("source", "")) or host_of(str(m.get("url", ""))),
-                        str(m.get("url", "")),
-                        from_day_number(int(m.get("day", NO_DATE))),
-                    )
+        owner: list[int] = []
+        for aid, chunk_ids in wanted.items():
+            if not all(i in rows for i in chunk_ids):
+                continue  # superseded while this was read: the write is still under way
+            m = records[aid].meta
+            index[aid] = len(articles)
+            articles.append(
+                ArticleMeta(
+                    aid,
+                    str(m.get("title", "")),
+                    str(m.get("source", "")) or host_of(str(m.get("url", ""))),
+                    str(m.get("url", "")),
+                    from_day_number(int(m.get("day", NO_DATE))),
                 )
-            chunk_article[k] = index[aid]
-        vectors = np.concatenate(vecs) if vecs else np.zeros((0, 384), dtype=np.float32)
+            )
+            for i in chunk_ids:
+                doc, meta, vec = rows[i]
+                ids.append(i)
+                texts.append(doc)
+                metas.append(meta)
+                vecs.append(vec)
+                owner.append(index[aid])
+        chunk_article = np.array(owner, dtype=np.int32)
+        vectors = (
+            np.asarray(vecs, dtype=np.float32) if vecs else np.zeros((0, 384), dtype=np.float32)
+        )
         # The headline is indexed with every chunk, and counts `title_weight` times.
         docs = [
             terms(t) + terms(articles[chunk_article[k]].title) * title_weight
             for k, t in enumerate(texts)
         ]
         return cls(
-            generation=generation,
+            generation=before.generation,
             chunk_ids=ids,
             chunk_article=chunk_article,
             chunk_start=np.array([int(m["start"]) for m in metas], dtype=np.int64),
@@ -130,6 +170,8 @@ class Snapshot:
             article_vectors=_article_means(vectors, chunk_article, len(articles)),
             bm25=BM25(docs),
             article_index=index,
+            provisional=before.writing or before != after,
+            store_counts=counts,
         )
 
 

@@ -139,3 +139,31 @@ def test_snapshot_cache_is_used_and_never_stale(engine, numpy_encoder, monkeypat
     assert len(fresh.snapshot().articles) == 2
     files = list((engine.settings.data_dir / "cache").glob("snapshot-*.pkl"))
     assert len(files) == 1 and files != cache
+
+
+def test_a_snapshot_read_during_a_write_is_whole_and_not_cached(engine, numpy_encoder):
+    """A snapshot read while a write is under way holds whole committed articles, and is
+    never saved: the writer may die before the generation moves again, and a saved one would
+    then hide what it committed later."""
+    ing = engine.ingester()
+    ing.ingest_articles([_article(BODY, id="a0")])
+    assert engine.sources()["articles"] == 1
+    store = engine.store
+
+    def write(article: Article) -> None:
+        chunks = ing.chunk(article)
+        vectors = numpy_encoder.encode([c.embed_text for c in chunks])
+        store.write_articles([(article, f"hash-{article.id}", chunks, vectors)])
+
+    store.begin_write()  # a write that never ends: its process is killed after b2
+    write(_article(BODY, id="b1"))
+    reader = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
+    reader.refresh_seconds = 0
+    early = reader.snapshot()
+    assert early.provisional and {a.id for a in early.articles} == {"a0", "b1"}
+    write(_article(BODY, id="b2"))
+    fresh = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
+    assert {a.id for a in fresh.snapshot().articles} == {"a0", "b1", "b2"}
+    assert {a.id for a in reader.snapshot().articles} == {"a0", "b1", "b2"}  # reread
+    n = len(ing.chunk(_article(BODY)))
+    assert all(np.sum(early.chunk_article == early.article_index[a]) == n for a in ("a0", "b1"))
