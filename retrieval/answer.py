@@ -150,7 +150,7 @@ def looks_like_caption(sentence: str) -> bool:
     nobody and tells nothing in the past, the future or with a clause."""
     s = sentence.strip()
     m = _CAPTION_END.search(s)
-    return bool(m) and not has_quote(s) and not _TELLING.search(s[: m.start()])
+    return m is not None and not has_quote(s) and not _TELLING.search(s[: m.start()])
 
 
 def _overlap(q_terms: list[str], sentence: str, bm25: BM25) -> float:
