@@ -252,8 +252,8 @@ def _cite(
     by_start = {(c.article, c.start): c for c in neighbours}
     extended: list[Candidate] = []
     for c in chosen:
-        if extended and extended[-1].article == c.article and extended[-1].end >= c.start:
-            continue
+        if any(o.article == c.article and o.start < c.end and c.start < o.end for o in extended):
+            continue  # already quoted, as a neighbour of an earlier one
         extended.append(c)
         nxt = [n for n in neighbours if n.article == c.article and _adjacent(snap, c, n)]
         if (
