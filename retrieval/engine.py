@@ -229,6 +229,7 @@ class Engine:
         state["snap"] = snap
         now = state["now"] or date.today()
         named = parse_window(state["question"], now)
+        state["window"] = named
         window = (named.start, named.end) if named else None
         state["hits"] = search(snap, vector, query, now, self.search_options, window)
         state["timing"]["search"] = (time.perf_counter() - t) * 1000
@@ -240,6 +241,15 @@ class Engine:
 
     def _compose(self, state: dict) -> Answer:
         t = time.perf_counter()
+        named = state.get("window")
+        if named is not None and named.relative and not self._in_window(state, named):
+            # The question asks about news of its time ("yesterday", "this week") and nothing
+            # retrieved was published then: older stories on the subject don't answer it.
+            import prompts
+
+            return Answer(
+                state["question"], prompts.render("abstain_window", window=named.phrase), True
+            )
         answer = compose(
             state["question"],
             state["snap"],
@@ -262,6 +272,19 @@ class Engine:
             if art.id in cited and others:
                 answer.also_reported_by[art.id] = others
         return answer
+
+    def _in_window(self, state: dict, named: Any) -> bool:
+        """Whether one of the best articles was published in the named window (or in the few
+        days after it, when reports of an event come out)."""
+        from datetime import timedelta
+
+        snap = state["snap"]
+        last = named.end + timedelta(days=self.search_options.window_slack_days)
+        best = state["ranked"][: self.compose_options.max_articles]
+        return any(
+            (d := snap.articles[r.article].published) is not None and named.start <= d <= last
+            for r in best
+        )
 
     # -- briefing ---------------------------------------------------------------------------
     def brief(

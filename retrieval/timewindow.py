@@ -43,6 +43,9 @@ class Window:
     start: date
     end: date
     phrase: str
+    # Said relative to when it is asked ("yesterday", "this week"): the question is about news
+    # of that time. A date or year ("in 2014") may instead name the subject's own past.
+    relative: bool = False
 
     def __contains__(self, d: date) -> bool:
         return self.start <= d <= self.end
@@ -83,6 +86,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_RELATIVE_KINDS = {"today", "yesterday", "this_week", "last_week", "this_month", "last_month"}
+
+
 def parse_window(question: str, now: date) -> Window | None:
     """The window of dates a question names, or None. Never a window that starts after now."""
     for pattern, kind in _PATTERNS:
@@ -91,7 +97,7 @@ def parse_window(question: str, now: date) -> Window | None:
             continue
         w = _window(kind, m, now)
         if w is not None and w.start <= now:
-            return Window(w.start, min(w.end, now), m.group(0))
+            return Window(w.start, min(w.end, now), m.group(0), kind in _RELATIVE_KINDS)
     return None
 
 

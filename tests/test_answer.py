@@ -80,3 +80,39 @@ def test_json_shape(seed_engine):
 def test_bad_questions_are_refused_by_name(seed_engine, bad):
     with pytest.raises(QuestionError, match="question"):
         seed_engine.ask(bad)
+
+
+def test_news_of_a_named_time_with_no_article_then_abstains(seed_engine):
+    later = seed_engine.ask("what did wallace say about russia this week", now=date(2022, 3, 30))
+    assert later.abstained and later.citations == [] and "this week" in later.answer
+    fresh = seed_engine.ask("what did wallace say about russia this week", now=date(2022, 2, 12))
+    assert not fresh.abstained and fresh.citations
+
+
+def test_the_same_fact_is_never_cited_twice():
+    from retrieval.answer import same_fact
+
+    assert same_fact(
+        "Afghanistan was rocked by its deadliest earthquake in decades on Wednesday.",
+        "(CNN) Afghanistan was rocked by its deadliest earthquake in decades on Wednesday, "
+        "officials said.",
+    )
+    assert not same_fact(
+        "The quake killed more than 1,000 people.", "Rescuers reached the villages on Thursday."
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "caption"),
+    [
+        ("A firefighter tries to put out a blaze near Athens, Greece, on July 20.", True),
+        ("People queue at a Covid testing site in Beijing on June 13.", True),
+        ("The second hearing of the trial will take place on July 7.", False),
+        ("Beshear laid out the first phase of his plan on April 29.", False),
+        ('"We will rebuild," the mayor said on June 23.', False),
+    ],
+)
+def test_photo_captions_are_not_quoted(sentence, caption):
+    from retrieval.answer import looks_like_caption
+
+    assert looks_like_caption(sentence) is caption
