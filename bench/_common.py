@@ -27,3 +27,21 @@ def summary(values: list[float]) -> str:
         f"p50 {percentile(values, 50):.1f} · p95 {percentile(values, 95):.1f} · "
         f"mean {statistics.fmean(values):.1f} · max {max(values):.1f} (n={len(values)})"
     )
+
+
+def corpus_engine(corpus: Path):
+    """The engine on `corpus`'s own collection, indexed as the evaluation harness indexes it
+    (cached in $BRIEFBOT_DATA_DIR: unchanged articles are skipped), with its articles and the
+    ingest report."""
+    import retrieval  # noqa: F401
+    from retrieval.articles import load_path
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+    from retrieval.evaluate import corpus_key
+
+    settings = Settings()
+    probe = Engine(settings)
+    engine = Engine(settings.model_copy(update={"collection": corpus_key(corpus, probe.recipe)}))
+    articles = load_path(corpus, on_error=lambda e: print(f"skipped {e}"))
+    report = engine.ingester().ingest_articles(articles)
+    return engine, articles, report

@@ -22,13 +22,10 @@ import re
 from datetime import date
 from pathlib import Path
 
-from _common import CORPUS, DEV, ROOT
+from _common import CORPUS, DEV, ROOT, corpus_engine
 
 import retrieval  # noqa: F401
-from retrieval.articles import load_path, page_line_kind
-from retrieval.config import Settings
-from retrieval.engine import Engine
-from retrieval.evaluate import corpus_key
+from retrieval.articles import page_line_kind
 from retrieval.lexical import terms
 
 CHAT = ROOT / "bench" / "questions" / "chat.jsonl"
@@ -66,13 +63,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    settings = Settings()
-    probe = Engine(settings)
-    engine = Engine(
-        settings.model_copy(update={"collection": corpus_key(args.corpus, probe.recipe)})
-    )
-    articles = load_path(args.corpus, on_error=lambda e: print(f"skipped {e}"))
-    engine.ingester().ingest_articles(articles)  # cached: unchanged articles are skipped
+    engine, _, _ = corpus_engine(args.corpus)
     engine.snapshot()
 
     from retrieval.attribution import attribute_all, same_speaker

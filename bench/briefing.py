@@ -35,10 +35,9 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from _common import CORPUS, DEV, percentile
+from _common import CORPUS, DEV, corpus_engine, percentile
 
 import retrieval  # noqa: F401
-from retrieval.articles import load_path
 from retrieval.briefing import (
     BriefingOptions,
     build_briefing,
@@ -46,9 +45,7 @@ from retrieval.briefing import (
     rank,
     window_articles,
 )
-from retrieval.config import Settings
-from retrieval.engine import Engine
-from retrieval.evaluate import corpus_key, read_jsonl
+from retrieval.evaluate import read_jsonl
 from retrieval.store import day_number
 
 
@@ -141,13 +138,7 @@ def main() -> None:
     ap.add_argument("--ceiling", action="store_true", help="where the gold articles' stories rank")
     args = ap.parse_args()
 
-    settings = Settings()
-    probe = Engine(settings)
-    engine = Engine(
-        settings.model_copy(update={"collection": corpus_key(args.corpus, probe.recipe)})
-    )
-    articles = load_path(args.corpus, on_error=lambda e: print(f"skipped {e}"))
-    report = engine.ingester().ingest_articles(articles)  # cached: unchanged articles are skipped
+    engine, articles, report = corpus_engine(args.corpus)
     snap = engine.snapshot()
     titles = {a.id: a.title for a in articles}
 
