@@ -245,10 +245,9 @@ def same_fact(a: str, b: str) -> bool:
 def _cite(
     question: str, snap: Snapshot, chosen: list[Candidate], neighbours: list[Candidate]
 ) -> Answer:
-    """Number the chosen sentences: the best one first (it holds what was asked), the rest by
-    article rank and position; adjacent ones merge into one quote."""
-    best = chosen[0]
-    chosen = [best] + sorted(chosen[1:], key=lambda c: (c.article_rank, c.start))
+    """Number the chosen sentences by article rank and position (a story's lead, which holds
+    its news, before its details); adjacent ones merge into one quote."""
+    chosen = sorted(chosen, key=lambda c: (c.article_rank, c.start))
     by_start = {(c.article, c.start): c for c in neighbours}
     extended: list[Candidate] = []
     for c in chosen:
