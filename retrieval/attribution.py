@@ -252,12 +252,23 @@ def _subject(bare: str, surnames: set[str]) -> str:
     return ""
 
 
-def attribute_all(sentences: list[str], paragraph_starts: list[bool]) -> list[Attribution]:
+def _headline_subject(headline: str) -> str:
+    """The person a headline starts with, named in full ('Tom Brady announces ...')."""
+    m = _SUBJECT.match(headline)
+    name = _clean(m.group("name")) if m else ""
+    return name if 2 <= len(name_words(name)) <= 4 and "'" not in name else ""
+
+
+def attribute_all(
+    sentences: list[str], paragraph_starts: list[bool], headline: str = ""
+) -> list[Attribution]:
     """Attribute each sentence in its context. 'He' or 'she' stands for the person last named
-    as a speaker or as a sentence's subject, 'they' for the last speaker. A quoted sentence
-    with no speaker of its own is the speaker's who closes the quote later in the paragraph
-    ('"They care about the bottom line. They care about money," said Buzbee.'), else the
-    last speaker's in the paragraph, or in the paragraph before when that ended in their quote."""
+    as a speaker or as a sentence's subject (before anyone is, the person the headline starts
+    with: "Tom Brady announces ..." then "The 44-year-old ... '...,' he said"), 'they' for the
+    last speaker. A quoted sentence with no speaker of its own is the speaker's who closes the
+    quote later in the paragraph ('"They care about the bottom line. They care about money,"
+    said Buzbee.'), else the last speaker's in the paragraph, or in the paragraph before when
+    that ended in their quote."""
     raw: list[Attribution] = []
     bares: list[str] = []
     quoted: list[bool] = []  # the sentence starts inside a quote or with one
@@ -271,7 +282,7 @@ def attribute_all(sentences: list[str], paragraph_starts: list[bool]) -> list[At
         inside = after
     out: list[Attribution] = []
     last = ""  # the last speaker
-    person = ""  # the last person named as a speaker or a subject
+    person = _headline_subject(headline)  # the last person named as a speaker or a subject
     surnames: set[str] = set()  # of the people named so far
     gender: dict[str, int] = {}  # surname -> 'he' minus 'she' in the sentences naming them
     for k, new_para in enumerate(paragraph_starts):
@@ -334,6 +345,12 @@ TITLES = frozenset(
     minority majority republican democrat democratic gop administrator lt col sgt capt sens
     senators reps representatives govs governors""".split()
 )
+_ROLES = (TITLES - {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "former", "late"}) | {
+    "spokesperson",
+    "lawyer",
+    "head",
+    "official",
+}
 _SUFFIXES = frozenset(
     "jr sr ii iii monday tuesday wednesday thursday friday saturday sunday".split()
 )
@@ -396,7 +413,6 @@ _CAP = r"[A-Z][\w'’.-]*"
 _RUN = re.compile(rf"{_CAP}(?:[ \t]+(?:(?:de|van|von|al|bin|da|del|di|le|la|du)[ \t]+)?{_CAP})+")
 _ACRONYM = re.compile(r"[A-Z.&-]{2,}")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]+")
-_LINE = re.compile(r"[^\n]+")
 
 
 def _is_headline(line: str) -> bool:
@@ -409,6 +425,7 @@ class Mention:
     at: int  # offset in the article
     words: tuple[str, ...]  # name_words of the name
     name: str  # as written, titles left out ("Mitch McConnell")
+    before: frozenset[str] = frozenset()  # the words just before it: its role, its employer
 
 
 class Cast:
@@ -421,21 +438,32 @@ class Cast:
         self.ordinary: set[str] = set()
         for base, text in pieces:
             self.ordinary.update(w.replace("’", "'") for w in _LOWER_WORD.findall(text))
-            for line in _LINE.finditer(text):
-                if _is_headline(line.group(0)):
+            headline: dict[int, bool] = {}  # line start -> is a headline
+            for m in _RUN.finditer(text):
+                start = text.rfind("\n", 0, m.start()) + 1
+                if start not in headline:
+                    end = text.find("\n", m.start())
+                    headline[start] = _is_headline(text[start : end if end >= 0 else len(text)])
+                if headline[start]:
                     continue  # "Trump Slams Cheney After Loss" names no one person
-                for m in _RUN.finditer(text, line.start(), line.end()):
-                    for at, name in _split_run(m.group(0), m.start()):
-                        words = tuple(name_words(name))
-                        if 2 <= len(words) <= 4:
-                            seen.setdefault(base + at, Mention(base + at, words, name))
+                for at, name in _split_run(m.group(0), m.start()):
+                    words = tuple(name_words(name))
+                    if 2 <= len(words) <= 4 and base + at not in seen:
+                        lead = text[max(start, at - 60) : at]
+                        seen[base + at] = Mention(base + at, words, name, _role_of(lead))
         self.mentions = sorted(seen.values(), key=lambda m: m.at)
+        self._fitting: dict[tuple[str, ...], list[Mention]] = {}
 
     def people(self, asked: list[str]) -> list[Mention]:
         """The mentions of people `asked` may name: by surname when any fits, else by given
         name ('Trump' is Donald Trump before it is the Trump Organization)."""
-        by_surname = [m for m in self.mentions if _fits(asked, list(m.words), given=False)]
-        return by_surname or [m for m in self.mentions if _fits(asked, list(m.words))]
+        key = tuple(asked)
+        if key not in self._fitting:
+            by_surname = [m for m in self.mentions if _fits(asked, list(m.words), given=False)]
+            self._fitting[key] = by_surname or [
+                m for m in self.mentions if _fits(asked, list(m.words))
+            ]
+        return self._fitting[key]
 
     def resolve(self, speaker: str, at: int) -> str:
         """The full name `speaker` stands for at offset `at`: the one fitting person named
@@ -454,6 +482,24 @@ def _distinct(mentions: list[Mention]) -> list[Mention]:
     """One mention per person: 'Donald Trump' and 'Donald J. Trump' are one person."""
     sets = {frozenset(m.words): m for m in mentions}
     return [m for k, m in sets.items() if not any(k < o for o in sets)]
+
+
+def _role_of(lead: str) -> frozenset[str]:
+    """The role words right before a name: "China's Defense Minister", "Amazon spokesperson",
+    "White House press secretary"; not the words of another clause ("Without mentioning
+    China, Japanese Prime Minister ...")."""
+    role: list[str] = []
+    for tok in reversed(lead.split()):
+        if tok[-1] in ',.;:()"“”' or tok[0] in '("“”':
+            break
+        word = _role_word(tok)
+        # A capitalised word, a role, or a lowercase word before a role ("press secretary").
+        if not (tok[0].isupper() or word in _ROLES or (role and role[-1] in _ROLES)):
+            break
+        role.append(word)
+        if len(role) == 6:
+            break
+    return frozenset(role)
 
 
 def _split_run(run: str, start: int) -> Iterator[tuple[int, str]]:
@@ -518,12 +564,13 @@ _STOP = (
     r"us|me|there|here|ever|yet|just|also|really|actually|even|still|could|would|should|can|"
     r"may|might|must|re|regarding|latest|recent|new|first|last|public|official|initial"
 )
-_W = rf"(?!(?:{_STOP})\b)[a-z0-9](?:[\w.-]|'(?!s\b))*"
+_W = rf"(?!(?:{_STOP})\b)[a-z0-9][\w.'-]*"
 _DET = r"(?:(?:the|a|an|this|that)\s+)"
 _SLOT = rf"(?P<name>{_DET}?(?:{_W}\s+){{0,5}}?{_W})"
 _NOUNS = (
     r"reactions?|responses?|statements?|comments?|remarks?|words|quotes?|speech|tweets?|posts?|"
-    r"apology|message|testimony|reply|answer|thoughts|take"
+    r"apology|message|testimony|reply|answer|thoughts|take|tribute|eulogy|condolences|"
+    r"announcement|interview|views"
 )
 _ASKED = [
     re.compile(
@@ -582,6 +629,9 @@ def _slot_name(slot: str) -> str:
     """The person's name in a question's name slot ('the who chief tedros' -> 'tedros'), or ''
     when the slot holds no person ('the report', 'officials', 'the president')."""
     words = slot.replace("’", "'").split()
+    if any(_POSSESSIVE.search(w) for w in words[:-1]):
+        return ""  # "amazon's spokesperson": a role (see _slot_role)
+    words = words[:-1] + [_POSSESSIVE.sub("", words[-1])] if words else words
     det = bool(words) and words[0].lower() in {"the", "a", "an", "this", "that"}
     words = words[1:] if det else words
     low = [w.lower().strip(".") for w in words]
@@ -593,6 +643,53 @@ def _slot_name(slot: str) -> str:
     if not 1 <= len(words) <= 4 or any(w.lower().strip(".'") in _NOT_PEOPLE for w in words):
         return ""
     return " ".join(words).strip(" .'")
+
+
+_POSSESSIVE = re.compile(r"'s?$")
+# Words for one role written several ways.
+_ROLE_WORDS = {
+    "spokesman": "spokesperson",
+    "spokeswoman": "spokesperson",
+    "attorney": "lawyer",
+    "defence": "defense",
+    "chief": "head",
+    "director-general": "head",
+}
+
+
+def _role_word(word: str) -> str:
+    word = _POSSESSIVE.sub("", word.lower().strip(".,"))
+    return _ROLE_WORDS.get(word, word)
+
+
+def _slot_role(slot: str) -> tuple[str, tuple[str, ...]] | None:
+    """A role a slot names, as (whose, role words): "amazon's spokesperson" -> ("amazon",
+    ("spokesperson",)), "the fbi director" -> ("", ("fbi", "director")); None for no role."""
+    words = slot.replace("’", "'").lower().split()
+    if words and words[0] in {"the", "a", "an", "this", "that"}:
+        words = words[1:]
+    org = ""
+    owner = [k for k, w in enumerate(words[:-1]) if _POSSESSIVE.search(w)]
+    if owner:
+        org, words = _role_word(words[owner[-1]]), words[owner[-1] + 1 :]
+    role = tuple(_role_word(w) for w in words)
+    if not role or not 1 <= len(role) <= 4 or role[-1] not in _ROLES:
+        return None
+    return org, role
+
+
+def _role_holder(org: str, role: tuple[str, ...], people: Iterable[Cast]) -> str:
+    """The one person the articles name with this role ("Amazon spokesperson Kelly Nantel",
+    "China's Defense Minister Wei Fenghe"), or ''."""
+    holders = [
+        m
+        for cast in people
+        for m in cast.mentions
+        if set(role) <= m.before
+        and (not org or any(w[:4] == org[:4] for w in m.before))  # "china" and "chinese"
+    ]
+    persons = _distinct(holders)
+    return persons[0].name if len(persons) == 1 else ""
 
 
 def _display(name: str) -> str:
@@ -643,6 +740,9 @@ def asked_speaker(question: str, context: str = "", people: Iterable[Cast] = ())
             name = _slot_name(m.group("name"))
             if name and (name := _confirm(name, people)):
                 return name
+            role = None if name else _slot_role(m.group("name"))
+            if role and (name := _role_holder(*role, people)):
+                return name  # "china's defense minister": the one the articles name so
     pron = _ASKED_PRONOUN.search(q)
     if not pron:
         return ""

@@ -156,6 +156,22 @@ def test_groups_and_roles_are_not_speakers() -> None:
         assert asked_speaker(question) == "", question
 
 
+def test_a_role_is_the_one_person_the_articles_give_it() -> None:
+    text = (
+        "China's Defense Minister Wei Fenghe on Sunday accused the United States of bullying.\n"
+        "Amazon spokesperson Kelly Nantel said in a statement that the vote was unfair.\n"
+        "Without mentioning China, Japanese Prime Minister Fumio Kishida said it was tense.\n"
+        "British Prime Minister Boris Johnson said on Monday that he would resign soon.\n"
+    )
+    people = [_cast(text)]
+    ask = "what did china's defense minister say about taiwan"
+    assert asked_speaker(ask, "", people) == "Wei Fenghe"
+    ask = "what did amazon's spokesperson say about the union vote"
+    assert asked_speaker(ask, "", people) == "Kelly Nantel"
+    assert asked_speaker("what did the prime minister say", "", people) == ""  # two of them
+    assert asked_speaker("what did the fbi director say", "", people) == ""  # none
+
+
 def test_an_ordinary_word_of_the_articles_is_no_name() -> None:
     text = "The firefighters said the fire started in a shed. Mitch McConnell said nothing."
     assert asked_speaker("what did firefighters say", "", [_cast(text)]) == ""
@@ -197,6 +213,14 @@ def test_a_pronoun_after_a_named_person_is_that_person() -> None:
     ]
     attrs = attribute_all(sents, [True, True])
     assert (attrs[1].speaker, attrs[1].inherited) == ("Liz Cheney", True)
+    # Before anyone is named, "he" is the person the headline starts with.
+    lead = [
+        "The 44-year-old, arguably the greatest quarterback ever, announced the news online.",
+        '"I have always believed football is an all-in proposition," he said.',
+    ]
+    headline = "Tom Brady announces his retirement from the NFL"
+    assert attribute_all(lead, [True, True], headline)[1].speaker == "Tom Brady"
+    assert attribute_all(lead, [True, True])[1].speaker == ""
     # "She" after a man was named is someone else, not named here.
     sents = [
         "Tom Brady announced his retirement on Tuesday in a long post.",
@@ -270,6 +294,27 @@ STORIES = [
 ]
 
 
+STORIES.append(
+    Article(
+        id="cheney",
+        title="Liz Cheney loses Wyoming primary to Trump-backed Harriet Hageman",
+        text=(
+            "Rep. Liz Cheney lost her Republican primary in Wyoming on Tuesday to Harriet "
+            "Hageman, a lawyer endorsed by former President Donald Trump.\n\n"
+            '"This primary election is over," Cheney said in her concession speech. '
+            '"But now the real work begins."\n\n'
+            '"I lost this primary because I told the truth," Cheney said.\n\n'
+            '"Two years ago I won this primary easily," Cheney said of the lost race.\n\n'
+            '"A primary lost is not a cause lost," Cheney said.\n\n'
+            '"I called her to concede the primary after I lost," Cheney said.\n\n'
+            "Hageman thanked her supporters in Cheyenne."
+        ),
+        published=date(2022, 8, 17),
+        source="wire",
+    )
+)
+
+
 @pytest.fixture(scope="module")
 def stories_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Engine:
     from tests.conftest import make_settings
@@ -300,3 +345,12 @@ def test_a_decline_answers_what_the_person_said(stories_engine: Engine) -> None:
     assert [c.quote for c in a.citations] == [
         "Cawthorn declined to comment on the party's decision to sideline him."
     ]
+
+
+def test_the_rest_of_the_persons_quote_joins_it(stories_engine: Engine) -> None:
+    a = stories_engine.ask(
+        "what did liz cheney say after she lost the primary", now=date(2022, 8, 20)
+    )
+    quotes = " ".join(c.quote for c in a.citations)
+    assert "This primary election is over" in quotes and "the real work begins" in quotes
+    assert "Hageman thanked" not in quotes
