@@ -146,17 +146,17 @@ def compose(
         return Answer(question, ABSTAIN, True)
     q_terms = terms(question)
     c_terms = [t for t in terms(context) if t not in q_terms]
-    pool = candidates(snap, ranked, options)
     best = [r.article for r in ranked[: options.max_articles]]
     people = People(best, lambda a: _article_pieces(snap, a))
     speaker = asked_speaker(question, context, people)
+    pool = [] if speaker else candidates(snap, ranked, options)
     if speaker:
         speaker_terms = set(terms(speaker))
         q_terms = [t for t in q_terms if t not in speaker_terms]
         pool = [
             c
             for c in speaker_candidates(snap, ranked, options)
-            if people.said_by(speaker, c.article, c.start, c.attribution)
+            if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
         ]
         if not pool:
             return Answer(question, _abstain_speaker(speaker), True)
@@ -194,11 +194,13 @@ def compose(
     ratio = options.keep_ratio * (0.8 if speaker else 1.0)
     chosen = [c for s, c in scored if s >= ratio * top][: options.max_citations]
     # A sentence right after a chosen one, in the same paragraph, that shares enough of the
-    # question joins its quote ("...signed in 2014 and 2015. These agreements stopped...").
+    # question joins its quote ("...signed in 2014 and 2015. These agreements stopped..."); so
+    # does the rest of the asked person's quote ('"This primary is over," Cheney said. "But
+    # now the real work begins."').
     neighbours = [
         c
         for c in pool
-        if lexes[id(c)] >= options.min_overlap
+        if (lexes[id(c)] >= options.min_overlap or (speaker and c.attribution.inherited))
         and (not speaker or c in chosen or c.attribution.speaker)
     ]
     return _cite(question, snap, chosen, neighbours)
@@ -232,10 +234,10 @@ def speaker_candidates(
             "\n\n" in _text(snap, where[b][1], where[a][0], b, missing="\n\n")
             for a, b in zip(starts, starts[1:], strict=False)
         ]
-        for s, text, attr in zip(starts, texts, attribute_all(texts, new_para), strict=True):
+        attrs = attribute_all(texts, new_para, snap.articles[r.article].title)
+        for s, text, attr in zip(starts, texts, attrs, strict=True):
             e, k = where[s]
-            if _is_prose(text):
-                out.append(Candidate(r.article, rank, s, e, text, attr, dense.get(k, floor), k))
+            out.append(Candidate(r.article, rank, s, e, text, attr, dense.get(k, floor), k))
     return out
 
 
