@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 import prompts
 from retrieval.attribution import (
     Attribution,
+    People,
     asked_speaker,
     attribute_all,
     has_quote,
-    same_speaker,
 )
 from retrieval.lexical import BM25, stem, terms
 from retrieval.models import Answer, Citation
@@ -175,14 +177,20 @@ def compose(
     best_dense = max((h.dense for r in ranked for h in r.hits), default=-1.0)
     if best_dense < options.min_relevance:
         return Answer(question, ABSTAIN, True)
-    speaker = asked_speaker(question, context)
     q_terms = terms(question)
     c_terms = [t for t in terms(context) if t not in q_terms]
-    pool = candidates(snap, ranked, options)
+    best = [r.article for r in ranked[: options.max_articles]]
+    people = People(best, lambda a: _article_pieces(snap, a))
+    speaker = asked_speaker(question, context, people)
+    pool = [] if speaker else candidates(snap, ranked, options)
     if speaker:
         speaker_terms = set(terms(speaker))
         q_terms = [t for t in q_terms if t not in speaker_terms]
-        pool = [c for c in pool if same_speaker(speaker, c.attribution.speaker)]
+        pool = [
+            c
+            for c in speaker_candidates(snap, ranked, options)
+            if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
+        ]
         if not pool:
             return Answer(question, _abstain_speaker(speaker), True)
 
@@ -224,11 +232,13 @@ def compose(
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
     # A sentence right after a chosen one, in the same paragraph, that shares enough of the
-    # question joins its quote ("...signed in 2014 and 2015. These agreements stopped...").
+    # question joins its quote ("...signed in 2014 and 2015. These agreements stopped..."); so
+    # does the rest of the asked person's quote ('"This primary is over," Cheney said. "But
+    # now the real work begins."').
     neighbours = [
         c
         for c in pool
-        if lexes[id(c)] >= options.min_overlap
+        if (lexes[id(c)] >= options.min_overlap or (speaker and c.attribution.inherited))
         and (not speaker or c in chosen or c.attribution.speaker)
     ]
     return _cite(question, snap, chosen, neighbours)
@@ -240,6 +250,51 @@ def same_fact(a: str, b: str) -> bool:
     ta, tb = set(terms(a)), set(terms(b))
     small = min(len(ta), len(tb))
     return small >= 3 and len(ta & tb) / small >= 0.7
+
+
+def _article_pieces(snap: Snapshot, article: int) -> list[tuple[int, str]]:
+    """The article's chunks with their offsets: where the people it names are read from."""
+    return [
+        (int(snap.chunk_start[k]), snap.chunk_texts[k])
+        for k in np.flatnonzero(snap.chunk_article == article)
+    ]
+
+
+def speaker_candidates(
+    snap: Snapshot, ranked: list[RankedArticle], options: ComposeOptions
+) -> list[Candidate]:
+    """Every sentence of the best articles, attributed in the article's order: what a person
+    said often sits far from the passages that match the question best, and a pronoun or a
+    running quote needs the sentences before it."""
+    out: list[Candidate] = []
+    for rank, r in enumerate(ranked[: options.max_articles]):
+        dense = {h.chunk: h.dense for h in r.hits}
+        floor = min(dense.values(), default=0.0)
+        where: dict[int, tuple[int, int]] = {}  # sentence start -> (end, first chunk holding it)
+        for chunk in np.flatnonzero(snap.chunk_article == r.article):
+            for s, e in snap.chunk_sentences[chunk]:
+                where.setdefault(s, (e, int(chunk)))
+        starts = sorted(where)
+        texts = [_text(snap, where[s][1], s, where[s][0]) for s in starts]
+        new_para = [True] + [
+            "\n\n" in _text(snap, where[b][1], where[a][0], b, missing="\n\n")
+            for a, b in zip(starts, starts[1:], strict=False)
+        ]
+        attrs = attribute_all(texts, new_para, snap.articles[r.article].title)
+        for s, text, attr in zip(starts, texts, attrs, strict=True):
+            e, k = where[s]
+            out.append(Candidate(r.article, rank, s, e, text, attr, dense.get(k, floor), k))
+    return out
+
+
+def _text(snap: Snapshot, chunk: int, start: int, end: int, missing: str = "") -> str:
+    """The article's text from start to end, read from a chunk; `missing` when the chunk does
+    not hold all of it."""
+    base = int(snap.chunk_start[chunk])
+    text = snap.chunk_texts[chunk]
+    if start < base or end > base + len(text):
+        return missing
+    return text[start - base : end - base]
 
 
 def _cite(
