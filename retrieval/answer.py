@@ -41,6 +41,7 @@ class ComposeOptions:
     keep_ratio: float = 0.4  # keep sentences scoring at least this share of the best
     min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
     novelty_weight: float = 0.3  # how much a sentence's new, fitting information counts
+    speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
 
 
 ABSTAIN = prompts.load("abstain")
@@ -191,6 +192,7 @@ def compose(
             for c in speaker_candidates(snap, ranked, options)
             if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
         ]
+        pool = _on_topic(snap, pool, q_terms, options.speaker_topic)
         if not pool:
             return Answer(question, _abstain_speaker(speaker), True)
 
@@ -242,6 +244,42 @@ def compose(
         and (not speaker or c in chosen or c.attribution.speaker)
     ]
     return _cite(question, snap, chosen, neighbours)
+
+
+# Words that ask for someone's words or name the time asked about, not the subject: "what did
+# X say about ... yesterday".
+_ASKING_FOR_WORDS = frozenset(
+    terms(
+        "say said says tell told comment comments commented statement statements reaction react "
+        "reacted respond responded response remarks think thought thinks view views word words "
+        "quote quotes announce announced speech yesterday today tonight week weekend month year "
+        "recently recent latest last ago"
+    )
+)
+
+
+def _on_topic(
+    snap: Snapshot, pool: list[Candidate], q_terms: list[str], share: float
+) -> list[Candidate]:
+    """The person's sentences from articles about what the question asks about: a person
+    quoted in a retrieved article on another subject hasn't said anything on this one. The
+    article must hold `share` of the subject's term weight (idf)."""
+    subject = [t for t in dict.fromkeys(q_terms) if t not in _ASKING_FOR_WORDS]
+    # A word found nowhere in the index weighs as much as the subject's rarest known word (a
+    # paraphrase may stand for it); a subject of such words only is covered by no article.
+    known = [snap.bm25.idf_of(t) for t in subject if t in snap.bm25.vocab]
+    weight = {
+        t: snap.bm25.idf_of(t) if t in snap.bm25.vocab else max(known, default=1.0) for t in subject
+    }
+    total = sum(weight.values())
+    if not total:
+        return pool  # "what did X say?": any of their words answer
+    covered: dict[int, float] = {}
+    for article in {c.article for c in pool}:
+        held = {t for _, text in _article_pieces(snap, article) for t in terms(text)}
+        held |= set(terms(snap.articles[article].title))
+        covered[article] = sum(w for t, w in weight.items() if t in held) / total
+    return [c for c in pool if covered[c.article] >= share]
 
 
 def same_fact(a: str, b: str) -> bool:

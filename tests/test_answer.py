@@ -116,3 +116,10 @@ def test_photo_captions_are_not_quoted(sentence, caption):
     from retrieval.answer import looks_like_caption
 
     assert looks_like_caption(sentence) is caption
+
+
+def test_a_person_quoted_on_another_subject_has_not_said_anything_on_this_one(seed_engine):
+    off = seed_engine.ask("what did wallace say about the winter olympics", now=date(2022, 2, 12))
+    assert off.abstained and off.citations == [] and "Wallace" in off.answer
+    on = seed_engine.ask("what did wallace say about the troops", now=date(2022, 2, 12))
+    assert not on.abstained and on.citations
