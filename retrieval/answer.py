@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import prompts
+from retrieval.articles import page_line_kind
 from retrieval.attribution import (
     Attribution,
     People,
@@ -130,6 +131,8 @@ def _is_prose(sentence: str) -> bool:
         len(words) >= 4
         and sum(ch.isalpha() for ch in sentence) >= 15
         and not looks_like_caption(sentence)
+        # Furniture the ingest could not cut out because it shares a line with text.
+        and page_line_kind(sentence) is None
     )
 
 

@@ -230,7 +230,16 @@ _PAGE_LINES = {
         r"^JUST WATCHED\b|\bReplay More Videos\b|\bMUST WATCH\b.*\b\d{1,2}:\d{2}$"
     ),
     # "Photos: Russia invades Ukraine <caption> Hide Caption 13 of 29"
-    "photo gallery": re.compile(r"^Photos?:|\bHide Caption \d+ of \d+", re.IGNORECASE),
+    # "... on July 31. Photos: England wins Euro 2022", "In pictures: Wildfires in Europe"
+    "photo gallery": re.compile(
+        r"^Photos?:|(?<=[.!?”\"]) Photos?: [A-Z]|\bHide Caption \d+ of \d+|\bIn pictures: [A-Z]",
+        re.IGNORECASE,
+    ),
+    # "Gemunu Amarasinghe/AP Anti-abortion protesters gather ...": a credit, then its caption
+    "credited photo": re.compile(
+        r"^[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+){1,3} ?/ ?"
+        r"(?:Getty Images|AP|AFP|Reuters|Shutterstock|Bloomberg|USA TODAY)\b"
+    ),
     # "WASHINGTON, DC - JANUARY 26: The U.S. Supreme Court building ..." (wire photo caption)
     "wire photo caption": re.compile(r"^[A-Z][A-Z .,'’-]+ - [A-Z]+ \d{1,2}:"),
     # "Sign up for CNN Opinion's newsletter", "Subscribe to the newsletter here", "A version

@@ -123,3 +123,11 @@ def test_a_person_quoted_on_another_subject_has_not_said_anything_on_this_one(se
     assert off.abstained and off.citations == [] and "Wallace" in off.answer
     on = seed_engine.ask("what did wallace say about the troops", now=date(2022, 2, 12))
     assert not on.abstained and on.citations
+
+
+def test_furniture_sharing_a_line_with_text_is_not_quoted():
+    from retrieval.answer import _is_prose
+
+    assert not _is_prose("Jane Doe/AP Protesters gather outside the court in Washington.")
+    assert not _is_prose("Photos: A week of protest in the capital and the cities around it")
+    assert _is_prose("Protesters gathered outside the court in Washington on Friday.")

@@ -401,6 +401,15 @@ PAGE_LINES = [
     ),
     ("Hide Caption 3 of 30 Photos: Fire season The sky glows red over the ridge.", "photo gallery"),
     ("A firefighter walks past a burning home on Friday. Jane Doe/Getty Images", "photo credit"),
+    (
+        "Jane Doe/AP Protesters gather outside the court on Friday. In pictures: A day of protest",
+        "photo gallery",
+    ),
+    ("Jane Doe/AP Protesters gather outside the court in Washington on Friday.", "credited photo"),
+    (
+        "Fans celebrate the victory at the stadium on Sunday, July 31. Photos: A night to remember",
+        "photo gallery",
+    ),
     ("A bridge was washed out by the river. National Park Service/AP", "photo credit"),
     (
         "WASHINGTON, DC - JANUARY 26: The court building on the day it was reported on January "
