@@ -226,6 +226,7 @@ class SearchOptions:
     duplicate_cosine: float = 0.88  # mean chunk vectors at least this close ...
     duplicate_days: int = 3  # ... and published at most this many days apart
     title_weight: int = 2  # how many times the headline counts in each chunk's BM25 terms
+    roundup_weight: float = 0.8  # share of its score a round-up keeps ("5 things to know ...")
 
 
 def time_prior(
@@ -316,6 +317,9 @@ def rank_articles(
     for art, hs in per.items():
         hs.sort(key=lambda h: -h.score)
         score = hs[0].score + (0.1 * sum(h.score for h in hs[1:3]) if options.aggregate else 0.0)
+        if options.roundup_weight != 1.0 and _is_roundup(snap.articles[art].title):
+            # A round-up touches many stories; the story's own article answers better.
+            score *= options.roundup_weight
         ranked.append(RankedArticle(art, score, hs))
     ranked.sort(key=lambda r: -r.score)
     if not options.collapse or len(ranked) < 2:
@@ -332,6 +336,12 @@ def rank_articles(
         else:
             kept.append(r)
     return kept
+
+
+def _is_roundup(title: str) -> bool:
+    from retrieval.briefing import is_roundup_title
+
+    return is_roundup_title(title)
 
 
 def _same_story(snap: Snapshot, vecs: np.ndarray, a: int, b: int, cos: float, days: int) -> bool:

@@ -131,3 +131,34 @@ def test_furniture_sharing_a_line_with_text_is_not_quoted():
     assert not _is_prose("Jane Doe/AP Protesters gather outside the court in Washington.")
     assert not _is_prose("Photos: A week of protest in the capital and the cities around it")
     assert _is_prose("Protesters gathered outside the court in Washington on Friday.")
+
+
+def test_a_story_outranks_a_round_up_that_mentions_it(make_engine, tmp_path):
+    import json
+
+    roundup = {
+        "id": "roundup",
+        "title": "5 things to know for July 1: Heat, Courts, Rail strike",
+        "published": "2022-07-01",
+        "text": "Why are rail workers on strike? Rail workers are on strike this week over "
+        "pay, and rail workers say the strike will go on. "
+        "A heat wave is expected to break records across the South this weekend.",
+    }
+    story = {
+        "id": "story",
+        "title": "Railway staff walk out",
+        "published": "2022-07-01",
+        "text": "Thousands of railway staff walked out on Thursday in a dispute over wages. "
+        "The union said talks with the rail companies had broken down, so workers strike.",
+    }
+    path = tmp_path / "two.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (roundup, story)) + "\n")
+    engine = make_engine()
+    engine.ingest([path])
+    answer = engine.ask("why are rail workers on strike", now=date(2022, 7, 2))
+    assert answer.ranked_article_ids[0] == "story"
+    from retrieval.search import SearchOptions
+
+    engine.search_options = SearchOptions(k=engine.settings.retrieve_k, roundup_weight=1.0)
+    unweighted = engine.ask("why are rail workers on strike", now=date(2022, 7, 2))
+    assert unweighted.ranked_article_ids[0] == "roundup"  # the weight is what puts it second
