@@ -19,6 +19,7 @@ from retrieval.attribution import (
 from retrieval.lexical import BM25, stem, terms
 from retrieval.models import Answer, Citation
 from retrieval.search import RankedArticle, Snapshot
+from retrieval.timewindow import MONTHS
 
 
 @dataclass(frozen=True)
@@ -136,13 +137,10 @@ def _is_prose(sentence: str) -> bool:
     )
 
 
-_MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|"
-    r"December|Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
-)
+_MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 # A photo caption: "A firefighter tries to put out a blaze near Athens, Greece, on July 20."
 # It describes a picture in the present tense and ends on the day it was taken.
-_CAPTION_END = re.compile(rf"\bon (?:\w+day, )?{_MONTH} \d{{1,2}}(?:, \d{{4}})?\.?$")
+_CAPTION_END = re.compile(rf"\bon (?:\w+day, )?{_MONTH} \d{{1,2}}(?:, \d{{4}})?\.?$", re.IGNORECASE)
 _TELLING = re.compile(
     r"\b(?:\w+ed|was|were|had|has|have|is|are|will|would|could|can|did|said|says|told|"
     r"came|took|made|went|began|got|gave|saw|won|lost|left|met|held|spoke|wrote|became|"

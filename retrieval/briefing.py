@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.articles import is_roundup_title
 from retrieval.attribution import attribute_all
 from retrieval.models import Article, Briefing, Citation, Quote, Story
 from retrieval.search import Snapshot, host_of
@@ -129,21 +130,6 @@ def chunks_by_article(snap: Snapshot) -> list[np.ndarray]:
     order = np.argsort(snap.chunk_article, kind="stable")
     bounds = np.searchsorted(snap.chunk_article[order], np.arange(len(snap.articles) + 1))
     return [order[bounds[i] : bounds[i + 1]] for i in range(len(snap.articles))]
-
-
-# Titles that only a round-up has: "5 things to know for July 1: …", "Ten Things You Need to
-# Know Today: …", "X, Y and Z. It's Wednesday's news.", "… News from around our 50 states".
-# "5 things to know about monkeypox" is one subject's explainer, not a round-up.
-_ROUNDUP_TITLE = re.compile(
-    r"\b(?:\d+|three|five|seven|ten) things (?:you need )?to know\b(?! about)"
-    r"|\bit'?s \w+day'?s news\b|\bnews from around\b|^\s*50 states\s*$"
-    r"|\b(?:morning|evening|daily|weekly) (?:briefing|digest|round-?up)\b|\bnews in brief\b",
-    re.IGNORECASE,
-)
-
-
-def is_roundup_title(title: str) -> bool:
-    return bool(_ROUNDUP_TITLE.search(title.replace("\u2019", "'")))
 
 
 def find_roundups(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.articles import is_roundup_title
 from retrieval.datadir import private_dir
 from retrieval.lexical import BM25, terms
 from retrieval.store import NO_DATE, Store, day_number, from_day_number
@@ -317,7 +318,7 @@ def rank_articles(
     for art, hs in per.items():
         hs.sort(key=lambda h: -h.score)
         score = hs[0].score + (0.1 * sum(h.score for h in hs[1:3]) if options.aggregate else 0.0)
-        if options.roundup_weight != 1.0 and _is_roundup(snap.articles[art].title):
+        if options.roundup_weight != 1.0 and is_roundup_title(snap.articles[art].title):
             # A round-up touches many stories; the story's own article answers better.
             score *= options.roundup_weight
         ranked.append(RankedArticle(art, score, hs))
@@ -336,12 +337,6 @@ def rank_articles(
         else:
             kept.append(r)
     return kept
-
-
-def _is_roundup(title: str) -> bool:
-    from retrieval.briefing import is_roundup_title
-
-    return is_roundup_title(title)
 
 
 def _same_story(snap: Snapshot, vecs: np.ndarray, a: int, b: int, cos: float, days: int) -> bool:
