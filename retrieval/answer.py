@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 import prompts
 from retrieval.articles import page_line_kind
 from retrieval.attribution import (
@@ -16,9 +14,9 @@ from retrieval.attribution import (
     attribute_all,
     has_quote,
 )
-from retrieval.lexical import BM25, stem, terms
+from retrieval.lexical import stem, terms
 from retrieval.models import Answer, Citation
-from retrieval.search import RankedArticle, Snapshot
+from retrieval.search import LexicalStats, RankedArticle, Snapshot
 from retrieval.timewindow import MONTHS
 
 
@@ -157,7 +155,7 @@ def looks_like_caption(sentence: str) -> bool:
     return m is not None and not has_quote(s) and not _TELLING.search(s[: m.start()])
 
 
-def _overlap(q_terms: list[str], sentence: str, bm25: BM25) -> float:
+def _overlap(q_terms: list[str], sentence: str, bm25: LexicalStats) -> float:
     """Share of the question's term weight (idf) that the sentence contains."""
     # A term found nowhere in the index can't tell sentences apart: leave it out.
     q = [t for t in dict.fromkeys(q_terms) if t in bm25.vocab]
@@ -295,7 +293,7 @@ def _article_pieces(snap: Snapshot, article: int) -> list[tuple[int, str]]:
     """The article's chunks with their offsets: where the people it names are read from."""
     return [
         (int(snap.chunk_start[k]), snap.chunk_texts[k])
-        for k in np.flatnonzero(snap.chunk_article == article)
+        for k in snap.article_chunks(article).tolist()
     ]
 
 
@@ -310,7 +308,7 @@ def speaker_candidates(
         dense = {h.chunk: h.dense for h in r.hits}
         floor = min(dense.values(), default=0.0)
         where: dict[int, tuple[int, int]] = {}  # sentence start -> (end, first chunk holding it)
-        for chunk in np.flatnonzero(snap.chunk_article == r.article):
+        for chunk in snap.article_chunks(r.article).tolist():
             for s, e in snap.chunk_sentences[chunk]:
                 where.setdefault(s, (e, int(chunk)))
         starts = sorted(where)

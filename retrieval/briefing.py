@@ -126,14 +126,12 @@ def window_articles(
     ]
 
 
-def chunks_by_article(snap: Snapshot) -> list[np.ndarray]:
-    order = np.argsort(snap.chunk_article, kind="stable")
-    bounds = np.searchsorted(snap.chunk_article[order], np.arange(len(snap.articles) + 1))
-    return [order[bounds[i] : bounds[i + 1]] for i in range(len(snap.articles))]
+def chunks_by_article(snap: Snapshot, articles: Sequence[int]) -> dict[int, np.ndarray]:
+    return {i: snap.article_chunks(i) for i in articles}
 
 
 def find_roundups(
-    snap: Snapshot, articles: list[int], chunks: list[np.ndarray], o: BriefingOptions
+    snap: Snapshot, articles: list[int], chunks: dict[int, np.ndarray], o: BriefingOptions
 ) -> set[int]:
     """The round-ups among `articles`: titled as one, or their passages are about several
     other stories with none of them the article's own (an analysis that ranges over other
@@ -174,7 +172,7 @@ def draft_stories(
         return []
     o = options
     half_life = o.half_life_days or max(days, 1)
-    chunks = chunks_by_article(snap)
+    chunks = chunks_by_article(snap, articles)
     roundups = find_roundups(snap, articles, chunks, o)
     core = [i for i in articles if i not in roundups] or articles
     roundup_chunks = [chunks[r] for r in roundups if r not in core]
@@ -219,11 +217,10 @@ def rank(
 ) -> list[StoryDraft]:
     """Stories by weight; with a topic, only those matching it, by weight times match."""
     if topic_vector is not None:
-        relevance = snap.vectors @ topic_vector.astype(np.float32)
-        best = np.full(len(snap.articles), -1.0)
-        np.maximum.at(best, snap.chunk_article, relevance)
+        topic = topic_vector.astype(np.float32)
         for d in drafts:
-            d.match = float(best[d.members].max())
+            own = np.concatenate([snap.article_chunks(m) for m in d.members])
+            d.match = float((snap.vectors[own] @ topic).max())
         drafts = [d for d in drafts if d.match >= options.topic_min]
         for d in drafts:
             # The match counts for more than breadth: a strong match ranks before a wide story.

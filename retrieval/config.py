@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10)
     retrieve_k: int = Field(40, ge=1, le=500)
     fetch_k: int = Field(200, ge=1, le=2000)
+    # The index each process holds (retrieval/live.py): at most this many chunks, the newest
+    # weeks (0: all of them); segments larger than `index_exact_chunks` are searched through
+    # an HNSW graph, smaller ones exactly.
+    index_max_chunks: int = Field(0, ge=0)
+    index_exact_chunks: int = Field(20_000, ge=1)
 
     # An optional LLM (OpenAI-compatible chat completions API). Empty: the extractive answerer.
     llm_url: str = ""

@@ -14,7 +14,7 @@ from typing import Any
 
 from retrieval.answer import ComposeOptions, compose
 from retrieval.config import Settings
-from retrieval.errors import BriefbotError, QuestionError
+from retrieval.errors import QuestionError
 from retrieval.ingest import (
     Ingester,
     IngestReport,
@@ -22,6 +22,7 @@ from retrieval.ingest import (
     load_articles,
     token_counter,
 )
+from retrieval.live import LiveIndex
 from retrieval.models import Answer, Briefing
 from retrieval.search import SearchOptions, Snapshot, rank_articles, search
 from retrieval.store import Store
@@ -38,9 +39,9 @@ def as_date(moment: date | datetime | None) -> date | None:
 
 
 class Engine:
-    # While a write is under way, how often a reader may reload (a load of 200k chunks takes
-    # seconds); tests set it to 0.
-    refresh_seconds = 30.0
+    # While a write is under way, how often a reader catches up with what it committed so
+    # far (milliseconds: retrieval/live.py); tests set it to 0.
+    refresh_seconds = 1.0
 
     def __init__(
         self,
@@ -54,8 +55,7 @@ class Engine:
         self._store = store
         self._query_encoder = query_encoder
         self._document_encoder = document_encoder
-        self._snapshot: Snapshot | None = None
-        self._loaded_at = 0.0  # time.monotonic() of the last load
+        self._index: LiveIndex | None = None
         self._lock = threading.RLock()
         self.search_options = search_options or SearchOptions(k=settings.retrieve_k)
         self.compose_options = ComposeOptions(
@@ -109,47 +109,20 @@ class Engine:
             token_counter(self.settings.resolved_model_path),
         )
 
-    def snapshot(self) -> Snapshot:
-        """The in-memory index, reloaded when another writer has changed the store.
-
-        While a write is under way the snapshot in hand is kept (each of its articles is
-        whole), and read again at most every `refresh_seconds` if the store has grown or
-        shrunk since: so articles appear during a long ingest, and after one whose process
-        died (its write never ends), without a reload per question. A failed reload keeps
-        the snapshot in hand; with none, the question gets a plain error, not a traceback."""
+    @property
+    def index(self) -> LiveIndex:
         with self._lock:
-            state = self.store.state()
-            snap = self._snapshot
-            if snap is not None:
-                if snap.generation == state.generation and not snap.provisional:
-                    return snap
-                if state.writing and not self._refresh_due(snap):
-                    return snap
-            t = time.perf_counter()
-            try:
-                loaded = Snapshot.cached(
-                    self.store,
-                    Path(self.settings.data_dir) / "cache",
-                    self.search_options.title_weight,
+            if self._index is None:
+                self._index = LiveIndex.open(
+                    self.settings, self.store, self.search_options.title_weight
                 )
-            except Exception:
-                if snap is None:
-                    log.error("could not read the index", exc_info=True)
-                    raise BriefbotError(
-                        "The index could not be read just now. Try again in a moment."
-                    ) from None
-                log.warning("could not reload the index; using the one in memory", exc_info=True)
-                self._loaded_at = time.monotonic()  # not again at once: each try costs a load
-                return snap
-            self._snapshot, self._loaded_at = loaded, time.monotonic()
-            log.info("loaded %d chunks in %.2f s", loaded.n_chunks, time.perf_counter() - t)
-            return loaded
+                self._index.auto_compact = True
+            return self._index
 
-    def _refresh_due(self, snap: Snapshot) -> bool:
-        return (
-            time.monotonic() - self._loaded_at >= self.refresh_seconds
-            and self.store.count() != snap.store_counts
-        )
+    def snapshot(self) -> Snapshot:
+        """The index as of the store's last commit, caught up with what other writers
+        committed since it was last read (O(changes); see retrieval/live.py)."""
+        return self.index.snapshot(self.refresh_seconds)
 
     # -- ingest -----------------------------------------------------------------------------
     def ingest(
@@ -319,8 +292,8 @@ class Engine:
         dates = [a.published for a in snap.articles if a.published]
         per_source = Counter(a.source or "(unknown)" for a in snap.articles)
         chunks_per_source: Counter[str] = Counter()
-        for art in snap.chunk_article:
-            chunks_per_source[snap.articles[int(art)].source or "(unknown)"] += 1
+        for i, a in enumerate(snap.articles):
+            chunks_per_source[a.source or "(unknown)"] += len(snap.article_chunks(i))
         return {
             "articles": len(snap.articles),
             "chunks": snap.n_chunks,

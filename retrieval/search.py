@@ -1,106 +1,295 @@
-"""Hybrid retrieval over an in-memory snapshot of the store.
+"""Hybrid retrieval over a snapshot of the index: immutable segments, each memory-mapped.
 
-Chroma is the store of record; each process keeps a snapshot of the chunk vectors, their
-metadata and a BM25 index, and reloads it when the store's generation changes. Searching the
-snapshot is exact and takes milliseconds, and date filters cost nothing (Chroma's numeric
-range filter costs 80-95 ms a query on 20k chunks here).
+Chroma is the store of record. Each process searches a `Snapshot`: a list of segments
+(`retrieval/segment.py`) and which article versions in each are live, kept current by
+`retrieval/live.py`, which applies what changed since it last looked (O(changes), never a
+reload). A snapshot holds committed articles only, each whole: the chunks its record names
+(see retrieval/store.py), so a question asked while an ingest writes never sees half an
+article, and a replaced article's old chunks are never searched again.
 
-A snapshot holds committed articles only, each whole: the chunks its record names (see
-retrieval/store.py), so one read while an ingest writes never shows half an article.
+Search is per segment, merged: dense nearest neighbours (exact, or through a segment's HNSW
+graph when it is large) and BM25 (postings with raw counts, weighted at query time with
+the idf and length norm of the whole index), fused by reciprocal rank, weighted by a time
+prior. A segment published after `now` is skipped, and a large approximate segment whose
+publication days can only earn a small prior is searched less deep: old news rarely reaches
+the top, so a question touches the recent part of the index most.
 """
 
 from __future__ import annotations
 
-import hashlib
+import bisect
 import logging
-import os
-import pickle
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from retrieval.articles import is_roundup_title
-from retrieval.datadir import private_dir
-from retrieval.lexical import BM25, terms
+from retrieval.lexical import terms
+from retrieval.segment import ArticleMeta, Draft, Segment, build, term_hash
 from retrieval.store import NO_DATE, Store, day_number, from_day_number
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 2  # bump when Snapshot's fields change
 # Reading Chroma while a writer deletes can fail ("Error finding id"): try again after these.
 RETRY_SECONDS = (0.05, 0.2, 0.5)
+K1, B = 1.2, 0.75  # BM25
+DEPTH = 1000  # ranks fused per list (dense, BM25): beyond this a chunk's rank earns nothing
+
+__all__ = ["ArticleMeta", "Snapshot", "search", "rank_articles"]
 
 
-@dataclass(frozen=True)
-class ArticleMeta:
-    id: str
-    title: str
-    source: str
-    url: str
-    published: date | None
+class Part:
+    """A segment as one snapshot uses it: which of its articles are live there."""
+
+    def __init__(self, seg: Segment, live: np.ndarray | None = None) -> None:
+        self.seg = seg
+        # Local indices of the live articles, ascending; None: all of them.
+        self.live = None if live is None or len(live) == seg.n_articles else np.sort(live)
+        if self.live is None:
+            self.alive: np.ndarray | None = None
+            self.n_live = seg.n_rows
+            self.len_live = int(seg.a["doc_len"].sum())
+            self.live_articles = np.arange(seg.n_articles)
+        else:
+            counts = np.diff(seg.a["art_rows"])
+            keep = np.zeros(seg.n_articles, dtype=bool)
+            keep[self.live] = True
+            self.alive = np.repeat(keep, counts)
+            self.n_live = int(counts[self.live].sum())
+            self.len_live = int(seg.a["doc_len"][self.alive].sum())
+            self.live_articles = self.live
+        # local article -> its rank among the live ones (-1: not live)
+        self.rank = np.full(seg.n_articles, -1, dtype=np.int64)
+        self.rank[self.live_articles] = np.arange(len(self.live_articles))
+        self._allowed: dict[int | None, np.ndarray | None] = {}
+
+    def allowed(self, now_day: int | None) -> np.ndarray | None | bool:
+        """Rows a question as of `now_day` may see: None (all), a mask, or False (none)."""
+        seg = self.seg
+        if now_day is None or seg.max_day <= now_day:
+            return self.alive
+        if seg.min_day > now_day and not seg.undated:
+            return False
+        if now_day not in self._allowed:
+            if len(self._allowed) > 64:
+                self._allowed.clear()
+            mask = (seg.days <= now_day) | (seg.days == NO_DATE)
+            self._allowed[now_day] = mask if self.alive is None else mask & self.alive
+        return self._allowed[now_day]
 
 
-@dataclass
+class _Rows:
+    """snap.chunk_texts[k], snap.chunk_start[k], snap.chunk_sentences[k]: read on demand."""
+
+    def __init__(self, snap: Snapshot, what: str) -> None:
+        self.snap, self.what = snap, what
+
+    def __getitem__(self, k: Any) -> Any:
+        part, row = self.snap.locate(int(k))
+        if self.what == "text":
+            return part.seg.text(row)
+        if self.what == "start":
+            return int(part.seg.a["starts"][row])
+        return part.seg.sentences(row)
+
+    def __len__(self) -> int:
+        return self.snap.n_chunks
+
+
+class _Vectors:
+    """snap.vectors[rows] / snap.article_vectors[articles]: gathered from the segments."""
+
+    def __init__(self, snap: Snapshot, articles: bool) -> None:
+        self.snap, self.articles = snap, articles
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            return self[np.array([idx])][0]
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        out = np.zeros((len(idx), 384), dtype=np.float32)
+        for i, k in enumerate(idx):
+            if self.articles:
+                part, local = self.snap.locate_article(int(k))
+                out[i] = part.seg.a["art_vectors"][local]
+            else:
+                part, row = self.snap.locate(int(k))
+                out[i] = part.seg.a["vectors"][row]
+        return out
+
+    def __matmul__(self, q: np.ndarray) -> np.ndarray:
+        """Every live chunk's (or article's) cosine to q, in snapshot order."""
+        out = []
+        for part in self.snap.parts:
+            name = "art_vectors" if self.articles else "vectors"
+            scores = np.asarray(part.seg.a[name] @ q.astype(np.float32))
+            if self.articles:
+                out.append(scores[part.live_articles])
+            else:
+                out.append(scores if part.alive is None else np.where(part.alive, scores, -2.0))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+class _Vocab:
+    def __init__(self, stats: LexicalStats) -> None:
+        self.stats = stats
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.stats.df(term_hash(term)) > 0
+
+
+class LexicalStats:
+    """What answer composing asks of BM25 (a term's idf, whether any chunk holds it), over
+    the live chunks of the whole snapshot."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.n_docs = snap.n_chunks
+        total = sum(p.len_live for p in snap.parts)
+        self.avgdl = total / snap.n_chunks if snap.n_chunks else 1.0
+        self.vocab = _Vocab(self)
+        self._df: dict[int, int] = {}
+
+    def df(self, h: int) -> int:
+        if h not in self._df:
+            n = 0
+            for part in self.snap.parts:
+                post = part.seg.postings(h)
+                if post is not None:
+                    n += len(post[0]) if part.alive is None else int(part.alive[post[0]].sum())
+            if len(self._df) > 100_000:
+                self._df.clear()
+            self._df[h] = n
+        return self._df[h]
+
+    def idf(self, df: int) -> float:
+        return float(np.float32(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))))
+
+    def idf_of(self, term: str) -> float:
+        df = self.df(term_hash(term))
+        return self.idf(df) if df else float(np.float32(np.log(1 + self.n_docs + 0.5)))
+
+
 class Snapshot:
-    generation: int
-    chunk_ids: list[str]
-    chunk_article: np.ndarray  # index into articles, per chunk
-    chunk_start: np.ndarray
-    chunk_texts: list[str]
-    chunk_sentences: list[tuple[tuple[int, int], ...]]
-    vectors: np.ndarray  # (n_chunks, dim), unit length
-    days: np.ndarray  # published day number per chunk (NO_DATE when unknown)
-    articles: list[ArticleMeta]
-    article_vectors: np.ndarray  # the normalised mean of each article's chunk vectors
-    bm25: BM25
-    article_index: dict[str, int] = field(default_factory=dict)
-    # Read while a write was under way: whole articles, but maybe not all that are committed.
-    provisional: bool = False
-    store_counts: tuple[int, int] = (0, 0)  # the store's (articles, chunks) when it was read
+    """The live chunks of a list of segments, numbered 0..n-1 across them (dead rows keep
+    their numbers but are never returned), and the live articles, numbered 0..m-1."""
+
+    def __init__(
+        self,
+        parts: list[Part],
+        generation: int = 0,
+        provisional: bool = False,
+        store_counts: tuple[int, int] = (0, 0),
+    ) -> None:
+        self.parts = [p for p in parts if p.n_live]
+        self.generation = generation
+        # Read while a write was under way: whole articles, but maybe not all that are committed.
+        self.provisional = provisional
+        self.store_counts = store_counts
+        self.chunk_base = np.cumsum([0] + [p.seg.n_rows for p in self.parts]).tolist()
+        self.art_base = np.cumsum([0] + [len(p.live_articles) for p in self.parts]).tolist()
+        self.n_chunks = sum(p.n_live for p in self.parts)
+        self.articles: list[ArticleMeta] = [
+            p.seg.articles[i] for p in self.parts for i in p.live_articles.tolist()
+        ]
+        self.bm25 = LexicalStats(self)
+        self.chunk_texts = _Rows(self, "text")
+        self.chunk_start = _Rows(self, "start")
+        self.chunk_sentences = _Rows(self, "sentences")
+        self.vectors = _Vectors(self, articles=False)
+        self.article_vectors = _Vectors(self, articles=True)
+
+    # -- numbering --------------------------------------------------------------------------
+    def locate(self, chunk: int) -> tuple[Part, int]:
+        p = bisect.bisect_right(self.chunk_base, chunk) - 1
+        return self.parts[p], chunk - self.chunk_base[p]
+
+    def locate_article(self, article: int) -> tuple[Part, int]:
+        p = bisect.bisect_right(self.art_base, article) - 1
+        part = self.parts[p]
+        return part, int(part.live_articles[article - self.art_base[p]])
+
+    def article_of(self, chunk: int) -> int:
+        p = bisect.bisect_right(self.chunk_base, chunk) - 1
+        part = self.parts[p]
+        local = int(part.seg.chunk_article[chunk - self.chunk_base[p]])
+        return self.art_base[p] + int(part.rank[local])
+
+    def article_chunks(self, article: int) -> np.ndarray:
+        """The article's chunks, in order."""
+        part, local = self.locate_article(article)
+        p = self.parts.index(part)
+        return self.chunk_base[p] + part.seg.rows_of(local)
+
+    @cached_property
+    def chunk_article(self) -> np.ndarray:
+        """The article of every chunk number (-1 for a dead row)."""
+        out = []
+        for p, part in enumerate(self.parts):
+            ranks = part.rank[part.seg.chunk_article]
+            out.append(np.where(ranks >= 0, ranks + self.art_base[p], -1))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    @cached_property
+    def article_index(self) -> dict[str, int]:
+        return {a.id: i for i, a in enumerate(self.articles)}
+
+    def chunk_days(self, chunks: np.ndarray) -> np.ndarray:
+        """The publication day (NO_DATE when unknown) of each of these chunk numbers."""
+        out = np.zeros(len(chunks), dtype=np.int64)
+        which = np.searchsorted(self.chunk_base, chunks, side="right") - 1
+        for p in np.unique(which).tolist():
+            sel = which == p
+            out[sel] = self.parts[p].seg.days[chunks[sel] - self.chunk_base[p]]
+        return out
 
     @property
-    def n_chunks(self) -> int:
-        return len(self.chunk_ids)
+    def days(self) -> np.ndarray:
+        return np.concatenate([p.seg.days for p in self.parts]) if self.parts else np.zeros(0)
 
-    @classmethod
-    def cached(cls, store: Store, cache_dir: Path, title_weight: int = 2) -> Snapshot:
-        """The snapshot for the store's current generation, from a file in the data directory
-        when one was saved for it (a cold process then starts in a fraction of a second), else
-        loaded from the store and saved, unless a write was under way while it was read (that
-        one may lack what the write commits, and the write's process may die before bumping
-        the generation again). Files are our own: pickle is safe here."""
-        state = store.state()
-        key = f"{store.location}|{store.name}|{state.generation}|{title_weight}|{CACHE_VERSION}"
-        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-        path = Path(cache_dir) / f"snapshot-{store.name}-{digest}.pkl"
-        if path.is_file() and not state.writing:
-            try:
-                with open(path, "rb") as f:
-                    snap = pickle.load(f)
-                if isinstance(snap, Snapshot) and snap.generation == state.generation:
-                    return snap
-            except Exception:  # a damaged or outdated file: rebuild it
-                log.warning("ignoring unreadable snapshot cache %s", path, exc_info=True)
-        snap = cls.load(store, title_weight)
-        if snap.generation == state.generation and not snap.provisional:
-            private_dir(path.parent)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(snap, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)  # readers never see a half-written file
-            for old in path.parent.glob(f"snapshot-{store.name}-*.pkl"):
-                if old != path:
-                    old.unlink(missing_ok=True)
-        return snap
+    @property
+    def chunk_ids(self) -> list[str]:
+        from retrieval.store import chunk_id
 
+        out = []
+        for part in self.parts:
+            seg = part.seg
+            for local in part.live_articles.tolist():
+                aid = seg.articles[local].id
+                out += [chunk_id(aid, i, seg.hashes[local]) for i in range(len(seg.rows_of(local)))]
+        return out
+
+    def version(self, article_id: str) -> str | None:
+        """The content hash of the article's live version here."""
+        i = self.article_index.get(article_id)
+        if i is None:
+            return None
+        part, local = self.locate_article(i)
+        return part.seg.hashes[local]
+
+    # -- reading the store directly -----------------------------------------------------------
     @classmethod
     def load(cls, store: Store, title_weight: int = 2) -> Snapshot:
-        """Read the store, trying again when Chroma fails under a concurrent write."""
+        """Everything committed, read from the store itself (no index on disk): the
+        reference a test compares with, and what a first start builds its index from."""
         for pause in (*RETRY_SECONDS, None):
             try:
-                return cls._load(store, title_weight)
+                state = store.state()
+                counts = store.count()
+                records = {a: r for a, r in store.records().items() if r.n_chunks > 0}
+                drafts, _missing = fetch_drafts(store, records)
+                seg = build(drafts, title_weight, {"seq": state.generation})
+                after = store.state()
+                return cls(
+                    [Part(seg)],
+                    state.generation,
+                    provisional=state.writing or state != after,
+                    store_counts=counts,
+                )
             except Exception as exc:
                 if pause is None:
                     raise
@@ -108,72 +297,42 @@ class Snapshot:
                 time.sleep(pause)
         raise AssertionError("unreachable")
 
-    @classmethod
-    def _load(cls, store: Store, title_weight: int) -> Snapshot:
-        before = store.state()
-        counts = store.count()
-        records = store.records()
-        wanted = {aid: r.chunk_ids(aid) for aid, r in records.items() if r.n_chunks > 0}
-        rows: dict[str, tuple[str, dict, np.ndarray]] = {}
-        for page in store.get_chunks([i for ids in wanted.values() for i in ids]):
-            for i, doc, meta, vec in zip(
-                page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
-            ):
-                rows[i] = (doc, meta, vec)
-        after = store.state()
-        ids: list[str] = []
-        texts: list[str] = []
-        metas: list[dict] = []
-        vecs: list[np.ndarray] = []
-        articles: list[ArticleMeta] = []
-        index: dict[str, int] = {}
-        owner: list[int] = []
-        for aid, chunk_ids in wanted.items():
-            if not all(i in rows for i in chunk_ids):
-                continue  # superseded while this was read: the write is still under way
-            m = records[aid].meta
-            index[aid] = len(articles)
-            articles.append(
-                ArticleMeta(
+
+def fetch_drafts(store: Store, records: dict[str, Any]) -> tuple[list[Draft], list[str]]:
+    """The committed versions these records name, read from Chroma (texts, metadata and
+    vectors, by chunk id); and the articles some of whose chunks are gone (superseded while
+    this read: their write is still under way)."""
+    wanted = {aid: r.chunk_ids(aid) for aid, r in records.items()}
+    rows: dict[str, tuple[str, dict, np.ndarray]] = {}
+    for page in store.get_chunks([i for ids in wanted.values() for i in ids]):
+        for i, doc, meta, vec in zip(
+            page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
+        ):
+            rows[i] = (doc, meta, vec)
+    drafts, missing = [], []
+    for aid, ids in wanted.items():
+        if not all(i in rows for i in ids):
+            missing.append(aid)
+            continue
+        m = records[aid].meta
+        got = [rows[i] for i in ids]
+        drafts.append(
+            Draft(
+                meta=ArticleMeta(
                     aid,
                     str(m.get("title", "")),
                     str(m.get("source", "")) or host_of(str(m.get("url", ""))),
                     str(m.get("url", "")),
                     from_day_number(int(m.get("day", NO_DATE))),
-                )
+                ),
+                content_hash=records[aid].content_hash,
+                starts=[int(meta["start"]) for _, meta, _ in got],
+                texts=[doc for doc, _, _ in got],
+                sentences=[_spans(str(meta.get("sentences", ""))) for _, meta, _ in got],
+                vectors=np.asarray([vec for _, _, vec in got], dtype=np.float32),
             )
-            for i in chunk_ids:
-                doc, meta, vec = rows[i]
-                ids.append(i)
-                texts.append(doc)
-                metas.append(meta)
-                vecs.append(vec)
-                owner.append(index[aid])
-        chunk_article = np.array(owner, dtype=np.int32)
-        vectors = (
-            np.asarray(vecs, dtype=np.float32) if vecs else np.zeros((0, 384), dtype=np.float32)
         )
-        # The headline is indexed with every chunk, and counts `title_weight` times.
-        docs = [
-            terms(t) + terms(articles[chunk_article[k]].title) * title_weight
-            for k, t in enumerate(texts)
-        ]
-        return cls(
-            generation=before.generation,
-            chunk_ids=ids,
-            chunk_article=chunk_article,
-            chunk_start=np.array([int(m["start"]) for m in metas], dtype=np.int64),
-            chunk_texts=texts,
-            chunk_sentences=[_spans(str(m.get("sentences", ""))) for m in metas],
-            vectors=vectors,
-            days=np.array([int(m.get("day", NO_DATE)) for m in metas], dtype=np.int64),
-            articles=articles,
-            article_vectors=_article_means(vectors, chunk_article, len(articles)),
-            bm25=BM25(docs),
-            article_index=index,
-            provisional=before.writing or before != after,
-            store_counts=counts,
-        )
+    return drafts, missing
 
 
 def host_of(url: str) -> str:
@@ -182,14 +341,6 @@ def host_of(url: str) -> str:
 
     host = urlparse(url).hostname or ""
     return host.removeprefix("www.")
-
-
-def _article_means(vectors: np.ndarray, chunk_article: np.ndarray, n: int) -> np.ndarray:
-    means = np.zeros((n, vectors.shape[1] if vectors.ndim == 2 else 384), dtype=np.float32)
-    if n and len(vectors):
-        np.add.at(means, chunk_article, vectors)
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
-    return means
 
 
 def _spans(s: str) -> tuple[tuple[int, int], ...]:
@@ -259,35 +410,117 @@ def search(
     """Chunks ranked by reciprocal-rank fusion of dense and BM25 ranks, none published after now."""
     if snap.n_chunks == 0:
         return []
-    dense = snap.vectors @ query_vector.astype(np.float32)
-    lexical = snap.bm25.scores(terms(query_text)) if options.hybrid else np.zeros_like(dense)
-    allowed = np.ones(snap.n_chunks, dtype=bool)
-    if now is not None:
-        allowed &= snap.days <= day_number(now)  # undated chunks (-1) are always allowed
-    fused = _rrf(dense, allowed, options.rrf_k)
+    q = np.asarray(query_vector, dtype=np.float32)
+    now_day = day_number(now) if now is not None else None
+    stats = snap.bm25
+    query: list[tuple[int, np.float32]] = []
     if options.hybrid:
-        fused += options.lexical_weight * _rrf(lexical, allowed & (lexical > 0), options.rrf_k)
-    fused *= time_prior(snap.days, now, window, options)
-    fused[~allowed] = -np.inf
-    top = _top(fused, options.k)
+        for t in dict.fromkeys(terms(query_text)):
+            df = stats.df(term_hash(t))
+            if df:
+                query.append((term_hash(t), np.float32(stats.idf(df))))
+    dense: list[tuple[np.ndarray, np.ndarray]] = []
+    lexical: list[tuple[np.ndarray, np.ndarray]] = []
+    for p, part in enumerate(snap.parts):
+        allowed = part.allowed(now_day)
+        if allowed is False:
+            continue  # published after now, every chunk of it
+        base = snap.chunk_base[p]
+        rows, scores = part.seg.nearest(q, _depth(part, now, window, options), allowed)
+        dense.append((base + rows, scores))
+        if query:
+            rows, scores = _bm25(part, query, stats.avgdl, allowed)
+            lexical.append((base + rows, scores))
+    d_idx, d_rank, _ = _ranked(dense)
+    l_idx, l_rank, l_score = _ranked(lexical)
+    cand = np.union1d(d_idx, l_idx)
+    if not cand.size:
+        return []
+    fused = np.zeros(cand.size, dtype=np.float64)
+    fused[np.searchsorted(cand, d_idx)] += 1.0 / (options.rrf_k + 1 + d_rank)
+    if l_idx.size:
+        fused[np.searchsorted(cand, l_idx)] += options.lexical_weight / (options.rrf_k + 1 + l_rank)
+    fused *= time_prior(snap.chunk_days(cand), now, window, options)
+    top = cand[_top(fused, options.k)]
+    best = fused[np.searchsorted(cand, top)]
+    exact = snap.vectors[top] @ q  # the true cosine, also where a graph found the chunk
+    lex = dict(zip(l_idx.tolist(), l_score.tolist(), strict=True))
     return [
-        Hit(int(i), float(fused[i]), float(dense[i]), float(lexical[i]))
-        for i in top
-        if np.isfinite(fused[i])
+        Hit(int(i), float(f), float(d), float(lex.get(int(i), 0.0)))
+        for i, f, d in zip(top, best, exact, strict=True)
     ]
 
 
-def _rrf(scores: np.ndarray, mask: np.ndarray, k: int, depth: int = 1000) -> np.ndarray:
-    """Reciprocal-rank scores of the `depth` best allowed items; the rest score 0."""
-    out = np.zeros(len(scores), dtype=np.float64)
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return out
-    if idx.size > depth:
-        idx = idx[np.argpartition(-scores[idx], depth - 1)[:depth]]
-    order = idx[np.argsort(-scores[idx], kind="stable")]
-    out[order] = 1.0 / (k + 1 + np.arange(order.size))
-    return out
+def _depth(part: Part, now: date | None, window: tuple[date, date] | None, o: SearchOptions) -> int:
+    """How many of a segment's nearest neighbours to fuse. An approximate segment whose days
+    can earn at most a small prior is searched less deep: its chunks reach the top only from
+    the very first ranks (RRF at rank 1 with prior 0.05 is below rank 100 with prior 1)."""
+    seg = part.seg
+    if seg.hnsw is None or now is None or not o.time_prior:
+        return DEPTH
+    days = np.array([seg.min_day, min(seg.max_day, day_number(now))])
+    if seg.min_day == NO_DATE:
+        bound = 0.5
+    else:
+        bound = float(time_prior(days, now, window, o).max())
+        if seg.undated:
+            bound = max(bound, 0.5)
+    return DEPTH if bound >= 0.5 else max(100, int(DEPTH * bound))
+
+
+def _bm25(
+    part: Part, query: list[tuple[int, np.float32]], avgdl: float, allowed: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Okapi BM25 of the segment's allowed rows that hold a query term: their rows, scores."""
+    seg = part.seg
+    doc_len = seg.a["doc_len"]
+    rows_l, weights_l = [], []
+    for h, idf in query:
+        post = seg.postings(h)
+        if post is None:
+            continue
+        rows = np.asarray(post[0])
+        tf = np.asarray(post[1], dtype=np.float32)
+        norm = np.float32(K1) * (
+            np.float32(1 - B) + np.float32(B) * doc_len[rows].astype(np.float32) / np.float32(avgdl)
+        )
+        rows_l.append(rows)
+        weights_l.append(tf * np.float32(K1 + 1) / (tf + norm) * idf)
+    if not rows_l:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    rows = np.concatenate(rows_l)
+    if len(rows_l) == 1:
+        uniq, scores = rows, weights_l[0]
+    else:
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        weights = np.concatenate(weights_l)
+        scores = np.bincount(inverse, weights=weights, minlength=uniq.size).astype(np.float32)
+    if isinstance(allowed, np.ndarray):
+        keep = allowed[uniq]
+        uniq, scores = uniq[keep], scores[keep]
+    keep = scores > 0
+    uniq, scores = uniq[keep], scores[keep]
+    if uniq.size > DEPTH:
+        sel = np.argpartition(-scores, DEPTH - 1)[:DEPTH]
+        uniq, scores = uniq[sel], scores[sel]
+    return uniq.astype(np.int64), scores
+
+
+def _ranked(lists: list[tuple[np.ndarray, np.ndarray]]) -> tuple[Any, Any, Any]:
+    """The DEPTH best of these (chunk number, score) lists: numbers, 0-based ranks, scores.
+    Ties go to the lower chunk number."""
+    if not lists:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, np.zeros(0, dtype=np.float32)
+    idx = np.concatenate([i for i, _ in lists])
+    scores = np.concatenate([s for _, s in lists])
+    order = np.argsort(idx, kind="stable")
+    idx, scores = idx[order], scores[order]
+    if idx.size > DEPTH:
+        sel = np.sort(np.argpartition(-scores, DEPTH - 1)[:DEPTH])
+        idx, scores = idx[sel], scores[sel]
+    order = np.argsort(-scores, kind="stable")
+    return idx[order], np.arange(order.size), scores[order]
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -313,7 +546,7 @@ def rank_articles(
     fold near-duplicates (the same story syndicated by several outlets) into the first."""
     per: dict[int, list[Hit]] = {}
     for h in hits:
-        per.setdefault(int(snap.chunk_article[h.chunk]), []).append(h)
+        per.setdefault(snap.article_of(h.chunk), []).append(h)
     ranked = []
     for art, hs in per.items():
         hs.sort(key=lambda h: -h.score)
@@ -339,7 +572,7 @@ def rank_articles(
     return kept
 
 
-def _same_story(snap: Snapshot, vecs: np.ndarray, a: int, b: int, cos: float, days: int) -> bool:
+def _same_story(snap: Snapshot, vecs: Any, a: int, b: int, cos: float, days: int) -> bool:
     da, db = snap.articles[a].published, snap.articles[b].published
     if da is None or db is None or abs((da - db).days) > days:
         return False

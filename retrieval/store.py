@@ -22,6 +22,12 @@ cached before a write is stale from its first step, and no snapshot read while `
 is cached. Chroma keeps nothing of its own that would do: a collection's `version` and
 `log_position` stay 0 through adds, updates and deletes, embedded and on a server (1.5).
 
+Each record also carries `seq`, the generation its write began at, so a reader asks for the
+records written since it last looked (`records_since`) and applies those: O(changes), not a
+reload (retrieval/live.py). Before a group's records are committed, the write puts the group's
+chunks in a journal beside the index (`journal`), where a reader on this machine finds them
+without reading vectors back from Chroma; versions the records never name are ignored there.
+
 Writers take `write_lock` (a file lock in the data directory), so a write that did not end is
 one whose process is dead, and the check after it never mistakes a live writer's new chunks for
 leftovers. Writers on other machines sharing one Chroma server are not covered by that lock.
@@ -143,6 +149,9 @@ class Store:
         self.name = name
         self.location = location  # the server URL or the folder: where this store lives
         self.lock_path = lock_path  # None: no other writer is expected
+        self.journal: Any = None  # retrieval.live.Journal: where readers on this machine look
+        self.write_seq = 0  # the generation the write under way began at
+        self.write_part = 0  # how many commits that write has made
         config = {"hnsw": {"space": "cosine"}}
         # embedding_function=None: Chroma's default would try to download a model.
         self.chunks = client.get_or_create_collection(
@@ -159,11 +168,16 @@ class Store:
         lock = Path(settings.data_dir) / f"{name}.write.lock"
         client = make_client(settings)
         if not settings.chroma_url:
-            return cls(client, name, location, lock)
-        try:
-            return cls(client, name, location, lock)
-        except Exception as exc:  # answers, but not as a Chroma server does
-            raise _no_server(settings.chroma_url, exc) from None
+            store = cls(client, name, location, lock)
+        else:
+            try:
+                store = cls(client, name, location, lock)
+            except Exception as exc:  # answers, but not as a Chroma server does
+                raise _no_server(settings.chroma_url, exc) from None
+        from retrieval.live import Journal, index_dir
+
+        store.journal = Journal(index_dir(settings, store) / "journal")
+        return store
 
     # -- reads ------------------------------------------------------------------------------
     def count(self) -> tuple[int, int]:
@@ -176,18 +190,29 @@ class Store:
             int(meta.get("generation", 0)), bool(meta.get("writing", False)), "writing" in meta
         )
 
+    @property
+    def identity(self) -> str:
+        """Which collection this is: a collection deleted and made again is another one."""
+        return f"{self.location}|{self.name}|{self.chunks.id}"
+
     def records(self) -> dict[str, Record]:
         """Every article's record, metadata only (no text, no vector)."""
         out: dict[str, Record] = {}
         for page in _paged(self.articles, ["metadatas"]):
-            for i, meta in zip(page["ids"], page["metadatas"], strict=True):
-                out[i] = Record(
-                    str(meta.get("content_hash", "")),
-                    int(meta.get("n_chunks", 0)),
-                    int(meta.get("layout", 1)),
-                    meta,
-                )
+            out.update(_records(page))
         return out
+
+    def records_since(self, seq: int, part: int = 0) -> dict[str, Record]:
+        """The records committed after commit `part` of the write that began at generation
+        `seq` (what changed since a reader last looked): one filtered read, about 35 µs a
+        record here, whatever the store holds."""
+        where = {
+            "$or": [
+                {"seq": {"$gt": seq}},
+                {"$and": [{"seq": {"$eq": seq}}, {"part": {"$gt": part}}]},
+            ]
+        }
+        return _records(self.articles.get(where=where, include=["metadatas"]))
 
     def get_chunks(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         """These chunks, text, metadata and vectors, a page at a time; missing ids are left out.
@@ -272,6 +297,8 @@ class Store:
         meta["generation"] = int(meta.get("generation", 0)) + 1
         meta["writing"] = writing
         col.modify(metadata=meta)
+        if writing:
+            self.write_seq, self.write_part = meta["generation"], 0
 
     def write_article(
         self, article: Article, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
@@ -311,6 +338,8 @@ class Store:
                 documents=[r[2] for r in part],
                 metadatas=[r[3] for r in part],
             )
+        if self.journal is not None:
+            self.journal.write(items, self.write_seq, self.write_part + 1)
         self._commit(items)
         new = {r[0] for r in rows}
         self.delete_chunks([i for i in old if i not in new])
@@ -321,6 +350,7 @@ class Store:
 
     def _commit(self, items: Sequence[tuple[Article, str, Sequence[Chunk], np.ndarray]]) -> None:
         """The articles' records, written once all their chunks are in."""
+        self.write_part += 1
         means = []
         for _a, _h, _c, vectors in items:
             mean = vectors.mean(axis=0) if len(vectors) else np.zeros(384, dtype=np.float32)
@@ -336,10 +366,24 @@ class Store:
                     "content_hash": h,
                     "n_chunks": len(chunks),
                     "layout": LAYOUT,
+                    "seq": self.write_seq,  # which write, and which of its commits
+                    "part": self.write_part,
                 }
                 for a, h, chunks, _ in items
             ],
         )
+
+
+def _records(got: dict[str, Any]) -> dict[str, Record]:
+    return {
+        i: Record(
+            str(meta.get("content_hash", "")),
+            int(meta.get("n_chunks", 0)),
+            int(meta.get("layout", 1)),
+            meta,
+        )
+        for i, meta in zip(got["ids"], got["metadatas"], strict=True)
+    }
 
 
 def _base_meta(article: Article) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from retrieval.models import Article
 from retrieval.store import Store
 from tests.conftest import SEED, make_settings
 
+SEED_ID = SEED.stem  # the file name is the id
+
 
 @pytest.fixture(params=["embedded", "server"])
 def engine(request, tmp_path, numpy_encoder):
@@ -121,24 +123,20 @@ def test_a_second_process_sees_new_articles(engine, numpy_encoder):
     assert other.sources()["articles"] == 2  # the snapshot reloads when the generation moves
 
 
-def test_snapshot_cache_is_used_and_never_stale(engine, numpy_encoder, monkeypatch):
-    from retrieval.search import Snapshot
-
+def test_a_new_process_opens_the_index_on_disk_and_catches_up(engine, numpy_encoder, monkeypatch):
     engine.ingest([SEED])
     assert engine.snapshot().n_chunks > 0
-    cache = list((engine.settings.data_dir / "cache").glob("snapshot-*.pkl"))
-    assert len(cache) == 1
-    # A new process reads the saved snapshot instead of the store...
-    monkeypatch.setattr(Snapshot, "load", classmethod(lambda *a, **k: pytest.fail("reloaded")))
+    assert engine.index.compact()
+    # A new process opens the compacted index instead of reading the store...
+    monkeypatch.setattr(Store, "records", lambda self: pytest.fail("read every record"))
+    monkeypatch.setattr(Store, "get_chunks", lambda self, ids: pytest.fail("read chunks"))
     cold = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
     assert cold.snapshot().n_chunks == engine.snapshot().n_chunks
-    monkeypatch.undo()
-    # ...until the store changes: then the old file is replaced, never served.
+    # ...and then applies only what was committed since, from the writer's journal.
     engine.ingester().ingest_articles([_article(BODY)])
     fresh = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
-    assert len(fresh.snapshot().articles) == 2
-    files = list((engine.settings.data_dir / "cache").glob("snapshot-*.pkl"))
-    assert len(files) == 1 and files != cache
+    assert {a.id for a in fresh.snapshot().articles} == {"a1", SEED_ID}
+    assert {a.id for a in cold.snapshot().articles} == {"a1", SEED_ID}
 
 
 def test_a_snapshot_read_during_a_write_is_whole_and_not_cached(engine, numpy_encoder):

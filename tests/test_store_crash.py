@@ -274,6 +274,7 @@ def test_an_article_missing_chunks_is_embedded_again_from_its_stored_text(embedd
     store.chunks.delete(ids=lost[1:])
     col = store.client.get_collection(store.name, embedding_function=None)
     col.modify(metadata={"generation": 7})  # no "writing": as a store written before the check
+    shutil.rmtree(embedded.data_dir / "index")  # nor the index beside it, with b1 whole
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour"})  # never half
     report = _fresh(embedded, numpy_encoder).ingester().ingest_articles([_article("a0", "harbour")])
     assert report.unchanged == 1
@@ -452,12 +453,13 @@ def test_questions_while_an_ingest_writes_always_get_whole_answers(embedded, num
     assert {a.id for a in running.snapshot().articles} == {*base, "n0", "n1", "n2", "n3"}
 
 
-def _failing(collection: Any, times: int) -> None:
-    """Chroma's reads of `collection` fail `times` times as they did under a writer's deletes."""
+def _failing(collection: Any, times: int, filtered_only: bool = False) -> None:
+    """Chroma's reads of `collection` fail `times` times as they did under a writer's deletes
+    (only those with a `where` filter, with `filtered_only`)."""
     real, left = collection.get, [times]
 
     def get(*args: Any, **kwargs: Any) -> Any:
-        if left[0] > 0:
+        if left[0] > 0 and (kwargs.get("where") or not filtered_only):
             left[0] -= 1
             raise InternalError("Error executing plan: Internal error: Error finding id")
         return real(*args, **kwargs)
@@ -467,7 +469,7 @@ def _failing(collection: Any, times: int) -> None:
 
 def test_a_read_that_fails_once_is_tried_again(embedded, numpy_encoder):
     _start(embedded, numpy_encoder, {"a0": "harbour"})
-    shutil.rmtree(embedded.data_dir / "cache")  # nothing on disk: the store must be read
+    shutil.rmtree(embedded.data_dir / "index")  # nothing on disk: the store must be read
     engine = _engine(embedded, numpy_encoder)
     _failing(engine.store.chunks, times=1)
     assert engine.sources()["articles"] == 1
@@ -481,15 +483,15 @@ def test_a_read_that_keeps_failing_keeps_the_snapshot_in_hand(
     monkeypatch.setattr("retrieval.search.RETRY_SECONDS", (0, 0, 0), raising=False)
     engine = _start(embedded, numpy_encoder, {"a0": "harbour"})
     _engine(embedded, numpy_encoder).ingester().ingest_articles([_article("b1", "mayor")])
-    _failing(engine.store.chunks, times=1000)
+    _failing(engine.store.articles, times=1000, filtered_only=True)  # what changed: unread
     assert engine.sources()["articles"] == 1  # the snapshot in hand, not a traceback
     answer = engine.ask(QUESTIONS["harbour"], now=DAY)
     assert {c.article_id for c in answer.citations} == {"a0"}
     assert "could not reload the index" in caplog.text
-    del engine.store.chunks.get  # Chroma reads again
+    del engine.store.articles.get  # Chroma reads again
     assert engine.sources()["articles"] == 2
 
-    shutil.rmtree(embedded.data_dir / "cache")  # a new process, with no snapshot on disk either
+    shutil.rmtree(embedded.data_dir / "index")  # a new process, with no index on disk either
     cold = _engine(embedded, numpy_encoder)
     _failing(cold.store.chunks, times=1000)
     with pytest.raises(BriefbotError, match="could not be read"):

@@ -1,0 +1,396 @@
+"""A segment: an immutable part of the search index, whole article versions, kept on disk.
+
+A segment holds, for each of its chunks, what search needs (the vector, the BM25 postings,
+the publication day, the article it belongs to) and what an answer quotes (the text, its
+offset in the article, the sentence spans). On disk it is a folder of .npy arrays and one
+text blob, opened memory-mapped: a process reads only the pages it touches, and processes on
+one machine share them through the page cache. Texts are never held in memory to search.
+
+BM25 postings carry raw term counts, not weights: idf and the length norm depend on the whole
+index, which changes with every ingest, so they are applied at query time (see
+`retrieval.search`). Terms are stored as 64-bit hashes, so a segment needs no vocabulary.
+
+A large segment also has an HNSW graph (hnswlib), loaded into memory when the segment is
+opened: its nearest neighbours are then approximate, and found in a few milliseconds however
+many chunks it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.lexical import terms
+from retrieval.store import NO_DATE, day_number, from_day_number
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when the files of a segment change
+DIM = 384
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 100
+_ARRAYS = (
+    "art_rows",
+    "art_days",
+    "art_vectors",
+    "starts",
+    "text_off",
+    "texts",
+    "span_off",
+    "spans",
+    "vectors",
+    "doc_len",
+    "term_hash",
+    "term_ptr",
+    "post_row",
+    "post_tf",
+)
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    id: str
+    title: str
+    source: str
+    url: str
+    published: date | None
+
+
+@dataclass
+class Draft:
+    """One article version, as it goes into a segment."""
+
+    meta: ArticleMeta
+    content_hash: str
+    starts: list[int]
+    texts: list[str]
+    sentences: list[tuple[tuple[int, int], ...]]
+    vectors: np.ndarray  # (chunks, DIM), unit length
+
+
+@lru_cache(maxsize=500_000)
+def term_hash(term: str) -> int:
+    """A stable 64-bit id for a term (Python's own hash changes between processes)."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
+
+
+def doc_terms(text: str, title_terms: list[str], title_weight: int) -> list[str]:
+    """A chunk's BM25 terms: its own, and the headline's counted `title_weight` times."""
+    return terms(text) + title_terms * title_weight
+
+
+class Segment:
+    """Chunks of whole article versions; read-only once built."""
+
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        articles: list[ArticleMeta],
+        hashes: list[str],
+        info: dict[str, Any],
+        path: Path | None = None,
+        hnsw: Any = None,
+    ) -> None:
+        self.a = arrays
+        self.articles = articles
+        self.hashes = hashes
+        self.info = info
+        self.path = path
+        self.hnsw = hnsw
+        self.name = path.name if path is not None else f"mem-{uuid.uuid4().hex[:12]}"
+        counts = np.diff(arrays["art_rows"])
+        self.n_rows = int(arrays["art_rows"][-1]) if len(counts) else 0
+        self.n_articles = len(articles)
+        self.chunk_article = np.repeat(np.arange(self.n_articles, dtype=np.int32), counts)
+        self.days = np.repeat(np.asarray(arrays["art_days"], dtype=np.int32), counts)
+        dated = self.days[self.days != NO_DATE]
+        self.min_day = int(dated.min()) if dated.size else NO_DATE
+        self.max_day = int(dated.max()) if dated.size else NO_DATE
+        self.undated = bool((self.days == NO_DATE).any())
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def seq(self) -> int:
+        """The write this segment came from (journal entries), or the cursor it was made at."""
+        return int(self.info.get("seq", 0))
+
+    @property
+    def week(self) -> int | None:
+        """The week all its dated chunks fall in, for a compacted segment; None for a mix."""
+        w = self.info.get("week")
+        return None if w is None else int(w)
+
+    def text(self, row: int) -> str:
+        off = self.a["text_off"]
+        return bytes(self.a["texts"][int(off[row]) : int(off[row + 1])]).decode()
+
+    def sentences(self, row: int) -> tuple[tuple[int, int], ...]:
+        off = self.a["span_off"]
+        spans = self.a["spans"][int(off[row]) : int(off[row + 1])]
+        return tuple((int(s), int(e)) for s, e in spans)
+
+    def rows_of(self, local: int) -> np.ndarray:
+        rows = self.a["art_rows"]
+        return np.arange(int(rows[local]), int(rows[local + 1]))
+
+    def postings(self, h: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows holding the term with hash `h`, and how often each holds it."""
+        keys = self.a["term_hash"]
+        i = int(np.searchsorted(keys, np.uint64(h)))
+        if i == len(keys) or int(keys[i]) != h:
+            return None
+        lo, hi = int(self.a["term_ptr"][i]), int(self.a["term_ptr"][i + 1])
+        return self.a["post_row"][lo:hi], self.a["post_tf"][lo:hi]
+
+    def nearest(self, q: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[Any, Any]:
+        """The `k` allowed rows nearest to `q`, best first, with their cosine: through the
+        HNSW graph when there is one and most rows are allowed, exactly otherwise."""
+        n_allowed = self.n_rows if allowed is None else int(allowed.sum())
+        k = min(k, n_allowed)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self.hnsw is not None and n_allowed >= self.n_rows // 2:
+            # Ask for enough that the allowed ones still number k.
+            want = min(self.n_rows, int(k * self.n_rows / n_allowed) + 8)
+            self.hnsw.set_ef(max(want, 64))
+            labels, dist = self.hnsw.knn_query(q.reshape(1, -1), k=want, num_threads=1)
+            rows, scores = labels[0].astype(np.int64), 1.0 - dist[0]
+            if allowed is not None:
+                keep = allowed[rows]
+                rows, scores = rows[keep], scores[keep]
+            return rows[:k], scores[:k].astype(np.float32)
+        if allowed is None:
+            scores = self.a["vectors"] @ q
+            cand = np.arange(self.n_rows)
+        else:
+            cand = np.flatnonzero(allowed)
+            scores = self.a["vectors"][cand] @ q
+        if k < len(cand):
+            part = np.argpartition(-scores, k - 1)[:k]
+        else:
+            part = np.arange(len(cand))
+        order = part[np.argsort(-scores[part], kind="stable")]
+        return cand[order], scores[order]
+
+    # -- writing ----------------------------------------------------------------------------
+    def save(self, folder: Path) -> Segment:
+        """Write the segment to `folder` (made whole in a temporary folder, then renamed, so
+        a reader never opens half a segment) and return it opened from there."""
+        folder = Path(folder)
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True, mode=0o700)
+        for name in _ARRAYS:
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(self.a[name]))
+        rows = [
+            [m.id, h, m.title, m.source, m.url, day_number(m.published)]
+            for m, h in zip(self.articles, self.hashes, strict=True)
+        ]
+        (tmp / "articles.json").write_text(json.dumps(rows, ensure_ascii=False))
+        if self.hnsw is not None:
+            self.hnsw.save_index(str(tmp / "hnsw.bin"))
+        info = {**self.info, "format": FORMAT, "rows": self.n_rows, "hnsw": self.hnsw is not None}
+        (tmp / "info.json").write_text(json.dumps(info))
+        os.replace(tmp, folder)
+        return Segment.open(folder)
+
+    @classmethod
+    def open(cls, folder: Path) -> Segment:
+        folder = Path(folder)
+        info = json.loads((folder / "info.json").read_text())
+        if info.get("format") != FORMAT:
+            raise ValueError(f"{folder}: segment format {info.get('format')}, not {FORMAT}")
+        arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _ARRAYS}
+        # Small arrays every search reads whole: in memory, not paged in from disk each time.
+        for name in ("art_rows", "art_days", "doc_len"):
+            arrays[name] = np.array(arrays[name])
+        rows = json.loads((folder / "articles.json").read_text())
+        articles = [ArticleMeta(r[0], r[2], r[3], r[4], from_day_number(int(r[5]))) for r in rows]
+        hnsw = None
+        if info.get("hnsw"):
+            hnsw = _load_hnsw(folder / "hnsw.bin", int(info["rows"]))
+        return cls(arrays, articles, [r[1] for r in rows], info, folder, hnsw)
+
+    def with_hnsw(self) -> Segment:
+        """This segment with an HNSW graph over its vectors (built here: seconds to minutes)."""
+        import hnswlib
+
+        index = hnswlib.Index(space="ip", dim=DIM)
+        index.init_index(
+            max_elements=max(self.n_rows, 1), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M
+        )
+        if self.n_rows:
+            index.add_items(np.asarray(self.a["vectors"]), np.arange(self.n_rows))
+        return Segment(self.a, self.articles, self.hashes, self.info, None, index)
+
+
+def _load_hnsw(path: Path, rows: int) -> Any:
+    import hnswlib
+
+    index = hnswlib.Index(space="ip", dim=DIM)
+    index.load_index(str(path), max_elements=max(rows, 1))
+    return index
+
+
+def build(drafts: Sequence[Draft], title_weight: int, info: dict[str, Any]) -> Segment:
+    """A segment (in memory) of these article versions, each one's chunks in order."""
+    art_rows = [0]
+    starts: list[int] = []
+    text_parts: list[bytes] = []
+    text_off = [0]
+    span_parts: list[tuple[int, int]] = []
+    span_off = [0]
+    doc_len: list[int] = []
+    post_h: list[int] = []
+    post_r: list[int] = []
+    post_tf: list[int] = []
+    vectors: list[np.ndarray] = []
+    row = 0
+    for d in drafts:
+        title_terms = terms(d.meta.title)
+        for start, text, sents in zip(d.starts, d.texts, d.sentences, strict=True):
+            encoded = text.encode()
+            text_parts.append(encoded)
+            text_off.append(text_off[-1] + len(encoded))
+            span_parts.extend(sents)
+            span_off.append(len(span_parts))
+            starts.append(start)
+            toks = doc_terms(text, title_terms, title_weight)
+            doc_len.append(len(toks))
+            for t, c in Counter(toks).items():
+                post_h.append(term_hash(t))
+                post_r.append(row)
+                post_tf.append(c)
+            row += 1
+        vectors.append(np.asarray(d.vectors, dtype=np.float32).reshape(-1, DIM))
+        art_rows.append(row)
+    h = np.array(post_h, dtype=np.uint64)
+    r = np.array(post_r, dtype=np.int32)
+    order = np.lexsort((r, h))
+    arrays = {
+        "art_rows": np.array(art_rows, dtype=np.int64),
+        "art_days": np.array([day_number(d.meta.published) for d in drafts], dtype=np.int32),
+        "art_vectors": _article_means(vectors),
+        "starts": np.array(starts, dtype=np.int32),
+        "text_off": np.array(text_off, dtype=np.int64),
+        "texts": np.frombuffer(b"".join(text_parts), dtype=np.uint8),
+        "span_off": np.array(span_off, dtype=np.int64),
+        "spans": np.array(span_parts, dtype=np.int32).reshape(-1, 2),
+        "vectors": np.concatenate(vectors) if vectors else np.zeros((0, DIM), np.float32),
+        "doc_len": np.array(doc_len, dtype=np.int32),
+        **_postings(h[order], r[order], np.array(post_tf, dtype=np.uint16)[order]),
+    }
+    return Segment(arrays, [d.meta for d in drafts], [d.content_hash for d in drafts], info)
+
+
+def _postings(h: np.ndarray, rows: np.ndarray, tf: np.ndarray) -> dict[str, np.ndarray]:
+    """Sorted (term hash, row, count) triples as a CSR-like table: one posting list a term."""
+    keys, first = np.unique(h, return_index=True)
+    ptr = np.append(first, len(h)).astype(np.int64)
+    return {"term_hash": keys, "term_ptr": ptr, "post_row": rows, "post_tf": tf}
+
+
+def _article_means(vectors: list[np.ndarray]) -> np.ndarray:
+    """The normalised mean of each article's chunk vectors (near-duplicates, briefings)."""
+    means = np.zeros((len(vectors), DIM), dtype=np.float32)
+    for i, v in enumerate(vectors):
+        if len(v):
+            m = v.mean(axis=0)
+            means[i] = m / max(float(np.linalg.norm(m)), 1e-9)
+    return means
+
+
+def merge(parts: Sequence[tuple[Segment, np.ndarray]], info: dict[str, Any]) -> Segment:
+    """One segment of the given articles (local indices) of each part, in that order. Nothing
+    is tokenised or embedded again: rows and postings are copied."""
+    art_rows = [0]
+    blocks: dict[str, list[np.ndarray]] = {n: [] for n in _ARRAYS}
+    post: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    articles: list[ArticleMeta] = []
+    hashes: list[str] = []
+    text_base = span_base = row_base = 0
+    for seg, keep in parts:
+        keep = np.asarray(keep, dtype=np.int64)
+        if not keep.size:
+            continue
+        rows = (
+            np.concatenate([seg.rows_of(int(i)) for i in keep])
+            if keep.size
+            else np.zeros(0, np.int64)
+        )
+        counts = np.diff(seg.a["art_rows"])[keep]
+        art_rows.extend((row_base + np.cumsum(counts)).tolist())
+        articles += [seg.articles[int(i)] for i in keep]
+        hashes += [seg.hashes[int(i)] for i in keep]
+        blocks["art_days"].append(np.asarray(seg.a["art_days"])[keep])
+        blocks["art_vectors"].append(np.asarray(seg.a["art_vectors"][keep]))
+        blocks["starts"].append(np.asarray(seg.a["starts"][rows]))
+        blocks["vectors"].append(np.asarray(seg.a["vectors"][rows]))
+        blocks["doc_len"].append(np.asarray(seg.a["doc_len"][rows]))
+        # Texts and spans: the rows' byte ranges, copied and re-based.
+        t_off, s_off = seg.a["text_off"], seg.a["span_off"]
+        t_len = np.asarray(t_off[rows + 1] - t_off[rows])
+        s_len = np.asarray(s_off[rows + 1] - s_off[rows])
+        texts = seg.a["texts"]
+        blocks["texts"].append(
+            np.concatenate([texts[int(t_off[r]) : int(t_off[r + 1])] for r in rows])
+            if rows.size
+            else np.zeros(0, np.uint8)
+        )
+        spans = seg.a["spans"]
+        blocks["spans"].append(
+            np.concatenate([spans[int(s_off[r]) : int(s_off[r + 1])] for r in rows]).reshape(-1, 2)
+        )
+        blocks["text_off"].append(text_base + np.cumsum(t_len))
+        blocks["span_off"].append(span_base + np.cumsum(s_len))
+        text_base += int(t_len.sum())
+        span_base += int(s_len.sum())
+        # Postings: the kept rows' entries, with their new row numbers.
+        new_row = np.full(seg.n_rows, -1, dtype=np.int64)
+        new_row[rows] = row_base + np.arange(rows.size)
+        p_row = np.asarray(seg.a["post_row"])
+        p_h = np.repeat(np.asarray(seg.a["term_hash"]), np.diff(np.asarray(seg.a["term_ptr"])))
+        mapped = new_row[p_row]
+        sel = mapped >= 0
+        post.append((p_h[sel], mapped[sel].astype(np.int32), np.asarray(seg.a["post_tf"])[sel]))
+        row_base += rows.size
+    h = np.concatenate([p[0] for p in post]) if post else np.zeros(0, np.uint64)
+    r = np.concatenate([p[1] for p in post]) if post else np.zeros(0, np.int32)
+    tf = np.concatenate([p[2] for p in post]) if post else np.zeros(0, np.uint16)
+    order = np.lexsort((r, h))
+
+    def cat(name: str, empty: np.ndarray) -> np.ndarray:
+        return np.concatenate(blocks[name]) if blocks[name] else empty
+
+    arrays = {
+        "art_rows": np.array(art_rows, dtype=np.int64),
+        "art_days": cat("art_days", np.zeros(0, np.int32)).astype(np.int32),
+        "art_vectors": cat("art_vectors", np.zeros((0, DIM), np.float32)),
+        "starts": cat("starts", np.zeros(0, np.int32)),
+        "text_off": np.concatenate([[0], cat("text_off", np.zeros(0, np.int64))]).astype(np.int64),
+        "texts": cat("texts", np.zeros(0, np.uint8)),
+        "span_off": np.concatenate([[0], cat("span_off", np.zeros(0, np.int64))]).astype(np.int64),
+        "spans": cat("spans", np.zeros((0, 2), np.int32)),
+        "vectors": cat("vectors", np.zeros((0, DIM), np.float32)),
+        "doc_len": cat("doc_len", np.zeros(0, np.int32)),
+        **_postings(h[order], r[order], tf[order]),
+    }
+    return Segment(arrays, articles, hashes, info)
+
+
+def week_of(day: int) -> int:
+    """Monday-to-Sunday weeks, numbered from the week of 1970-01-01; undated: -1."""
+    return (day + 3) // 7 if day != NO_DATE else -1
