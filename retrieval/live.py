@@ -220,6 +220,11 @@ class LiveIndex:
                 self._retrying(lambda: self._catch_up(self.store.state()))
             else:
                 self._retrying(self._build)
+                # Written at once, so the next process to start opens it instead.
+                with self._compact_lock() as mine:
+                    if mine:
+                        out, manifest = self._write_compacted(self._plan(), graphs=False)
+                        self._adopt(manifest, out, initial=False)
         except BriefbotError:
             raise
         except Exception:
@@ -489,66 +494,76 @@ class LiveIndex:
                 return True
         return False
 
-    def compact(self) -> bool:
-        """Merge the live rows into one segment per week of publication (HNSW when large),
-        write the manifest, adopt it, and delete what no manifest needs. Returns False when
-        another process is compacting this index."""
+    def compact(self, graphs: bool = True) -> bool:
+        """Merge the live rows into one segment per week of publication (HNSW when large and
+        `graphs`), write the manifest, adopt it, and delete what no manifest needs. Returns
+        False when another process is compacting this index."""
         with self._compact_lock() as mine:
             if not mine:
                 return False
             with self._lock:
                 if self._view is None:
                     self._start()
-                live = {n: np.array(sorted(v), dtype=np.int64) for n, v in self._live.items()}
-                segs = dict(self._segs)
-                cursor = self._cursor
-            t = time.perf_counter()
-            weeks: dict[int, list[tuple[Segment, np.ndarray]]] = {}
-            for name in sorted(segs, key=lambda n: _order(segs[n])):
-                seg, locals_ = segs[name], live[name]
-                wk = np.array([week_of(int(d)) for d in seg.a["art_days"][locals_]], dtype=int)
-                for w in np.unique(wk).tolist():
-                    weeks.setdefault(w, []).append((seg, locals_[wk == w]))
-            out = [self._compact_week(w, items, cursor) for w, items in sorted(weeks.items())]
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "store": self.store.identity,
-                "title_weight": self.title_weight,
-                "cursor": list(cursor),
-                "segments": [s.name for s in out],
-                "info": {
-                    s.name: {"rows": s.n_rows, "max_day": s.max_day, "min_day": s.min_day}
-                    for s in out
-                },
-            }
-            tmp = self.manifest_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(manifest))
-            os.replace(tmp, self.manifest_path)
+                plan = self._plan()
+            out, manifest = self._write_compacted(plan, graphs)
             with self._lock:
                 self._adopt(manifest, out, initial=False)
             self._manifest_seen = None
-            self._collect(manifest)
-            log.info(
-                "index compacted: %d segments, %d rows, in %.1f s",
-                len(out),
-                sum(s.n_rows for s in out),
-                time.perf_counter() - t,
-            )
             return True
 
+    def _plan(self) -> tuple[dict[str, Segment], dict[str, np.ndarray], tuple[int, int]]:
+        live = {n: np.array(sorted(v), dtype=np.int64) for n, v in self._live.items()}
+        return dict(self._segs), live, self._cursor
+
+    def _write_compacted(
+        self, plan: tuple[dict[str, Segment], dict[str, np.ndarray], tuple[int, int]], graphs: bool
+    ) -> tuple[list[Segment], dict[str, Any]]:
+        segs, live, cursor = plan
+        t = time.perf_counter()
+        weeks: dict[int, list[tuple[Segment, np.ndarray]]] = {}
+        for name in sorted(segs, key=lambda n: _order(segs[n])):
+            seg, locals_ = segs[name], live[name]
+            wk = np.array([week_of(int(d)) for d in seg.a["art_days"][locals_]], dtype=int)
+            for w in np.unique(wk).tolist():
+                weeks.setdefault(w, []).append((seg, locals_[wk == w]))
+        out = [self._compact_week(w, items, cursor, graphs) for w, items in sorted(weeks.items())]
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "store": self.store.identity,
+            "title_weight": self.title_weight,
+            "cursor": list(cursor),
+            "segments": [s.name for s in out],
+            "info": {
+                s.name: {"rows": s.n_rows, "max_day": s.max_day, "min_day": s.min_day} for s in out
+            },
+        }
+        private_dir(self.folder)
+        tmp = self.manifest_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(manifest))
+        os.replace(tmp, self.manifest_path)
+        self._collect(manifest)
+        log.info(
+            "index compacted: %d segments, %d rows, in %.1f s",
+            len(out),
+            sum(s.n_rows for s in out),
+            time.perf_counter() - t,
+        )
+        return out, manifest
+
     def _compact_week(
-        self, week: int, items: list[tuple[Segment, np.ndarray]], cursor: tuple[int, int]
+        self,
+        week: int,
+        items: list[tuple[Segment, np.ndarray]],
+        cursor: tuple[int, int],
+        graphs: bool,
     ) -> Segment:
         first, keep = items[0]
         whole = first.week == week and len(keep) == first.n_articles
-        if (
-            len(items) == 1
-            and whole
-            and (first.hnsw is not None or first.n_rows < self.exact_chunks)
-        ):
+        small = first.n_rows < self.exact_chunks
+        if len(items) == 1 and whole and (first.hnsw is not None or small or not graphs):
             return first  # unchanged
         merged = merge(items, {"seq": cursor[0], "week": week})
-        if merged.n_rows >= self.exact_chunks:
+        if graphs and merged.n_rows >= self.exact_chunks:
             if whole and first.hnsw is not None and first.path is not None:
                 merged = _extend_graph(first, merged)  # the week's rows keep their numbers
             else:

@@ -175,6 +175,9 @@ class Segment:
         if allowed is None:
             scores = self.a["vectors"] @ q
             cand = np.arange(self.n_rows)
+        elif n_allowed > self.n_rows // 4:  # all of them is cheaper than gathering
+            cand = np.flatnonzero(allowed)
+            scores = (self.a["vectors"] @ q)[cand]
         else:
             cand = np.flatnonzero(allowed)
             scores = self.a["vectors"][cand] @ q
@@ -213,7 +216,10 @@ class Segment:
         info = json.loads((folder / "info.json").read_text())
         if info.get("format") != FORMAT:
             raise ValueError(f"{folder}: segment format {info.get('format')}, not {FORMAT}")
-        arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _ARRAYS}
+        # Plain arrays over the mapped files: slicing a np.memmap costs 30 µs a slice.
+        arrays = {
+            n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS
+        }
         # Small arrays every search reads whole: in memory, not paged in from disk each time.
         for name in ("art_rows", "art_days", "doc_len"):
             arrays[name] = np.array(arrays[name])
