@@ -14,8 +14,9 @@ ingest of k articles costs O(k):
 A question never waits for this: it is answered from the view in hand while another thread
 catches up.
 
-Journal and fetched segments pile up; `compact` merges the live rows into one segment per
-week of publication (an HNSW graph for large ones), writes a manifest naming them and the
+Journal and fetched segments pile up; `compact` merges the live rows into segments that each
+hold a run of weeks of publication (about `BRIEFBOT_INDEX_EXACT_CHUNKS` rows, or one week
+when a week holds more; an HNSW graph for those), writes a manifest naming them and the
 cursor they are current to, and deletes what no manifest needs any more (after a grace
 period: another process may still be reading it). Every process on the machine adopts the
 manifest, and a process that starts cold opens it and catches up from its cursor: seconds,
@@ -65,7 +66,7 @@ GRACE_SECONDS = 600.0  # files no manifest needs are kept this long: a reader ma
 COMPACT_DELAY = 30.0  # a process compacts only after living this long (a CLI run never does)
 LOOSE_SEGMENTS = 16  # compact when more journal or fetched segments than this are searched ...
 LOOSE_ROWS = 20_000  # ... or when they hold more rows than this
-DEAD_SHARE = 0.25  # ... or when a week's segment has this share of dead rows
+DEAD_SHARE = 0.25  # ... or when a compacted segment has this share of dead rows
 
 
 def index_dir(settings: Settings, store: Store) -> Path:
@@ -482,11 +483,11 @@ class LiveIndex:
         return True
 
     def needs_compaction(self) -> bool:
-        loose = [s for s in self._segs.values() if s.week is None]
+        loose = [s for s in self._segs.values() if s.weeks is None]
         if len(loose) > LOOSE_SEGMENTS or sum(s.n_rows for s in loose) > LOOSE_ROWS:
             return True
         for name, seg in list(self._segs.items()):
-            if seg.week is None:
+            if seg.weeks is None:
                 continue
             if seg.hnsw is None and seg.n_rows >= self.exact_chunks:
                 return True
@@ -495,7 +496,7 @@ class LiveIndex:
         return False
 
     def compact(self, graphs: bool = True) -> bool:
-        """Merge the live rows into one segment per week of publication (HNSW when large and
+        """Merge the live rows into segments by weeks of publication (HNSW when large and
         `graphs`), write the manifest, adopt it, and delete what no manifest needs. Returns
         False when another process is compacting this index."""
         with self._compact_lock() as mine:
@@ -521,12 +522,25 @@ class LiveIndex:
         segs, live, cursor = plan
         t = time.perf_counter()
         weeks: dict[int, list[tuple[Segment, np.ndarray]]] = {}
+        rows: dict[int, int] = {}
         for name in sorted(segs, key=lambda n: _order(segs[n])):
             seg, locals_ = segs[name], live[name]
             wk = np.array([week_of(int(d)) for d in seg.a["art_days"][locals_]], dtype=int)
+            counts = np.diff(seg.a["art_rows"])[locals_]
             for w in np.unique(wk).tolist():
                 weeks.setdefault(w, []).append((seg, locals_[wk == w]))
-        out = [self._compact_week(w, items, cursor, graphs) for w, items in sorted(weeks.items())]
+                rows[w] = rows.get(w, 0) + int(counts[wk == w].sum())
+        out = []
+        for span in self._spans(segs, weeks, rows):
+            per: dict[str, list[np.ndarray]] = {}
+            for w in span:
+                for seg, locals_ in weeks[w]:
+                    per.setdefault(seg.name, []).append(locals_)
+            items = [
+                (segs[n], np.sort(np.concatenate(per[n])))
+                for n in sorted(per, key=lambda n: _order(segs[n]))
+            ]
+            out.append(self._compact_span(span, items, cursor, graphs))
         manifest = {
             "format": MANIFEST_FORMAT,
             "store": self.store.identity,
@@ -550,25 +564,68 @@ class LiveIndex:
         )
         return out, manifest
 
-    def _compact_week(
+    def _spans(
         self,
-        week: int,
+        segs: dict[str, Segment],
+        weeks: dict[int, list[tuple[Segment, np.ndarray]]],
+        rows: dict[int, int],
+    ) -> list[list[int]]:
+        """Runs of consecutive weeks, one segment each: a compacted segment's weeks stay
+        together (so an old segment that nothing changed is kept as it is); other weeks form
+        runs of about `exact_chunks` rows, oldest first. Undated articles have their own."""
+        owner: dict[int, tuple[int, int]] = {}
+        for seg in segs.values():
+            if seg.weeks is not None:
+                for w in weeks:
+                    if seg.weeks[0] <= w <= seg.weeks[1]:
+                        owner[w] = seg.weeks
+        spans: list[list[int]] = []
+        for w in sorted(weeks):
+            last = spans[-1] if spans else None
+            joins = (
+                last is not None
+                and w != -1
+                and last[-1] != -1
+                and (
+                    (w in owner and owner.get(last[-1]) == owner[w])
+                    or (
+                        w not in owner
+                        and last[-1] not in owner
+                        and sum(rows[x] for x in last) < self.exact_chunks
+                    )
+                )
+            )
+            if joins and last is not None:
+                last.append(w)
+            else:
+                spans.append([w])
+        return spans
+
+    def _compact_span(
+        self,
+        span: list[int],
         items: list[tuple[Segment, np.ndarray]],
         cursor: tuple[int, int],
         graphs: bool,
     ) -> Segment:
         first, keep = items[0]
-        whole = first.week == week and len(keep) == first.n_articles
+        whole = first.weeks is not None and len(keep) == first.n_articles
         small = first.n_rows < self.exact_chunks
-        if len(items) == 1 and whole and (first.hnsw is not None or small or not graphs):
+        if (
+            len(items) == 1
+            and whole
+            and first.weeks == (span[0], span[-1])
+            and (first.hnsw is not None or small or not graphs)
+        ):
             return first  # unchanged
-        merged = merge(items, {"seq": cursor[0], "week": week})
+        merged = merge(items, {"seq": cursor[0], "weeks": [span[0], span[-1]]})
         if graphs and merged.n_rows >= self.exact_chunks:
             if whole and first.hnsw is not None and first.path is not None:
-                merged = _extend_graph(first, merged)  # the week's rows keep their numbers
+                merged = _extend_graph(first, merged)  # its rows keep their numbers
             else:
                 merged = merged.with_hnsw()
-        return merged.save(private_dir(self.segments_dir) / f"w{week}-{uuid.uuid4().hex[:8]}")
+        name = f"w{span[0]}-{span[-1]}-{uuid.uuid4().hex[:8]}"
+        return merged.save(private_dir(self.segments_dir) / name)
 
     def _collect(self, manifest: dict[str, Any]) -> None:
         """Delete segments and journal entries no manifest needs, once old enough that no
@@ -629,5 +686,5 @@ def _seq(rec: Record) -> tuple[int, int]:
 
 def _order(seg: Segment) -> tuple[int, int, str]:
     """Weeks first, oldest first; then journal and fetched segments as they were written."""
-    week = seg.week
-    return (0 if week is not None else 1, week if week is not None else seg.seq, seg.name)
+    weeks = seg.weeks
+    return (0 if weeks is not None else 1, weeks[0] if weeks is not None else seg.seq, seg.name)

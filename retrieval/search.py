@@ -488,13 +488,15 @@ def _bm25(
         weights_l.append(tf * np.float32(K1 + 1) / (tf + norm) * idf)
     if not rows_l:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    rows = np.concatenate(rows_l)
     if len(rows_l) == 1:
-        uniq, scores = rows, weights_l[0]
+        uniq, scores = rows_l[0], weights_l[0]
     else:
-        uniq, inverse = np.unique(rows, return_inverse=True)
-        weights = np.concatenate(weights_l)
-        scores = np.bincount(inverse, weights=weights, minlength=uniq.size).astype(np.float32)
+        # Summed in float32, term by term in the query's order, as one sparse matrix-vector
+        # product over the whole index would: near-ties then fall the same way.
+        uniq = np.unique(np.concatenate(rows_l))
+        scores = np.zeros(uniq.size, dtype=np.float32)
+        for rows, weights in zip(rows_l, weights_l, strict=True):
+            scores[np.searchsorted(uniq, rows)] += weights
     if isinstance(allowed, np.ndarray):
         keep = allowed[uniq]
         uniq, scores = uniq[keep], scores[keep]

@@ -128,10 +128,11 @@ class Segment:
         return int(self.info.get("seq", 0))
 
     @property
-    def week(self) -> int | None:
-        """The week all its dated chunks fall in, for a compacted segment; None for a mix."""
-        w = self.info.get("week")
-        return None if w is None else int(w)
+    def weeks(self) -> tuple[int, int] | None:
+        """The weeks of publication (first, last) a compacted segment holds; None for a
+        journal or fetched segment, which holds what one write brought."""
+        w = self.info.get("weeks")
+        return None if w is None else (int(w[0]), int(w[1]))
 
     def text(self, row: int) -> str:
         off = self.a["text_off"]
@@ -217,9 +218,7 @@ class Segment:
         if info.get("format") != FORMAT:
             raise ValueError(f"{folder}: segment format {info.get('format')}, not {FORMAT}")
         # Plain arrays over the mapped files: slicing a np.memmap costs 30 µs a slice.
-        arrays = {
-            n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS
-        }
+        arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS}
         # Small arrays every search reads whole: in memory, not paged in from disk each time.
         for name in ("art_rows", "art_days", "doc_len"):
             arrays[name] = np.array(arrays[name])
