@@ -55,6 +55,7 @@ from retrieval.datadir import private_dir, private_file
 from retrieval.errors import BriefbotError
 from retrieval.models import Article
 from retrieval.search import RETRY_SECONDS, Part, Snapshot, fetch_drafts, host_of
+from retrieval.segment import FORMAT as SEGMENT_FORMAT
 from retrieval.segment import ArticleMeta, Draft, Segment, build, merge, week_of
 from retrieval.store import Record, Store, WriteState
 
@@ -400,6 +401,7 @@ class LiveIndex:
         self._manifest_seen = (stat.st_mtime_ns, stat.st_size)
         if (
             manifest.get("format") != MANIFEST_FORMAT
+            or manifest.get("segment_format") != SEGMENT_FORMAT
             or manifest.get("store") != self.store.identity
             or manifest.get("title_weight") != self.title_weight
         ):
@@ -543,6 +545,7 @@ class LiveIndex:
             out.append(self._compact_span(span, items, cursor, graphs))
         manifest = {
             "format": MANIFEST_FORMAT,
+            "segment_format": SEGMENT_FORMAT,
             "store": self.store.identity,
             "title_weight": self.title_weight,
             "cursor": list(cursor),

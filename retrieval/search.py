@@ -471,10 +471,12 @@ def _depth(part: Part, now: date | None, window: tuple[date, date] | None, o: Se
 def _bm25(
     part: Part, query: list[tuple[int, np.float32]], avgdl: float, allowed: Any
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Okapi BM25 of the segment's allowed rows that hold a query term: their rows, scores."""
+    """Okapi BM25 of the segment's allowed rows that hold a query term: the DEPTH best rows
+    and their scores. Summed in float32, term by term in the query's order, as one sparse
+    matrix-vector product over the whole index would: near-ties fall the same way."""
     seg = part.seg
     doc_len = seg.a["doc_len"]
-    rows_l, weights_l = [], []
+    scores: np.ndarray | None = None
     for h, idf in query:
         post = seg.postings(h)
         if post is None:
@@ -484,28 +486,17 @@ def _bm25(
         norm = np.float32(K1) * (
             np.float32(1 - B) + np.float32(B) * doc_len[rows].astype(np.float32) / np.float32(avgdl)
         )
-        rows_l.append(rows)
-        weights_l.append(tf * np.float32(K1 + 1) / (tf + norm) * idf)
-    if not rows_l:
+        if scores is None:
+            scores = np.zeros(seg.n_rows, dtype=np.float32)
+        scores[rows] += tf * np.float32(K1 + 1) / (tf + norm) * idf  # rows are distinct
+    if scores is None:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    if len(rows_l) == 1:
-        uniq, scores = rows_l[0], weights_l[0]
-    else:
-        # Summed in float32, term by term in the query's order, as one sparse matrix-vector
-        # product over the whole index would: near-ties then fall the same way.
-        uniq = np.unique(np.concatenate(rows_l))
-        scores = np.zeros(uniq.size, dtype=np.float32)
-        for rows, weights in zip(rows_l, weights_l, strict=True):
-            scores[np.searchsorted(uniq, rows)] += weights
     if isinstance(allowed, np.ndarray):
-        keep = allowed[uniq]
-        uniq, scores = uniq[keep], scores[keep]
-    keep = scores > 0
-    uniq, scores = uniq[keep], scores[keep]
-    if uniq.size > DEPTH:
-        sel = np.argpartition(-scores, DEPTH - 1)[:DEPTH]
-        uniq, scores = uniq[sel], scores[sel]
-    return uniq.astype(np.int64), scores
+        scores[~allowed] = 0
+    rows = np.flatnonzero(scores > 0)
+    if rows.size > DEPTH:
+        rows = rows[np.argpartition(-scores[rows], DEPTH - 1)[:DEPTH]]
+    return rows.astype(np.int64), scores[rows]
 
 
 def _ranked(lists: list[tuple[np.ndarray, np.ndarray]]) -> tuple[Any, Any, Any]:

@@ -2,9 +2,11 @@
 
 A segment holds, for each of its chunks, what search needs (the vector, the BM25 postings,
 the publication day, the article it belongs to) and what an answer quotes (the text, its
-offset in the article, the sentence spans). On disk it is a folder of .npy arrays and one
-text blob, opened memory-mapped: a process reads only the pages it touches, and processes on
-one machine share them through the page cache. Texts are never held in memory to search.
+offset in the article, the sentence spans). On disk it is a folder: its arrays in one file.
+A process holds in memory only what every search reads whole (row lengths, the term table,
+the vectors of a segment searched exactly, or its HNSW graph) and reads the rest (texts,
+postings, vectors of the rows it ranks) from the file as a question needs them: the page
+cache keeps them, shared by every process on the machine. Texts are never held in memory.
 
 BM25 postings carry raw term counts, not weights: idf and the length norm depend on the whole
 index, which changes with every ingest, so they are applied at query time (see
@@ -38,7 +40,7 @@ from retrieval.store import NO_DATE, day_number, from_day_number
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the files of a segment change
+FORMAT = 2  # bump when the files of a segment change
 DIM = 384
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
@@ -97,7 +99,7 @@ class Segment:
 
     def __init__(
         self,
-        arrays: dict[str, np.ndarray],
+        arrays: dict[str, Any],
         articles: list[ArticleMeta],
         hashes: list[str],
         info: dict[str, Any],
@@ -135,13 +137,17 @@ class Segment:
         return None if w is None else (int(w[0]), int(w[1]))
 
     def text(self, row: int) -> str:
-        off = self.a["text_off"]
-        return bytes(self.a["texts"][int(off[row]) : int(off[row + 1])]).decode()
+        lo, hi = (int(x) for x in self.a["text_off"][row : row + 2])
+        return bytes(self.a["texts"][lo:hi]).decode()
 
     def sentences(self, row: int) -> tuple[tuple[int, int], ...]:
-        off = self.a["span_off"]
-        spans = self.a["spans"][int(off[row]) : int(off[row + 1])]
+        lo, hi = (int(x) for x in self.a["span_off"][row : row + 2])
+        spans = np.asarray(self.a["spans"][lo:hi]).reshape(-1, 2)
         return tuple((int(s), int(e)) for s, e in spans)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array whole, in memory (merging reads a segment through)."""
+        return {n: a if isinstance(a, np.ndarray) else a[:] for n, a in self.a.items()}
 
     def rows_of(self, local: int) -> np.ndarray:
         rows = self.a["art_rows"]
@@ -173,15 +179,16 @@ class Segment:
                 keep = allowed[rows]
                 rows, scores = rows[keep], scores[keep]
             return rows[:k], scores[:k].astype(np.float32)
+        vectors = self.a["vectors"]
         if allowed is None:
-            scores = self.a["vectors"] @ q
+            scores = vectors[:] @ q
             cand = np.arange(self.n_rows)
-        elif n_allowed > self.n_rows // 4:  # all of them is cheaper than gathering
-            cand = np.flatnonzero(allowed)
-            scores = (self.a["vectors"] @ q)[cand]
+        elif n_allowed > self.n_rows // 4 and isinstance(vectors, np.ndarray):
+            cand = np.flatnonzero(allowed)  # all of them is cheaper than gathering
+            scores = (vectors @ q)[cand]
         else:
             cand = np.flatnonzero(allowed)
-            scores = self.a["vectors"][cand] @ q
+            scores = vectors[cand] @ q
         if k < len(cand):
             part = np.argpartition(-scores, k - 1)[:k]
         else:
@@ -197,8 +204,14 @@ class Segment:
         tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True, mode=0o700)
-        for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(self.a[name]))
+        layout: dict[str, Any] = {}
+        with open(tmp / "arrays.bin", "wb") as f:
+            for name in _ARRAYS:
+                arr = np.ascontiguousarray(self.a[name][:])
+                f.write(b"\0" * (-f.tell() % 64))  # aligned, for the views read back
+                layout[name] = [f.tell(), arr.dtype.str, list(arr.shape)]
+                f.write(arr.tobytes())
+        (tmp / "arrays.json").write_text(json.dumps(layout))
         rows = [
             [m.id, h, m.title, m.source, m.url, day_number(m.published)]
             for m, h in zip(self.articles, self.hashes, strict=True)
@@ -217,8 +230,7 @@ class Segment:
         info = json.loads((folder / "info.json").read_text())
         if info.get("format") != FORMAT:
             raise ValueError(f"{folder}: segment format {info.get('format')}, not {FORMAT}")
-        # Plain arrays over the mapped files: slicing a np.memmap costs 30 µs a slice.
-        arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray) for n in _ARRAYS}
+        arrays = _read_arrays(folder, graph=bool(info.get("hnsw")))
         # Small arrays every search reads whole: in memory, not paged in from disk each time.
         for name in ("art_rows", "art_days", "doc_len"):
             arrays[name] = np.array(arrays[name])
@@ -240,6 +252,78 @@ class Segment:
         if self.n_rows:
             index.add_items(np.asarray(self.a["vectors"]), np.arange(self.n_rows))
         return Segment(self.a, self.articles, self.hashes, self.info, None, index)
+
+
+SMALL_BYTES = 8 << 20  # a segment smaller than this is read into memory whole
+HOT = frozenset({"art_rows", "art_days", "doc_len", "term_hash", "term_ptr"})
+
+
+class _File:
+    """An open file, closed when the last array reading it is gone."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
+class FileArray:
+    """An array in a segment's file, read on demand with pread: what a question touches (a
+    few rows, a term's postings) costs a read each, and no memory that stays. (Mapping the
+    file instead made every touched row resident with the pages around it: 1.4 MB of the
+    process's memory a random row here, as the page cache maps large folios.)"""
+
+    def __init__(self, file: _File, offset: int, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        self.file, self.offset, self.dtype, self.shape = file, offset, dtype, shape
+        self.row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, lo: int, hi: int) -> np.ndarray:
+        data = os.pread(self.file.fd, (hi - lo) * self.row, self.offset + lo * self.row)
+        return np.frombuffer(data, dtype=self.dtype).reshape((hi - lo, *self.shape[1:]))
+
+    def __getitem__(self, idx: Any) -> Any:
+        if isinstance(idx, slice):
+            lo, hi, step = idx.indices(self.shape[0])
+            assert step == 1, "FileArray: no strides"
+            return self._read(lo, max(lo, hi))
+        if isinstance(idx, (int, np.integer)):
+            i = int(idx) + (self.shape[0] if idx < 0 else 0)
+            out = self._read(i, i + 1)[0]
+            return out if out.ndim else out.item()
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+        if not len(idx):
+            return out
+        # One read a run of consecutive rows (an article's chunks are consecutive).
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        at = 0
+        for run in np.split(idx, breaks):
+            out[at : at + len(run)] = self._read(int(run[0]), int(run[-1]) + 1)
+            at += len(run)
+        return out
+
+
+def _read_arrays(folder: Path, graph: bool) -> dict[str, Any]:
+    """The segment's arrays, all in one file: read whole for a small segment; else the few
+    that every search reads whole (and the vectors, when there is no graph to search them)
+    are read, and the rest are read on demand (`FileArray`)."""
+    layout = json.loads((folder / "arrays.json").read_text())
+    path = folder / "arrays.bin"
+    small = path.stat().st_size < SMALL_BYTES
+    file = _File(path)
+    out: dict[str, Any] = {}
+    for name in _ARRAYS:
+        offset, dtype, shape = layout[name]
+        arr = FileArray(file, int(offset), np.dtype(dtype), tuple(shape))
+        hot = small or name in HOT or (name == "vectors" and not graph)
+        out[name] = arr[:].copy() if hot else arr  # copied: writable, and the file's own
+    return out
 
 
 def _load_hnsw(path: Path, rows: int) -> Any:
@@ -331,31 +415,32 @@ def merge(parts: Sequence[tuple[Segment, np.ndarray]], info: dict[str, Any]) -> 
         keep = np.asarray(keep, dtype=np.int64)
         if not keep.size:
             continue
+        a = seg.arrays()
         rows = (
             np.concatenate([seg.rows_of(int(i)) for i in keep])
             if keep.size
             else np.zeros(0, np.int64)
         )
-        counts = np.diff(seg.a["art_rows"])[keep]
+        counts = np.diff(a["art_rows"])[keep]
         art_rows.extend((row_base + np.cumsum(counts)).tolist())
         articles += [seg.articles[int(i)] for i in keep]
         hashes += [seg.hashes[int(i)] for i in keep]
-        blocks["art_days"].append(np.asarray(seg.a["art_days"])[keep])
-        blocks["art_vectors"].append(np.asarray(seg.a["art_vectors"][keep]))
-        blocks["starts"].append(np.asarray(seg.a["starts"][rows]))
-        blocks["vectors"].append(np.asarray(seg.a["vectors"][rows]))
-        blocks["doc_len"].append(np.asarray(seg.a["doc_len"][rows]))
+        blocks["art_days"].append(np.asarray(a["art_days"])[keep])
+        blocks["art_vectors"].append(np.asarray(a["art_vectors"][keep]))
+        blocks["starts"].append(np.asarray(a["starts"][rows]))
+        blocks["vectors"].append(np.asarray(a["vectors"][rows]))
+        blocks["doc_len"].append(np.asarray(a["doc_len"][rows]))
         # Texts and spans: the rows' byte ranges, copied and re-based.
-        t_off, s_off = seg.a["text_off"], seg.a["span_off"]
+        t_off, s_off = a["text_off"], a["span_off"]
         t_len = np.asarray(t_off[rows + 1] - t_off[rows])
         s_len = np.asarray(s_off[rows + 1] - s_off[rows])
-        texts = seg.a["texts"]
+        texts = a["texts"]
         blocks["texts"].append(
             np.concatenate([texts[int(t_off[r]) : int(t_off[r + 1])] for r in rows])
             if rows.size
             else np.zeros(0, np.uint8)
         )
-        spans = seg.a["spans"]
+        spans = a["spans"]
         blocks["spans"].append(
             np.concatenate([spans[int(s_off[r]) : int(s_off[r + 1])] for r in rows]).reshape(-1, 2)
         )
@@ -366,11 +451,11 @@ def merge(parts: Sequence[tuple[Segment, np.ndarray]], info: dict[str, Any]) -> 
         # Postings: the kept rows' entries, with their new row numbers.
         new_row = np.full(seg.n_rows, -1, dtype=np.int64)
         new_row[rows] = row_base + np.arange(rows.size)
-        p_row = np.asarray(seg.a["post_row"])
-        p_h = np.repeat(np.asarray(seg.a["term_hash"]), np.diff(np.asarray(seg.a["term_ptr"])))
+        p_row = np.asarray(a["post_row"])
+        p_h = np.repeat(np.asarray(a["term_hash"]), np.diff(np.asarray(a["term_ptr"])))
         mapped = new_row[p_row]
         sel = mapped >= 0
-        post.append((p_h[sel], mapped[sel].astype(np.int32), np.asarray(seg.a["post_tf"])[sel]))
+        post.append((p_h[sel], mapped[sel].astype(np.int32), np.asarray(a["post_tf"])[sel]))
         row_base += rows.size
     h = np.concatenate([p[0] for p in post]) if post else np.zeros(0, np.uint64)
     r = np.concatenate([p[1] for p in post]) if post else np.zeros(0, np.int32)
