@@ -199,6 +199,7 @@ class Engine:
         vector = self.query_encoder.encode([query])[0]
         state["timing"]["embed"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
+        snap = snap.widened(vector)  # older articles than this process holds (max_chunks)
         state["snap"] = snap
         now = state["now"] or date.today()
         named = parse_window(state["question"], now)

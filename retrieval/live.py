@@ -57,7 +57,7 @@ from retrieval.models import Article
 from retrieval.search import RETRY_SECONDS, Part, Snapshot, fetch_drafts, host_of
 from retrieval.segment import FORMAT as SEGMENT_FORMAT
 from retrieval.segment import ArticleMeta, Draft, Segment, build, merge, week_of
-from retrieval.store import Record, Store, WriteState
+from retrieval.store import NO_DATE, Record, Store, WriteState
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,8 @@ class LiveIndex:
         self._opened_at = time.monotonic()
         self._worker: threading.Thread | None = None
         self.horizon: int | None = None  # days before it are not held here (max_chunks)
+        self._unheld: dict[str, dict[str, Any]] = {}  # the manifest's segments left on disk
+        self._undated_held = True
 
     @classmethod
     def open(cls, settings: Settings, store: Store, title_weight: int = 2) -> LiveIndex:
@@ -390,6 +392,8 @@ class LiveIndex:
         self._view = Snapshot(
             [self._parts[s.name] for s in order], state.generation, provisional, (0, 0)
         )
+        if self._unheld:
+            self._view.store_tier = self.store_tier
 
     # -- manifest, compaction ---------------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any] | None:
@@ -410,22 +414,45 @@ class LiveIndex:
         return manifest
 
     def _open_manifest(self, manifest: dict[str, Any]) -> list[Segment]:
-        """The manifest's segments, newest weeks first up to `max_chunks` (when set)."""
-        metas = []
-        for name in manifest["segments"]:
-            info = manifest["info"][name]
-            metas.append((name, info))
+        """The manifest's segments: all of them, or with `max_chunks` set the newest weeks
+        that fit (undated articles count as the oldest). The rest stay on disk, named in
+        `self._unheld`, and days before `self.horizon` are searched in Chroma instead."""
+        metas = [(name, manifest["info"][name]) for name in manifest["segments"]]
         metas.sort(key=lambda m: -int(m[1]["max_day"]))
         out: list[Segment] = []
         held = 0
-        self.horizon = None
+        self.horizon, self._unheld, self._undated_held = None, {}, True
         for name, info in metas:
             if self.max_chunks and out and held + int(info["rows"]) > self.max_chunks:
-                self.horizon = max(self.horizon or -1, int(info["max_day"]) + 1)
+                self._unheld[name] = info
+                if int(info["max_day"]) == NO_DATE:
+                    self._undated_held = False
+                else:
+                    self.horizon = max(self.horizon or NO_DATE, int(info["max_day"]) + 1)
                 continue
             held += int(info["rows"])
             out.append(self._segs.get(name) or Segment.open(self.segments_dir / name))
-        return out
+        return sorted(out, key=lambda s: s.seq)  # a later compaction's version wins
+
+    def store_tier(self, vector: np.ndarray, n: int = 100, articles: int = 10) -> Segment | None:
+        """The articles older than this process holds (`max_chunks`) whose chunks are among
+        Chroma's nearest to `vector`: their committed versions, whole, as a segment for one
+        question. Only with a Chroma server: in embedded Chroma its index of every chunk
+        would be loaded into this process, which is what the bound is there to avoid."""
+        if not self._unheld or not self.store.location.startswith(("http://", "https://")):
+            return None
+        old: list[str] = []
+        for _cid, meta in self.store.nearest_chunks(vector, n):
+            day = int(meta.get("day", NO_DATE))
+            aid = str(meta.get("article_id", ""))
+            unheld = (not self._undated_held) if day == NO_DATE else day < (self.horizon or 0)
+            if unheld and aid not in old and aid not in self._where:
+                old.append(aid)
+        if not old:
+            return None
+        records = {a: r for a, r in self.store.records_of(old[:articles]).items() if r.n_chunks}
+        drafts, _ = fetch_drafts(self.store, records)
+        return build(drafts, self.title_weight, {"seq": 0}) if drafts else None
 
     def _adopt(self, manifest: dict[str, Any], segments: list[Segment], initial: bool) -> None:
         """Point at the manifest's segments. Cold: everything in them is live, current to the
@@ -443,11 +470,35 @@ class LiveIndex:
                     if cur is not None and cur[0] != seg.name:
                         if self._segs[cur[0]].hashes[cur[1]] == h:
                             self._place(a.id, seg, local)
+        self._enforce_bound(manifest)
         view = self._view
         generation = view.generation if view is not None and not initial else -1
         self._publish(
             WriteState(generation, False, True), view.provisional if view and not initial else True
         )
+
+    def _enforce_bound(self, manifest: dict[str, Any]) -> None:
+        """With `max_chunks`, let go of the oldest weeks this manifest holds on disk while
+        this process holds more than that (the newest week is always held)."""
+        if not self.max_chunks:
+            return
+        held = sum(s.n_rows for s in self._segs.values())
+        weeks = [s for s in self._segs.values() if s.weeks is not None]
+        for seg in sorted(weeks, key=lambda s: s.max_day)[:-1]:
+            if held <= self.max_chunks:
+                break
+            if seg.name not in manifest["segments"]:
+                continue
+            for local in self._live.pop(seg.name, set()):
+                self._where.pop(seg.articles[local].id, None)
+            del self._segs[seg.name]
+            self._parts.pop(seg.name, None)
+            self._unheld[seg.name] = manifest["info"][seg.name]
+            if seg.max_day == NO_DATE:
+                self._undated_held = False
+            else:
+                self.horizon = max(self.horizon or NO_DATE, seg.max_day + 1)
+            held -= seg.n_rows
 
     def _maintain(self) -> None:
         """In a serving process: adopt a manifest another process wrote, or compact, in a
@@ -549,9 +600,13 @@ class LiveIndex:
             "store": self.store.identity,
             "title_weight": self.title_weight,
             "cursor": list(cursor),
-            "segments": [s.name for s in out],
+            "segments": [s.name for s in out] + list(self._unheld),
             "info": {
-                s.name: {"rows": s.n_rows, "max_day": s.max_day, "min_day": s.min_day} for s in out
+                **{
+                    s.name: {"rows": s.n_rows, "max_day": s.max_day, "min_day": s.min_day}
+                    for s in out
+                },
+                **self._unheld,  # weeks this process does not hold: kept as they are
             },
         }
         private_dir(self.folder)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -202,6 +203,22 @@ class Snapshot:
         self.chunk_sentences = _Rows(self, "sentences")
         self.vectors = _Vectors(self, articles=False)
         self.article_vectors = _Vectors(self, articles=True)
+        # With BRIEFBOT_INDEX_MAX_CHUNKS: older articles near a question, from Chroma.
+        self.store_tier: Callable[[np.ndarray], Segment | None] | None = None
+
+    def widened(self, vector: np.ndarray) -> Snapshot:
+        """This snapshot, and when this process holds only the newest weeks of the index,
+        the older articles nearest to `vector` (read from Chroma), for one question."""
+        if self.store_tier is None:
+            return self
+        try:
+            extra = self.store_tier(vector)
+        except Exception:
+            log.warning("could not search the older articles in the store", exc_info=True)
+            return self
+        if extra is None:
+            return self
+        return Snapshot([*self.parts, Part(extra)], self.generation, self.provisional)
 
     # -- numbering --------------------------------------------------------------------------
     def locate(self, chunk: int) -> tuple[Part, int]:

@@ -202,6 +202,19 @@ class Store:
             out.update(_records(page))
         return out
 
+    def records_of(self, ids: Sequence[str]) -> dict[str, Record]:
+        out: dict[str, Record] = {}
+        for batch in _batches(list(dict.fromkeys(ids)), self.BATCH):
+            out.update(_records(self.articles.get(ids=batch, include=["metadatas"])))
+        return out
+
+    def nearest_chunks(self, vector: np.ndarray, n: int) -> list[tuple[str, dict[str, Any]]]:
+        """Chroma's own nearest chunks to `vector` (its HNSW index, no filter: a filter on
+        `day` costs seconds at 400k chunks), with their metadata. Superseded chunks not yet
+        deleted may be among them: a caller checks the records."""
+        got = self.chunks.query(query_embeddings=[vector], n_results=n, include=["metadatas"])
+        return list(zip(got["ids"][0], got["metadatas"][0], strict=True))
+
     def records_since(self, seq: int, part: int = 0) -> dict[str, Record]:
         """The records committed after commit `part` of the write that began at generation
         `seq` (what changed since a reader last looked): one filtered read, about 35 µs a

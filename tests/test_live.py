@@ -325,3 +325,28 @@ def test_compaction_keeps_the_answers_and_builds_graphs_for_large_weeks(
     cold = _reader(settings, numpy_encoder)
     assert [_cited(cold, q) for q in questions] == before
     assert cold.snapshot().parts[0].seg.hnsw is not None
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_a_process_holds_no_more_than_its_bound_and_asks_the_store_for_older_news(
+    where, request, tmp_path, numpy_encoder
+):
+    """BRIEFBOT_INDEX_MAX_CHUNKS: a process opens only the newest weeks that fit. With a
+    Chroma server, a question about older news is answered from Chroma's own search."""
+    overrides: dict[str, Any] = {"index_exact_chunks": 2}  # one segment a week here
+    if where == "server":
+        overrides["chroma_url"] = request.getfixturevalue("chroma_server_url")
+        overrides["collection"] = f"b{abs(hash(request.node.name)) % 10**8}"
+    settings = make_settings(tmp_path / "data", **SMALL_CHUNKS, **overrides)
+    writer = _reader(settings, numpy_encoder)
+    old = Article("old", "Harbour council", TEXTS["harbour"], date(2022, 1, 5), "Gazette", "")
+    new = Article("new", "Rail strike", TEXTS["rail"], DAY, "Gazette", "")
+    writer.ingester().ingest_articles([old, new])
+    assert writer.index.compact()
+    bound = len(_chunked(writer, "new", "rail"))
+    reader = _reader(settings.model_copy(update={"index_max_chunks": bound}), numpy_encoder)
+    snap = reader.snapshot()
+    assert {a.id for a in snap.articles} == {"new"} and snap.n_chunks <= bound
+    cited = _cited(reader, "What did the harbour council approve?")
+    assert cited == ({"old"} if where == "server" else set())
+    assert reader.snapshot().n_chunks <= bound  # read for the question, not kept
