@@ -61,8 +61,9 @@ def _article(aid: str, key: str) -> Article:
 # -- the child: a real ingest that dies at a named step -----------------------------------------
 def child(settings_json: str, articles_json: str, point: str) -> None:
     """Ingest, and SIGKILL this process right after the first call of `point` completes:
-    `chunks.write` (chunks added or upserted), `articles.upsert` (the records), `chunks.delete`,
-    `begin_write`; or `end_write` just before the write is marked finished."""
+    `chunks.write` (chunks added or upserted), `journal` (the group's journal entry),
+    `articles.upsert` (the records), `chunks.delete`, `begin_write`; or `end_write` just
+    before the write is marked finished."""
     from retrieval.embedding import NumpyEncoder
 
     encoder = NumpyEncoder()
@@ -94,6 +95,8 @@ def child(settings_json: str, articles_json: str, point: str) -> None:
         after(getattr(store, collection), method)
     elif point == "begin_write":
         after(store, "begin_write")
+    elif point == "journal":  # the group's chunks are in the journal, its records not yet
+        after(store.journal, "write")
     elif point == "end_write":
         store.end_write = die  # type: ignore[method-assign]
     articles = [_article(aid, key) for aid, key in json.loads(articles_json)]
@@ -234,6 +237,7 @@ def test_killed_after_an_edit_deleted_old_chunks(settings, numpy_encoder):
     [
         ("begin_write", "harbour"),
         ("chunks.write", "harbour"),  # the new version's chunks are in, not its record
+        ("journal", "harbour"),  # ... and in the journal beside the index
         ("articles.upsert", "harbour-v2"),  # the record is in, the old chunks not yet deleted
     ],
 )
@@ -251,11 +255,13 @@ def test_killed_during_an_edit(embedded, numpy_encoder, point, committed):
     _assert_no_leftovers(engine, {"a0": committed, "b1": "mayor"})
 
 
-def test_killed_before_a_new_articles_record(embedded, numpy_encoder):
-    """Chunks without a record are never shown, and are removed by the next ingest even if
-    that one does not bring the article."""
-    _start(embedded, numpy_encoder, {"a0": "harbour"})
-    _ingest_and_die(embedded, {"b1": "mayor"}, "chunks.write")
+@pytest.mark.parametrize("point", ["chunks.write", "journal"])
+def test_killed_before_a_new_articles_record(embedded, numpy_encoder, point):
+    """Chunks without a record are never shown (nor a journal entry no record names), and are
+    removed by the next ingest even if that one does not bring the article."""
+    running = _start(embedded, numpy_encoder, {"a0": "harbour"})
+    _ingest_and_die(embedded, {"b1": "mayor"}, point)
+    assert {a.id for a in running.snapshot().articles} == {"a0"}
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour"})
     engine = _fresh(embedded, numpy_encoder)
     report = engine.ingester().ingest_articles([_article("a0", "harbour")])
