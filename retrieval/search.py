@@ -65,15 +65,18 @@ class Part:
         # local article -> its rank among the live ones (-1: not live)
         self.rank = np.full(seg.n_articles, -1, dtype=np.int64)
         self.rank[self.live_articles] = np.arange(len(self.live_articles))
-        self._allowed: dict[int | None, np.ndarray | None] = {}
+        self._allowed: dict[int, np.ndarray] = {}
 
-    def allowed(self, now_day: int | None) -> np.ndarray | None | bool:
-        """Rows a question as of `now_day` may see: None (all), a mask, or False (none)."""
+    def after(self, now_day: int | None) -> bool:
+        """Whether every chunk of it was published after `now_day`."""
+        seg = self.seg
+        return now_day is not None and seg.min_day > now_day and not seg.undated
+
+    def allowed(self, now_day: int | None) -> np.ndarray | None:
+        """Rows a question as of `now_day` may see: None (all), or a mask."""
         seg = self.seg
         if now_day is None or seg.max_day <= now_day:
             return self.alive
-        if seg.min_day > now_day and not seg.undated:
-            return False
         if now_day not in self._allowed:
             if len(self._allowed) > 64:
                 self._allowed.clear()
@@ -439,9 +442,9 @@ def search(
     dense: list[tuple[np.ndarray, np.ndarray]] = []
     lexical: list[tuple[np.ndarray, np.ndarray]] = []
     for p, part in enumerate(snap.parts):
-        allowed = part.allowed(now_day)
-        if allowed is False:
+        if part.after(now_day):
             continue  # published after now, every chunk of it
+        allowed = part.allowed(now_day)
         base = snap.chunk_base[p]
         rows, scores = part.seg.nearest(q, _depth(part, now, window, options), allowed)
         dense.append((base + rows, scores))
