@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # weeks (0: all of them); segments larger than `index_exact_chunks` are searched through
     # an HNSW graph, smaller ones exactly.
     index_max_chunks: int = Field(0, ge=0)
-    index_exact_chunks: int = Field(20_000, ge=1)
+    index_exact_chunks: int = Field(50_000, ge=1)
 
     # An optional LLM (OpenAI-compatible chat completions API). Empty: the extractive answerer.
     llm_url: str = ""

@@ -125,7 +125,7 @@ class LiveIndex:
         folder: Path,
         title_weight: int = 2,
         max_chunks: int = 0,
-        exact_chunks: int = 20_000,
+        exact_chunks: int = 50_000,
     ) -> None:
         self.store = store
         self.folder = Path(folder)
@@ -304,9 +304,12 @@ class LiveIndex:
         placed: dict[str, tuple[Segment, int]] = {}
         self._scan_journal()
         missing: dict[str, Record] = {}
+        opened: dict[Path, Segment | None] = {}
         for aid, rec in need.items():
             hit = self._jindex.get((aid, rec.content_hash))
-            seg = self._open(hit[0]) if hit else None
+            if hit is not None and hit[0] not in opened:
+                opened[hit[0]] = self._open(hit[0])
+            seg = opened[hit[0]] if hit is not None else None
             if hit is not None and seg is not None:
                 placed[aid] = (seg, hit[1])
             else:
@@ -536,15 +539,16 @@ class LiveIndex:
         return True
 
     def needs_compaction(self) -> bool:
-        loose = [s for s in self._segs.values() if s.weeks is None]
+        segs, live = dict(self._segs), dict(self._live)  # copies: another thread may change them
+        loose = [s for s in segs.values() if s.weeks is None]
         if len(loose) > LOOSE_SEGMENTS or sum(s.n_rows for s in loose) > LOOSE_ROWS:
             return True
-        for name, seg in list(self._segs.items()):
+        for name, seg in segs.items():
             if seg.weeks is None:
                 continue
             if seg.hnsw is None and seg.n_rows >= self.exact_chunks:
                 return True
-            if len(self._live.get(name, ())) < (1 - DEAD_SHARE) * seg.n_articles:
+            if len(live.get(name, ())) < (1 - DEAD_SHARE) * seg.n_articles:
                 return True
         return False
 

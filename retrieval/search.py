@@ -86,18 +86,30 @@ class Part:
 
 
 class _Rows:
-    """snap.chunk_texts[k], snap.chunk_start[k], snap.chunk_sentences[k]: read on demand."""
+    """snap.chunk_texts[k], snap.chunk_start[k], snap.chunk_sentences[k]: read on demand, and
+    the last few thousand kept (composing an answer reads the same chunks many times)."""
+
+    KEEP = 4096
 
     def __init__(self, snap: Snapshot, what: str) -> None:
         self.snap, self.what = snap, what
+        self._kept: dict[int, Any] = {}
 
     def __getitem__(self, k: Any) -> Any:
-        part, row = self.snap.locate(int(k))
-        if self.what == "text":
-            return part.seg.text(row)
-        if self.what == "start":
-            return int(part.seg.a["starts"][row])
-        return part.seg.sentences(row)
+        k = int(k)
+        got = self._kept.get(k)
+        if got is None:
+            part, row = self.snap.locate(k)
+            if self.what == "text":
+                got = part.seg.text(row)
+            elif self.what == "start":
+                got = int(part.seg.a["starts"][row])
+            else:
+                got = part.seg.sentences(row)
+            if len(self._kept) >= self.KEEP:
+                self._kept.clear()
+            self._kept[k] = got
+        return got
 
     def __len__(self) -> int:
         return self.snap.n_chunks
@@ -162,9 +174,10 @@ class LexicalStats:
         if h not in self._df:
             n = 0
             for part in self.snap.parts:
-                post = part.seg.postings(h)
-                if post is not None:
-                    n += len(post[0]) if part.alive is None else int(part.alive[post[0]].sum())
+                if part.alive is None:
+                    n += part.seg.df(h)
+                elif (post := part.seg.postings(h)) is not None:
+                    n += int(part.alive[post[0]].sum())
             if len(self._df) > 100_000:
                 self._df.clear()
             self._df[h] = n

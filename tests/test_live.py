@@ -350,3 +350,25 @@ def test_a_process_holds_no_more_than_its_bound_and_asks_the_store_for_older_new
     cited = _cited(reader, "What did the harbour council approve?")
     assert cited == ({"old"} if where == "server" else set())
     assert reader.snapshot().n_chunks <= bound  # read for the question, not kept
+
+
+def test_a_journal_entry_is_opened_once_however_many_of_its_articles_are_new(
+    tmp_path, numpy_encoder, monkeypatch
+):
+    """(Opening it once per article held one copy of the entry per article: 22 GB for an
+    ingest of 10,000 articles.)"""
+    from retrieval.segment import Segment
+
+    settings = make_settings(tmp_path / "data", **SMALL_CHUNKS)
+    reader = _reader(settings, numpy_encoder)
+    assert reader.snapshot().n_chunks == 0
+    _reader(settings, numpy_encoder).ingester().ingest_articles(
+        [_article("a0", "harbour"), _article("b1", "mayor"), _article("c2", "rail")]
+    )
+    opened: list[str] = []
+    real = Segment.open.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        Segment, "open", classmethod(lambda cls, folder: opened.append(folder) or real(cls, folder))
+    )
+    assert len(reader.snapshot().articles) == 3
+    assert len(opened) == 1
