@@ -34,10 +34,10 @@ def corpus_engine(corpus: Path):
     (cached in $BRIEFBOT_DATA_DIR: unchanged articles are skipped), with its articles and the
     ingest report."""
     import retrieval  # noqa: F401
-    from retrieval.articles import load_path
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.evaluate import corpus_key
+    from retrieval.evaluation.evaluate import corpus_key
+    from retrieval.intake.articles import load_path
 
     settings = Settings()
     probe = Engine(settings)

@@ -23,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.evaluate import corpus_key, gold_rank
+    from retrieval.evaluation.evaluate import corpus_key, gold_rank
 
     settings = Settings(index_exact_chunks=args.exact_chunks)
     name = corpus_key(CORPUS, Engine(settings).recipe)

@@ -70,7 +70,7 @@ def warm() -> None:
     import retrieval  # noqa: F401
     from retrieval.config import load_settings
     from retrieval.engine import Engine
-    from retrieval.evaluate import corpus_key, read_jsonl
+    from retrieval.evaluation.evaluate import corpus_key, read_jsonl
 
     settings = load_settings()
     engine = Engine(settings)

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import retrieval  # noqa: F401
-from retrieval.articles import normalize_text, page_line_kind
+from retrieval.intake.articles import normalize_text, page_line_kind
 
 
 def main() -> None:

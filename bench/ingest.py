@@ -20,8 +20,8 @@ from _common import CORPUS
 
 import retrieval  # noqa: F401
 from retrieval.config import Settings
-from retrieval.embedding import TorchEncoder
 from retrieval.engine import Engine
+from retrieval.index.embedding import TorchEncoder
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
         ingest_s = time.perf_counter() - t
 
         ingester = engine.ingester()
-        from retrieval.articles import load_path
+        from retrieval.intake.articles import load_path
 
         texts = [c.embed_text for a in load_path(corpus, on_error=print) for c in ingester.chunk(a)]
         t = time.perf_counter()

@@ -63,7 +63,7 @@ def make_article(
     i: int, rng: np.random.Generator, vocab: tuple[list[str], np.ndarray], marker: str = ""
 ) -> Any:
     """Article i: 8 chunks of 8 sentences; `marker` is added to its first sentence."""
-    from retrieval.chunking import Chunk
+    from retrieval.intake.chunking import Chunk
     from retrieval.models import Article
 
     words, p = vocab
@@ -104,7 +104,7 @@ def settings_for(folder: Path) -> Any:
 
 def build_store(folder: Path, n: int) -> dict[str, float]:
     """Write n articles through Store (skipped when the folder already holds them)."""
-    from retrieval.store import Store
+    from retrieval.index.store import Store
 
     marker = folder / "built.json"
     if marker.is_file():
@@ -164,7 +164,7 @@ def serve(folder: str, prepare: bool) -> None:
     engine.query_encoder.encode(["warm up the encoder"])
     import langchain_core.runnables  # noqa: F401  (the answer path's imports: in the base)
 
-    import retrieval.answer  # noqa: F401
+    import retrieval.answering.answer  # noqa: F401
 
     # Chroma's client, and the caches its first filtered read of the records makes (53 MB
     # at 25,000 records): the store's memory, not the index's, so in the base too.
@@ -262,7 +262,7 @@ def questions(k: int) -> list[str]:
 
 def update_to_answer(folder: Path, server: Server, k: int) -> float:
     """Write one new article through Store here; ask there until the answer cites it."""
-    from retrieval.store import Store
+    from retrieval.index.store import Store
 
     store = Store.open(settings_for(folder))
     word = f"zephyr{k}quokka"

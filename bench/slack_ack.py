@@ -38,9 +38,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.slack_app import LISTENER_THREADS, build_app, serve_http
 from retrieval.config import Settings
-from retrieval.embedding import NumpyEncoder
 from retrieval.engine import Engine
 from retrieval.feedback import FeedbackStore
+from retrieval.index.embedding import NumpyEncoder
 
 TOKEN = "xoxb-bench"
 SECRET = "bench-signing-secret"

@@ -20,9 +20,9 @@ from retrieval.errors import BriefbotError
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine
-    from retrieval.feeds import FeedReader, FeedReport, RoundReport
-    from retrieval.ingest import IngestProgress, IngestReport
-    from retrieval.schedule import Schedule, Scheduler
+    from retrieval.intake.feeds import FeedReader, FeedReport, RoundReport
+    from retrieval.intake.ingest import IngestProgress, IngestReport
+    from retrieval.news.schedule import Schedule, Scheduler
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 # Everything printed holds user data (paths, titles, topics, error messages): never read as
@@ -203,7 +203,7 @@ def ensure_seeded(engine: Engine) -> None:
 
 
 def parse_moment(value: str | None, name: str) -> datetime | None:
-    from retrieval.timewindow import parse_moment as parse
+    from retrieval.answering.timewindow import parse_moment as parse
 
     return parse(value, datetime.now(UTC), name) if value else None
 
@@ -223,12 +223,12 @@ def ingest(
     """Index articles. Unchanged articles are skipped; changed ones are replaced."""
     if not paths and not feed:
         raise BriefbotError("Nothing to ingest: give files or folders, or --feed URL.")
-    from retrieval.feeds import check_feed_url
+    from retrieval.intake.feeds import check_feed_url
 
     for url in feed or []:
         check_feed_url(url, "--feed")  # a malformed URL is refused before any work
     engine = make_engine()
-    from retrieval.ingest import IngestReport, load_articles
+    from retrieval.intake.ingest import IngestReport, load_articles
 
     failed = False
     if paths:
@@ -246,7 +246,7 @@ def ingest(
 
 
 def _feed_reader(engine: Engine) -> FeedReader:
-    from retrieval.feeds import FeedOptions, FeedReader, FeedState
+    from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
 
     state = FeedState.in_data_dir(settings().data_dir)
     options = FeedOptions.from_settings(settings())
@@ -324,7 +324,7 @@ def brief(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Briefing as JSON.")] = False,
 ) -> None:
     """The window's stories, grouped across outlets, with cited key sentences and quotes."""
-    from retrieval.timewindow import check_window
+    from retrieval.answering.timewindow import check_window
 
     start = parse_moment(since, "--since") or datetime.now(UTC) - timedelta(hours=24)
     end = parse_moment(until, "--until")
@@ -351,7 +351,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Evaluate: seed-style questions (must_cite / abstain) or a corpus with gold articles."""
-    from retrieval.evaluate import read_jsonl
+    from retrieval.evaluation.evaluate import read_jsonl
 
     rows = read_jsonl(questions)
     if corpus is not None or (rows and "gold_ids" in rows[0]):
@@ -368,7 +368,7 @@ def _eval_corpus(
     from rich.table import Table
 
     from retrieval.engine import Engine
-    from retrieval.evaluate import eval_corpus
+    from retrieval.evaluation.evaluate import eval_corpus
 
     if not corpus.is_file():
         raise BriefbotError(f"--corpus: {corpus}: no such file")
@@ -411,7 +411,7 @@ def _eval_corpus(
                 str(m["n"]),
             )
         out.print(table)
-        from retrieval.report import ratios
+        from retrieval.evaluation.report import ratios
 
         for name, vals in ratios(run).items() if len(run.systems) > 1 else []:
             out.print(
@@ -419,14 +419,14 @@ def _eval_corpus(
                 + " · ".join(f"{k} {'–' if v is None else f'{v:.2f}'}" for k, v in vals.items())
             )
     if report is not None:
-        from retrieval.report import write
+        from retrieval.evaluation.report import write
 
         for p in write(run, report):
             err.print(f"wrote {p}")
 
 
 def _eval_checks(rows: list, as_json: bool) -> None:
-    from retrieval.evaluate import check_questions
+    from retrieval.evaluation.evaluate import check_questions
 
     engine = make_engine()
     ensure_seeded(engine)
@@ -508,7 +508,7 @@ def watch(
     """Poll the configured feeds and folders on an interval and ingest what is new."""
     import threading
 
-    from retrieval.feeds import (
+    from retrieval.intake.feeds import (
         FolderWatcher,
         WatchConfig,
         Watcher,
@@ -591,7 +591,7 @@ def _warm_engine() -> Engine:
 
 
 def _schedules(config: Path | None, platform: str) -> list[Schedule]:
-    from retrieval.schedule import schedules_from
+    from retrieval.news.schedule import schedules_from
 
     raw, where = read_config(config)
     schedules = [s for s in schedules_from(raw, where) if s.channel(platform) is not None]
@@ -604,7 +604,7 @@ def _schedules(config: Path | None, platform: str) -> list[Schedule]:
 
 
 def _scheduler(engine: Engine, schedules: list[Schedule], platform: str, post) -> Scheduler:
-    from retrieval.schedule import Scheduler, ScheduleState
+    from retrieval.news.schedule import Scheduler, ScheduleState
 
     def build(since, until, topic, max_stories, seen):
         return engine.brief(since, until, topic=topic, max_stories=max_stories, exclude=seen)
@@ -625,7 +625,7 @@ def serve_slack(
     import threading
 
     from bot import slack_app
-    from retrieval.schedule import start_thread
+    from retrieval.news.schedule import start_thread
 
     slack_app.check_settings(settings(), http)
     schedules = _schedules(config, "slack")
@@ -655,7 +655,7 @@ def serve_discord(config: ConfigOption = None) -> None:
     import threading
 
     from bot import discord_app
-    from retrieval.schedule import start_thread
+    from retrieval.news.schedule import start_thread
 
     discord_app.token_of(settings())
     schedules = _schedules(config, "discord")

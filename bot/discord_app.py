@@ -26,9 +26,9 @@ import discord
 from discord import app_commands
 
 from bot.render_discord import answer_embeds, briefing_embeds, message_groups, plain, thread_name
+from retrieval.answering.timewindow import parse_moment
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.feedback import FeedbackStore
-from retrieval.timewindow import parse_moment
 
 if TYPE_CHECKING:
     from retrieval.config import Settings

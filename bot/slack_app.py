@@ -45,11 +45,11 @@ from bot.render_slack import (
     render_answer,
     render_briefing,
 )
+from retrieval.answering.timewindow import is_moment, parse_moment
 from retrieval.config import Settings
 from retrieval.errors import BriefbotError, QuestionError, SettingsError
 from retrieval.feedback import FeedbackStore
 from retrieval.models import Answer, Briefing
-from retrieval.timewindow import is_moment, parse_moment
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10)
     retrieve_k: int = Field(40, ge=1, le=500)
     fetch_k: int = Field(200, ge=1, le=2000)
-    # The index each process holds (retrieval/live.py): at most this many chunks, the newest
+    # The index each process holds (retrieval/index/live.py): at most this many chunks, the newest
     # weeks (0: all of them); segments larger than `index_exact_chunks` are searched through
     # an HNSW graph, smaller ones exactly.
     index_max_chunks: int = Field(0, ge=0)
@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     @field_validator("fetch_allow_hosts")
     @classmethod
     def _allow_hosts(cls, v: str) -> str:
-        from retrieval.feeds import parse_allow_hosts  # here: feeds imports more than settings
+        from retrieval.intake.feeds import (
+            parse_allow_hosts,  # here: feeds imports more than settings
+        )
 
         parse_allow_hosts(v)  # a ValueError names the bad entry
         return v

@@ -12,21 +12,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from retrieval.answer import ComposeOptions, compose
+from retrieval.answering.answer import ComposeOptions, compose
+from retrieval.answering.timewindow import check_window, parse_window
 from retrieval.config import Settings
 from retrieval.errors import QuestionError
-from retrieval.ingest import (
+from retrieval.index.live import LiveIndex
+from retrieval.index.search import SearchOptions, Snapshot, rank_articles, search
+from retrieval.index.store import Store
+from retrieval.intake.ingest import (
     Ingester,
     IngestReport,
     ProgressCallback,
     load_articles,
     token_counter,
 )
-from retrieval.live import LiveIndex
 from retrieval.models import Answer, Briefing
-from retrieval.search import SearchOptions, Snapshot, rank_articles, search
-from retrieval.store import Store
-from retrieval.timewindow import check_window, parse_window
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def as_date(moment: date | datetime | None) -> date | None:
 
 class Engine:
     # While a write is under way, how often a reader catches up with what it committed so
-    # far (milliseconds: retrieval/live.py); tests set it to 0.
+    # far (milliseconds: retrieval/index/live.py); tests set it to 0.
     refresh_seconds = 1.0
 
     def __init__(
@@ -62,7 +62,7 @@ class Engine:
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
         self._chain: Any = None
-        from retrieval.llm import LLMWriter
+        from retrieval.answering.llm import LLMWriter
 
         self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
 
@@ -78,14 +78,14 @@ class Engine:
     def query_encoder(self) -> Any:
         with self._lock:
             if self._query_encoder is None:
-                from retrieval.embedding import NumpyEncoder
+                from retrieval.index.embedding import NumpyEncoder
 
                 self._query_encoder = NumpyEncoder(self.settings.resolved_model_path)
             return self._query_encoder
 
     def _make_document_encoder(self) -> Any:
         if self._document_encoder is None:
-            from retrieval.embedding import TorchEncoder
+            from retrieval.index.embedding import TorchEncoder
 
             self._document_encoder = TorchEncoder(self.settings.resolved_model_path)
         return self._document_encoder
@@ -93,7 +93,7 @@ class Engine:
     @cached_property
     def recipe(self) -> str:
         """Model fingerprint and chunking: what decides an article's vectors (hashed once)."""
-        from retrieval.embedding import model_fingerprint
+        from retrieval.index.embedding import model_fingerprint
 
         s = self.settings
         return (
@@ -121,7 +121,7 @@ class Engine:
 
     def snapshot(self) -> Snapshot:
         """The index as of the store's last commit, caught up with what other writers
-        committed since it was last read (O(changes); see retrieval/live.py)."""
+        committed since it was last read (O(changes); see retrieval/index/live.py)."""
         return self.index.snapshot(self.refresh_seconds)
 
     # -- ingest -----------------------------------------------------------------------------
@@ -271,8 +271,8 @@ class Engine:
         exclude: Collection[str] = (),
     ) -> Briefing:
         """The window's stories, clustered across outlets, with cited key sentences and the
-        quotes of the day (see retrieval.briefing). `exclude`: articles already briefed."""
-        from retrieval.briefing import build_briefing
+        quotes of the day (see retrieval.news.briefing). `exclude`: articles already briefed."""
+        from retrieval.news.briefing import build_briefing
 
         until = until or datetime.now(UTC)
         check_window(since, until)

@@ -46,7 +46,8 @@ def test_secrets_never_print(monkeypatch):
 
 def test_engine_never_imports_chat_platforms():
     code = (
-        "import sys, retrieval.engine, retrieval.answer, retrieval.search, retrieval.ingest;"
+        "import sys, retrieval.engine, retrieval.answering.answer, retrieval.index.search,"
+        " retrieval.intake.ingest;"
         "bad=[m for m in sys.modules if m.split('.')[0] in ('slack_bolt','slack_sdk','discord')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

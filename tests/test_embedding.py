@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from retrieval.config import PROJECT_ROOT, default_model_path
-from retrieval.embedding import NumpyEncoder, TorchEncoder, model_fingerprint
 from retrieval.errors import SettingsError
+from retrieval.index.embedding import NumpyEncoder, TorchEncoder, model_fingerprint
 
 LONG = " ".join(
     f"Paragraph {i}: the ministry said on Tuesday that exports rose {i}.{i}% in May, "
@@ -107,7 +107,7 @@ def test_encode_edge_cases(numpy_encoder: NumpyEncoder) -> None:
 def test_the_question_path_never_imports_torch() -> None:
     code = (
         "import sys\n"
-        "from retrieval.embedding import NumpyEncoder\n"
+        "from retrieval.index.embedding import NumpyEncoder\n"
         "e = NumpyEncoder()\n"
         "e.encode(['What happened?']); e.count_tokens('x'); e.token_offsets('x')\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'scipy',\n"
@@ -124,7 +124,7 @@ def test_the_question_path_never_imports_torch() -> None:
 def test_langchain_adapter(numpy_encoder: NumpyEncoder) -> None:
     from langchain_core.embeddings import Embeddings
 
-    from retrieval.embedding import LangchainEmbeddings
+    from retrieval.index.embedding import LangchainEmbeddings
 
     adapter = LangchainEmbeddings(numpy_encoder)
     assert isinstance(adapter, Embeddings)

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from retrieval.evaluate import QuestionResult, answer_in, gold_rank, metrics
+from retrieval.evaluation.evaluate import QuestionResult, answer_in, gold_rank, metrics
 from tests.conftest import FIXTURES
 
 EVAL = FIXTURES / "eval"

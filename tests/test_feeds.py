@@ -26,7 +26,7 @@ import pytest
 from retrieval.config import PROJECT_ROOT, load_settings
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
-from retrieval.feeds import (
+from retrieval.intake.feeds import (
     FeedOptions,
     FeedReader,
     FeedReport,
@@ -251,7 +251,7 @@ def test_new_items_are_fetched_extracted_and_ingested(
     engine: Engine, site: NewsSite, caplog: pytest.LogCaptureFixture
 ) -> None:
     feed = f"{site.base}/feed.xml"
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         report = reader_for(engine).poll(feed)
     assert (report.new_items, report.ingested) == (4, 2)
     articles = stored(engine)
@@ -306,7 +306,7 @@ def test_malformed_xml_and_a_feed_that_is_down_touch_nothing(
     before = stored(engine)
     broken = f"{site.base}/broken.xml"
     down = "http://127.0.0.1:9/feed.xml"  # the discard port: nothing listens
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         bad = reader.poll(broken)
         gone = reader.poll(down)
     assert bad.failures == [f"{broken}: malformed XML" + bad.failures[0].split("malformed XML")[1]]
@@ -390,7 +390,7 @@ def test_feed_links_to_local_addresses_and_files_are_refused_and_never_requested
     assert site.hits["/feed.xml"] == 0
     # A feed on an allowed host whose items point elsewhere: each such item fails, named with
     # its reason; the one real article on the allowed host is ingested all the same.
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         report = reader.poll(f"{site.named}/hostile.xml")
     port = site.base.rsplit(":", 1)[1]
     assert (report.new_items, report.ingested) == (6, 1)
@@ -639,7 +639,7 @@ def test_a_round_goes_on_past_a_file_that_trips_the_loader(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import retrieval.feeds as feeds
+    import retrieval.intake.feeds as feeds
 
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -662,7 +662,7 @@ def test_a_round_goes_on_past_a_file_that_trips_the_loader(
     config = WatchConfig(feeds=(f"{site.base}/feed.xml",), folders=(folder,), interval_s=1)
     ingest = engine.ingester().ingest_articles
     watcher = Watcher(config, reader_for(engine), FolderWatcher(config.folders, ingest))
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         first = watcher.round()
     assert first.folders is not None and first.folders.added == 1
     failures = "\n".join(first.folders.failures)
@@ -682,7 +682,7 @@ def test_a_round_goes_on_past_a_feed_or_an_item_that_trips_a_bug(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import retrieval.feeds as feeds
+    import retrieval.intake.feeds as feeds
 
     real_page_article = feeds.page_article
 
@@ -704,7 +704,7 @@ def test_a_round_goes_on_past_a_feed_or_an_item_that_trips_a_bug(
     monkeypatch.setattr(reader, "poll", poll)
     config = WatchConfig(feeds=(broken_feed, f"{site.base}/feed.xml"), interval_s=1)
     watcher = Watcher(config, reader, FolderWatcher([], engine.ingester().ingest_articles))
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         first = watcher.round()
     broken, good = first.feeds
     assert broken.url == broken_feed and not broken.ok

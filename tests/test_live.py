@@ -22,10 +22,10 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.engine import Engine
+from retrieval.index.search import Part, SearchOptions, Snapshot, search
+from retrieval.index.segment import ArticleMeta, Draft, build, merge
+from retrieval.index.store import Store
 from retrieval.models import Article
-from retrieval.search import Part, SearchOptions, Snapshot, search
-from retrieval.segment import ArticleMeta, Draft, build, merge
-from retrieval.store import Store
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def _article(aid: str, key: str) -> Article:
 def child(settings_json: str, articles_json: str, steps: str) -> None:
     """Ingest these articles, one a commit. With `steps` (a folder), after each commit write
     `<n>.done` there and wait for `<n>.go` before going on."""
-    from retrieval.embedding import NumpyEncoder
+    from retrieval.index.embedding import NumpyEncoder
 
     encoder = NumpyEncoder()
     engine = Engine(
@@ -357,7 +357,7 @@ def test_a_journal_entry_is_opened_once_however_many_of_its_articles_are_new(
 ):
     """(Opening it once per article held one copy of the entry per article: 22 GB for an
     ingest of 10,000 articles.)"""
-    from retrieval.segment import Segment
+    from retrieval.index.segment import Segment
 
     settings = make_settings(tmp_path / "data", **SMALL_CHUNKS)
     reader = _reader(settings, numpy_encoder)

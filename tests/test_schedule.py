@@ -17,7 +17,7 @@ import pytest
 from retrieval.config import PROJECT_ROOT
 from retrieval.errors import SettingsError
 from retrieval.models import Briefing, Citation, Story
-from retrieval.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState, schedules_from
+from retrieval.news.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState, schedules_from
 
 DAILY = Schedule("morning", "0 8 * * *", "UTC", slack_channel="C1", topic=None, max_stories=5)
 
@@ -212,7 +212,7 @@ RACER = """
 import json, sys
 from datetime import datetime, UTC
 from retrieval.models import Briefing
-from retrieval.schedule import Schedule, Scheduler, ScheduleState
+from retrieval.news.schedule import Schedule, Scheduler, ScheduleState
 db, out, when = sys.argv[1:4]
 posted = []
 sched = Scheduler(

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from retrieval.engine import Engine
+from retrieval.index.store import Store
 from retrieval.models import Article
-from retrieval.store import Store
 from tests.conftest import SEED, make_settings
 
 SEED_ID = SEED.stem  # the file name is the id

@@ -1,10 +1,10 @@
 """Hybrid retrieval over a snapshot of the index: immutable segments, each memory-mapped.
 
 Chroma is the store of record. Each process searches a `Snapshot`: a list of segments
-(`retrieval/segment.py`) and which article versions in each are live, kept current by
-`retrieval/live.py`, which applies what changed since it last looked (O(changes), never a
+(`retrieval/index/segment.py`) and which article versions in each are live, kept current by
+`retrieval/index/live.py`, which applies what changed since it last looked (O(changes), never a
 reload). A snapshot holds committed articles only, each whole: the chunks its record names
-(see retrieval/store.py), so a question asked while an ingest writes never sees half an
+(see retrieval/index/store.py), so a question asked while an ingest writes never sees half an
 article, and a replaced article's old chunks are never searched again.
 
 Search is per segment, merged: dense nearest neighbours (exact, or through a segment's HNSW
@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.articles import is_roundup_title
-from retrieval.lexical import terms
-from retrieval.segment import ArticleMeta, Draft, Segment, build, term_hash
-from retrieval.store import NO_DATE, Store, day_number, from_day_number
+from retrieval.index.lexical import terms
+from retrieval.index.segment import ArticleMeta, Draft, Segment, build, term_hash
+from retrieval.index.store import NO_DATE, Store, day_number, from_day_number
+from retrieval.intake.articles import is_roundup_title
 
 log = logging.getLogger(__name__)
 # Reading Chroma while a writer deletes can fail ("Error finding id"): try again after these.
@@ -286,7 +286,7 @@ class Snapshot:
 
     @property
     def chunk_ids(self) -> list[str]:
-        from retrieval.store import chunk_id
+        from retrieval.index.store import chunk_id
 
         out = []
         for part in self.parts:

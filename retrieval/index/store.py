@@ -24,7 +24,7 @@ is cached. Chroma keeps nothing of its own that would do: a collection's `versio
 
 Each record also carries `seq`, the generation its write began at, so a reader asks for the
 records written since it last looked (`records_since`) and applies those: O(changes), not a
-reload (retrieval/live.py). Before a group's records are committed, the write puts the group's
+reload (retrieval/index/live.py). Before a group's records are committed, the write puts the group's
 chunks in a journal beside the index (`journal`), where a reader on this machine finds them
 without reading vectors back from Chroma; versions the records never name are ignored there.
 
@@ -47,10 +47,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from retrieval.chunking import Chunk
 from retrieval.config import Settings
 from retrieval.datadir import private_dir, private_file
 from retrieval.errors import SettingsError
+from retrieval.intake.chunking import Chunk
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class Store:
         self.name = name
         self.location = location  # the server URL or the folder: where this store lives
         self.lock_path = lock_path  # None: no other writer is expected
-        self.journal: Any = None  # retrieval.live.Journal: where readers on this machine look
+        self.journal: Any = None  # retrieval.index.live.Journal: where readers on this machine look
         self.write_seq = 0  # the generation the write under way began at
         self.write_part = 0  # how many commits that write has made
         config = {"hnsw": {"space": "cosine"}}
@@ -174,7 +174,7 @@ class Store:
                 store = cls(client, name, location, lock)
             except Exception as exc:  # answers, but not as a Chroma server does
                 raise _no_server(settings.chroma_url, exc) from None
-        from retrieval.live import Journal, index_dir
+        from retrieval.index.live import Journal, index_dir
 
         store.journal = Journal(index_dir(settings, store) / "journal")
         return store

@@ -181,7 +181,7 @@ def eval_corpus(
     ingest_progress: Callable[[Any], None] | None = None,
 ) -> EvalRun:
     """Index the corpus (cached) and ask every question as of its asked_on date."""
-    from retrieval.articles import load_path
+    from retrieval.intake.articles import load_path
 
     probe = engine_factory(settings.collection)
     engine = engine_factory(corpus_key(corpus, probe.recipe))
@@ -255,7 +255,13 @@ def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from retrieval.baselines import CHUNK_OVERLAP, CHUNK_SIZE, BM25Baseline, LangchainChroma, split
+    from retrieval.evaluation.baselines import (
+        CHUNK_OVERLAP,
+        CHUNK_SIZE,
+        BM25Baseline,
+        LangchainChroma,
+        split,
+    )
 
     chunks = split(articles)
     model_fp = recipe.split("/")[0]

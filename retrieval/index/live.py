@@ -1,6 +1,6 @@
 """The live index: each process's view of the store, kept current by applying what changed.
 
-What a process holds: a list of segments (`retrieval/segment.py`, memory-mapped from the data
+What a process holds: a list of segments (`retrieval/index/segment.py`, memory-mapped from the data
 directory) and, for each article, which segment holds its live version. Catching up after an
 ingest of k articles costs O(k):
   1. `Store.state()` says whether anything was committed since the view was made (one read,
@@ -49,15 +49,15 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.chunking import Chunk
 from retrieval.config import Settings
 from retrieval.datadir import private_dir, private_file
 from retrieval.errors import BriefbotError
+from retrieval.index.search import RETRY_SECONDS, Part, Snapshot, fetch_drafts, host_of
+from retrieval.index.segment import FORMAT as SEGMENT_FORMAT
+from retrieval.index.segment import ArticleMeta, Draft, Segment, build, merge, week_of
+from retrieval.index.store import NO_DATE, Record, Store, WriteState
+from retrieval.intake.chunking import Chunk
 from retrieval.models import Article
-from retrieval.search import RETRY_SECONDS, Part, Snapshot, fetch_drafts, host_of
-from retrieval.segment import FORMAT as SEGMENT_FORMAT
-from retrieval.segment import ArticleMeta, Draft, Segment, build, merge, week_of
-from retrieval.store import NO_DATE, Record, Store, WriteState
 
 log = logging.getLogger(__name__)
 

@@ -37,15 +37,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
-from retrieval.articles import (
+from retrieval.errors import BriefbotError, LoadError, SettingsError
+from retrieval.intake.articles import (
     DEFAULT_MAX_ARTICLE_BYTES,
     extract_page,
     iter_paths,
     load_path,
     missing_article_text,
 )
-from retrieval.errors import BriefbotError, LoadError, SettingsError
-from retrieval.ingest import IngestReport
+from retrieval.intake.ingest import IngestReport
 from retrieval.models import Article
 
 if TYPE_CHECKING:
@@ -457,7 +457,7 @@ def parse_feed(body: bytes, url: str) -> tuple[str, list[FeedItem]]:
 
 def page_article(body: bytes, item: FeedItem, charset: str | None = None) -> Article:
     """The article on an item's page; the feed's title, date and source fill in the gaps."""
-    from retrieval.articles import _url_id  # the id the file loaders give the same URL
+    from retrieval.intake.articles import _url_id  # the id the file loaders give the same URL
 
     html: str | bytes = body
     if charset:
@@ -487,7 +487,7 @@ def _site_name(found: Any, item: FeedItem) -> str:
     URL's host), the feed's title; failing that, the host."""
     from urllib.parse import urlparse
 
-    from retrieval.search import host_of
+    from retrieval.index.search import host_of
 
     name = str(found or "").strip()
     url = urlparse(item.link)

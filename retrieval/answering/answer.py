@@ -6,18 +6,18 @@ import re
 from dataclasses import dataclass
 
 import prompts
-from retrieval.articles import page_line_kind
-from retrieval.attribution import (
+from retrieval.answering.attribution import (
     Attribution,
     People,
     asked_speaker,
     attribute_all,
     has_quote,
 )
-from retrieval.lexical import stem, terms
+from retrieval.answering.timewindow import MONTHS
+from retrieval.index.lexical import stem, terms
+from retrieval.index.search import LexicalStats, RankedArticle, Snapshot
+from retrieval.intake.articles import page_line_kind
 from retrieval.models import Answer, Citation
-from retrieval.search import LexicalStats, RankedArticle, Snapshot
-from retrieval.timewindow import MONTHS
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ cache keeps them, shared by every process on the machine. Texts are never held i
 
 BM25 postings carry raw term counts, not weights: idf and the length norm depend on the whole
 index, which changes with every ingest, so they are applied at query time (see
-`retrieval.search`). Terms are stored as 64-bit hashes, so a segment needs no vocabulary.
+`retrieval.index.search`). Terms are stored as 64-bit hashes, so a segment needs no vocabulary.
 
 A large segment also has an HNSW graph (hnswlib), loaded into memory when the segment is
 opened: its nearest neighbours are then approximate, and found in a few milliseconds however
@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.lexical import terms
-from retrieval.store import NO_DATE, day_number, from_day_number
+from retrieval.index.lexical import terms
+from retrieval.index.store import NO_DATE, day_number, from_day_number
 
 log = logging.getLogger(__name__)
 
