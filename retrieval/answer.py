@@ -18,6 +18,7 @@ from retrieval.attribution import (
 )
 from retrieval.lexical import BM25, stem, terms
 from retrieval.models import Answer, Citation
+from retrieval.outcome import unreported
 from retrieval.search import RankedArticle, Snapshot
 from retrieval.timewindow import MONTHS
 
@@ -47,6 +48,7 @@ class ComposeOptions:
 
 
 ABSTAIN = prompts.load("abstain")
+UNREPORTED = prompts.load("abstain_outcome")
 
 
 def _abstain_speaker(name: str) -> str:
@@ -126,10 +128,17 @@ def novelty(sentence: str, question_terms: set[str], wants: str) -> float:
     return min(1.0, len(new) / 6)
 
 
+# A sentence of the story ends on its punctuation (or a closing quote or bracket after it).
+_ENDS = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+
+
 def _is_prose(sentence: str) -> bool:
     words = sentence.split()
     return (
         len(words) >= 4
+        # A short line with no full stop is a headline, a link to another story or a promo
+        # ("Tour de France winner is crowned"), not a sentence of this one.
+        and (len(words) > 10 or _ENDS.search(sentence) is not None)
         and sum(ch.isalpha() for ch in sentence) >= 15
         and not looks_like_caption(sentence)
         # Furniture the ingest could not cut out because it shares a line with text.
@@ -234,6 +243,12 @@ def compose(
             break
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
+    if not speaker and unreported(
+        question,
+        [(c.text, snap.articles[c.article].title) for c in chosen],
+        _subject(q_terms, snap.bm25),
+    ):
+        return Answer(question, UNREPORTED, True)
     # A sentence right after a chosen one, in the same paragraph, that shares enough of the
     # question joins its quote ("...signed in 2014 and 2015. These agreements stopped..."); so
     # does the rest of the asked person's quote ('"This primary is over," Cheney said. "But
@@ -257,6 +272,15 @@ _ASKING_FOR_WORDS = frozenset(
         "recently recent latest last ago"
     )
 )
+
+
+def _subject(q_terms: list[str], bm25: BM25) -> dict[str, float]:
+    """The words of the question that name its subject, with their weights (idf). A word no
+    article holds weighs as much as the rarest one that some article holds."""
+    # A year or a count says when or how much, not what.
+    words = [t for t in dict.fromkeys(q_terms) if t not in _ASKING_FOR_WORDS and not t.isdigit()]
+    known = [bm25.idf_of(t) for t in words if t in bm25.vocab]
+    return {t: bm25.idf_of(t) if t in bm25.vocab else max(known, default=1.0) for t in words}
 
 
 def _on_topic(

@@ -162,3 +162,104 @@ def test_a_story_outranks_a_round_up_that_mentions_it(make_engine, tmp_path):
     engine.search_options = SearchOptions(k=engine.settings.retrieve_k, roundup_weight=1.0)
     unweighted = engine.ask("why are rail workers on strike", now=date(2022, 7, 2))
     assert unweighted.ranked_article_ids[0] == "roundup"  # the weight is what puts it second
+
+
+def _ingest_jsonl(engine, tmp_path, name, records):
+    import json
+
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    engine.ingest([path])
+
+
+_PREVIEW = {
+    "id": "preview",
+    "title": "Kansas voters to decide on abortion amendment",
+    "published": "2022-07-31",
+    "text": "Kansas primary voters on Tuesday will be the first in the country to decide on the "
+    "right to abortion since Roe v. Wade fell. The amendment on the ballot would declare that "
+    "there is no right to an abortion in Kansas. Turnout in the vote is expected to be high, "
+    "election officials said. Both campaigns will hold rallies across Kansas on Monday.",
+}
+_RESULT = {
+    "id": "result",
+    "title": "Kansas voters reject abortion amendment",
+    "published": "2022-08-03",
+    "text": "Kansas voters rejected an amendment that would have removed the right to abortion "
+    "from the state constitution, by 59% to 41% in Tuesday's vote. The result was a major "
+    "victory for abortion rights supporters in Kansas.",
+}
+
+
+def test_an_outcome_asked_before_it_is_reported_is_not_answered_by_previews(make_engine, tmp_path):
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "preview", [_PREVIEW])
+    question = "how did the kansas abortion vote turn out"
+    before = engine.ask(question, now=date(2022, 8, 1))
+    assert before.abstained and before.citations == []
+    assert "turned out" in before.answer
+    _ingest_jsonl(engine, tmp_path, "result", [_RESULT])
+    after = engine.ask(question, now=date(2022, 8, 4))
+    assert not after.abstained
+    assert any("59%" in c.quote for c in after.citations)
+
+
+def test_who_won_needs_a_sentence_that_names_a_win_of_that_subject(make_engine, tmp_path):
+    open_preview = {
+        "id": "open",
+        "title": "The 150th Open begins at St Andrews",
+        "published": "2022-07-13",
+        "text": "The 150th Open Championship begins Thursday on the Old Course at St Andrews. "
+        "Tiger Woods won the Open at St Andrews in 2000 and 2005, and fans hope he can contend. "
+        "Rory McIlroy said the Old Course suits his game and that he feels ready.",
+    }
+    tour = {
+        "id": "tour",
+        "title": "Heat wave grips France",
+        "published": "2022-07-18",
+        "text": "France won praise for its firefighting as the heat wave spread across France. "
+        "Firefighters in France battled blazes near Bordeaux for a fifth day.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "golf", [open_preview, tour])
+    # The preview names an old win at St Andrews but not this year's: "who won" is answered
+    # by a sentence that names a win of the subject.
+    assert engine.ask("who won the tour de france", now=date(2022, 7, 26)).abstained
+    result = {
+        "id": "smith",
+        "title": "Cameron Smith wins the 150th Open at St Andrews",
+        "published": "2022-07-17",
+        "text": "Cameron Smith won the 150th Open Championship at St Andrews on Sunday, "
+        "shooting a final-round 64 to beat Cameron Young by one stroke.",
+    }
+    _ingest_jsonl(engine, tmp_path, "smith", [result])
+    answer = engine.ask("who won the open at st andrews", now=date(2022, 7, 18))
+    assert not answer.abstained
+    assert any("Cameron Smith won" in c.quote for c in answer.citations)
+
+
+def test_the_month_of_an_event_with_no_article_then_abstains(seed_engine):
+    answer = seed_engine.ask(
+        "what did wallace say about russia at the september meeting", now=date(2022, 9, 20)
+    )
+    assert answer.abstained and "September" in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("line", "prose"),
+    [
+        ("Tour de France winner is crowned", False),  # a link to another story
+        ("See the severe flooding that shut down Yellowstone National Park", False),  # a promo
+        ("The Tour de France winner was crowned in Paris on Sunday.", True),
+        # a sentence the page left without its full stop is still a sentence
+        (
+            "More than 1.2 million acres were burned in nearly 9,000 fires last year, according "
+            "to Cal Fire",
+            True,
+        ),
+    ],
+)
+def test_a_short_line_without_a_full_stop_is_not_quoted(line, prose):
+    from retrieval.answer import _is_prose
+
+    assert _is_prose(line) is prose

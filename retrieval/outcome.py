@@ -1,0 +1,74 @@
+"""Whether the chosen passages report the outcome a question asks about.
+
+A question about how something ended ("who won the Italian election?", "how did the Kansas
+vote turn out?") is not answered by articles written before it happened, however many of the
+question's words they share: a preview speaks of the event in the future ("voters will
+decide", "the Open begins Thursday"), and a story on the race names no winner. Both checks
+read the sentences the answer would cite, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+
+from retrieval.lexical import terms
+
+# The question asks what happened: a past tense that is not "what did X say" (the speaker path
+# answers those) or a verb of ending.
+_ASKS_OUTCOME = re.compile(
+    r"\b(?:did|won|lost|went|turn(?:ed)? out|ended|finished|beat|decided|passed|failed)\b", re.I
+)
+_ASKS_WINNER = re.compile(
+    r"\b(?:who|which \w+|what \w+) (?:won|wins|has won|came first|finished first)\b|"
+    r"\bwho (?:is|was) the winner\b|\bwinner of\b",
+    re.I,
+)
+_WIN = re.compile(
+    r"\b(?:won|wins?|winners?|winning|victory|victorious|champions?|clinch\w*|triumph\w*|beat|"
+    r"defeat(?:s|ed)|elected|crowned|title)\b",
+    re.I,
+)
+# Said of what is still to come. Not "could", "might" or "may", which mostly say what is
+# possible ("the leak could be the biggest ever"), nor "would", which reports a hypothesis.
+_FUTURE = re.compile(
+    r"\b(?:[Ww]ill|[Ss]hall|won't)\b(?! have\b)|'ll\b|"
+    r"\b(?:is|are|was|were) (?:set|expected|scheduled|due|slated|poised|likely|going|about) to\b|"
+    r"\b(?:begins?|starts?|upcoming|ahead of|is targeting|are targeting|plans? to|hopes? to)\b"
+)
+
+
+def asks_outcome(question: str) -> bool:
+    return bool(_ASKS_OUTCOME.search(question))
+
+
+def asks_winner(question: str) -> bool:
+    return bool(_ASKS_WINNER.search(question))
+
+
+def looks_ahead(sentence: str) -> bool:
+    """The sentence speaks of what is still to come."""
+    return bool(_FUTURE.search(sentence))
+
+
+def unreported(question: str, cited: list[tuple[str, str]], subject: dict[str, float]) -> bool:
+    """The question asks how something turned out and the cited sentences (with their
+    articles' titles, best first) don't say: the best looks ahead to it, or, asked who won,
+    none names a win of the subject: it must hold WINNER_SUBJECT of the subject's term weight
+    (`subject`: term -> idf)."""
+    if not cited:
+        return False
+    if asks_winner(question) and not any(
+        _WIN.search(s) and _holds(f"{s} {t}", subject) >= WINNER_SUBJECT for s, t in cited
+    ):
+        return True
+    # The answer would lead with a preview.
+    return asks_outcome(question) and looks_ahead(cited[0][0])
+
+
+WINNER_SUBJECT = 0.5  # share of the subject's weight a sentence naming the winner holds
+
+
+def _holds(text: str, subject: dict[str, float]) -> float:
+    total = sum(subject.values())
+    held = set(terms(text))
+    return sum(w for t, w in subject.items() if t in held) / total if total else 1.0
