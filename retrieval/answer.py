@@ -49,6 +49,7 @@ class ComposeOptions:
 
 ABSTAIN = prompts.load("abstain")
 UNREPORTED = prompts.load("abstain_outcome")
+COUNT_SUBJECT_WORDS = 4  # a "how many" question of at most this many subject words names each
 
 
 def _abstain_speaker(name: str) -> str:
@@ -243,6 +244,13 @@ def compose(
             break
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
+    if (
+        not speaker
+        and not c_terms
+        and wants == "number"
+        and not _counts_subject(snap, chosen, q_terms)
+    ):
+        return Answer(question, ABSTAIN, True)
     if not speaker and unreported(
         question,
         [(c.text, snap.articles[c.article].title) for c in chosen],
@@ -266,12 +274,33 @@ def compose(
 # X say about ... yesterday".
 _ASKING_FOR_WORDS = frozenset(
     terms(
+        "approximately roughly about many much "
         "say said says tell told comment comments commented statement statements reaction react "
         "reacted respond responded response remarks think thought thinks view views word words "
         "quote quotes announce announced speech yesterday today tonight week weekend month year "
         "recently recent latest last ago"
     )
 )
+
+
+def _counts_subject(snap: Snapshot, chosen: list[Candidate], q_terms: list[str]) -> bool:
+    """Asked how many or how much in a few words, some cited sentence with a number comes
+    from an article that holds the question's two rarest words: 37 killed in Kentucky's floods
+    don't count Seoul's. (A long question describes its subject in words an article may
+    paraphrase: it is not held to this.)"""
+    subject = _subject(q_terms, snap.bm25)
+    if not subject or len(subject) > COUNT_SUBJECT_WORDS:
+        return True
+    rarest = sorted(subject, key=lambda t: -subject[t])[:2]
+    return any(
+        _NUMBER.search(c.text) and all(t in _article_terms(snap, c.article) for t in rarest)
+        for c in chosen
+    )
+
+
+def _article_terms(snap: Snapshot, article: int) -> set[str]:
+    held = {t for _, text in _article_pieces(snap, article) for t in terms(text)}
+    return held | set(terms(snap.articles[article].title))
 
 
 def _subject(q_terms: list[str], bm25: BM25) -> dict[str, float]:
