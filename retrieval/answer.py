@@ -33,6 +33,7 @@ class Candidate:
     attribution: Attribution
     chunk_dense: float
     chunk: int  # the snapshot chunk it was read from
+    lead: bool = False  # one of the first sentences of the article, which tell its news
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ComposeOptions:
     min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
     novelty_weight: float = 0.3  # how much a sentence's new, fitting information counts
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
+    lead_sentences: int = 2  # the best article's first sentences, which hold its news...
+    lead_weight: float = 0.2  # ...count this much more
 
 
 ABSTAIN = prompts.load("abstain")
@@ -63,23 +66,32 @@ def candidates(
     out: dict[tuple[int, int], Candidate] = {}
     for rank, r in enumerate(ranked[: options.max_articles]):
         art = r.article
-        for hit in sorted(r.hits[: options.chunks_per_article], key=lambda h: h.chunk):
-            text = snap.chunk_texts[hit.chunk]
-            base = int(snap.chunk_start[hit.chunk])
-            spans = snap.chunk_sentences[hit.chunk]
+        chunks = {h.chunk: h.dense for h in r.hits[: options.chunks_per_article]}
+        own = np.flatnonzero(snap.chunk_article == art)
+        first = int(own[np.argmin(snap.chunk_start[own])]) if len(own) else None
+        if rank == 0 and first is not None and options.lead_sentences:
+            # A news story's lead tells its news, whether or not it matched the question best.
+            chunks.setdefault(first, min(chunks.values(), default=0.0))
+        for chunk in sorted(chunks):
+            text = snap.chunk_texts[chunk]
+            base = int(snap.chunk_start[chunk])
+            spans = snap.chunk_sentences[chunk]
             sents = [text[s - base : e - base] for s, e in spans]
             new_para = [True] + [
                 "\n\n" in text[spans[i - 1][1] - base : spans[i][0] - base]
                 for i in range(1, len(spans))
             ]
+            leads = 0
             for (s, e), sent, attr in zip(
                 spans, sents, attribute_all(sents, new_para), strict=True
             ):
+                lead = chunk == first and leads < options.lead_sentences and _is_prose(sent)
+                leads += lead
                 key = (art, s)
                 old = out.get(key)
                 if old is not None and (old.attribution.speaker or not attr.speaker):
                     continue  # keep the attribution made with the most context
-                out[key] = Candidate(art, rank, s, e, sent, attr, hit.dense, hit.chunk)
+                out[key] = Candidate(art, rank, s, e, sent, attr, chunks[chunk], chunk, lead)
     return [c for c in out.values() if _is_prose(c.text)]
 
 
@@ -217,6 +229,7 @@ def compose(
     def score(c: Candidate, lex: float) -> float:
         s = 0.3 * (c.chunk_dense / best_dense) + 0.1 / (1 + c.article_rank)
         if not speaker:
+            s += options.lead_weight * (c.lead and c.article_rank == 0)
             return s + lex + options.novelty_weight * novelty(c.text, q_set, wants)
         # The speaker's own words first, then what they are reported to have said; the rest
         # of the question only orders them.
@@ -231,7 +244,11 @@ def compose(
     # cited for padding. Questions about what someone said are answered by their words.
     floor = 0.0 if speaker else max(options.min_overlap, options.keep_ratio * best_lex)
     scored = sorted(
-        ((score(c, lexes[id(c)]), c) for c in pool if lexes[id(c)] >= floor),
+        (
+            (score(c, lexes[id(c)]), c)
+            for c in pool
+            if lexes[id(c)] >= (min(floor, options.min_overlap) if c.lead else floor)
+        ),
         key=lambda sc: -sc[0],
     )
     if not scored:  # nothing shares enough of the question to be cited

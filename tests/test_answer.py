@@ -263,3 +263,29 @@ def test_a_short_line_without_a_full_stop_is_not_quoted(line, prose):
     from retrieval.answer import _is_prose
 
     assert _is_prose(line) is prose
+
+
+def test_the_lead_of_the_best_article_tells_its_news(make_engine, tmp_path):
+    filler = " ".join(
+        f"Paragraph {i} describes the store layouts, parking and opening hours in detail."
+        for i in range(40)
+    )
+    story = {
+        "id": "bbb",
+        "title": "Shoppers swelter in stores",
+        "published": "2022-06-29",
+        "text": "Bed Bath & Beyond is accused of letting its stores get hot to cut costs. "
+        + filler + " Workers say the company has been turning off the air "
+        "conditioning in stores to save money as sales plummet, and customers accuse the "
+        "company of it.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "bbb", [story])
+    question = "which company is accused of turning off the air conditioning in its stores"
+    answer = engine.ask(question, now=date(2022, 7, 1))
+    assert "Bed Bath & Beyond" in answer.citations[0].quote
+    from dataclasses import replace
+
+    engine.compose_options = replace(engine.compose_options, lead_sentences=0)
+    without = engine.ask(question, now=date(2022, 7, 1))
+    assert not any("Bed Bath" in c.quote for c in without.citations)  # the lead is what adds it
