@@ -18,7 +18,7 @@ from retrieval.attribution import (
 )
 from retrieval.lexical import BM25, stem, terms
 from retrieval.models import Answer, Citation
-from retrieval.outcome import unreported
+from retrieval.outcome import holds, unreported
 from retrieval.search import RankedArticle, Snapshot
 from retrieval.timewindow import MONTHS
 
@@ -52,7 +52,8 @@ class ComposeOptions:
 
 ABSTAIN = prompts.load("abstain")
 UNREPORTED = prompts.load("abstain_outcome")
-COUNT_SUBJECT_WORDS = 4  # a "how many" question of at most this many subject words names each
+SHORT_SUBJECT = 4  # a question of at most this many subject words names its subject in each
+SHORT_SUBJECT_SHARE = 0.45  # of whose weight a cited sentence (with its title) holds this much
 
 
 def _abstain_speaker(name: str) -> str:
@@ -261,12 +262,7 @@ def compose(
             break
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
-    if (
-        not speaker
-        and not c_terms
-        and wants == "number"
-        and not _counts_subject(snap, chosen, q_terms)
-    ):
+    if not speaker and not c_terms and not _about_subject(snap, chosen, q_terms, wants):
         return Answer(question, ABSTAIN, True)
     if not speaker and unreported(
         question,
@@ -300,13 +296,23 @@ _ASKING_FOR_WORDS = frozenset(
 )
 
 
-def _counts_subject(snap: Snapshot, chosen: list[Candidate], q_terms: list[str]) -> bool:
-    """Asked how many or how much in a few words, some cited sentence with a number comes
-    from an article that holds the question's two rarest words: 37 killed in Kentucky's floods
-    don't count Seoul's. (A long question describes its subject in words an article may
-    paraphrase: it is not held to this.)"""
+def _about_subject(
+    snap: Snapshot, chosen: list[Candidate], q_terms: list[str], wants: str
+) -> bool:
+    """Whether a short question (at most SHORT_SUBJECT words of subject) is answered about its
+    own subject. Every word of a short question names it, so a cited sentence with its
+    article's title must hold SHORT_SUBJECT_SHARE of the words' weight (other strikes share
+    "rail" and "strike" but not "uk"); asked how many or how much, a number must come from an
+    article that holds the two rarest words (37 killed in Kentucky's floods don't count
+    Seoul's). A long question describes its subject in words an article may paraphrase
+    ("astonishing", "catapulted"): it is not held to this."""
     subject = _subject(q_terms, snap.bm25)
-    if not subject or len(subject) > COUNT_SUBJECT_WORDS:
+    if not subject or len(subject) > SHORT_SUBJECT:
+        return True
+    titled = [(c, f"{c.text} {snap.articles[c.article].title}") for c in chosen]
+    if max((holds(text, subject) for _, text in titled), default=0.0) < SHORT_SUBJECT_SHARE:
+        return False
+    if wants != "number":
         return True
     rarest = sorted(subject, key=lambda t: -subject[t])[:2]
     return any(
@@ -320,11 +326,19 @@ def _article_terms(snap: Snapshot, article: int) -> set[str]:
     return held | set(terms(snap.articles[article].title))
 
 
+# Verbs that ask how something went, not what it is about: "how many golds did England win".
+_ASKING_HOW_IT_WENT = frozenset(terms("win wins won get gets got go goes went gone end ended"))
+
+
 def _subject(q_terms: list[str], bm25: BM25) -> dict[str, float]:
     """The words of the question that name its subject, with their weights (idf). A word no
     article holds weighs as much as the rarest one that some article holds."""
     # A year or a count says when or how much, not what.
-    words = [t for t in dict.fromkeys(q_terms) if t not in _ASKING_FOR_WORDS and not t.isdigit()]
+    words = [
+        t
+        for t in dict.fromkeys(q_terms)
+        if t not in _ASKING_FOR_WORDS and t not in _ASKING_HOW_IT_WENT and not t.isdigit()
+    ]
     known = [bm25.idf_of(t) for t in words if t in bm25.vocab]
     return {t: bm25.idf_of(t) if t in bm25.vocab else max(known, default=1.0) for t in words}
 

@@ -242,18 +242,21 @@ class Engine:
     def _compose(self, state: dict) -> Answer:
         t = time.perf_counter()
         named = state.get("window")
-        if named is not None and named.relative and not self._in_window(state, named):
-            # The question asks about news of its time ("yesterday", "this week") and nothing
-            # retrieved was published then: older stories on the subject don't answer it.
-            import prompts
+        ranked = state["ranked"]
+        if named is not None and named.relative:
+            # The question asks about news of its time ("yesterday", "this week"): it is
+            # answered from what was published then; older stories on the subject don't.
+            ranked = self._in_window(state, named)
+            if not ranked:
+                import prompts
 
-            return Answer(
-                state["question"], prompts.render("abstain_window", window=named.phrase), True
-            )
+                return Answer(
+                    state["question"], prompts.render("abstain_window", window=named.phrase), True
+                )
         answer = compose(
             state["question"],
             state["snap"],
-            state["ranked"],
+            ranked,
             self.compose_options,
             state["context"],
         )
@@ -273,18 +276,19 @@ class Engine:
                 answer.also_reported_by[art.id] = others
         return answer
 
-    def _in_window(self, state: dict, named: Any) -> bool:
-        """Whether one of the best articles was published in the named window (or in the few
-        days after it, when reports of an event come out)."""
+    def _in_window(self, state: dict, named: Any) -> list:
+        """The best articles published in the named window (or in the few days after it, when
+        reports of an event come out), best first."""
         from datetime import timedelta
 
         snap = state["snap"]
         last = named.end + timedelta(days=self.search_options.window_slack_days)
         best = state["ranked"][: self.compose_options.max_articles]
-        return any(
-            (d := snap.articles[r.article].published) is not None and named.start <= d <= last
+        return [
+            r
             for r in best
-        )
+            if (d := snap.articles[r.article].published) is not None and named.start <= d <= last
+        ]
 
     # -- briefing ---------------------------------------------------------------------------
     def brief(

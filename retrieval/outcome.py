@@ -58,7 +58,7 @@ def unreported(question: str, cited: list[tuple[str, str]], subject: dict[str, f
     if not cited:
         return False
     if asks_winner(question) and not any(
-        _WIN.search(s) and _holds(f"{s} {t}", subject) >= WINNER_SUBJECT for s, t in cited
+        _WIN.search(s) and holds(f"{s} {t}", subject) >= WINNER_SUBJECT for s, t in cited
     ):
         return True
     # The answer would lead with a preview.
@@ -68,7 +68,8 @@ def unreported(question: str, cited: list[tuple[str, str]], subject: dict[str, f
 WINNER_SUBJECT = 0.5  # share of the subject's weight a sentence naming the winner holds
 
 
-def _holds(text: str, subject: dict[str, float]) -> float:
+def holds(text: str, subject: dict[str, float]) -> float:
+    """The share of the subject's weight (term -> idf) whose terms the text holds."""
     total = sum(subject.values())
     held = set(terms(text))
     return sum(w for t, w in subject.items() if t in held) / total if total else 1.0
