@@ -208,12 +208,20 @@ def compose(
     people = People(best, lambda a: _article_pieces(snap, a))
     speaker = asked_speaker(question, context, people)
     pool = [] if speaker else candidates(snap, ranked, options)
+    asked: dict[tuple[int, int], str] = {}
     if speaker:
         speaker_terms = set(terms(speaker))
         q_terms = [t for t in q_terms if t not in speaker_terms]
+        every = speaker_candidates(snap, ranked, options)
+        # What a person declined to answer is the sentence before "X declined to comment".
+        asked = {
+            (b.article, b.start): a.text
+            for a, b in zip(every, every[1:], strict=False)
+            if a.article == b.article and b.attribution.declined
+        }
         pool = [
             c
-            for c in speaker_candidates(snap, ranked, options)
+            for c in every
             if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
         ]
         pool = _on_topic(snap, pool, q_terms, options.speaker_topic)
@@ -221,8 +229,9 @@ def compose(
             return Answer(question, _abstain_speaker(speaker), True)
 
     def lexical(c: Candidate) -> float:
-        lex = _overlap(q_terms, c.text, snap.bm25) if q_terms else 0.0
-        return lex + (0.5 * _overlap(c_terms, c.text, snap.bm25) if c_terms else 0.0)
+        text = f"{asked.get((c.article, c.start), '')} {c.text}"
+        lex = _overlap(q_terms, text, snap.bm25) if q_terms else 0.0
+        return lex + (0.5 * _overlap(c_terms, text, snap.bm25) if c_terms else 0.0)
 
     q_set = set(q_terms) | set(c_terms)
     wants = answer_type(question)
@@ -234,8 +243,10 @@ def compose(
             return s + lex + options.novelty_weight * novelty(c.text, q_set, wants)
         # The speaker's own words first, then what they are reported to have said; the rest
         # of the question only orders them.
+        # Declining to answer what was asked is the person's answer to it.
         a = c.attribution
-        return s + 0.4 * lex + (0.6 if a.direct and not a.inherited else 0.4 if a.direct else 0.1)
+        own = a.direct and not a.inherited or a.declined
+        return s + 0.4 * lex + (0.6 if own else 0.4 if a.direct else 0.1)
 
     lexes = {id(c): lexical(c) for c in pool}
     best_lex = max(lexes.values(), default=0.0)
@@ -296,9 +307,7 @@ _ASKING_FOR_WORDS = frozenset(
 )
 
 
-def _about_subject(
-    snap: Snapshot, chosen: list[Candidate], q_terms: list[str], wants: str
-) -> bool:
+def _about_subject(snap: Snapshot, chosen: list[Candidate], q_terms: list[str], wants: str) -> bool:
     """Whether a short question (at most SHORT_SUBJECT words of subject) is answered about its
     own subject. Every word of a short question names it, so a cited sentence with its
     article's title must hold SHORT_SUBJECT_SHARE of the words' weight (other strikes share

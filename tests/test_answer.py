@@ -275,7 +275,8 @@ def test_the_lead_of_the_best_article_tells_its_news(make_engine, tmp_path):
         "title": "Shoppers swelter in stores",
         "published": "2022-06-29",
         "text": "Bed Bath & Beyond is accused of letting its stores get hot to cut costs. "
-        + filler + " Workers say the company has been turning off the air "
+        + filler
+        + " Workers say the company has been turning off the air "
         "conditioning in stores to save money as sales plummet, and customers accuse the "
         "company of it.",
     }
@@ -289,3 +290,37 @@ def test_the_lead_of_the_best_article_tells_its_news(make_engine, tmp_path):
     engine.compose_options = replace(engine.compose_options, lead_sentences=0)
     without = engine.ask(question, now=date(2022, 7, 1))
     assert not any("Bed Bath" in c.quote for c in without.citations)  # the lead is what adds it
+
+
+def test_declining_what_was_asked_is_the_persons_answer(make_engine, tmp_path):
+    hearing = {
+        "id": "hearing",
+        "title": "Judge Jackson faces senators at her hearing",
+        "published": "2022-02-02",
+        "text": "Judge Ketanji Brown Jackson spoke about her career at the hearing.\n\n"
+        '"My parents were in public service, and I felt called to it too," Jackson said.\n\n'
+        '"I have experienced life in a different way than some colleagues," she added.\n\n'
+        + "".join(
+            f'"{line}," Jackson said.\n\n'
+            for line in (
+                "Judges must apply the law as written, without fear or favor",
+                "My mentors taught me patience in every courtroom I served",
+                "Public defenders see the system from the side of the accused",
+                "Sentencing guidelines deserve careful study by every district judge",
+                "Clerks in my chambers come from many different law schools",
+                "Precedent gives the public stability and predictability",
+            )
+        )
+        + "Senator Blackburn asked what the judge thought about proposals to add more "
+        "justices to the Supreme Court bench.\n\n"
+        "Jackson declined to comment.\n\n"
+        "The committee will vote next month.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "hearing", [hearing])
+    answer = engine.ask(
+        "what did jackson say when asked about adding more justices to the supreme court",
+        now=date(2022, 2, 3),
+    )
+    assert not answer.abstained
+    assert any("Jackson declined to comment." in c.quote for c in answer.citations)

@@ -318,9 +318,7 @@ def test_recency_halves_over_the_windows_length(news_engine: Engine) -> None:
         assert cup.weight == pytest.approx(0.5 ** (1 / days))
 
 
-def test_a_citation_of_an_article_without_a_source_names_its_site(
-    tmp_path, numpy_encoder
-) -> None:
+def test_a_citation_of_an_article_without_a_source_names_its_site(tmp_path, numpy_encoder) -> None:
     from dataclasses import replace
 
     from tests.conftest import make_settings

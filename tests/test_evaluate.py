@@ -44,8 +44,10 @@ def test_answer_in_passages_ignores_case_and_quotes():
 def test_nothing_after_now_over_random_dates(make_engine):
     engine = make_engine()
     engine.ingest([EVAL / "corpus.jsonl"])
-    published = {a.id: a.published for a in engine.store.get_articles(
-        [m.id for m in engine.snapshot().articles]).values()}
+    published = {
+        a.id: a.published
+        for a in engine.store.get_articles([m.id for m in engine.snapshot().articles]).values()
+    }
     rng = random.Random(7)
     for _ in range(25):
         now = date(2021, 6, 1) + timedelta(days=rng.randrange(0, 420))
@@ -57,15 +59,34 @@ def test_nothing_after_now_over_random_dates(make_engine):
 def test_harness_end_to_end_with_baselines(tmp_path):
     report = tmp_path / "report"
     env = {**os.environ, "BRIEFBOT_DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1"}
-    cmd = [sys.executable, "-m", "bot.cli", "eval", "--corpus", str(EVAL / "corpus.jsonl"),
-           "--questions", str(EVAL / "questions.jsonl"), "--baseline", "--report", str(report)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "eval",
+        "--corpus",
+        str(EVAL / "corpus.jsonl"),
+        "--questions",
+        str(EVAL / "questions.jsonl"),
+        "--baseline",
+        "--report",
+        str(report),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((report / "report.json").read_text())
     assert set(data["systems"]) == {"briefbot", "langchain-chroma", "bm25"}
     for m in data["systems"].values():
-        assert set(m) >= {"hit@1", "hit@5", "mrr@10", "answer_in_citations", "abstain_rate",
-                          "p50_ms", "p95_ms", "n"}
+        assert set(m) >= {
+            "hit@1",
+            "hit@5",
+            "mrr@10",
+            "answer_in_citations",
+            "abstain_rate",
+            "p50_ms",
+            "p95_ms",
+            "n",
+        }
         assert m["n"] == 5
     assert len(data["questions"]) == 5
     assert data["questions"][0]["gold_title"].startswith("Yellowstone closes")
@@ -76,4 +97,5 @@ def test_harness_end_to_end_with_baselines(tmp_path):
     # A second run reuses every cached index: nothing is embedded again.
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "indexing" not in again.stderr.lower().replace(
-        "indexing corpus (articles)", "")
+        "indexing corpus (articles)", ""
+    )
