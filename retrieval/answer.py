@@ -53,7 +53,7 @@ class ComposeOptions:
 ABSTAIN = prompts.load("abstain")
 UNREPORTED = prompts.load("abstain_outcome")
 SHORT_SUBJECT = 4  # a question of at most this many subject words names its subject in each
-SHORT_SUBJECT_SHARE = 0.45  # of whose weight a cited sentence (with its title) holds this much
+SHORT_SUBJECT_SHARE = 0.4  # of whose weight a cited sentence (with its title) holds this much
 
 
 def _abstain_speaker(name: str) -> str:
@@ -318,8 +318,8 @@ def _about_subject(snap: Snapshot, chosen: list[Candidate], q_terms: list[str], 
     subject = _subject(q_terms, snap.bm25)
     if not subject or len(subject) > SHORT_SUBJECT:
         return True
-    titled = [(c, f"{c.text} {snap.articles[c.article].title}") for c in chosen]
-    if max((holds(text, subject) for _, text in titled), default=0.0) < SHORT_SUBJECT_SHARE:
+    titled = [f"{c.text} {snap.articles[c.article].title}" for c in chosen]
+    if max((holds(text, subject) for text in titled), default=0.0) < SHORT_SUBJECT_SHARE:
         return False
     if wants != "number":
         return True

@@ -13,10 +13,13 @@ import re
 
 from retrieval.lexical import terms
 
-# The question asks what happened: a past tense that is not "what did X say" (the speaker path
-# answers those) or a verb of ending.
+# The question asks how something went: "how did … turn out", "how far / how much did …",
+# "why did …", or a verb of ending. Not "what did X call it" or "who did X meet": those ask
+# about an act, which a sentence saying what will follow from it may well report.
 _ASKS_OUTCOME = re.compile(
-    r"\b(?:did|won|lost|went|turn(?:ed)? out|ended|finished|beat|decided|passed|failed)\b", re.I
+    r"\b(?:how|why)\b(?:\s+\w+)?\s+did\b|\bturn(?:ed)? out\b|"
+    r"\b(?:won|lost|ended|finished)\b",
+    re.I,
 )
 _ASKS_WINNER = re.compile(
     r"\b(?:who|which \w+|what \w+) (?:won|wins|has won|came first|finished first)\b|"

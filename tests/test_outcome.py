@@ -18,6 +18,9 @@ SUBJECT = {"kansa": 6.0, "abort": 5.0, "vote": 3.0}
         ("why did they scrub the artemis launch", True, False),
         ("when is the italian election", False, False),
         ("how deadly is marburg virus", False, False),
+        ("how far did serena get at the us open", True, False),
+        ("what did nato call the start of the drills?", False, False),
+        ("who did the uk defence secretary meet in moscow?", False, False),
     ],
 )
 def test_questions_that_ask_how_something_ended(question, outcome, winner):
