@@ -456,14 +456,20 @@ def _cite(
             last is not None
             and last.article == c.article
             and len(groups[-1]) < 2
-            and _adjacent(snap, last, c)
+            and _adjacent(snap, last, c, paragraphs=True)
         ):
             groups[-1].append(c)
         else:
             groups.append([c])
+    # Two sentences joined into one quote may together tell what a third one says.
+    kept: list[list[Candidate]] = []
+    for group in groups:
+        text = " ".join(c.text for c in group)
+        if not any(same_fact(text, " ".join(c.text for c in k)) for k in kept):
+            kept.append(group)
     citations: list[Citation] = []
     parts: list[str] = []
-    for n, group in enumerate(groups, start=1):
+    for n, group in enumerate(kept, start=1):
         meta = snap.articles[group[0].article]
         start, end = group[0].start, group[-1].end
         quote = _slice(snap, group[0], group[-1])
@@ -484,12 +490,18 @@ def _cite(
     return Answer(question, " ".join(parts), False, citations)
 
 
-def _adjacent(snap: Snapshot, a: Candidate, b: Candidate) -> bool:
-    """b follows a with only whitespace between, inside a's chunk."""
+def _adjacent(snap: Snapshot, a: Candidate, b: Candidate, paragraphs: bool = False) -> bool:
+    """b follows a with only whitespace between, inside a's chunk: in the same paragraph, or
+    with `paragraphs`, in the next one (news sites give most sentences a paragraph)."""
     base = int(snap.chunk_start[a.chunk])
     text = snap.chunk_texts[a.chunk]
     gap = text[a.end - base : b.start - base]
-    return a.end <= b.start and b.end <= base + len(text) and not gap.strip() and "\n" not in gap
+    return (
+        a.end <= b.start
+        and b.end <= base + len(text)
+        and not gap.strip()
+        and gap.count("\n") <= (2 if paragraphs else 0)
+    )
 
 
 def _slice(snap: Snapshot, first: Candidate, last: Candidate) -> str:

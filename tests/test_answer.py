@@ -324,3 +324,26 @@ def test_declining_what_was_asked_is_the_persons_answer(make_engine, tmp_path):
     )
     assert not answer.abstained
     assert any("Jackson declined to comment." in c.quote for c in answer.citations)
+
+
+def test_sentences_of_consecutive_paragraphs_make_one_quote_and_repeat_nothing(
+    make_engine, tmp_path
+):
+    tonys = {
+        "id": "tonys",
+        "title": "Tony Awards 2022: the winners",
+        "published": "2022-06-13",
+        "text": "Broadway's best stars were recognized Sunday night at Radio City Music Hall.\n\n"
+        "The Tony Awards were hosted by Ariana DeBose, who won an Oscar this year.\n\n"
+        "Broadway's best stars were recognized at the Tony Awards, hosted by DeBose.\n\n"
+        "Ticket sales on Broadway have not recovered from the pandemic.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "tonys", [tonys])
+    answer = engine.ask(
+        "broadway's best stars were recognized at which awards show", now=date(2022, 6, 14)
+    )
+    first = answer.citations[0].quote
+    assert "Radio City Music Hall.\n\nThe Tony Awards were hosted" in first
+    # the third paragraph tells what the first two do together: it is not cited again
+    assert not any("hosted by DeBose." in c.quote for c in answer.citations)
