@@ -54,6 +54,7 @@ _PUBLIC = {
     "parse_moment": "timewindow",
     "is_moment": "timewindow",
     "check_window": "timewindow",
+    "parse_interval": "watch",
     "is_http_url": "fetch",
     "check_feed_url": "fetch",
 }
@@ -93,6 +94,7 @@ __all__ = [
     "load_config",
     "load_settings",
     "moment_label",
+    "parse_interval",
     "parse_moment",
     "read_jsonl",
     "read_settings",
@@ -135,4 +137,4 @@ if TYPE_CHECKING:
     )
     from retrieval.schedule import Schedule, Scheduler
     from retrieval.timewindow import check_window, is_moment, parse_moment
-    from retrieval.watch import RoundReport, WatchConfig
+    from retrieval.watch import RoundReport, WatchConfig, parse_interval

@@ -16,7 +16,7 @@ import pytest
 
 from retrieval.config import PROJECT_ROOT
 from retrieval.config_file import ConfigFile, load_config
-from retrieval.errors import SettingsError
+from retrieval.errors import BriefbotError, SettingsError
 from retrieval.models import Briefing, Citation, Story
 from retrieval.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState
 
@@ -405,12 +405,9 @@ async def test_discord_posts_a_briefing_and_a_one_line_notice() -> None:
 def test_the_serve_commands_scheduler_briefs_with_the_engine(
     seed_engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import cli
-
-    monkeypatch.setattr(cli.State, "settings", seed_engine.settings)
     posted: list[tuple[Any, Briefing | str]] = []
     seed_day = Schedule("seed", "0 8 * * *", channels={"slack": "C9"})
-    scheduler = cli._scheduler(seed_engine, [seed_day], "slack", lambda c, b: posted.append((c, b)))
+    scheduler = seed_engine.scheduler([seed_day], "slack", lambda c, b: posted.append((c, b)))
     clock = Clock(datetime(2022, 2, 11, 7, 0, tzinfo=UTC))
     scheduler.clock = clock
     scheduler.tick()
@@ -428,18 +425,27 @@ def test_the_serve_commands_scheduler_briefs_with_the_engine(
 async def test_discord_posts_from_the_scheduler_thread_on_the_clients_loop(tmp_path: Path) -> None:
     import asyncio
 
-    from bot.discord_app import build_client
-    from retrieval.config import Settings
+    import discord
 
-    class Channel:
+    from bot.discord_app import DiscordSettings, build_client
+
+    class Channel(discord.abc.Messageable):
         sent: list[str] = []
 
-        async def send(self, content: str | None = None, **kwargs: Any) -> None:
+        async def _get_channel(self) -> Any:
+            return self
+
+        async def send(self, content: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
             self.sent.append(content or "")
 
-    client = build_client(Settings(data_dir=tmp_path, _env_file=None), None, None)
+    client = build_client(DiscordSettings(_env_file=None), None)
     channel = Channel()
     client.get_channel = lambda channel_id: channel if channel_id == 42 else None  # type: ignore[method-assign]
     post = client.threadsafe_poster(timeout=10)
     await asyncio.to_thread(post, "42", NOTHING_NEW)  # as the scheduler's thread calls it
     assert channel.sent == [NOTHING_NEW]
+    # A channel that takes no messages (a category, say) is named, not an AttributeError.
+    category = object()
+    client.get_channel = lambda channel_id: category  # type: ignore[method-assign]
+    with pytest.raises(BriefbotError, match="Discord channel 7 takes no messages"):
+        await asyncio.to_thread(post, "7", NOTHING_NEW)
