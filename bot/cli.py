@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,6 +26,8 @@ from retrieval import (
 )
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from bot.service import Adapter
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -151,7 +153,7 @@ class StageProgress:
             console=err,
             transient=transient,
         )
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.started: dict[str, float] = {}
         self.last_line: dict[str, float] = {}
 

@@ -22,6 +22,7 @@ from slack_bolt.context.ack import Ack
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot.conversation import (
     SEARCHING,
@@ -163,7 +164,7 @@ def briefing_value(briefing: Briefing, key: str) -> str | None:
 
 # -- sending: one loop for each way Slack takes messages ----------------------------------------
 def send_all(
-    messages: Sequence[SlackMessage], first: Callable[..., Any], rest: Callable[..., Any]
+    messages: Sequence[SlackMessage], first: Callable[..., object], rest: Callable[..., object]
 ) -> None:
     """The first message with `first` (which may replace a placeholder), the others with
     `rest`, in order."""
@@ -200,7 +201,7 @@ class ThreadReply(Reply):
         self.bot_user_id = bot_user_id
         self.placeholder: str | None = None  # the message the answer replaces
 
-    def _post(self, **message: Any) -> Any:
+    def _post(self, **message: Any) -> SlackResponse:
         return self.client.chat_postMessage(
             channel=self.message.channel, thread_ts=self.reply_ts, **message
         )
