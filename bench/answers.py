@@ -24,7 +24,6 @@ from pathlib import Path
 
 from _common import CORPUS, DEV, ROOT, corpus_engine
 
-import retrieval  # noqa: F401
 from retrieval.articles import page_line_kind
 from retrieval.lexical import terms
 

@@ -37,7 +37,6 @@ from typing import Any
 
 from _common import CORPUS, DEV, corpus_engine, percentile
 
-import retrieval  # noqa: F401
 from retrieval.briefing import (
     BriefingOptions,
     build_briefing,

@@ -13,7 +13,6 @@ from datetime import date
 
 from _common import CORPUS, DEV
 
-import retrieval  # noqa: F401
 from retrieval.config import load_settings
 from retrieval.engine import Engine
 from retrieval.evaluate import QuestionResult, answer_in, corpus_key, gold_rank, metrics, read_jsonl

@@ -8,21 +8,27 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-import retrieval  # noqa: F401  (sets the offline environment before anything loads a model)
-from retrieval.config import Settings, load_settings
-from retrieval.errors import BriefbotError
+from retrieval import (
+    BriefbotError,
+    Engine,
+    FeedReport,
+    IngestProgress,
+    IngestReport,
+    RoundReport,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
-    from retrieval.engine import Engine
-    from retrieval.feeds import FeedReader, FeedReport, RoundReport
-    from retrieval.ingest import IngestProgress, IngestReport
-    from retrieval.schedule import Schedule, Scheduler
+    from rich.progress import TaskID
+
+    from bot.service import Adapter
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 # Everything printed holds user data (paths, titles, topics, error messages): never read as
@@ -44,8 +50,6 @@ def settings() -> Settings:
 
 
 def make_engine() -> Engine:
-    from retrieval.engine import Engine
-
     return Engine(settings())
 
 
@@ -149,7 +153,7 @@ class StageProgress:
             console=err,
             transient=transient,
         )
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.started: dict[str, float] = {}
         self.last_line: dict[str, float] = {}
 
@@ -203,7 +207,7 @@ def ensure_seeded(engine: Engine) -> None:
 
 
 def parse_moment(value: str | None, name: str) -> datetime | None:
-    from retrieval.timewindow import parse_moment as parse
+    from retrieval import parse_moment as parse
 
     return parse(value, datetime.now(UTC), name) if value else None
 
@@ -223,40 +227,23 @@ def ingest(
     """Index articles. Unchanged articles are skipped; changed ones are replaced."""
     if not paths and not feed:
         raise BriefbotError("Nothing to ingest: give files or folders, or --feed URL.")
-    from retrieval.feeds import check_feed_url
+    from retrieval import check_feed_url
 
     for url in feed or []:
         check_feed_url(url, "--feed")  # a malformed URL is refused before any work
     engine = make_engine()
-    from retrieval.ingest import IngestReport, load_articles
-
     failed = False
     if paths:
-        report = IngestReport()
-        # A missing path stops here, before any write.
-        articles = load_articles(paths, report, settings().max_article_bytes)
         with IngestBar("Ingesting") as bar:
-            engine.ingester().ingest_articles(articles, report, bar)
+            report = engine.ingest(paths, bar)  # a missing path stops before any write
         print_report(report)
         failed = bool(report.failures)
     for url in feed or []:
-        failed |= not _poll_feed(engine, url)
+        feed_report = engine.poll_feed(url)
+        print_feed_report(feed_report)
+        failed |= not feed_report.ok
     if failed:
         raise typer.Exit(1)
-
-
-def _feed_reader(engine: Engine) -> FeedReader:
-    from retrieval.feeds import FeedOptions, FeedReader, FeedState
-
-    state = FeedState.in_data_dir(settings().data_dir)
-    options = FeedOptions.from_settings(settings())
-    return FeedReader(state, engine.ingester().ingest_articles, options)
-
-
-def _poll_feed(engine: Engine, url: str) -> bool:
-    report = _feed_reader(engine).poll(url)
-    print_feed_report(report)
-    return report.ok
 
 
 def print_feed_report(report: FeedReport) -> None:
@@ -324,7 +311,7 @@ def brief(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Briefing as JSON.")] = False,
 ) -> None:
     """The window's stories, grouped across outlets, with cited key sentences and quotes."""
-    from retrieval.timewindow import check_window
+    from retrieval import check_window
 
     start = parse_moment(since, "--since") or datetime.now(UTC) - timedelta(hours=24)
     end = parse_moment(until, "--until")
@@ -351,7 +338,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Evaluate: seed-style questions (must_cite / abstain) or a corpus with gold articles."""
-    from retrieval.evaluate import read_jsonl
+    from retrieval import read_jsonl
 
     rows = read_jsonl(questions)
     if corpus is not None or (rows and "gold_ids" in rows[0]):
@@ -367,16 +354,11 @@ def _eval_corpus(
 ) -> None:
     from rich.table import Table
 
-    from retrieval.engine import Engine
-    from retrieval.evaluate import eval_corpus
-
     if not corpus.is_file():
         raise BriefbotError(f"--corpus: {corpus}: no such file")
-    s = settings()
+    engine = make_engine()
     with StageProgress() as stage:
-        run = eval_corpus(
-            lambda name: Engine(s.model_copy(update={"collection": name})),
-            s,
+        run = engine.evaluate(
             corpus,
             rows,
             baseline=baseline,
@@ -411,29 +393,21 @@ def _eval_corpus(
                 str(m["n"]),
             )
         out.print(table)
-        from retrieval.report import ratios
-
-        for name, vals in ratios(run).items() if len(run.systems) > 1 else []:
+        for name, vals in run.ratios().items() if len(run.systems) > 1 else []:
             out.print(
                 f"briefbot / {name}: "
                 + " · ".join(f"{k} {'–' if v is None else f'{v:.2f}'}" for k, v in vals.items())
             )
     if report is not None:
-        from retrieval.report import write
-
-        for p in write(run, report):
+        for p in run.write(report):
             err.print(f"wrote {p}")
 
 
 def _eval_checks(rows: list, as_json: bool) -> None:
-    from retrieval.evaluate import check_questions
-
     engine = make_engine()
     ensure_seeded(engine)
     with StageProgress(transient=True) as stage:
-        results = check_questions(
-            lambda q, d: engine.ask(q, now=d), rows, lambda k, n: stage("Questions", k, n)
-        )
+        results = engine.check_questions(rows, lambda k, n: stage("Questions", k, n))
     passed = sum(r.passed for r in results)
     if as_json:
         sys.stdout.write(
@@ -459,26 +433,6 @@ def _eval_checks(rows: list, as_json: bool) -> None:
         out.print(f"{passed}/{len(results)} passed ({passed / max(len(results), 1):.0%})")
     if passed < len(results):
         raise typer.Exit(1)
-
-
-def read_config(path: Path | None) -> tuple[dict, str]:
-    """The configuration file (schedules, feeds, folders): --config, $BRIEFBOT_CONFIG, or
-    ./briefbot.yaml when it exists."""
-    import yaml
-
-    explicit = path is not None
-    path = path or Path("briefbot.yaml")
-    if not path.is_file():
-        if explicit:
-            raise BriefbotError(f"--config: {path}: no such file")
-        return {}, str(path)
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BriefbotError(f"{path}: not a readable YAML file ({exc})") from None
-    if not isinstance(config, dict):
-        raise BriefbotError(f"{path}: a mapping of keys (schedules, feeds, folders) expected")
-    return config, str(path)
 
 
 ConfigOption = Annotated[
@@ -508,16 +462,9 @@ def watch(
     """Poll the configured feeds and folders on an interval and ingest what is new."""
     import threading
 
-    from retrieval.feeds import (
-        FolderWatcher,
-        WatchConfig,
-        Watcher,
-        check_feed_url,
-        parse_interval,
-    )
+    from retrieval import WatchConfig, check_feed_url, load_config, parse_interval
 
-    raw, where = read_config(config)
-    cfg = WatchConfig.from_config(raw, where)
+    cfg = load_config(config).watch_config()
     cfg = WatchConfig(
         feeds=tuple(dict.fromkeys([*cfg.feeds, *(feed or [])])),
         folders=tuple(dict.fromkeys([*cfg.folders, *(folder or [])])),
@@ -525,11 +472,7 @@ def watch(
     )
     for url in feed or []:
         check_feed_url(url, "--feed")
-    engine = make_engine()
-    ingest = engine.ingester().ingest_articles
-    watcher = Watcher(
-        cfg, _feed_reader(engine), FolderWatcher(cfg.folders, ingest, settings().max_article_bytes)
-    )
+    watcher = make_engine().watcher(cfg)
     n, m = len(cfg.feeds), len(cfg.folders)
     err.print(
         f"Watching {n} feed{'s' * (n != 1)} and {m} folder{'s' * (m != 1)}"
@@ -561,7 +504,7 @@ def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List the 👍 / 👎 votes from Slack and Discord."""
     from rich.table import Table
 
-    from retrieval.feedback import FeedbackStore
+    from retrieval import FeedbackStore
 
     votes = FeedbackStore.in_data_dir(settings().data_dir).list(limit)
     table = Table("when", "platform", "user", "vote", "question", "articles")
@@ -577,40 +520,37 @@ def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     out.print(table if votes else "No feedback yet.")
 
 
-serve_app = typer.Typer(help="Run a chat front end.", no_args_is_help=True)
+serve_app = typer.Typer(help="Run the chat front ends.")
 app.add_typer(serve_app, name="serve")
 discord_cli = typer.Typer(help="Discord housekeeping.", no_args_is_help=True)
 app.add_typer(discord_cli, name="discord")
 
 
-def _warm_engine() -> Engine:
+def _serve(adapters: list[Adapter] | None, config: Path | None) -> None:
+    """The service (bot/service.py): settings checked once, the engine warmed once, the
+    schedules posted, every platform answered until stopped."""
+    from bot.service import Service, adapters_for
+    from retrieval import load_config
+
+    cfg = load_config(config)
     engine = make_engine()
-    ensure_seeded(engine)
-    engine.snapshot()  # load the index before the first question arrives
-    return engine
+    service = Service(engine, cfg, adapters if adapters is not None else adapters_for(None))
+    for platform, schedules in service.schedules.items():
+        for s in schedules:
+            err.print(
+                f"Schedule {s.name!r}: {s.cron} ({s.timezone}) → {platform} {s.channel(platform)}",
+                highlight=False,
+            )
+    ensure_seeded(engine)  # with its progress shown; the service then only loads the index
+    service.run()
 
 
-def _schedules(config: Path | None, platform: str) -> list[Schedule]:
-    from retrieval.schedule import schedules_from
-
-    raw, where = read_config(config)
-    schedules = [s for s in schedules_from(raw, where) if s.channel(platform) is not None]
-    for s in schedules:
-        err.print(
-            f"Schedule {s.name!r}: {s.cron} ({s.timezone}) → {platform} {s.channel(platform)}",
-            highlight=False,
-        )
-    return schedules
-
-
-def _scheduler(engine: Engine, schedules: list[Schedule], platform: str, post) -> Scheduler:
-    from retrieval.schedule import Scheduler, ScheduleState
-
-    def build(since, until, topic, max_stories, seen):
-        return engine.brief(since, until, topic=topic, max_stories=max_stories, exclude=seen)
-
-    state = ScheduleState.in_data_dir(settings().data_dir)
-    return Scheduler(schedules, state, build, post, platform)
+@serve_app.callback(invoke_without_command=True)
+def serve(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Every chat platform whose token is set (Slack in Socket Mode, Discord), with the
+    scheduled briefings of the configuration file."""
+    if ctx.invoked_subcommand is None:
+        _serve(None, config)
 
 
 @serve_app.command("slack")
@@ -622,28 +562,9 @@ def serve_slack(
     """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET).
 
     Scheduled briefings with a slack_channel in the configuration file are posted from here."""
-    import threading
+    from bot.slack_server import SlackAdapter
 
-    from bot import slack_app
-    from retrieval.schedule import start_thread
-
-    slack_app.check_settings(settings(), http)
-    schedules = _schedules(config, "slack")
-    engine = _warm_engine()
-
-    def start_schedules() -> None:
-        client = slack_app.make_client(settings())
-        scheduler = _scheduler(
-            engine,
-            schedules,
-            "slack",
-            lambda channel, briefing: slack_app.post_briefing(client, channel, briefing),
-        )
-        start_thread(scheduler, threading.Event())  # a daemon: it ends with the process
-
-    slack_app.run(
-        settings(), engine, http=http, port=port, on_start=start_schedules if schedules else None
-    )
+    _serve([SlackAdapter(http=http, port=port)], config)
 
 
 @serve_app.command("discord")
@@ -651,26 +572,9 @@ def serve_discord(config: ConfigOption = None) -> None:
     """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID: commands in that one server only, set at start).
 
     Scheduled briefings with a discord_channel in the configuration file are posted from here."""
-    import asyncio
-    import threading
+    from bot.discord_app import DiscordAdapter
 
-    from bot import discord_app
-    from retrieval.schedule import start_thread
-
-    discord_app.token_of(settings())
-    schedules = _schedules(config, "discord")
-    engine = _warm_engine()
-
-    def start_schedules(client: discord_app.BriefbotClient) -> None:
-        scheduler = _scheduler(engine, schedules, "discord", client.threadsafe_poster())
-        start_thread(scheduler, threading.Event())
-
-    try:
-        asyncio.run(
-            discord_app.run(settings(), engine, on_start=start_schedules if schedules else None)
-        )
-    except KeyboardInterrupt:
-        pass
+    _serve([DiscordAdapter()], config)
 
 
 @discord_cli.command("sync")
@@ -691,6 +595,9 @@ def discord_sync(
     import asyncio
 
     from bot import discord_app
+    from retrieval import read_settings
+
+    discord_settings = read_settings(discord_app.DiscordSettings)
 
     def place(where: int | None) -> str:
         return "the global set" if where is None else f"server {where}"
@@ -699,12 +606,12 @@ def discord_sync(
         if guild is not None:
             raise BriefbotError("--guild registers; --clear-global / --clear-guild only remove.")
         places = ([None] if clear_global else []) + ([] if clear_guild is None else [clear_guild])
-        removed = asyncio.run(discord_app.clear(settings(), places))
+        removed = asyncio.run(discord_app.clear(discord_settings, places))
         for where, names in removed.items():
             listed = ", ".join("/" + n for n in names) or "nothing (none were registered)"
             out.print(f"Removed {listed} from {place(where)}.")
         return
-    names = asyncio.run(discord_app.sync(settings(), None, guild))
+    names = asyncio.run(discord_app.sync(discord_settings, guild))
     to = f"server {guild}" if guild else "all servers (global; may take up to an hour)"
     out.print(f"Synced {', '.join('/' + n for n in names)} to {to}.")
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import discord
 
-from retrieval.models import Answer, Briefing, Citation, moment_label
+from retrieval import Answer, Briefing, Citation, is_http_url, moment_label
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -125,7 +125,7 @@ def _guard_start(text: str) -> str:
 def link(label: str, url: str) -> str:
     """`[label](url)` for a web address; the bare label for anything else."""
     url = url.strip()
-    if not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
+    if len(url) > MAX_URL or not is_http_url(url):
         return label
     safe = "".join(_URL_ESCAPES.get(ch, ch) for ch in url)
     return f"[{label}]({safe})"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from retrieval.models import Answer, Briefing, Citation, moment_label
+from retrieval import Answer, Briefing, Citation, is_http_url, moment_label
 
 TEXT_LIMIT = 3000  # characters per text object (section text, context element)
 BLOCK_LIMIT = 50  # blocks per message
@@ -64,7 +64,8 @@ def link(url: str, label: str) -> str:
     """`<url|label>` for an http(s) URL; otherwise the label in bold. `label` is raw text."""
     label = escape_clipped(label or url, 250)
     url = url.strip()
-    if len(url) > 1000 or not re.match(r"https?://\S+$", url):
+    # Slack's link syntax cannot hold whitespace; the rest is the one http(s) URL check.
+    if len(url) > 1000 or any(ch.isspace() for ch in url) or not is_http_url(url):
         return f"*{label}*" if label else ""
     safe_url = escape(url).replace("|", "%7C")
     return f"<{safe_url}|{label}>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from retrieval.models import Answer, Briefing, Citation, moment_label
+from retrieval import Answer, Briefing, Citation, moment_label
 
 
 def _source_line(c: Citation) -> Text:

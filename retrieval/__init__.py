@@ -1,10 +1,140 @@
-"""The briefbot engine: articles in, cited answers and briefings out. No chat platform here."""
+"""The briefbot engine: articles in, cited answers and briefings out. No chat platform here.
 
-import os
+The names below are the package's public surface: front ends import these, and only these
+(tests/test_layering.py checks). Each is imported on first use, so that `import retrieval` costs
+nothing (no numpy, Chroma or model) and changes nothing (not even the environment).
+"""
 
-# Nothing may be downloaded at run time: a model name not found locally would otherwise be
-# retried against the Hub for over a minute.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> the module that defines it
+_PUBLIC = {
+    # the engine and its settings
+    "Engine": "engine",
+    "Settings": "config",
+    "load_settings": "config",
+    "read_settings": "config",
+    "Encoder": "embedding",
+    # errors a user can act on
+    "BriefbotError": "errors",
+    "SettingsError": "errors",
+    "LoadError": "errors",
+    "QuestionError": "errors",
+    # answers and briefings are data
+    "Article": "models",
+    "Answer": "models",
+    "Citation": "models",
+    "Story": "models",
+    "Quote": "models",
+    "Briefing": "models",
+    "moment_label": "models",
+    # what the engine's other services report and take
+    "IngestProgress": "ingest",
+    "IngestReport": "ingest",
+    "FeedReport": "feeds",
+    "RoundReport": "watch",
+    "WatchConfig": "watch",
+    "Schedule": "schedule",
+    "Scheduler": "schedule",
+    "ConfigFile": "config_file",
+    "load_config": "config_file",
+    "EvalRun": "evaluate",
+    "CheckResult": "evaluate",
+    "read_jsonl": "evaluate",
+    # what the front ends keep: votes, and the chat events already handled
+    "FeedbackStore": "feedback",
+    "Vote": "feedback",
+    "AlreadyVoted": "feedback",
+    "UnknownAnswer": "feedback",
+    "SeenEvents": "events",
+    # words and addresses as users type them
+    "parse_moment": "timewindow",
+    "is_moment": "timewindow",
+    "check_window": "timewindow",
+    "parse_interval": "watch",
+    "is_http_url": "fetch",
+    "check_feed_url": "fetch",
+}
+__all__ = [
+    "AlreadyVoted",
+    "Answer",
+    "Article",
+    "BriefbotError",
+    "Briefing",
+    "CheckResult",
+    "Citation",
+    "ConfigFile",
+    "Encoder",
+    "Engine",
+    "EvalRun",
+    "FeedReport",
+    "FeedbackStore",
+    "IngestProgress",
+    "IngestReport",
+    "LoadError",
+    "QuestionError",
+    "Quote",
+    "RoundReport",
+    "Schedule",
+    "Scheduler",
+    "SeenEvents",
+    "Settings",
+    "SettingsError",
+    "Story",
+    "UnknownAnswer",
+    "Vote",
+    "WatchConfig",
+    "check_feed_url",
+    "check_window",
+    "is_http_url",
+    "is_moment",
+    "load_config",
+    "load_settings",
+    "moment_label",
+    "parse_interval",
+    "parse_moment",
+    "read_jsonl",
+    "read_settings",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from retrieval.config import Settings, load_settings, read_settings
+    from retrieval.config_file import ConfigFile, load_config
+    from retrieval.embedding import Encoder
+    from retrieval.engine import Engine
+    from retrieval.errors import BriefbotError, LoadError, QuestionError, SettingsError
+    from retrieval.evaluate import CheckResult, EvalRun, read_jsonl
+    from retrieval.events import SeenEvents
+    from retrieval.feedback import AlreadyVoted, FeedbackStore, UnknownAnswer, Vote
+    from retrieval.feeds import FeedReport
+    from retrieval.fetch import check_feed_url, is_http_url
+    from retrieval.ingest import IngestProgress, IngestReport
+    from retrieval.models import (
+        Answer,
+        Article,
+        Briefing,
+        Citation,
+        Quote,
+        Story,
+        moment_label,
+    )
+    from retrieval.schedule import Schedule, Scheduler
+    from retrieval.timewindow import check_window, is_moment, parse_moment
+    from retrieval.watch import RoundReport, WatchConfig, parse_interval

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +12,9 @@ from retrieval.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_WINDOW = 256  # all-MiniLM-L6-v2 truncates input past 256 word pieces
+# Its vectors' size, for an empty index that no encoder has filled (an encoder says its own).
+MODEL_DIMENSION = 384
+S = TypeVar("S", bound=BaseSettings)
 
 
 def default_model_path() -> Path:
@@ -53,27 +57,17 @@ class Settings(BaseSettings):
     # Feeds: hosts, addresses and CIDR ranges that may be fetched although not public.
     fetch_allow_hosts: str = ""
 
-    # Chat platforms. Secrets are SecretStr so that they never print.
-    slack_bot_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_BOT_TOKEN")
-    slack_app_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_APP_TOKEN")
-    slack_signing_secret: SecretStr = Field(SecretStr(""), validation_alias="SLACK_SIGNING_SECRET")
-    slack_api_url: str = Field("https://slack.com/api/", validation_alias="BRIEFBOT_SLACK_API_URL")
-    slack_allowed_channels: str = Field("", validation_alias="SLACK_ALLOWED_CHANNELS")
-    discord_token: SecretStr = Field(SecretStr(""), validation_alias="DISCORD_TOKEN")
-    discord_guild_id: int | None = Field(None, validation_alias="DISCORD_GUILD_ID")
+    # The chat platforms' settings (tokens, channels) are the front ends': see bot/.
 
     @field_validator("chroma_url", "llm_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        v = v.strip()
-        if v and not v.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL, or empty")
-        return v.rstrip("/")
+        return http_url_or_empty(v).rstrip("/")
 
     @field_validator("fetch_allow_hosts")
     @classmethod
     def _allow_hosts(cls, v: str) -> str:
-        from retrieval.feeds import parse_allow_hosts  # here: feeds imports more than settings
+        from retrieval.fetch import parse_allow_hosts  # here: fetch imports more than settings
 
         parse_allow_hosts(v)  # a ValueError names the bad entry
         return v
@@ -106,26 +100,38 @@ class Settings(BaseSettings):
     def max_article_bytes(self) -> int:
         return int(self.max_article_mb * 1024 * 1024)
 
-    @property
-    def allowed_slack_channels(self) -> set[str]:
-        return {c.strip() for c in self.slack_allowed_channels.split(",") if c.strip()}
+
+def http_url_or_empty(value: str) -> str:
+    """A URL setting, stripped: empty, or an http(s) URL (else a ValueError saying so)."""
+    from retrieval.fetch import is_http_url  # here: fetch imports more than settings
+
+    value = value.strip()
+    if value and not is_http_url(value):
+        raise ValueError("must be an http:// or https:// URL, or empty")
+    return value
 
 
-def _env_name(field: str) -> str:
-    info = Settings.model_fields.get(field)
+def _env_name(cls: type[BaseSettings], field: str) -> str:
+    info = cls.model_fields.get(field)
     if info is not None and isinstance(info.validation_alias, str):
         return info.validation_alias
-    return f"BRIEFBOT_{field.upper()}"
+    return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
 
-def load_settings(**overrides) -> Settings:
-    """Read settings, turning validation errors into one message that names each bad setting."""
+def read_settings(cls: type[S], **overrides: Any) -> S:
+    """Read settings of class `cls` (the engine's, or a front end's), turning validation errors
+    into one message that names each bad setting by its environment variable."""
     try:
-        return Settings(**overrides)
+        return cls(**overrides)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
             loc = ".".join(str(x) for x in err["loc"])
-            name = _env_name(loc) if loc else "settings"
+            name = _env_name(cls, loc) if loc else "settings"
             parts.append(f"{name}: {err['msg']}")
         raise SettingsError("Invalid settings: " + "; ".join(parts)) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the engine's settings (see `read_settings`)."""
+    return read_settings(Settings, **overrides)

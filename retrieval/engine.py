@@ -1,4 +1,8 @@
-"""The engine: one object that front ends hold. Nothing heavy happens until it is needed."""
+"""The engine: one object that front ends hold. Nothing heavy happens until it is needed.
+
+It answers and briefs, and it offers everything else a front end runs (ingest, feeds, watching,
+schedules, evaluation), so that no front end reaches past it into the modules behind.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.answer import ComposeOptions, compose
 from retrieval.config import Settings
@@ -22,12 +27,40 @@ from retrieval.ingest import (
     load_articles,
     token_counter,
 )
-from retrieval.models import Answer, Briefing
-from retrieval.search import SearchOptions, Snapshot, rank_articles, search
+from retrieval.models import Answer, Article, Briefing
+from retrieval.search import Hit, RankedArticle, SearchOptions, Snapshot, rank_articles, search
 from retrieval.store import Store
-from retrieval.timewindow import check_window, parse_window
+from retrieval.timewindow import Window, check_window, parse_window
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
+    from retrieval.embedding import Encoder
+    from retrieval.evaluate import CheckResult, EvalRun, HarnessProgress
+    from retrieval.feeds import FeedReader, FeedReport
+    from retrieval.schedule import PostBriefing, Schedule, Scheduler
+    from retrieval.watch import WatchConfig, Watcher
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChainState:
+    """What flows through the answering chain (retrieve | rank | compose)."""
+
+    question: str
+    context: str  # earlier questions of the conversation, for a follow-up
+    now: date | None
+    timing: dict[str, float] = field(default_factory=dict)  # ms per stage
+    snap: Snapshot | None = None
+    window: Window | None = None  # the time the question names ("last week"), if any
+    hits: list[Hit] = field(default_factory=list)
+    ranked: list[RankedArticle] = field(default_factory=list)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        assert self.snap is not None, "retrieve runs first"
+        return self.snap
 
 
 def as_date(moment: date | datetime | None) -> date | None:
@@ -46,8 +79,8 @@ class Engine:
         self,
         settings: Settings,
         store: Store | None = None,
-        query_encoder: Any = None,
-        document_encoder: Any = None,
+        query_encoder: Encoder | None = None,
+        document_encoder: Encoder | None = None,
         search_options: SearchOptions | None = None,
     ) -> None:
         self.settings = settings
@@ -61,7 +94,7 @@ class Engine:
         self.compose_options = ComposeOptions(
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
-        self._chain: Any = None
+        self._chain: Runnable[ChainState, Answer] | None = None
         from retrieval.llm import LLMWriter
 
         self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
@@ -75,7 +108,7 @@ class Engine:
             return self._store
 
     @property
-    def query_encoder(self) -> Any:
+    def query_encoder(self) -> Encoder:
         with self._lock:
             if self._query_encoder is None:
                 from retrieval.embedding import NumpyEncoder
@@ -83,12 +116,21 @@ class Engine:
                 self._query_encoder = NumpyEncoder(self.settings.resolved_model_path)
             return self._query_encoder
 
-    def _make_document_encoder(self) -> Any:
+    def _make_document_encoder(self) -> Encoder:
         if self._document_encoder is None:
-            from retrieval.embedding import TorchEncoder
+            from retrieval.torch_encoder import TorchEncoder
 
             self._document_encoder = TorchEncoder(self.settings.resolved_model_path)
         return self._document_encoder
+
+    def for_collection(self, name: str) -> Engine:
+        """The same engine (settings, encoders, options) over another collection."""
+        return Engine(
+            self.settings.model_copy(update={"collection": name}),
+            query_encoder=self._query_encoder,
+            document_encoder=self._document_encoder,
+            search_options=self.search_options,
+        )
 
     @cached_property
     def recipe(self) -> str:
@@ -151,13 +193,99 @@ class Engine:
             and self.store.count() != snap.store_counts
         )
 
+    def warm(self, on_progress: ProgressCallback | None = None) -> IngestReport | None:
+        """Ready to answer at once: the seeds indexed if nothing is, and the index loaded.
+        Returns the seeds' report when they were indexed."""
+        report = self.ensure_seeded(on_progress)
+        t = time.perf_counter()
+        self.snapshot()
+        log.info("index loaded in %.1f s", time.perf_counter() - t)
+        return report
+
     # -- ingest -----------------------------------------------------------------------------
     def ingest(
         self, paths: Iterable[Path | str], on_progress: ProgressCallback | None = None
     ) -> IngestReport:
+        """Index the articles in files and folders; a missing path stops before any write."""
         report = IngestReport()
         articles = load_articles(paths, report, self.settings.max_article_bytes)
+        return self.ingest_articles(articles, report, on_progress)
+
+    def ingest_articles(
+        self,
+        articles: Sequence[Article],
+        report: IngestReport | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
         return self.ingester().ingest_articles(articles, report, on_progress)
+
+    def feed_reader(self) -> FeedReader:
+        """Polls feeds into this engine, with the feeds' state in the data directory."""
+        from retrieval.feeds import FeedOptions, FeedReader, FeedState
+
+        state = FeedState.in_data_dir(self.settings.data_dir)
+        return FeedReader(state, self.ingest_articles, FeedOptions.from_settings(self.settings))
+
+    def poll_feed(self, url: str) -> FeedReport:
+        """One round of one feed: its new items fetched and ingested."""
+        return self.feed_reader().poll(url)
+
+    def watcher(self, config: WatchConfig) -> Watcher:
+        """Rounds over the configured feeds and folders, ingesting what is new."""
+        from retrieval.watch import FolderWatcher, Watcher
+
+        folders = FolderWatcher(
+            config.folders, self.ingest_articles, self.settings.max_article_bytes
+        )
+        return Watcher(config, self.feed_reader(), folders)
+
+    def scheduler(
+        self, schedules: Sequence[Schedule], platform: str, post: PostBriefing
+    ) -> Scheduler:
+        """Posts the schedules' briefings to one platform's channels with `post`; the history of
+        what was posted is kept in the data directory."""
+        from retrieval.schedule import Scheduler, ScheduleState
+
+        def build(
+            since: datetime, until: datetime, topic: str | None, max_stories: int, seen: set[str]
+        ) -> Briefing:
+            return self.brief(since, until, topic=topic, max_stories=max_stories, exclude=seen)
+
+        state = ScheduleState.in_data_dir(self.settings.data_dir)
+        return Scheduler(list(schedules), state, build, post, platform)
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(
+        self,
+        corpus: Path,
+        questions: list[dict[str, Any]],
+        *,
+        baseline: bool = False,
+        on_progress: HarnessProgress | None = None,
+        ingest_progress: ProgressCallback | None = None,
+    ) -> EvalRun:
+        """The harness: the corpus indexed in a collection of its own (cached), every question
+        asked as of its date; with `baseline`, the baselines too (see retrieval.evaluate)."""
+        from retrieval.evaluate import eval_corpus
+
+        return eval_corpus(
+            self,
+            corpus,
+            questions,
+            baseline=baseline,
+            on_progress=on_progress,
+            ingest_progress=ingest_progress,
+        )
+
+    def check_questions(
+        self,
+        questions: list[dict[str, Any]],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[CheckResult]:
+        """Seed-style questions (must_cite / must_not_cite / abstain) asked of this index."""
+        from retrieval.evaluate import check_questions
+
+        return check_questions(lambda q, d: self.ask(q, now=d), questions, on_progress)
 
     def is_empty(self) -> bool:
         return self.store.count()[0] == 0
@@ -182,7 +310,7 @@ class Engine:
         return q
 
     @property
-    def chain(self) -> Any:
+    def chain(self) -> Runnable[ChainState, Answer]:
         """retrieve | rank | compose, as LangChain runnables."""
         if self._chain is None:
             from langchain_core.runnables import RunnableLambda
@@ -203,46 +331,41 @@ class Engine:
         """Answer as of `now` (default: today): nothing published after it is used."""
         t0 = time.perf_counter()
         q = self.check_question(question)
-        state: dict[str, Any] = {
-            "question": q,
-            "context": " ".join(context.split())[:2000],
-            "now": as_date(now),
-            "timing": {},
-        }
-        answer: Answer = self.chain.invoke(state)
+        state = ChainState(q, " ".join(context.split())[:2000], as_date(now))
+        answer = self.chain.invoke(state)
         if self.writer is not None:
             t = time.perf_counter()
-            answer = self.writer.rewrite(answer, (state["now"] or date.today()).isoformat())
+            answer = self.writer.rewrite(answer, (state.now or date.today()).isoformat())
             answer.timing_ms["llm"] = round((time.perf_counter() - t) * 1000, 1)
         answer.timing_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return answer
 
-    def _retrieve(self, state: dict) -> dict:
+    def _retrieve(self, state: ChainState) -> ChainState:
         t = time.perf_counter()
         snap = self.snapshot()
-        state["timing"]["load"] = (time.perf_counter() - t) * 1000
+        state.timing["load"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        query = f"{state['context']} {state['question']}".strip()
+        query = f"{state.context} {state.question}".strip()
         vector = self.query_encoder.encode([query])[0]
-        state["timing"]["embed"] = (time.perf_counter() - t) * 1000
+        state.timing["embed"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        state["snap"] = snap
-        now = state["now"] or date.today()
-        named = parse_window(state["question"], now)
-        state["window"] = named
+        state.snap = snap
+        now = state.now or date.today()
+        named = parse_window(state.question, now)
+        state.window = named
         window = (named.start, named.end) if named else None
-        state["hits"] = search(snap, vector, query, now, self.search_options, window)
-        state["timing"]["search"] = (time.perf_counter() - t) * 1000
+        state.hits = search(snap, vector, query, now, self.search_options, window)
+        state.timing["search"] = (time.perf_counter() - t) * 1000
         return state
 
-    def _rank(self, state: dict) -> dict:
-        state["ranked"] = rank_articles(state["snap"], state["hits"], self.search_options)
+    def _rank(self, state: ChainState) -> ChainState:
+        state.ranked = rank_articles(state.snapshot, state.hits, self.search_options)
         return state
 
-    def _compose(self, state: dict) -> Answer:
+    def _compose(self, state: ChainState) -> Answer:
         t = time.perf_counter()
-        named = state.get("window")
-        ranked = state["ranked"]
+        named = state.window
+        ranked = state.ranked
         if named is not None and named.relative:
             # The question asks about news of its time ("yesterday", "this week"): it is
             # answered from what was published then; older stories on the subject don't.
@@ -251,39 +374,31 @@ class Engine:
                 import prompts
 
                 return Answer(
-                    state["question"], prompts.render("abstain_window", window=named.phrase), True
+                    state.question, prompts.render("abstain_window", window=named.phrase), True
                 )
-        answer = compose(
-            state["question"],
-            state["snap"],
-            ranked,
-            self.compose_options,
-            state["context"],
-        )
-        state["timing"]["compose"] = (time.perf_counter() - t) * 1000
-        answer.timing_ms = {k: round(v, 1) for k, v in state["timing"].items()}
-        snap = state["snap"]
+        snap = state.snapshot
+        answer = compose(state.question, snap, ranked, self.compose_options, state.context)
+        state.timing["compose"] = (time.perf_counter() - t) * 1000
+        answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}
         answer.articles_searched = len(snap.articles)
-        answer.ranked_article_ids = [snap.articles[r.article].id for r in state["ranked"]]
+        answer.ranked_article_ids = [snap.articles[r.article].id for r in state.ranked]
         answer.ranked_groups = [
-            [snap.articles[a].id for a in (r.article, *r.duplicates)] for r in state["ranked"]
+            [snap.articles[a].id for a in (r.article, *r.duplicates)] for r in state.ranked
         ]
         cited = {c.article_id for c in answer.citations}
-        for r in state["ranked"]:
+        for r in state.ranked:
             art = snap.articles[r.article]
             others = sorted({snap.articles[d].source for d in r.duplicates} - {art.source, ""})
             if art.id in cited and others:
                 answer.also_reported_by[art.id] = others
         return answer
 
-    def _in_window(self, state: dict, named: Any) -> list:
+    def _in_window(self, state: ChainState, named: Window) -> list[RankedArticle]:
         """The best articles published in the named window (or in the few days after it, when
         reports of an event come out), best first."""
-        from datetime import timedelta
-
-        snap = state["snap"]
+        snap = state.snapshot
         last = named.end + timedelta(days=self.search_options.window_slack_days)
-        best = state["ranked"][: self.compose_options.max_articles]
+        best = state.ranked[: self.compose_options.max_articles]
         return [
             r
             for r in best

@@ -8,10 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import LoadError
-from retrieval.models import Answer
+from retrieval.models import Answer, Article
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from retrieval.baselines import Retrieved
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+    from retrieval.ingest import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -170,30 +178,48 @@ class EvalRun:
     systems: dict[str, dict[str, float]]
     questions: list[dict[str, Any]]
 
+    def ratios(self, engine: str = "briefbot") -> dict[str, dict[str, float | None]]:
+        """The engine's figure divided by each other system's, metric by metric."""
+        from retrieval.report import ratios
+
+        return ratios(self, engine)
+
+    def write(self, folder: Path) -> list[Path]:
+        """report.json, report.md and chart.png in `folder`; returns their paths."""
+        from retrieval.report import write
+
+        return write(self, folder)
+
+
+# What the harness asks each system: ranked ids (or groups), passages, abstained, ms.
+Ranked = list[str] | list[list[str]]
+SystemAnswer = tuple[Ranked, list[str], bool, float]
+
 
 def eval_corpus(
-    engine_factory: Callable[[str], Any],
-    settings: Any,
+    engine: Engine,
     corpus: Path,
     questions: list[dict[str, Any]],
     baseline: bool = False,
     on_progress: HarnessProgress | None = None,
-    ingest_progress: Callable[[Any], None] | None = None,
+    ingest_progress: ProgressCallback | None = None,
+    baseline_embeddings: Embeddings | None = None,
 ) -> EvalRun:
-    """Index the corpus (cached) and ask every question as of its asked_on date."""
+    """Index the corpus (cached, in a collection of its own beside `engine`'s) and ask every
+    question as of its asked_on date. `baseline_embeddings`: the langchain-chroma baseline's
+    (default: the model through langchain-huggingface)."""
     from retrieval.articles import load_path
 
-    probe = engine_factory(settings.collection)
-    engine = engine_factory(corpus_key(corpus, probe.recipe))
+    engine = engine.for_collection(corpus_key(corpus, engine.recipe))
     # A line with no article in it (a page of photo captions only) is skipped, and said so.
     articles = load_path(corpus, on_error=lambda e: log.warning("skipped %s", e))
     titles = {a.id: a.title for a in articles}
-    engine.ingester().ingest_articles(articles, on_progress=ingest_progress)  # cached: skips
+    engine.ingest_articles(articles, on_progress=ingest_progress)  # cached: skips
     engine.snapshot()
 
-    systems: dict[str, Callable[[dict[str, Any]], tuple[list[str], list[str], bool, float]]] = {}
+    systems: dict[str, Callable[[dict[str, Any]], SystemAnswer]] = {}
 
-    def ask_engine(q: dict[str, Any]) -> tuple[list[str], list[str], bool, float]:
+    def ask_engine(q: dict[str, Any]) -> SystemAnswer:
         a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]))
         return (
             a.ranked_groups,  # a story and its near-duplicates from other outlets rank once
@@ -204,7 +230,11 @@ def eval_corpus(
 
     systems["briefbot"] = ask_engine
     if baseline:
-        systems.update(_baselines(settings, corpus, articles, engine.recipe, on_progress))
+        systems.update(
+            _baselines(
+                engine.settings, corpus, articles, engine.recipe, on_progress, baseline_embeddings
+            )
+        )
 
     per: dict[str, list[QuestionResult]] = {name: [] for name in systems}
     rows: list[dict[str, Any]] = []
@@ -247,15 +277,29 @@ def eval_corpus(
     return EvalRun({name: metrics(results) for name, results in per.items()}, rows)
 
 
-def _top_ids(ranked: list, k: int) -> list[str]:
+def _top_ids(ranked: Ranked, k: int) -> list[str]:
     return distinct([g if isinstance(g, str) else g[0] for g in ranked], k)
 
 
-def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on_progress):
+def _baselines(
+    settings: Settings,
+    corpus: Path,
+    articles: list[Article],
+    recipe: str,
+    on_progress: HarnessProgress | None,
+    embeddings: Embeddings | None,
+) -> dict[str, Callable[[dict[str, Any]], SystemAnswer]]:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from retrieval.baselines import CHUNK_OVERLAP, CHUNK_SIZE, BM25Baseline, LangchainChroma, split
+    from retrieval.baselines import (
+        CHUNK_OVERLAP,
+        CHUNK_SIZE,
+        BM25Baseline,
+        LangchainChroma,
+        huggingface_embeddings,
+        split,
+    )
 
     chunks = split(articles)
     model_fp = recipe.split("/")[0]
@@ -265,17 +309,18 @@ def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on
         path=str(Path(settings.data_dir) / "baselines" / "chroma"),
         settings=ChromaSettings(anonymized_telemetry=False),
     )
-    lc = LangchainChroma(client, key, settings.resolved_model_path)
+    embeddings = embeddings or huggingface_embeddings(settings.resolved_model_path)
+    lc = LangchainChroma(client, key, embeddings)
     lc.build(
         chunks, (lambda d, n: on_progress("langchain-chroma index", d, n)) if on_progress else None
     )
     bm25 = BM25Baseline(Path(settings.data_dir) / "baselines" / f"bm25-{key}", chunks)
 
-    def wrap(system):
-        def ask(q: dict[str, Any]):
-            r = system.retrieve(q["question"])
+    def wrap(retrieve: Callable[[str], Retrieved]) -> Callable[[dict[str, Any]], SystemAnswer]:
+        def ask(q: dict[str, Any]) -> SystemAnswer:
+            r = retrieve(q["question"])
             return [aid for aid, _ in r.chunks], [t for _, t in r.chunks[:5]], False, r.ms
 
         return ask
 
-    return {"langchain-chroma": wrap(lc), "bm25": wrap(bm25)}
+    return {"langchain-chroma": wrap(lc.retrieve), "bm25": wrap(bm25.retrieve)}

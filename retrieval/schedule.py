@@ -1,9 +1,11 @@
 """Briefings that post themselves: cron schedules, run inside `briefbot serve ...`.
 
-Each schedule (a cron expression in a time zone, a Slack and/or Discord channel, an optional
-topic) fires at its cron times. A briefing covers the time since the schedule's last briefing,
-which is kept in SQLite in the data directory (`schedules.sqlite3`), so that a restart neither
-repeats a briefing nor skips one: a fire time missed while nothing ran is posted on start-up.
+Each schedule (a cron expression in a time zone, channels on one or more chat platforms, an
+optional topic) fires at its cron times. A platform is an opaque key here, and so is a channel:
+what they mean is the business of the front end that posts. A briefing covers the time since
+the schedule's last briefing, which is kept in SQLite in the data directory
+(`schedules.sqlite3`), so that a restart neither repeats a briefing nor skips one: a fire time
+missed while nothing ran is posted on start-up.
 
 Before posting, a process claims the briefing with an INSERT that a UNIQUE key allows once per
 (schedule, platform, fire time): of two processes racing, one posts and the other moves on.
@@ -19,20 +21,18 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from retrieval import datadir
-from retrieval.errors import SettingsError
 from retrieval.models import Briefing
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("slack", "discord")
 NOTHING_NEW = "Nothing new since the last briefing."
 
 
@@ -41,13 +41,12 @@ class Schedule:
     name: str
     cron: str
     timezone: str = "UTC"
-    slack_channel: str = ""
-    discord_channel: int | None = None
+    channels: Mapping[str, str] = field(default_factory=dict)  # platform key -> channel id
     topic: str | None = None
     max_stories: int = 10
 
-    def channel(self, platform: str) -> str | int | None:
-        return self.slack_channel or None if platform == "slack" else self.discord_channel
+    def channel(self, platform: str) -> str | None:
+        return self.channels.get(platform)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -70,60 +69,6 @@ class Schedule:
         from croniter import croniter
 
         return croniter(self.cron, moment.astimezone(self.tz)).get_prev(datetime).astimezone(UTC)
-
-
-def schedules_from(config: dict[str, Any], where: str = "config") -> list[Schedule]:
-    """The `schedules` list of a configuration file; a bad entry is named with its key."""
-    from croniter import croniter
-
-    raw = config.get("schedules") or []
-    if not isinstance(raw, list):
-        raise SettingsError(f"{where}: schedules: a list of schedules")
-    out: list[Schedule] = []
-    for k, entry in enumerate(raw):
-        at = f"{where}: schedules[{k}]"
-        if not isinstance(entry, dict):
-            raise SettingsError(f"{at}: a mapping with name, cron, timezone and a channel")
-        unknown = set(entry) - {
-            "name",
-            "cron",
-            "timezone",
-            "slack_channel",
-            "discord_channel",
-            "topic",
-            "max_stories",
-        }
-        if unknown:
-            raise SettingsError(f"{at}: unknown key(s) {', '.join(sorted(unknown))}")
-        name = str(entry.get("name") or "").strip()
-        if not name:
-            raise SettingsError(f"{at}.name is missing")
-        cron = str(entry.get("cron") or "").strip()
-        if not cron:
-            raise SettingsError(f"{at}.cron is missing (e.g. '0 8 * * 1-5')")
-        if not croniter.is_valid(cron):
-            raise SettingsError(f"{at}.cron: {cron!r} is not a cron expression")
-        tz = str(entry.get("timezone") or "UTC")
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"{at}.timezone: {tz!r} is not a time zone") from None
-        slack = str(entry.get("slack_channel") or "").strip()
-        discord_raw = entry.get("discord_channel")
-        try:
-            discord = int(discord_raw) if discord_raw not in (None, "") else None
-        except (TypeError, ValueError):
-            raise SettingsError(f"{at}.discord_channel: a channel id (a number)") from None
-        if not slack and discord is None:
-            raise SettingsError(f"{at}: needs slack_channel or discord_channel (or both)")
-        max_stories = entry.get("max_stories", 10)
-        if not isinstance(max_stories, int) or not 1 <= max_stories <= 50:
-            raise SettingsError(f"{at}.max_stories: a number from 1 to 50")
-        topic = " ".join(str(entry.get("topic") or "").split()) or None
-        if any(s.name == name for s in out):
-            raise SettingsError(f"{at}.name: {name!r} is used twice")
-        out.append(Schedule(name, cron, tz, slack, discord, topic, max_stories))
-    return out
 
 
 # -- state --------------------------------------------------------------------------------------
@@ -287,7 +232,7 @@ def _iso(moment: datetime) -> str:
 
 # -- the scheduler ------------------------------------------------------------------------------
 BuildBriefing = Callable[[datetime, datetime, str | None, int, set[str]], Briefing]
-PostBriefing = Callable[[Any, Briefing | str], None]  # (channel, briefing or a one-line notice)
+PostBriefing = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line notice)
 
 
 @dataclass
@@ -316,8 +261,6 @@ class Scheduler:
     _retry_at: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.platform not in PLATFORMS:
-            raise ValueError(f"platform: one of {PLATFORMS}")
         self.schedules = [s for s in self.schedules if s.channel(self.platform) is not None]
 
     def tick(self) -> list[Posted]:
@@ -363,7 +306,7 @@ class Scheduler:
             briefing = self.build(
                 claim.since, claim.until, schedule.topic, schedule.max_stories, seen
             )
-            channel = schedule.channel(self.platform)
+            channel = schedule.channels[self.platform]
             if briefing.empty:
                 self.post(channel, _nothing_new(briefing))
             else:

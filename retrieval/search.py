@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.articles import is_roundup_title
+from retrieval.config import MODEL_DIMENSION
 from retrieval.datadir import private_dir
 from retrieval.lexical import BM25, terms
 from retrieval.store import NO_DATE, Store, day_number, from_day_number
@@ -151,7 +152,9 @@ class Snapshot:
                 owner.append(index[aid])
         chunk_article = np.array(owner, dtype=np.int32)
         vectors = (
-            np.asarray(vecs, dtype=np.float32) if vecs else np.zeros((0, 384), dtype=np.float32)
+            np.asarray(vecs, dtype=np.float32)
+            if vecs
+            else np.zeros((0, MODEL_DIMENSION), dtype=np.float32)
         )
         # The headline is indexed with every chunk, and counts `title_weight` times.
         docs = [
@@ -185,7 +188,9 @@ def host_of(url: str) -> str:
 
 
 def _article_means(vectors: np.ndarray, chunk_article: np.ndarray, n: int) -> np.ndarray:
-    means = np.zeros((n, vectors.shape[1] if vectors.ndim == 2 else 384), dtype=np.float32)
+    means = np.zeros(
+        (n, vectors.shape[1] if vectors.ndim == 2 else MODEL_DIMENSION), dtype=np.float32
+    )
     if n and len(vectors):
         np.add.at(means, chunk_article, vectors)
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)

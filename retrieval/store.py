@@ -323,7 +323,7 @@ class Store:
         """The articles' records, written once all their chunks are in."""
         means = []
         for _a, _h, _c, vectors in items:
-            mean = vectors.mean(axis=0) if len(vectors) else np.zeros(384, dtype=np.float32)
+            mean = vectors.mean(axis=0) if len(vectors) else np.zeros(vectors.shape[-1], np.float32)
             means.append((mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32))
         self.articles.upsert(
             ids=[a.id for a, _, _, _ in items],

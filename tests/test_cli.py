@@ -13,7 +13,22 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import cli
+from retrieval.engine import Engine
 from tests.conftest import FIXTURES, SEED
+
+
+@pytest.fixture
+def numpy_cli(monkeypatch, tmp_path, numpy_encoder):
+    """The CLI in this process, on a fresh data directory, with the numpy encoder for both
+    questions and documents (the same vectors, without loading torch)."""
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(
+        cli,
+        "make_engine",
+        lambda: Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder),
+    )
+    return lambda *args: CliRunner().invoke(cli.app, list(args))
 
 
 def run(*args: str, data: Path, check: bool = False) -> subprocess.CompletedProcess:
@@ -87,29 +102,25 @@ def test_bad_input_exits_with_a_clear_error(tmp_path, args, code, message):
     assert "Traceback" not in proc.stderr
 
 
-def test_folder_ingest_goes_on_past_bad_files(tmp_path, monkeypatch):
+def test_folder_ingest_goes_on_past_bad_files(tmp_path, numpy_cli):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "good.txt").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "empty.txt").write_text("")
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02garbage")
     (folder / "budget.md").write_text((FIXTURES / "articles" / "council-budget.md").read_text())
-    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
-    result = CliRunner().invoke(cli.app, ["ingest", str(folder)])
+    result = numpy_cli("ingest", str(folder))
     assert result.exit_code == 1
     assert "empty.txt" in result.output and "binary.txt" in result.output
     assert "2 added" in result.output and "2 failed" in result.output
-    result = CliRunner().invoke(cli.app, ["ingest", str(folder / "good.txt")])
+    result = numpy_cli("ingest", str(folder / "good.txt"))
     assert result.exit_code == 0 and "1 unchanged" in result.output
 
 
-def test_unknown_file_type_is_refused(tmp_path, monkeypatch):
+def test_unknown_file_type_is_refused(tmp_path, numpy_cli):
     doc = tmp_path / "notes.docx"
     doc.write_bytes(b"PK\x03\x04")
-    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
-    result = CliRunner().invoke(cli.app, ["ingest", str(doc)])
+    result = numpy_cli("ingest", str(doc))
     assert result.exit_code == 1 and "notes.docx" in result.output
     assert "unsupported file type" in result.output
 
@@ -117,18 +128,12 @@ def test_unknown_file_type_is_refused(tmp_path, monkeypatch):
 # --- hostile input and broken set-ups: one clear line, never a traceback --------------------
 
 
-def _invoke(monkeypatch, tmp_path, *args: str):
-    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
-    return CliRunner().invoke(cli.app, list(args))
-
-
-def test_user_data_is_printed_as_plain_text_not_markup(tmp_path, monkeypatch):
+def test_user_data_is_printed_as_plain_text_not_markup(tmp_path, numpy_cli):
     folder = tmp_path / "in"
     (folder / "a[").mkdir(parents=True)
     (folder / "a[" / "x]b.txt").write_text("")  # its path holds "[/x]"
     (folder / "[draft] notes.txt").write_text("")
-    result = _invoke(monkeypatch, tmp_path, "ingest", str(folder))
+    result = numpy_cli("ingest", str(folder))
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "a[/x]b.txt: file is empty" in result.output

@@ -28,6 +28,7 @@ import pytest
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.conversation import APOLOGY, SEARCHING, Conversation
 from bot.render_slack import (
     ACTION_SHARE,
     ACTION_VOTE_DOWN,
@@ -41,21 +42,17 @@ from bot.render_slack import (
     split_text,
 )
 from bot.slack_app import (
-    APOLOGY,
     DECLINE,
     LISTENER_THREADS,
-    SEARCHING,
     WORKERS,
-    build_app,
-    check_settings,
     encode_value,
     parse_brief_args,
     plain_text,
-    serve_http,
 )
-from retrieval.config import Settings
+from bot.slack_server import SlackSettings, check_settings, serve_http
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
+from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
 from retrieval.models import Answer, Briefing, Citation, Quote, Story
 
@@ -345,9 +342,8 @@ def feedback(tmp_path_factory: pytest.TempPathFactory) -> FeedbackStore:
     return FeedbackStore.in_data_dir(tmp_path_factory.mktemp("slack-data"))
 
 
-def slack_settings(fake: FakeSlack, data_dir: Path, **overrides: Any) -> Settings:
+def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
     values: dict[str, Any] = {
-        "data_dir": data_dir,
         "slack_bot_token": BOT_TOKEN,
         "slack_app_token": APP_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
@@ -355,13 +351,20 @@ def slack_settings(fake: FakeSlack, data_dir: Path, **overrides: Any) -> Setting
         "slack_allowed_channels": ALLOWED,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return SlackSettings(_env_file=None, **values)
+
+
+def build_app(settings: SlackSettings, engine: Engine, feedback: FeedbackStore, data_dir: Path):
+    """The app as the service builds it: one conversation, its events kept in `data_dir`."""
+    from bot.slack_app import build_app
+
+    return build_app(settings, Conversation(engine, feedback, SeenEvents.in_data_dir(data_dir)))
 
 
 @pytest.fixture(scope="module")
 def slack(fake_slack: FakeSlack, seed_engine: Engine, feedback: FeedbackStore):
-    settings = slack_settings(fake_slack, feedback.path.parent)
-    app = build_app(settings, seed_engine, feedback)
+    settings = slack_settings(fake_slack)
+    app = build_app(settings, seed_engine, feedback, feedback.path.parent)
     server = serve_http(app, port=0, host="127.0.0.1")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake_slack)
@@ -502,9 +505,9 @@ def test_a_redelivered_event_is_answered_once_by_any_replica(
 ):
     """Two apps sharing a data directory, as two replicas or one process before and after a
     restart: Slack's retries of an event (same event id) reach either, and one answers."""
-    caplog.set_level(logging.DEBUG, logger="bot.slack_app")
-    settings = slack_settings(fake_slack, tmp_path)
-    first, second = (build_app(settings, seed_engine, feedback) for _ in range(2))
+    caplog.set_level(logging.DEBUG, logger="bot")
+    settings = slack_settings(fake_slack)
+    first, second = (build_app(settings, seed_engine, feedback, tmp_path) for _ in range(2))
     event = {
         "type": "app_mention",
         "user": "U1",
@@ -527,7 +530,7 @@ def test_a_redelivered_event_is_answered_once_by_any_replica(
 
 def test_mentions_from_other_bots_get_no_reply(slack, fake_slack, caplog):
     """Answering another bot could start two bots answering each other forever."""
-    caplog.set_level(logging.DEBUG, logger="bot.slack_app")
+    caplog.set_level(logging.DEBUG, logger="bot")
     question = "What did Wallace say about the Minsk agreement?"
     by_bot = [
         slack.mention(question, ts(100), channel="C3", bot_id="B2"),
@@ -620,7 +623,7 @@ def test_a_vote_after_a_restart_asks_again(fake_slack, seed_engine, feedback, tm
     moment = datetime.fromtimestamp(T0, UTC)
     answer = seed_engine.ask(question, now=moment)
     value = encode_value({"k": "gone", "kind": "ask", "t": T0, "ids": ["x"], "q": question})
-    app = build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    app = build_app(slack_settings(fake_slack), seed_engine, feedback, tmp_path)
     payload = {
         "type": "block_actions",
         "team": {"id": "T1"},
@@ -828,7 +831,7 @@ def test_acknowledgements_never_wait_behind_rate_limited_posts(seed_engine, feed
     wait for their "Searching…" posts; an /ask is still acknowledged, and every post waits."""
     fake = FakeSlack()
     server = serve_http(
-        build_app(slack_settings(fake, tmp_path), seed_engine, feedback), port=0, host="127.0.0.1"
+        build_app(slack_settings(fake), seed_engine, feedback, tmp_path), port=0, host="127.0.0.1"
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     slack = Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake)
@@ -857,7 +860,7 @@ def test_acknowledgements_never_wait_behind_rate_limited_posts(seed_engine, feed
 
 def test_a_burst_of_connections_waits_in_the_servers_queue(fake_slack, seed_engine, feedback):
     """Slack's requests arrive in bursts; a short listen queue turns them away."""
-    app = build_app(slack_settings(fake_slack, feedback.path.parent), seed_engine, feedback)
+    app = build_app(slack_settings(fake_slack), seed_engine, feedback, feedback.path.parent)
     server = serve_http(app, port=0, host="127.0.0.1")  # not serving yet: nothing is accepted
     connections = []
     try:
@@ -903,7 +906,7 @@ def test_tokens_never_reach_the_logs(slack, fake_slack, caplog):
     assert caplog.records  # debug logging was on
     for secret in (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET):
         assert secret not in caplog.text
-    settings = slack_settings(fake_slack, Path("."))
+    settings = slack_settings(fake_slack)
     assert BOT_TOKEN not in repr(settings) and BOT_TOKEN not in str(settings.model_dump())
 
 
@@ -911,12 +914,12 @@ def test_no_misleading_warning_when_the_token_is_in_the_environment(
     fake_slack, seed_engine, feedback, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # as in a container
-    build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    build_app(slack_settings(fake_slack), seed_engine, feedback, tmp_path)
     assert "unused" not in caplog.text
 
 
 def test_socket_mode_requests_reach_the_same_handlers(fake_slack, seed_engine, feedback, tmp_path):
-    app = build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    app = build_app(slack_settings(fake_slack), seed_engine, feedback, tmp_path)
     payload = {
         "command": "/ask",
         "text": "What did Wallace say about the Minsk agreement?",
@@ -934,15 +937,15 @@ def test_socket_mode_requests_reach_the_same_handlers(fake_slack, seed_engine, f
 
 def test_missing_settings_are_named(fake_slack, tmp_path):
     with pytest.raises(SettingsError, match="SLACK_APP_TOKEN"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_app_token=""), http=False)
+        check_settings(slack_settings(fake_slack, slack_app_token=""), http=False)
     with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_signing_secret=""), http=True)
+        check_settings(slack_settings(fake_slack, slack_signing_secret=""), http=True)
     with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_bot_token=""), http=True)
+        check_settings(slack_settings(fake_slack, slack_bot_token=""), http=True)
     with pytest.raises(SettingsError, match="xapp-"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_app_token="xoxb-1"), http=False)
-    check_settings(slack_settings(fake_slack, tmp_path), http=False)
-    check_settings(slack_settings(fake_slack, tmp_path), http=True)
+        check_settings(slack_settings(fake_slack, slack_app_token="xoxb-1"), http=False)
+    check_settings(slack_settings(fake_slack), http=False)
+    check_settings(slack_settings(fake_slack), http=True)
 
 
 # -- rendering, as data -----------------------------------------------------------------------
@@ -1154,8 +1157,8 @@ def test_the_manifest_asks_for_what_the_app_handles():
 
 
 def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, monkeypatch):
-    """What `briefbot serve slack --http` calls: check the settings, load, serve until stopped."""
-    import bot.slack_app as slack_app
+    """What `briefbot serve slack --http` runs: serve until stopped."""
+    import bot.slack_server as slack_server
 
     servers: list[Any] = []
 
@@ -1163,10 +1166,13 @@ def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, 
         servers.append(serve_http(app, port, host))
         return servers[-1]
 
-    monkeypatch.setattr(slack_app, "serve_http", serve)
-    settings = slack_settings(fake_slack, tmp_path)
+    monkeypatch.setattr(slack_server, "serve_http", serve)
+    settings = slack_settings(fake_slack)
+    conversation = Conversation(seed_engine, FeedbackStore.in_data_dir(tmp_path))
     thread = threading.Thread(
-        target=slack_app.run, args=(settings, seed_engine, True, 0, "127.0.0.1"), daemon=True
+        target=slack_server.run,
+        args=(settings, conversation, True, 0, "127.0.0.1"),
+        daemon=True,
     )
     thread.start()
     deadline = time.monotonic() + TIMEOUT
@@ -1179,4 +1185,3 @@ def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, 
     servers[0].shutdown()
     thread.join(TIMEOUT)
     assert not thread.is_alive()
-    assert (tmp_path / "feedback.sqlite3").is_file()
