@@ -277,7 +277,10 @@ def compose(
         return Answer(question, ABSTAIN, True)
     if not speaker and unreported(
         question,
-        [(c.text, snap.articles[c.article].title) for c in chosen],
+        [
+            (c.text, snap.articles[c.article].title, snap.articles[c.article].published)
+            for c in chosen
+        ],
         _subject(q_terms, snap.bm25),
     ):
         return Answer(question, UNREPORTED, True)

@@ -10,6 +10,7 @@ read the sentences the answer would cite, nothing else.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from retrieval.lexical import terms
 
@@ -26,9 +27,12 @@ _ASKS_WINNER = re.compile(
     r"\bwho (?:is|was) the winner\b|\bwinner of\b",
     re.I,
 )
+# A win: not "won praise" or "won the backing of", which are no contest's result.
 _WIN = re.compile(
-    r"\b(?:won|wins?|winners?|winning|victory|victorious|champions?|clinch\w*|triumph\w*|beat|"
-    r"defeat(?:s|ed)|elected|crowned|title)\b",
+    r"\b(?:won|wins?|winners?|winning)\b(?! (?:the |their |his |her )?(?:praise|support|backing|"
+    r"approval|plaudits|acclaim|respect|favou?r|sympathy|admiration|attention|trust|hearts?)\b)|"
+    r"\b(?:victory|victorious|champions?|clinch\w*|triumph\w*|beat|defeat(?:s|ed)|elected|"
+    r"crowned|title)\b",
     re.I,
 )
 # Said of what is still to come. Not "could", "might" or "may", which mostly say what is
@@ -53,21 +57,31 @@ def looks_ahead(sentence: str) -> bool:
     return bool(_FUTURE.search(sentence))
 
 
-def unreported(question: str, cited: list[tuple[str, str]], subject: dict[str, float]) -> bool:
+def unreported(
+    question: str, cited: list[tuple[str, str, date | None]], subject: dict[str, float]
+) -> bool:
     """The question asks how something turned out and the cited sentences (with their
-    articles' titles, best first) don't say: the best looks ahead to it, or, asked who won,
-    none names a win of the subject: it must hold WINNER_SUBJECT of the subject's term weight
-    (`subject`: term -> idf)."""
+    articles' titles and dates, best first) don't say: the best looks ahead to it, or, asked
+    who won, none names a win of the subject (holding WINNER_SUBJECT of its term weight,
+    `subject`: term -> idf) in an article of this edition of it: not one EDITION_DAYS older
+    than the newest article cited (2019's leadership race did not elect 2022's leader)."""
     if not cited:
         return False
-    if asks_winner(question) and not any(
-        _WIN.search(s) and holds(f"{s} {t}", subject) >= WINNER_SUBJECT for s, t in cited
-    ):
-        return True
+    if asks_winner(question):
+        dates = [d for _, _, d in cited if d is not None]
+        newest = max(dates, default=None)
+        if not any(
+            _WIN.search(s)
+            and holds(f"{s} {t}", subject) >= WINNER_SUBJECT
+            and (d is None or newest is None or (newest - d).days <= EDITION_DAYS)
+            for s, t, d in cited
+        ):
+            return True
     # The answer would lead with a preview.
     return asks_outcome(question) and looks_ahead(cited[0][0])
 
 
+EDITION_DAYS = 180
 WINNER_SUBJECT = 0.5  # share of the subject's weight a sentence naming the winner holds
 
 
