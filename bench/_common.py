@@ -33,10 +33,10 @@ def corpus_engine(corpus: Path):
     """The engine on `corpus`'s own collection, indexed as the evaluation harness indexes it
     (cached in $BRIEFBOT_DATA_DIR: unchanged articles are skipped), with its articles and the
     ingest report."""
-    from retrieval.articles import load_path
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.evaluate import corpus_key
+    from retrieval.evaluation.evaluate import corpus_key
+    from retrieval.intake.articles import load_path
 
     settings = Settings()
     probe = Engine(settings)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from _common import CORPUS, DEV, ROOT, corpus_engine
 
-from retrieval.articles import page_line_kind
-from retrieval.lexical import terms
+from retrieval.index.lexical import terms
+from retrieval.intake.articles import page_line_kind
 
 CHAT = ROOT / "bench" / "questions" / "chat.jsonl"
 
@@ -65,7 +65,7 @@ def main() -> None:
     engine, _, _ = corpus_engine(args.corpus)
     engine.snapshot()
 
-    from retrieval.attribution import attribute_all, same_speaker
+    from retrieval.answering.attribution import attribute_all, same_speaker
 
     rows = []
     for name, questions in (("chat", read(args.chat)), ("dev", read(args.dev))):

@@ -69,7 +69,7 @@ def warm() -> None:
     sys.path.insert(0, str(ROOT))
     from retrieval.config import load_settings
     from retrieval.engine import Engine
-    from retrieval.evaluate import corpus_key, read_jsonl
+    from retrieval.evaluation.evaluate import corpus_key, read_jsonl
 
     settings = load_settings()
     engine = Engine(settings)

@@ -37,15 +37,15 @@ from typing import Any
 
 from _common import CORPUS, DEV, corpus_engine, percentile
 
-from retrieval.briefing import (
+from retrieval.evaluation.evaluate import read_jsonl
+from retrieval.index.store import day_number
+from retrieval.news.briefing import (
     BriefingOptions,
     build_briefing,
     draft_stories,
     rank,
     window_articles,
 )
-from retrieval.evaluate import read_jsonl
-from retrieval.store import day_number
 
 
 def purity(stories: list[list[str]], labels: dict[str, set[str]]) -> float | None:
@@ -96,8 +96,7 @@ def ceiling(
     )
     members = [{snap.articles[m].id for m in d.members} for d in drafts]
     ranks = [
-        next((k + 1 for k, ids in enumerate(members) if ids & set(q["gold_ids"])), None)
-        for q in qs
+        next((k + 1 for k, ids in enumerate(members) if ids & set(q["gold_ids"])), None) for q in qs
     ]
     return {
         "stories": len(drafts),

@@ -20,7 +20,7 @@ from _common import CORPUS
 
 from retrieval.config import Settings
 from retrieval.engine import Engine
-from retrieval.torch_encoder import TorchEncoder
+from retrieval.index.torch_encoder import TorchEncoder
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
         ingest_s = time.perf_counter() - t
 
         ingester = engine.ingester()
-        from retrieval.articles import load_path
+        from retrieval.intake.articles import load_path
 
         texts = [c.embed_text for a in load_path(corpus, on_error=print) for c in ingester.chunk(a)]
         t = time.perf_counter()

@@ -15,8 +15,15 @@ from _common import CORPUS, DEV
 
 from retrieval.config import load_settings
 from retrieval.engine import Engine
-from retrieval.evaluate import QuestionResult, answer_in, corpus_key, gold_rank, metrics, read_jsonl
-from retrieval.search import SearchOptions
+from retrieval.evaluation.evaluate import (
+    QuestionResult,
+    answer_in,
+    corpus_key,
+    gold_rank,
+    metrics,
+    read_jsonl,
+)
+from retrieval.index.search import SearchOptions
 
 FULL = SearchOptions()
 VARIANTS = {

@@ -40,10 +40,10 @@ from bot.conversation import Conversation
 from bot.slack_app import LISTENER_THREADS, build_app
 from bot.slack_server import SlackSettings, serve_http
 from retrieval.config import Settings
-from retrieval.embedding import NumpyEncoder
 from retrieval.engine import Engine
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
+from retrieval.index.embedding import NumpyEncoder
 
 TOKEN = "xoxb-bench"
 SECRET = "bench-signing-secret"

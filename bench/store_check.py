@@ -24,11 +24,11 @@ from pathlib import Path
 import _common  # noqa: F401  (puts the project on sys.path)
 import numpy as np
 
-from retrieval.chunking import Chunk
 from retrieval.config import Settings
+from retrieval.index.search import Snapshot
+from retrieval.index.store import Store, _paged
+from retrieval.intake.chunking import Chunk
 from retrieval.models import Article
-from retrieval.search import Snapshot
-from retrieval.store import Store, _paged
 
 PER_ARTICLE = 10
 SENTENCE = "The harbour council met on Tuesday and approved the repairs to the north pier. "

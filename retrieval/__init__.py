@@ -17,7 +17,7 @@ _PUBLIC = {
     "Settings": "config",
     "load_settings": "config",
     "read_settings": "config",
-    "Encoder": "embedding",
+    "Encoder": "index.embedding",
     # errors a user can act on
     "BriefbotError": "errors",
     "SettingsError": "errors",
@@ -32,18 +32,18 @@ _PUBLIC = {
     "Briefing": "models",
     "moment_label": "models",
     # what the engine's other services report and take
-    "IngestProgress": "ingest",
-    "IngestReport": "ingest",
-    "FeedReport": "feeds",
-    "RoundReport": "watch",
-    "WatchConfig": "watch",
-    "Schedule": "schedule",
-    "Scheduler": "schedule",
+    "IngestProgress": "intake.ingest",
+    "IngestReport": "intake.ingest",
+    "FeedReport": "intake.feeds",
+    "RoundReport": "intake.watch",
+    "WatchConfig": "intake.watch",
+    "Schedule": "news.schedule",
+    "Scheduler": "news.schedule",
     "ConfigFile": "config_file",
     "load_config": "config_file",
-    "EvalRun": "evaluate",
-    "CheckResult": "evaluate",
-    "read_jsonl": "evaluate",
+    "EvalRun": "evaluation.evaluate",
+    "CheckResult": "evaluation.evaluate",
+    "read_jsonl": "evaluation.evaluate",
     # what the front ends keep: votes, and the chat events already handled
     "FeedbackStore": "feedback",
     "Vote": "feedback",
@@ -51,12 +51,12 @@ _PUBLIC = {
     "UnknownAnswer": "feedback",
     "SeenEvents": "events",
     # words and addresses as users type them
-    "parse_moment": "timewindow",
-    "is_moment": "timewindow",
-    "check_window": "timewindow",
-    "parse_interval": "watch",
-    "is_http_url": "fetch",
-    "check_feed_url": "fetch",
+    "parse_moment": "answering.timewindow",
+    "is_moment": "answering.timewindow",
+    "check_window": "answering.timewindow",
+    "parse_interval": "intake.watch",
+    "is_http_url": "intake.fetch",
+    "check_feed_url": "intake.fetch",
 }
 __all__ = [
     "AlreadyVoted",
@@ -115,17 +115,19 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from retrieval.answering.timewindow import check_window, is_moment, parse_moment
     from retrieval.config import Settings, load_settings, read_settings
     from retrieval.config_file import ConfigFile, load_config
-    from retrieval.embedding import Encoder
     from retrieval.engine import Engine
     from retrieval.errors import BriefbotError, LoadError, QuestionError, SettingsError
-    from retrieval.evaluate import CheckResult, EvalRun, read_jsonl
+    from retrieval.evaluation.evaluate import CheckResult, EvalRun, read_jsonl
     from retrieval.events import SeenEvents
     from retrieval.feedback import AlreadyVoted, FeedbackStore, UnknownAnswer, Vote
-    from retrieval.feeds import FeedReport
-    from retrieval.fetch import check_feed_url, is_http_url
-    from retrieval.ingest import IngestProgress, IngestReport
+    from retrieval.index.embedding import Encoder
+    from retrieval.intake.feeds import FeedReport
+    from retrieval.intake.fetch import check_feed_url, is_http_url
+    from retrieval.intake.ingest import IngestProgress, IngestReport
+    from retrieval.intake.watch import RoundReport, WatchConfig, parse_interval
     from retrieval.models import (
         Answer,
         Article,
@@ -135,6 +137,4 @@ if TYPE_CHECKING:
         Story,
         moment_label,
     )
-    from retrieval.schedule import Schedule, Scheduler
-    from retrieval.timewindow import check_window, is_moment, parse_moment
-    from retrieval.watch import RoundReport, WatchConfig, parse_interval
+    from retrieval.news.schedule import Schedule, Scheduler

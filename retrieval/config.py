@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     @field_validator("fetch_allow_hosts")
     @classmethod
     def _allow_hosts(cls, v: str) -> str:
-        from retrieval.fetch import parse_allow_hosts  # here: fetch imports more than settings
+        from retrieval.intake.fetch import (
+            parse_allow_hosts,  # here: fetch imports more than settings
+        )
 
         parse_allow_hosts(v)  # a ValueError names the bad entry
         return v
@@ -103,7 +105,7 @@ class Settings(BaseSettings):
 
 def http_url_or_empty(value: str) -> str:
     """A URL setting, stripped: empty, or an http(s) URL (else a ValueError saying so)."""
-    from retrieval.fetch import is_http_url  # here: fetch imports more than settings
+    from retrieval.intake.fetch import is_http_url  # here: fetch imports more than settings
 
     value = value.strip()
     if value and not is_http_url(value):

@@ -24,8 +24,8 @@ from pydantic import (
 )
 
 from retrieval.errors import SettingsError
-from retrieval.schedule import Schedule
-from retrieval.watch import WatchConfig, parse_interval
+from retrieval.intake.watch import WatchConfig, parse_interval
+from retrieval.news.schedule import Schedule
 
 DEFAULT_PATH = Path("briefbot.yaml")
 Loc = tuple[str | int, ...]  # a key's path: ("schedules", 0, "cron")
@@ -117,7 +117,7 @@ class ConfigFile(BaseModel):
     @field_validator("feeds")
     @classmethod
     def _feed_urls(cls, urls: list[str]) -> list[str]:
-        from retrieval.fetch import FetchError, split_url
+        from retrieval.intake.fetch import FetchError, split_url
 
         for k, url in enumerate(urls):
             try:

@@ -17,10 +17,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.answer import ComposeOptions, compose
+from retrieval.answering.answer import ComposeOptions, compose
+from retrieval.answering.timewindow import Window, check_window, parse_window
 from retrieval.config import Settings
 from retrieval.errors import BriefbotError, QuestionError
-from retrieval.ingest import (
+from retrieval.index.search import (
+    Hit,
+    RankedArticle,
+    SearchOptions,
+    Snapshot,
+    rank_articles,
+    search,
+)
+from retrieval.index.store import Store
+from retrieval.intake.ingest import (
     Ingester,
     IngestReport,
     ProgressCallback,
@@ -28,18 +38,15 @@ from retrieval.ingest import (
     token_counter,
 )
 from retrieval.models import Answer, Article, Briefing
-from retrieval.search import Hit, RankedArticle, SearchOptions, Snapshot, rank_articles, search
-from retrieval.store import Store
-from retrieval.timewindow import Window, check_window, parse_window
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
-    from retrieval.embedding import Encoder
-    from retrieval.evaluate import CheckResult, EvalRun, HarnessProgress
-    from retrieval.feeds import FeedReader, FeedReport
-    from retrieval.schedule import PostBriefing, Schedule, Scheduler
-    from retrieval.watch import WatchConfig, Watcher
+    from retrieval.evaluation.evaluate import CheckResult, EvalRun, HarnessProgress
+    from retrieval.index.embedding import Encoder
+    from retrieval.intake.feeds import FeedReader, FeedReport
+    from retrieval.intake.watch import WatchConfig, Watcher
+    from retrieval.news.schedule import PostBriefing, Schedule, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +102,7 @@ class Engine:
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
         self._chain: Runnable[ChainState, Answer] | None = None
-        from retrieval.llm import LLMWriter
+        from retrieval.answering.llm import LLMWriter
 
         self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
 
@@ -111,14 +118,14 @@ class Engine:
     def query_encoder(self) -> Encoder:
         with self._lock:
             if self._query_encoder is None:
-                from retrieval.embedding import NumpyEncoder
+                from retrieval.index.embedding import NumpyEncoder
 
                 self._query_encoder = NumpyEncoder(self.settings.resolved_model_path)
             return self._query_encoder
 
     def _make_document_encoder(self) -> Encoder:
         if self._document_encoder is None:
-            from retrieval.torch_encoder import TorchEncoder
+            from retrieval.index.torch_encoder import TorchEncoder
 
             self._document_encoder = TorchEncoder(self.settings.resolved_model_path)
         return self._document_encoder
@@ -135,7 +142,7 @@ class Engine:
     @cached_property
     def recipe(self) -> str:
         """Model fingerprint and chunking: what decides an article's vectors (hashed once)."""
-        from retrieval.embedding import model_fingerprint
+        from retrieval.index.embedding import model_fingerprint
 
         s = self.settings
         return (
@@ -221,7 +228,7 @@ class Engine:
 
     def feed_reader(self) -> FeedReader:
         """Polls feeds into this engine, with the feeds' state in the data directory."""
-        from retrieval.feeds import FeedOptions, FeedReader, FeedState
+        from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
 
         state = FeedState.in_data_dir(self.settings.data_dir)
         return FeedReader(state, self.ingest_articles, FeedOptions.from_settings(self.settings))
@@ -232,7 +239,7 @@ class Engine:
 
     def watcher(self, config: WatchConfig) -> Watcher:
         """Rounds over the configured feeds and folders, ingesting what is new."""
-        from retrieval.watch import FolderWatcher, Watcher
+        from retrieval.intake.watch import FolderWatcher, Watcher
 
         folders = FolderWatcher(
             config.folders, self.ingest_articles, self.settings.max_article_bytes
@@ -244,7 +251,7 @@ class Engine:
     ) -> Scheduler:
         """Posts the schedules' briefings to one platform's channels with `post`; the history of
         what was posted is kept in the data directory."""
-        from retrieval.schedule import Scheduler, ScheduleState
+        from retrieval.news.schedule import Scheduler, ScheduleState
 
         def build(
             since: datetime, until: datetime, topic: str | None, max_stories: int, seen: set[str]
@@ -265,8 +272,8 @@ class Engine:
         ingest_progress: ProgressCallback | None = None,
     ) -> EvalRun:
         """The harness: the corpus indexed in a collection of its own (cached), every question
-        asked as of its date; with `baseline`, the baselines too (see retrieval.evaluate)."""
-        from retrieval.evaluate import eval_corpus
+        asked as of its date; with `baseline`, the baselines too (retrieval.evaluation)."""
+        from retrieval.evaluation.evaluate import eval_corpus
 
         return eval_corpus(
             self,
@@ -283,7 +290,7 @@ class Engine:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[CheckResult]:
         """Seed-style questions (must_cite / must_not_cite / abstain) asked of this index."""
-        from retrieval.evaluate import check_questions
+        from retrieval.evaluation.evaluate import check_questions
 
         return check_questions(lambda q, d: self.ask(q, now=d), questions, on_progress)
 
@@ -416,8 +423,8 @@ class Engine:
         exclude: Collection[str] = (),
     ) -> Briefing:
         """The window's stories, clustered across outlets, with cited key sentences and the
-        quotes of the day (see retrieval.briefing). `exclude`: articles already briefed."""
-        from retrieval.briefing import build_briefing
+        quotes of the day (see retrieval.news.briefing). `exclude`: articles already briefed."""
+        from retrieval.news.briefing import build_briefing
 
         until = until or datetime.now(UTC)
         check_window(since, until)

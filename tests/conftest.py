@@ -47,7 +47,7 @@ def _every_answer_cites_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def numpy_encoder():
-    from retrieval.embedding import NumpyEncoder
+    from retrieval.index.embedding import NumpyEncoder
 
     return NumpyEncoder()
 

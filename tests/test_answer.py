@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from retrieval.errors import QuestionError
-from retrieval.evaluate import check_answer, read_jsonl
+from retrieval.evaluation.evaluate import check_answer, read_jsonl
 from tests.conftest import FIXTURES
 
 QUESTIONS = read_jsonl(FIXTURES / "seed_questions.jsonl")
@@ -90,7 +90,7 @@ def test_news_of_a_named_time_with_no_article_then_abstains(seed_engine):
 
 
 def test_the_same_fact_is_never_cited_twice():
-    from retrieval.answer import same_fact
+    from retrieval.answering.answer import same_fact
 
     assert same_fact(
         "Afghanistan was rocked by its deadliest earthquake in decades on Wednesday.",
@@ -113,7 +113,7 @@ def test_the_same_fact_is_never_cited_twice():
     ],
 )
 def test_photo_captions_are_not_quoted(sentence, caption):
-    from retrieval.answer import looks_like_caption
+    from retrieval.answering.answer import looks_like_caption
 
     assert looks_like_caption(sentence) is caption
 
@@ -126,7 +126,7 @@ def test_a_person_quoted_on_another_subject_has_not_said_anything_on_this_one(se
 
 
 def test_furniture_sharing_a_line_with_text_is_not_quoted():
-    from retrieval.answer import _is_prose
+    from retrieval.answering.answer import _is_prose
 
     assert not _is_prose("Jane Doe/AP Protesters gather outside the court in Washington.")
     assert not _is_prose("Photos: A week of protest in the capital and the cities around it")
@@ -157,7 +157,7 @@ def test_a_story_outranks_a_round_up_that_mentions_it(make_engine, tmp_path):
     engine.ingest([path])
     answer = engine.ask("why are rail workers on strike", now=date(2022, 7, 2))
     assert answer.ranked_article_ids[0] == "story"
-    from retrieval.search import SearchOptions
+    from retrieval.index.search import SearchOptions
 
     engine.search_options = SearchOptions(k=engine.settings.retrieve_k, roundup_weight=1.0)
     unweighted = engine.ask("why are rail workers on strike", now=date(2022, 7, 2))
@@ -260,7 +260,7 @@ def test_the_month_of_an_event_with_no_article_then_abstains(seed_engine):
     ],
 )
 def test_a_short_line_without_a_full_stop_is_not_quoted(line, prose):
-    from retrieval.answer import _is_prose
+    from retrieval.answering.answer import _is_prose
 
     assert _is_prose(line) is prose
 

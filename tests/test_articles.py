@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.articles import SUPPORTED_SUFFIXES, iter_paths, load_path, normalize_text
 from retrieval.errors import LoadError
+from retrieval.intake.articles import SUPPORTED_SUFFIXES, iter_paths, load_path, normalize_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_0070773c25b31aea.txt"
@@ -326,7 +326,7 @@ def test_front_matter_dates_still_parse_as_dates(tmp_path):
 
 
 def test_bad_file_in_a_folder_is_reported_and_the_rest_goes_on(tmp_path):
-    from retrieval.ingest import IngestReport, load_articles
+    from retrieval.intake.ingest import IngestReport, load_articles
 
     write(tmp_path / "a-bad.md", "---\npublished: 2023-02-30\n---\nTitle\n\nText.\n")
     write(tmp_path / "b-good.txt", "A good title\n\nA good story.\n")
@@ -439,14 +439,14 @@ PROSE_LINES = [
 
 @pytest.mark.parametrize(("line", "kind"), PAGE_LINES)
 def test_page_lines_are_known_by_their_kind(line, kind):
-    from retrieval.articles import page_line_kind
+    from retrieval.intake.articles import page_line_kind
 
     assert page_line_kind(line) == kind
 
 
 @pytest.mark.parametrize("line", PROSE_LINES)
 def test_prose_is_not_taken_for_page_lines(line):
-    from retrieval.articles import page_line_kind
+    from retrieval.intake.articles import page_line_kind
 
     assert page_line_kind(line) is None
 

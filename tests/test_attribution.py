@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from retrieval.attribution import (
+from retrieval.answering.attribution import (
     Cast,
     People,
     asked_speaker,

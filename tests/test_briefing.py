@@ -6,7 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
-from retrieval.briefing import (
+from retrieval.engine import Engine
+from retrieval.models import Article, Briefing
+from retrieval.news.briefing import (
     BriefingOptions,
     cluster,
     draft_stories,
@@ -15,8 +17,6 @@ from retrieval.briefing import (
     quote_spans,
     window_articles,
 )
-from retrieval.engine import Engine
-from retrieval.models import Article, Briefing
 
 DAY = date(2024, 3, 14)
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.chunking import chunk_article
 from retrieval.config import MODEL_WINDOW, default_model_path
-from retrieval.ingest import token_counter
+from retrieval.intake.chunking import chunk_article
+from retrieval.intake.ingest import token_counter
+from retrieval.intake.sentences import sentences
 from retrieval.models import Article
-from retrieval.sentences import sentences
 from tests.conftest import SEED
 
 
@@ -31,7 +31,7 @@ def _check(article: Article, chunks, count, limit: int = MODEL_WINDOW) -> None:
 
 
 def test_seed_chunks_keep_offsets_and_the_window(count):
-    from retrieval.articles import load_path
+    from retrieval.intake.articles import load_path
 
     (article,) = load_path(SEED)
     chunks = chunk_article(article, count, max_tokens=200, overlap_tokens=40)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from retrieval.config import PROJECT_ROOT, default_model_path
-from retrieval.embedding import NumpyEncoder, model_fingerprint
 from retrieval.errors import SettingsError
-from retrieval.torch_encoder import TorchEncoder
+from retrieval.index.embedding import NumpyEncoder, model_fingerprint
+from retrieval.index.torch_encoder import TorchEncoder
 
 LONG = " ".join(
     f"Paragraph {i}: the ministry said on Tuesday that exports rose {i}.{i}% in May, "
@@ -108,7 +108,7 @@ def test_encode_edge_cases(numpy_encoder: NumpyEncoder) -> None:
 def test_the_question_path_never_imports_torch() -> None:
     code = (
         "import sys\n"
-        "from retrieval.embedding import NumpyEncoder\n"
+        "from retrieval.index.embedding import NumpyEncoder\n"
         "e = NumpyEncoder()\n"
         "e.encode(['What happened?']); e.count_tokens('x'); e.token_offsets('x')\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'scipy',\n"
@@ -134,7 +134,7 @@ def test_loading_the_torch_model_downloads_nothing(tmp_path: Path) -> None:
         "socket.socket.connect = connect\n"
         "import retrieval\n"
         "assert 'HF_HUB_OFFLINE' not in os.environ\n"
-        "from retrieval.torch_encoder import TorchEncoder\n"
+        "from retrieval.index.torch_encoder import TorchEncoder\n"
         "e = TorchEncoder()\n"
         "import huggingface_hub.constants\n"
         "assert huggingface_hub.constants.HF_HUB_OFFLINE, 'the Hub was imported online'\n"
@@ -152,7 +152,7 @@ def test_loading_the_torch_model_downloads_nothing(tmp_path: Path) -> None:
 def test_langchain_adapter(numpy_encoder: NumpyEncoder) -> None:
     from langchain_core.embeddings import Embeddings
 
-    from retrieval.langchain_embeddings import LangchainEmbeddings
+    from retrieval.index.langchain_embeddings import LangchainEmbeddings
 
     adapter = LangchainEmbeddings(numpy_encoder)
     assert isinstance(adapter, Embeddings)

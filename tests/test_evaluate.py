@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from retrieval.evaluate import QuestionResult, answer_in, gold_rank, metrics
+from retrieval.evaluation.evaluate import QuestionResult, answer_in, gold_rank, metrics
 from tests.conftest import FIXTURES
 
 EVAL = FIXTURES / "eval"
@@ -76,10 +76,10 @@ def test_harness_end_to_end_with_baselines(tmp_path, monkeypatch, numpy_encoder)
     in for torch (same vectors), for the engine's documents and the LangChain baseline alike."""
     from typer.testing import CliRunner
 
-    import retrieval.baselines as baselines
+    import retrieval.evaluation.baselines as baselines
     from bot import cli
     from retrieval.engine import Engine
-    from retrieval.langchain_embeddings import LangchainEmbeddings
+    from retrieval.index.langchain_embeddings import LangchainEmbeddings
 
     class Baseline(LangchainEmbeddings):
         documents = 0  # embedded for the index (questions are embedded at every run)

@@ -27,9 +27,9 @@ from retrieval.config import PROJECT_ROOT, load_settings
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
-from retrieval.feeds import FeedOptions, FeedReader, FeedReport, FeedState, parse_feed
-from retrieval.fetch import FetchError, FetchPolicy, address_refusal, fetch, resolve_host
-from retrieval.watch import FolderWatcher, WatchConfig, Watcher, parse_interval
+from retrieval.intake.feeds import FeedOptions, FeedReader, FeedReport, FeedState, parse_feed
+from retrieval.intake.fetch import FetchError, FetchPolicy, address_refusal, fetch, resolve_host
+from retrieval.intake.watch import FolderWatcher, WatchConfig, Watcher, parse_interval
 
 PAGE_WITH_META = """<!doctype html><html><head>
 <title>Harbour Bridge closed after crack found | The Herald</title>
@@ -239,7 +239,7 @@ def test_new_items_are_fetched_extracted_and_ingested(
     engine: Engine, site: NewsSite, caplog: pytest.LogCaptureFixture
 ) -> None:
     feed = f"{site.base}/feed.xml"
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         report = reader_for(engine).poll(feed)
     assert (report.new_items, report.ingested) == (4, 2)
     articles = stored(engine)
@@ -294,7 +294,7 @@ def test_malformed_xml_and_a_feed_that_is_down_touch_nothing(
     before = stored(engine)
     broken = f"{site.base}/broken.xml"
     down = "http://127.0.0.1:9/feed.xml"  # the discard port: nothing listens
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         bad = reader.poll(broken)
         gone = reader.poll(down)
     assert bad.failures == [f"{broken}: malformed XML" + bad.failures[0].split("malformed XML")[1]]
@@ -378,7 +378,7 @@ def test_feed_links_to_local_addresses_and_files_are_refused_and_never_requested
     assert site.hits["/feed.xml"] == 0
     # A feed on an allowed host whose items point elsewhere: each such item fails, named with
     # its reason; the one real article on the allowed host is ingested all the same.
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         report = reader.poll(f"{site.named}/hostile.xml")
     port = site.base.rsplit(":", 1)[1]
     assert (report.new_items, report.ingested) == (6, 1)
@@ -627,7 +627,7 @@ def test_a_round_goes_on_past_a_file_that_trips_the_loader(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import retrieval.watch as watch
+    import retrieval.intake.watch as watch
 
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -670,7 +670,7 @@ def test_a_round_goes_on_past_a_feed_or_an_item_that_trips_a_bug(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import retrieval.feeds as feeds
+    import retrieval.intake.feeds as feeds
 
     real_page_article = feeds.page_article
 
@@ -692,7 +692,7 @@ def test_a_round_goes_on_past_a_feed_or_an_item_that_trips_a_bug(
     monkeypatch.setattr(reader, "poll", poll)
     config = WatchConfig(feeds=(broken_feed, f"{site.base}/feed.xml"), interval_s=1)
     watcher = Watcher(config, reader, FolderWatcher([], engine.ingester().ingest_articles))
-    with caplog.at_level(logging.WARNING, logger="retrieval.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         first = watcher.round()
     broken, good = first.feeds
     assert broken.url == broken_feed and not broken.ok

@@ -16,10 +16,12 @@ CHAT_SDKS = ("slack_bolt", "slack_sdk", "discord", "bot")
 
 
 def modules(package: str) -> list[str]:
-    folder = PROJECT_ROOT / package
-    return sorted(
-        package if p.name == "__init__.py" else f"{package}.{p.stem}" for p in folder.glob("*.py")
-    )
+    """Every module of the package, sub-packages included (retrieval.index.search)."""
+    names = []
+    for path in (PROJECT_ROOT / package).rglob("*.py"):
+        parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(names)
 
 
 def imports(path: Path) -> list[tuple[int, str, list[str]]]:
@@ -44,7 +46,7 @@ def test_no_module_of_the_engine_or_the_prompts_imports_a_chat_platform():
     bad = [
         f"{path.relative_to(PROJECT_ROOT)}:{line}: {module}"
         for package in ("retrieval", "prompts")
-        for path in sorted((PROJECT_ROOT / package).glob("*.py"))
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py"))
         for line, module, _ in imports(path)
         if module.split(".")[0] in CHAT_SDKS
     ]
@@ -96,3 +98,22 @@ def test_importing_the_engine_package_loads_nothing_and_changes_nothing():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [True, []]
+
+
+def test_the_engine_reads_as_the_flow_of_an_article_and_a_question():
+    """retrieval/ keeps at its top only the engine, its settings, errors, models and the small
+    stores of the front ends; everything else lives in the sub-package of its stage."""
+    top = {p.stem for p in (PROJECT_ROOT / "retrieval").glob("*.py")}
+    assert top <= {
+        "__init__",
+        "engine",
+        "config",
+        "config_file",
+        "errors",
+        "models",
+        "datadir",
+        "events",
+        "feedback",
+    }
+    stages = {p.parent.name for p in (PROJECT_ROOT / "retrieval").glob("*/__init__.py")}
+    assert stages == {"intake", "index", "answering", "news", "evaluation"}

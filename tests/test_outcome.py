@@ -1,10 +1,10 @@
-"""What counts as reporting an outcome (retrieval.outcome)."""
+"""What counts as reporting an outcome (retrieval.answering.outcome)."""
 
 from __future__ import annotations
 
 import pytest
 
-from retrieval.outcome import asks_outcome, asks_winner, unreported
+from retrieval.answering.outcome import asks_outcome, asks_winner, unreported
 
 SUBJECT = {"kansa": 6.0, "abort": 5.0, "vote": 3.0}
 

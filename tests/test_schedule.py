@@ -18,7 +18,7 @@ from retrieval.config import PROJECT_ROOT
 from retrieval.config_file import ConfigFile, load_config
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.models import Briefing, Citation, Story
-from retrieval.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState
+from retrieval.news.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState
 
 DAILY = Schedule("morning", "0 8 * * *", "UTC", {"slack": "C1"}, topic=None, max_stories=5)
 
@@ -213,7 +213,7 @@ RACER = """
 import json, sys
 from datetime import datetime, UTC
 from retrieval.models import Briefing
-from retrieval.schedule import Schedule, Scheduler, ScheduleState
+from retrieval.news.schedule import Schedule, Scheduler, ScheduleState
 db, out, when = sys.argv[1:4]
 posted = []
 sched = Scheduler(

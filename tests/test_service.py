@@ -16,7 +16,7 @@ from bot.slack_server import SlackAdapter, SlackSettings
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
-from retrieval.schedule import Schedule
+from retrieval.news.schedule import Schedule
 
 
 class FakePlatform:

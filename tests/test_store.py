@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from retrieval.engine import Engine
+from retrieval.index.store import Store
 from retrieval.models import Article
-from retrieval.store import Store
 from tests.conftest import SEED, make_settings
 
 
@@ -122,7 +122,7 @@ def test_a_second_process_sees_new_articles(engine, numpy_encoder):
 
 
 def test_snapshot_cache_is_used_and_never_stale(engine, numpy_encoder, monkeypatch):
-    from retrieval.search import Snapshot
+    from retrieval.index.search import Snapshot
 
     engine.ingest([SEED])
     assert engine.snapshot().n_chunks > 0

@@ -26,8 +26,8 @@ from chromadb.errors import InternalError
 from retrieval.config import Settings
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError
+from retrieval.index.search import Snapshot
 from retrieval.models import Article
-from retrieval.search import Snapshot
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def child(settings_json: str, articles_json: str, point: str) -> None:
     """Ingest, and SIGKILL this process right after the first call of `point` completes:
     `chunks.write` (chunks added or upserted), `articles.upsert` (the records), `chunks.delete`,
     `begin_write`; or `end_write` just before the write is marked finished."""
-    from retrieval.embedding import NumpyEncoder
+    from retrieval.index.embedding import NumpyEncoder
 
     encoder = NumpyEncoder()
     engine = Engine(
@@ -478,7 +478,7 @@ def test_a_read_that_fails_once_is_tried_again(embedded, numpy_encoder):
 def test_a_read_that_keeps_failing_keeps_the_snapshot_in_hand(
     embedded, numpy_encoder, caplog, monkeypatch
 ):
-    monkeypatch.setattr("retrieval.search.RETRY_SECONDS", (0, 0, 0), raising=False)
+    monkeypatch.setattr("retrieval.index.search.RETRY_SECONDS", (0, 0, 0), raising=False)
     engine = _start(embedded, numpy_encoder, {"a0": "harbour"})
     _engine(embedded, numpy_encoder).ingester().ingest_articles([_article("b1", "mayor")])
     _failing(engine.store.chunks, times=1000)

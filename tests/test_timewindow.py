@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from retrieval.timewindow import parse_window
+from retrieval.answering.timewindow import parse_window
 
 NOW = date(2022, 3, 2)  # a Wednesday
 

@@ -16,10 +16,10 @@ from retrieval.models import Answer, Article
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from retrieval.baselines import Retrieved
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.ingest import ProgressCallback
+    from retrieval.evaluation.baselines import Retrieved
+    from retrieval.intake.ingest import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +180,13 @@ class EvalRun:
 
     def ratios(self, engine: str = "briefbot") -> dict[str, dict[str, float | None]]:
         """The engine's figure divided by each other system's, metric by metric."""
-        from retrieval.report import ratios
+        from retrieval.evaluation.report import ratios
 
         return ratios(self, engine)
 
     def write(self, folder: Path) -> list[Path]:
         """report.json, report.md and chart.png in `folder`; returns their paths."""
-        from retrieval.report import write
+        from retrieval.evaluation.report import write
 
         return write(self, folder)
 
@@ -208,7 +208,7 @@ def eval_corpus(
     """Index the corpus (cached, in a collection of its own beside `engine`'s) and ask every
     question as of its asked_on date. `baseline_embeddings`: the langchain-chroma baseline's
     (default: the model through langchain-huggingface)."""
-    from retrieval.articles import load_path
+    from retrieval.intake.articles import load_path
 
     engine = engine.for_collection(corpus_key(corpus, engine.recipe))
     # A line with no article in it (a page of photo captions only) is skipped, and said so.
@@ -292,7 +292,7 @@ def _baselines(
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from retrieval.baselines import (
+    from retrieval.evaluation.baselines import (
         CHUNK_OVERLAP,
         CHUNK_SIZE,
         BM25Baseline,

@@ -6,7 +6,7 @@ snapshot is exact and takes milliseconds, and date filters cost nothing (Chroma'
 range filter costs 80-95 ms a query on 20k chunks here).
 
 A snapshot holds committed articles only, each whole: the chunks its record names (see
-retrieval/store.py), so one read while an ingest writes never shows half an article.
+retrieval/index/store.py), so one read while an ingest writes never shows half an article.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.articles import is_roundup_title
 from retrieval.config import MODEL_DIMENSION
 from retrieval.datadir import private_dir
-from retrieval.lexical import BM25, terms
-from retrieval.store import NO_DATE, Store, day_number, from_day_number
+from retrieval.index.lexical import BM25, terms
+from retrieval.index.store import NO_DATE, Store, day_number, from_day_number
+from retrieval.intake.articles import is_roundup_title
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 2  # bump when Snapshot's fields change

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from retrieval.evaluate import EvalRun
+from retrieval.evaluation.evaluate import EvalRun
 
 METRICS = [
     "hit@1",

@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.articles import is_roundup_title
-from retrieval.attribution import attribute_all
+from retrieval.answering.attribution import attribute_all
+from retrieval.index.search import Snapshot, host_of
+from retrieval.index.store import day_number
+from retrieval.intake.articles import is_roundup_title
+from retrieval.intake.sentences import paragraphs, sentences
 from retrieval.models import Article, Briefing, Citation, Quote, Story
-from retrieval.search import Snapshot, host_of
-from retrieval.sentences import paragraphs, sentences
-from retrieval.store import day_number
 
 log = logging.getLogger(__name__)
 

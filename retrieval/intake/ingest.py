@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
-from retrieval.chunking import Chunk, CountTokens, chunk_article
 from retrieval.config import Settings
 from retrieval.errors import LoadError
+from retrieval.index.store import Store
+from retrieval.intake.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
+from retrieval.intake.chunking import Chunk, CountTokens, chunk_article
 from retrieval.models import Article
-from retrieval.store import Store
 
 if TYPE_CHECKING:
-    from retrieval.embedding import Encoder
+    from retrieval.index.embedding import Encoder
 
 log = logging.getLogger(__name__)
 

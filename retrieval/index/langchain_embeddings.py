@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from langchain_core.embeddings import Embeddings
 
-from retrieval.embedding import Encoder
+from retrieval.index.embedding import Encoder
 
 
 class LangchainEmbeddings(Embeddings):

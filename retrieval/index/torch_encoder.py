@@ -1,6 +1,6 @@
 """`TorchEncoder`: the sentence-transformers model on the CPU, for bulk ingest.
 
-The reference implementation of the vectors `NumpyEncoder` (retrieval/embedding.py) gives too.
+The reference implementation of the vectors `NumpyEncoder` (retrieval/index/embedding.py) gives too.
 Importing torch costs about 10 s, so nothing imports this module until a document is embedded.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedding import check_texts, model_dir
 from retrieval.errors import SettingsError
+from retrieval.index.embedding import check_texts, model_dir
 
 
 def offline_hub() -> None:

@@ -8,19 +8,19 @@ from dataclasses import dataclass
 import numpy as np
 
 import prompts
-from retrieval.articles import page_line_kind
-from retrieval.attribution import (
+from retrieval.answering.attribution import (
     Attribution,
     People,
     asked_speaker,
     attribute_all,
     has_quote,
 )
-from retrieval.lexical import BM25, stem, terms
+from retrieval.answering.outcome import holds, unreported
+from retrieval.answering.timewindow import MONTHS
+from retrieval.index.lexical import BM25, stem, terms
+from retrieval.index.search import RankedArticle, Snapshot
+from retrieval.intake.articles import page_line_kind
 from retrieval.models import Answer, Citation
-from retrieval.outcome import holds, unreported
-from retrieval.search import RankedArticle, Snapshot
-from retrieval.timewindow import MONTHS
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from retrieval.lexical import terms
+from retrieval.index.lexical import terms
 
 # The question asks how something went: "how did … turn out", "how far / how much did …",
 # "why did …", or a verb of ending. Not "what did X call it" or "who did X meet": those ask

@@ -1,7 +1,7 @@
 """RSS and Atom feeds: each new item's page fetched, extracted and ingested; the state of each.
 
 A feed is fetched with its last ETag / Last-Modified, so an unchanged feed answers 304 and
-costs nothing. Each new item's page is fetched (retrieval/fetch.py: public http(s) addresses
+costs nothing. Each new item's page is fetched (retrieval/intake/fetch.py: public http(s) addresses
 only, every redirect checked, one deadline per fetch) and its text and metadata extracted
 (trafilatura); the feed's own date and source fill in what the page lacks. Whatever fails (a
 feed that is down, malformed XML, a page that answers 404 or times out) is logged with its
@@ -25,10 +25,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.articles import extract_page, missing_article_text
 from retrieval.errors import BriefbotError
-from retrieval.fetch import FetchError, FetchPolicy, Response, fetch
-from retrieval.ingest import IngestReport
+from retrieval.intake.articles import extract_page, missing_article_text
+from retrieval.intake.fetch import FetchError, FetchPolicy, Response, fetch
+from retrieval.intake.ingest import IngestReport
 from retrieval.models import Article
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def parse_feed(body: bytes, url: str) -> tuple[str, list[FeedItem]]:
 
 def page_article(body: bytes, item: FeedItem, charset: str | None = None) -> Article:
     """The article on an item's page; the feed's title, date and source fill in the gaps."""
-    from retrieval.articles import _url_id  # the id the file loaders give the same URL
+    from retrieval.intake.articles import _url_id  # the id the file loaders give the same URL
 
     html: str | bytes = body
     if charset:
@@ -135,7 +135,7 @@ def _site_name(found: Any, item: FeedItem) -> str:
     URL's host), the feed's title; failing that, the host."""
     from urllib.parse import urlparse
 
-    from retrieval.search import host_of
+    from retrieval.index.search import host_of
 
     name = str(found or "").strip()
     url = urlparse(item.link)

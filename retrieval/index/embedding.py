@@ -4,10 +4,10 @@ Two encoders give the same vectors (cosine >= 0.9999, see bench/embedding_equiva
 
 * `NumpyEncoder` (here) runs the BERT forward pass in numpy. It never imports torch, so a cold
   CLI process can embed a question in well under a second. Use it for questions.
-* `TorchEncoder` (retrieval/torch_encoder.py) wraps sentence-transformers, the reference
+* `TorchEncoder` (retrieval/index/torch_encoder.py) wraps sentence-transformers, the reference
   implementation, for bulk ingest. Importing it costs about 10 s.
 
-`retrieval/langchain_embeddings.py` offers either as a LangChain `Embeddings`.
+`retrieval/index/langchain_embeddings.py` offers either as a LangChain `Embeddings`.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def split(articles: Sequence[Article]) -> list[Any]:
 def huggingface_embeddings(model_path: Path) -> Embeddings:
     """The tutorial's embeddings: the model through langchain-huggingface (sentence-transformers,
     so torch)."""
-    from retrieval.torch_encoder import offline_hub
+    from retrieval.index.torch_encoder import offline_hub
 
     offline_hub()  # before langchain_huggingface imports sentence_transformers
     from langchain_huggingface import HuggingFaceEmbeddings

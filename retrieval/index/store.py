@@ -41,10 +41,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from retrieval.chunking import Chunk
 from retrieval.config import Settings
 from retrieval.datadir import private_dir, private_file
 from retrieval.errors import SettingsError
+from retrieval.intake.chunking import Chunk
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)

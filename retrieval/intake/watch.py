@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
 from retrieval.errors import LoadError, SettingsError
-from retrieval.feeds import FeedReader, FeedReport, IngestArticles, reason
-from retrieval.ingest import IngestReport
+from retrieval.intake.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
+from retrieval.intake.feeds import FeedReader, FeedReport, IngestArticles, reason
+from retrieval.intake.ingest import IngestReport
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)

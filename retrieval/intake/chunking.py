@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retrieval.config import MODEL_WINDOW
+from retrieval.intake.sentences import paragraphs, sentences
 from retrieval.models import Article
-from retrieval.sentences import paragraphs, sentences
 
 CountTokens = Callable[[Sequence[str]], list[int]]  # word pieces per text, special tokens included
 

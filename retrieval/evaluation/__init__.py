@@ -1,0 +1,1 @@
+"""The offline evaluation harness: questions, baselines, reports."""

@@ -1,0 +1,1 @@
+"""The index: embeddings, the Chroma store of record, and search over it."""

@@ -1,0 +1,1 @@
+"""Articles in: reading files and feeds, cleaning, chunking, indexing."""

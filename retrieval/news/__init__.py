@@ -1,0 +1,1 @@
+"""News features: briefings (stories, quotes of the day) and their schedules."""
