@@ -26,6 +26,7 @@ from retrieval.stories import (
     headline_from_sentence,
     key_sentences,
     rank,
+    spread_over_days,
     story_sentences,
     summary_sentence,
     window_articles,
@@ -69,19 +70,19 @@ def build_briefing(
     topic_vector = encode([topic])[0] if topic and drafts else None
     ranked = rank(drafts, topic_vector, snap, so)
     top = ranked[:max_stories]
-    rest = ranked[max_stories : max_stories + also_in_the_news + o.item_spare]
-    if also_in_the_news <= 0:
-        rest = []
+    wanted = also_in_the_news + o.item_spare if also_in_the_news > 0 else 0
+    rest = spread_over_days(top, ranked[max_stories:], wanted, so)
     if not top:
         briefing.note = (
             f"Nothing in the window matches {topic!r}." if topic else "Nothing new in the window."
         )
         return briefing
-    texts = get_articles(
-        [snap.articles[m].id for d in top + rest for m in d.members[: so.candidate_articles]]
-    )
-    # Every event's candidate sentences in one batch: the encoder is the slow part.
-    cands = [story_sentences(d, snap, texts, so) for d in top + rest]
+    needed = [snap.articles[m].id for d in top for m in d.members[: so.candidate_articles]]
+    texts = get_articles(needed + [snap.articles[d.members[0]].id for d in rest])
+    # Every event's candidate sentences in one batch: the encoder is the slow part. A line
+    # cites its event's most central article.
+    cands = [story_sentences(d, snap, texts, so) for d in top]
+    cands += [story_sentences(d, snap, texts, so, articles=1) for d in rest]
     flat = [c.text for cs in cands for c in cs]
     vecs = encode(flat) if flat else np.zeros((0, 1))
     offsets = np.cumsum([0] + [len(cs) for cs in cands])
@@ -97,12 +98,13 @@ def build_briefing(
     # An item's sentence says what its headline says: the headlines are encoded to find it.
     titles = [headline(d, snap, texts, cs[:1]) for d, cs, _ in items]
     title_vecs = encode(titles) if titles else np.zeros((0, 1))
+    lines: list[tuple[StoryDraft, Sentence, str]] = []
     for (d, cs, v), title, tv in zip(items, titles, title_vecs, strict=True):
-        if len(briefing.also_in_the_news) >= also_in_the_news:
-            break
         one = summary_sentence(d, cs, v, tv, so)
-        if one is not None:
-            briefing.also_in_the_news.append(_item(d, snap, one, title, cite))
+        if one is not None and len(lines) < also_in_the_news:
+            lines.append((d, one, title))
+    lines.sort(key=lambda line: ranked.index(line[0]))  # shown by importance
+    briefing.also_in_the_news = [_item(d, snap, one, title, cite) for d, one, title in lines]
     stories = [[texts[i] for i in s.article_ids if i in texts] for s in briefing.stories]
     briefing.quotes = [
         Quote(q.speaker, cite(q.article, q.start, q.end))

@@ -10,8 +10,8 @@ cited key sentences. docs/briefing.md has the measurements.
   share only a country look alike on average although no passage of one matches the other.
   Average linkage, unlike single linkage, does not chain two events through one article.
 - Importance: how widely an event was reported (distinct outlets; further articles from one
-  outlet count less and less; mentions in round-ups), how recently (halving over the window's
-  length), and, with a topic, how well it matches it.
+  outlet count less and less; each round-up that names it counts as an outlet), how recently
+  (halving over twice the window's length), and, with a topic, how well it matches it.
 - Key sentences: candidates are the opening sentences of the event's most central articles
   (news is written lead first), without datelines, bylines, captions or page furniture, scored
   by their similarity to the event and chosen so that no two say the same thing. The events
@@ -51,11 +51,14 @@ class StoryOptions:
     roundup_dominant: float = 0.5  # ... and no one subject has this share of its passages
     mention_cosine: float = 0.55
     # Importance: breadth (outlets, articles, mentions) times recency, which halves every
-    # half_life_days; None: the window's length, so the window's first day counts half its
-    # last whether the briefing covers a day or a week.
+    # half_life_days; None: twice the window's length, so a week's first day counts about
+    # three quarters of its last, as a day's first hours do in a daily briefing (Monday's big
+    # news still outranks Friday's small news: docs/briefing.md, tests/fixtures/week).
     half_life_days: float | None = None
-    article_weight: float = 0.5  # an outlet's second article adds this much, its third less
-    mention_weight: float = 0.5  # a round-up that mentions the story adds this much
+    article_weight: float = 0.5  # an outlet's second article adds this much, its fourth 2x
+    # A round-up ("5 things to know") is its editors' pick of the day's news: naming an event
+    # counts as much as another outlet reporting it.
+    mention_weight: float = 1.0
     # Key sentences.
     key_sentences: int = 3
     lead_sentences: int = 4  # candidates: this many opening sentences of each article
@@ -68,6 +71,9 @@ class StoryOptions:
     min_words: int = 8
     max_words: int = 70
     item_max_words: int = 45  # an "also in the news" line stays one line
+    # The lines spread the briefing over the window's days: each entry a day already has (its
+    # stories and lines) multiplies the weight of that day's next event by this.
+    day_spread: float = 0.5
     # Topic.
     topic_min: float = 0.30  # a story matches a topic when one of its chunks is this close
 
@@ -199,7 +205,7 @@ def draft_stories(
     if not articles:
         return []
     o = options
-    half_life = o.half_life_days or max(days, 1)
+    half_life = o.half_life_days or 2 * max(days, 1)
     chunks = chunks_by_article(snap)
     roundups = find_roundups(snap, articles, chunks, o)
     core = [i for i in articles if i not in roundups] or articles
@@ -255,6 +261,24 @@ def rank(
             d.score = d.weight
     ranked = sorted(drafts, key=lambda d: (-d.score, -d.latest.toordinal(), d.members[0]))
     return fold_duplicates(ranked, snap)
+
+
+def spread_over_days(
+    top: list[StoryDraft], rest: list[StoryDraft], count: int, o: StoryOptions
+) -> list[StoryDraft]:
+    """`count` of the `rest` for the "also in the news" lines, in the order they are taken:
+    each the weightiest event once the days the briefing already covers weigh less. Recency
+    rightly ranks the top stories, but the lines are the rest of the window: a weekly
+    briefing's lines would otherwise all come from its last two days."""
+    per_day = Counter(d.latest for d in top)
+    left = list(rest)
+    taken: list[StoryDraft] = []
+    while left and len(taken) < count:
+        best = max(left, key=lambda d: d.score * o.day_spread ** per_day[d.latest])
+        left.remove(best)
+        taken.append(best)
+        per_day[best.latest] += 1
+    return taken
 
 
 def fold_duplicates(ranked: list[StoryDraft], snap: Snapshot) -> list[StoryDraft]:
@@ -338,11 +362,20 @@ def lead_sentences(article: Article, rank: int, o: StoryOptions) -> list[Sentenc
             continue  # page furniture that shares a line with text, a photo's caption
         if not _quotes_closed(text):
             continue  # part of a quote that runs over several sentences: not on its own
+        if _LEANS_BACK.match(text):
+            continue  # "But recently, her ...": it goes on from a sentence not quoted
         dateline = _DATELINE.match(text)
         out.append(
             Sentence(article, s + (dateline.end() if dateline else 0), e, pos, rank, not out)
         )
     return out
+
+
+# A sentence that opens with a connective or a pronoun goes on from the one before it.
+_LEANS_BACK = re.compile(
+    r"(?:But|And|Yet|So|Or|Also|However|Still|Instead|Meanwhile|Even so|Nonetheless|"
+    r"He|She|It|They|His|Her|Its|Their)\b(?!['’]s\b)"
+)
 
 
 def _quotes_closed(text: str) -> bool:
@@ -353,11 +386,16 @@ def _quotes_closed(text: str) -> bool:
 
 
 def story_sentences(
-    d: StoryDraft, snap: Snapshot, texts: dict[str, Article], o: StoryOptions
+    d: StoryDraft,
+    snap: Snapshot,
+    texts: dict[str, Article],
+    o: StoryOptions,
+    articles: int | None = None,
 ) -> list[Sentence]:
-    """Candidate key sentences: the leads of the story's most central articles."""
+    """Candidate key sentences: the leads of the story's most central articles (`articles`
+    of them, by default `candidate_articles`)."""
     out: list[Sentence] = []
-    for r, m in enumerate(d.members[: o.candidate_articles]):
+    for r, m in enumerate(d.members[: articles or o.candidate_articles]):
         article = texts.get(snap.articles[m].id)
         if article is not None:
             out.extend(lead_sentences(article, r, o))
