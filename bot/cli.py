@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -308,17 +308,26 @@ def brief(
     until: Annotated[str | None, typer.Option(help="A date (default: now)")] = None,
     topic: Annotated[str | None, typer.Option(help="Only stories about this")] = None,
     max_stories: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    also_in_the_news: Annotated[
+        int | None,
+        typer.Option(min=0, max=30, help="One-line items below the stories (default: setting)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Briefing as JSON.")] = False,
 ) -> None:
     """The window's stories, grouped across outlets, with cited key sentences and quotes."""
     from retrieval import check_window
+    from retrieval import parse_moment as parse
 
-    start = parse_moment(since, "--since") or datetime.now(UTC) - timedelta(hours=24)
+    now = datetime.now(UTC)
     end = parse_moment(until, "--until")
-    check_window(start, end or datetime.now(UTC))  # before any work
+    # A relative --since ("7d") counts back from --until: the seven days before that date.
+    start = parse(since, end or now, "--since")
+    check_window(start, end or now)  # before any work
     engine = make_engine()
     ensure_seeded(engine)
-    briefing = engine.brief(start, end, topic=topic, max_stories=max_stories)
+    briefing = engine.brief(
+        start, end, topic=topic, max_stories=max_stories, also_in_the_news=also_in_the_news
+    )
     if as_json:
         sys.stdout.write(json.dumps(briefing.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import discord
 
-from retrieval import Answer, Briefing, Citation, is_http_url, moment_label
+from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -226,8 +226,28 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     )
 
 
+def item_line(item: NewsItem) -> str:
+    """`• Sentence [n] — [Source](url) · date`: one line, shorter than a field's limit."""
+    c = item.citation
+    source = link(escape(truncate(one_line(c.source or "source"), 100)), c.url)
+    meta = " · ".join(x for x in (source, escape(one_line(c.published or ""))) if x)
+    return f"• {truncate(escape(one_line(c.quote)), 400)} [{c.n}] — {meta}"
+
+
+def _join_lines(lines: Iterable[str], limit: int) -> list[str]:
+    """Whole lines (each within `limit`) grouped into values of at most `limit` characters."""
+    groups: list[str] = []
+    for line in lines:
+        if groups and len(groups[-1]) + 1 + len(line) <= limit:
+            groups[-1] += "\n" + line
+        else:
+            groups.append(line)
+    return groups
+
+
 def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
-    """One field per story (its lead sentence and sources), then the quotes of the day."""
+    """One field per story (its key sentences and sources), then "also in the news" (a line
+    per item), then the quotes of the day."""
     title = f"Briefing {moment_label(briefing.since)} → {moment_label(briefing.until)}"
     if briefing.topic:
         title += f" · {escape(one_line(briefing.topic))}"
@@ -239,12 +259,17 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
             name = truncate(name, FIELD_NAME_LIMIT - 14) + f" ({n_sources} sources)"
         lines = [escape_cited(one_line(story.summary))] + [source_line(c) for c in story.citations]
         fields.append((name, "\n".join(lines)))
+    lines = [item_line(i) for i in briefing.also_in_the_news]
+    for k, value in enumerate(_join_lines(lines, FIELD_VALUE_LIMIT)):
+        fields.append(("Also in the news" if k == 0 else BLANK, value))
     for k, q in enumerate(briefing.quotes):
         text = f"{quote_text(q.citation)} — {escape(one_line(q.speaker))} [{q.citation.n}]"
         fields.append(("Quotes of the day" if k == 0 else BLANK, text))
     note = "" if not briefing.empty else escape(briefing.note or "Nothing new in the window.")
-    n = len(briefing.stories)
+    n, more = len(briefing.stories), len(briefing.also_in_the_news)
     footer = f"{n} stor{'y' if n == 1 else 'ies'}" if n else ""
+    if more:
+        footer += f" · {more} also in the news"
     return _assemble(title, note, fields, footer, BRIEFING_COLOUR)
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from retrieval import Answer, Briefing, Citation, is_http_url, moment_label
+from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
 
 TEXT_LIMIT = 3000  # characters per text object (section text, context element)
 BLOCK_LIMIT = 50  # blocks per message
@@ -239,6 +239,14 @@ def render_answer(
     return pack(blocks, answer.answer)
 
 
+def item_line(item: NewsItem) -> str:
+    """`• Sentence [n] — <url|Source> · date`: one line, within a section's limit."""
+    c = item.citation
+    source = link(c.url, c.source) if c.source else link(c.url, "source")
+    meta = " · ".join(x for x in (source, escape_clipped(c.published or "", 20)) if x)
+    return f"• {escape_clipped(c.quote, 600)} [{c.n}] — {meta}"
+
+
 def _moment(iso: str) -> str:
     return escape(moment_label(iso))
 
@@ -265,6 +273,10 @@ def render_briefing(
         blocks.append(_section(f"{title}\n{pieces[0]}" if pieces else title))
         blocks.extend(_section(p) for p in pieces[1:])
         blocks.extend(_context(group) for group in _join_lines(map(source_line, story.citations)))
+    if briefing.also_in_the_news:
+        blocks.append(_section("*Also in the news*"))
+        lines = map(item_line, briefing.also_in_the_news)
+        blocks.extend(_section(group) for group in _join_lines(lines))
     if briefing.quotes:
         blocks.append(_section("*Quotes*"))
         for q in briefing.quotes:
@@ -272,8 +284,9 @@ def render_briefing(
             who = escape_clipped(q.speaker, 100)
             pieces = split_text(f"“{quote}” — {who} [{q.citation.n}]", TEXT_LIMIT - 2)
             blocks.extend(_section(f"> {p}") for p in pieces)
-    n = len(briefing.stories)
-    blocks.append(_context(f"{n} stor{'y' if n == 1 else 'ies'}"))
+    n, more = len(briefing.stories), len(briefing.also_in_the_news)
+    footer = f"{n} stor{'y' if n == 1 else 'ies'}" + (f" · {more} also in the news" if more else "")
+    blocks.append(_context(footer))
     if share_value is not None:
         blocks.append(
             {

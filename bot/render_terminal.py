@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.text import Text
 
 from retrieval import Answer, Briefing, Citation, moment_label
@@ -56,6 +57,15 @@ def render_briefing(briefing: Briefing) -> RenderableType:
         parts.append(Text(story.summary))
         for c in story.citations:
             parts.append(_source_line(c))
+    if briefing.also_in_the_news:
+        parts.append(Text("\nAlso in the news", style="bold"))
+        for item in briefing.also_in_the_news:
+            c = item.citation
+            line = Text(f"• {' '.join(c.quote.split())} [{c.n}]")
+            meta = " · ".join(x for x in (c.source, c.published or "") if x)
+            if meta:
+                line.append(f" — {meta}", style=Style(dim=True, link=c.url or None))
+            parts.append(line)
     if briefing.quotes:
         parts.append(Text("\nQuotes of the day", style="bold"))
         for q in briefing.quotes:

@@ -30,6 +30,7 @@ _PUBLIC = {
     "Story": "models",
     "Quote": "models",
     "Briefing": "models",
+    "NewsItem": "models",
     "moment_label": "models",
     # what the engine's other services report and take
     "IngestProgress": "intake.ingest",
@@ -75,6 +76,7 @@ __all__ = [
     "IngestProgress",
     "IngestReport",
     "LoadError",
+    "NewsItem",
     "QuestionError",
     "Quote",
     "RoundReport",
@@ -133,6 +135,7 @@ if TYPE_CHECKING:
         Article,
         Briefing,
         Citation,
+        NewsItem,
         Quote,
         Story,
         moment_label,

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     retrieve_k: int = Field(40, ge=1, le=500)
     fetch_k: int = Field(200, ge=1, le=2000)
 
+    # Briefings: the one-line "also in the news" items below the top stories (0: none).
+    also_in_the_news: int = Field(10, ge=0, le=30)
+
     # An optional LLM (OpenAI-compatible chat completions API). Empty: the extractive answerer.
     llm_url: str = ""
     llm_model: str = ""

@@ -420,10 +420,12 @@ class Engine:
         topic: str | None = None,
         max_stories: int = 10,
         *,
+        also_in_the_news: int | None = None,
         exclude: Collection[str] = (),
     ) -> Briefing:
-        """The window's stories, clustered across outlets, with cited key sentences and the
-        quotes of the day (see retrieval.news.briefing). `exclude`: articles already briefed."""
+        """The window's stories, clustered across outlets, with cited key sentences, the events
+        below them in one line each (`also_in_the_news`, default: the setting) and the quotes
+        of the day (see retrieval.news.briefing). `exclude`: articles already briefed."""
         from retrieval.news.briefing import build_briefing
 
         until = until or datetime.now(UTC)
@@ -436,6 +438,9 @@ class Engine:
             until,
             topic=topic,
             max_stories=max_stories,
+            also_in_the_news=(
+                self.settings.also_in_the_news if also_in_the_news is None else also_in_the_news
+            ),
             exclude=exclude,
         )
 

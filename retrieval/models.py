@@ -80,6 +80,24 @@ class Story:
 
 
 @dataclass
+class NewsItem:
+    """An "also in the news" line: an event below the top stories, in one cited sentence."""
+
+    headline: str
+    citation: Citation  # the sentence that sums it up
+    article_ids: list[str]
+    sources: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "headline": self.headline,
+            "citation": self.citation.to_dict(),
+            "article_ids": self.article_ids,
+            "sources": self.sources,
+        }
+
+
+@dataclass
 class Quote:
     speaker: str
     citation: Citation
@@ -96,6 +114,7 @@ class Briefing:
     stories: list[Story] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
     note: str = ""  # e.g. "Nothing in the window matches 'X'."
+    also_in_the_news: list[NewsItem] = field(default_factory=list)  # below the stories
 
     @property
     def empty(self) -> bool:
@@ -107,6 +126,7 @@ class Briefing:
             "until": self.until,
             "topic": self.topic,
             "stories": [s.to_dict() for s in self.stories],
+            "also_in_the_news": [i.to_dict() for i in self.also_in_the_news],
             "quotes": [q.to_dict() for q in self.quotes],
             "note": self.note,
         }

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot import cli
 from retrieval.engine import Engine
+from retrieval.config import PROJECT_ROOT
 from tests.conftest import FIXTURES, SEED
 
 
@@ -33,6 +34,9 @@ def numpy_cli(monkeypatch, tmp_path, numpy_encoder):
 
 def run(*args: str, data: Path, check: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "BRIEFBOT_DATA_DIR": str(data), "NO_COLOR": "1", "COLUMNS": "200"}
+    # This checkout's code, whatever the installed package points at (the process runs
+    # elsewhere, so `-m` alone would find the installed one).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         env=env,
@@ -147,6 +151,61 @@ def test_an_empty_or_reversed_briefing_window_is_an_error(tmp_path, monkeypatch)
         assert "The window is empty" in proc.stderr and since in proc.stderr
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "data").exists()  # refused before anything was indexed
+
+
+def test_a_relative_since_counts_back_from_until(seeded):
+    proc = run("brief", "--since", "7d", "--until", "2022-02-14", "--json", data=seeded)
+    assert proc.returncode == 0, proc.stderr
+    briefing = json.loads(proc.stdout)
+    assert (briefing["since"], briefing["until"]) == (
+        "2022-02-07T00:00:00+00:00",
+        "2022-02-14T00:00:00+00:00",
+    )
+    assert len(briefing["stories"]) == 1 and briefing["also_in_the_news"] == []
+    proc = run("brief", "--since", "0d", "--until", "2022-02-14", data=seeded)
+    assert proc.returncode == 2 and "The window is empty" in proc.stderr
+
+
+def test_the_terminal_shows_also_in_the_news_one_line_each():
+    from rich.console import Console
+
+    from bot.render_terminal import render_briefing
+    from retrieval.models import Briefing, Citation, NewsItem, Story
+
+    def cite(n: int, quote: str) -> Citation:
+        return Citation(
+            n,
+            f"a{n}",
+            f"T{n}",
+            "cnn.com",
+            "2022-08-04",
+            f"https://x.example/{n}",
+            quote,
+            0,
+            len(quote),
+        )
+
+    story = Story(
+        "Griner sentenced",
+        "She was sentenced. [1]",
+        [cite(1, "She was sentenced.")],
+        ["a1"],
+        ["cnn.com"],
+    )
+    item = NewsItem(
+        "Rates rise", cite(2, "The Bank of England raised\nrates."), ["a2"], ["cnn.com"]
+    )
+    console = Console(record=True, width=200, color_system=None)
+    console.print(
+        render_briefing(Briefing("2022-08-01", "2022-08-04", None, [story], [], "", [item]))
+    )
+    shown = console.export_text()
+    assert (
+        "Also in the news\n• The Bank of England raised rates. [2] — cnn.com · 2022-08-04" in shown
+    )
+    console = Console(record=True, width=200, color_system=None)
+    console.print(render_briefing(Briefing("2022-08-01", "2022-08-04", None, [story])))
+    assert "Also in the news" not in console.export_text()
 
 
 def test_a_data_directory_that_is_a_file_is_named(tmp_path):

@@ -54,7 +54,7 @@ from retrieval.engine import Engine
 from retrieval.errors import SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer, Briefing, Citation, Quote, Story
+from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
 
 SEED_TITLE = "U.K. Defense Official Says Russia Assures They Will 'Not Invade Ukraine'"
 QUESTION = "What did Russia assure Ben Wallace?"
@@ -320,6 +320,58 @@ def test_a_big_briefing_splits_within_every_limit() -> None:
     text = all_text(embed_dicts([e for g in groups for e in g]))
     assert all(f"\n{k}. Headline" in "\n" + text for k in range(1, 51))
     assert "(2 sources)" in text
+
+
+def test_ten_stories_and_ten_items_stay_within_discord_limits() -> None:
+    long_url = "https://news.example/" + "x" * 480
+    stories = [
+        Story(
+            f"Headline {k} " * 30,
+            " ".join(f"A key sentence that goes on and on. [{3 * k + j}]" * 8 for j in range(3)),
+            [citation(3 * k + j, url=long_url, title="T " * 120) for j in range(3)],
+            [f"a{k}"],
+            ["A", "B"],
+        )
+        for k in range(10)
+    ]
+    items = [
+        NewsItem(
+            f"Item {k}",
+            citation(31 + k, quote="A one-line summary of what else happened. " * 6, url=long_url),
+            [f"b{k}"],
+            ["The Daily Tide"],
+        )
+        for k in range(10)
+    ]
+    quotes = [
+        Quote("Maria Okafor", citation(41 + k, quote="We had no choice. " * 30)) for k in range(3)
+    ]
+    briefing = Briefing(
+        "2022-02-01T00:00:00", "2022-02-08T00:00:00", None, stories, quotes, "", items
+    )
+    groups = message_groups(briefing_embeds(briefing))
+    for group in groups:
+        assert_message_within_limits(None, group)
+    fields = [f for e in embed_dicts([e for g in groups for e in g]) for f in e.get("fields", [])]
+    names = [f["name"] for f in fields]
+    assert names.count("Also in the news") == 1
+    first = names.index("Also in the news")
+    lines = [
+        line for f in fields[first:] for line in f["value"].split("\n") if line.startswith("• ")
+    ]
+    assert len(lines) == 10  # one line each, none split between fields
+    for item, line in zip(items, lines, strict=True):
+        assert f"[{item.citation.n}] — [The Daily Tide]({long_url}) · 2022-02-11" in line
+    assert embed_dicts(groups[-1])[-1]["footer"]["text"] == "10 stories · 10 also in the news"
+
+
+def test_a_briefing_without_items_has_no_also_in_the_news_field(seed_engine: Engine) -> None:
+    briefing = seed_engine.brief(
+        datetime(2022, 2, 1, tzinfo=UTC), datetime(2022, 2, 20, tzinfo=UTC)
+    )
+    assert briefing.also_in_the_news == []
+    text = all_text(embed_dicts(briefing_embeds(briefing)))
+    assert "Also in the news" not in text
 
 
 # -- a fake Discord: dpytest for the gateway and REST, a recorder for interactions ---------

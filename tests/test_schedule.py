@@ -135,6 +135,31 @@ def test_nothing_new_is_one_line_and_articles_are_not_repeated(tmp_path: Path) -
     assert rec2.posted == [("C2", "Nothing new about 'Ukraine' since the last briefing.")]
 
 
+def test_articles_of_the_also_in_the_news_lines_are_not_repeated_either(tmp_path: Path) -> None:
+    from retrieval.models import NewsItem
+
+    class WithLines(Recorder):
+        def build(self, since, until, topic, max_stories, seen) -> Briefing:
+            briefing = super().build(since, until, topic, max_stories, seen)
+            if "b1" not in seen:
+                line = NewsItem(
+                    "h", Citation(2, "b1", "t", "s", None, "", "q", 0, 1), ["b1"], ["s"]
+                )
+                briefing.also_in_the_news.append(line)
+            return briefing
+
+    db = tmp_path / "schedules.sqlite3"
+    clock = Clock(datetime(2024, 3, 4, 7, 0, tzinfo=UTC))
+    rec = WithLines(stories=["a1"])
+    s = scheduler(db, rec, clock)
+    s.tick()
+    clock.at("2024-03-04T08:00:00")
+    s.tick()
+    clock.at("2024-03-05T08:00:00")
+    s.tick()
+    assert rec.built[-1][4] == {"a1", "b1"}  # the line's article was briefed too
+
+
 def test_a_failed_post_is_retried_not_skipped(tmp_path: Path) -> None:
     db = tmp_path / "schedules.sqlite3"
     clock = Clock(datetime(2024, 3, 4, 7, 0, tzinfo=UTC))

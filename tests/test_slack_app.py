@@ -34,6 +34,7 @@ from bot.render_slack import (
     ACTION_VOTE_DOWN,
     ACTION_VOTE_UP,
     BLOCK_LIMIT,
+    MESSAGE_CHARS,
     TEXT_LIMIT,
     escape,
     render_answer,
@@ -54,7 +55,7 @@ from retrieval.engine import Engine
 from retrieval.errors import SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer, Briefing, Citation, Quote, Story
+from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
 
 BOT_TOKEN = "xoxb-test-0000-secret-bot-token"
 APP_TOKEN = "xapp-test-0000-secret-app-token"
@@ -1112,6 +1113,60 @@ def test_briefing_with_several_sources_and_quotes():
         "1 story",
     ]
     assert set(buttons(message)) == {ACTION_SHARE}
+
+
+def big_briefing() -> Briefing:
+    """Ten stories of three long cited sentences and ten long one-line items: the most a
+    default briefing shows."""
+    long_url = "https://dailytide.example/" + "x" * 900
+    stories = [
+        Story(
+            f"Headline {k} & <more> " * 8,
+            " ".join(f"A key sentence that goes on & on. [{3 * k + j}]" * 8 for j in range(3)),
+            [citation(3 * k + j, url=long_url, title="T <" * 60) for j in range(3)],
+            [f"a{k}"],
+            ["The Daily Tide", "Harbour News"],
+        )
+        for k in range(10)
+    ]
+    items = [
+        NewsItem(
+            f"Item {k}",
+            citation(31 + k, quote="A one-line summary of what else happened. " * 6, url=long_url),
+            [f"b{k}"],
+            ["The Daily Tide"],
+        )
+        for k in range(10)
+    ]
+    quotes = [
+        Quote("Maria Okafor", citation(41 + k, quote="We had no choice. " * 30)) for k in range(3)
+    ]
+    return Briefing(
+        "2023-03-13T00:00:00+00:00", "2023-03-14T00:00:00+00:00", None, stories, quotes, "", items
+    )
+
+
+def test_ten_stories_and_ten_items_stay_within_slack_limits():
+    briefing = big_briefing()
+    messages = render_briefing(briefing, share_value="v")
+    for message in messages:
+        assert len(message["blocks"]) <= BLOCK_LIMIT
+        assert all(0 < len(t) <= TEXT_LIMIT for t in all_text_objects(message))
+        assert sum(len(t) for t in all_text_objects(message)) <= MESSAGE_CHARS
+    lines = [line for m in messages for t in texts(m) for line in t.split("\n")]
+    assert "*Also in the news*" in lines
+    items = [line for line in lines if line.startswith("• ")]
+    assert len(items) == 10  # one line each, none cut in two
+    for item, line in zip(briefing.also_in_the_news, items, strict=True):
+        assert f"[{item.citation.n}] — <{item.citation.url}|The Daily Tide> · 2023-03-14" in line
+    assert texts(messages[-1])[-1] == "10 stories · 10 also in the news"
+
+
+def test_a_briefing_without_items_has_no_also_in_the_news_heading():
+    briefing = big_briefing()
+    briefing.also_in_the_news = []
+    messages = render_briefing(briefing)
+    assert not any("Also in the news" in t for m in messages for t in texts(m))
 
 
 def test_split_text_never_cuts_an_entity():

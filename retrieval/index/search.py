@@ -334,7 +334,7 @@ def rank_articles(
     vecs = snap.article_vectors
     for r in ranked:
         for k in kept:
-            if _same_story(
+            if same_story(
                 snap, vecs, k.article, r.article, options.duplicate_cosine, options.duplicate_days
             ):
                 k.duplicates.append(r.article)
@@ -344,7 +344,9 @@ def rank_articles(
     return kept
 
 
-def _same_story(snap: Snapshot, vecs: np.ndarray, a: int, b: int, cos: float, days: int) -> bool:
+def same_story(snap: Snapshot, vecs: np.ndarray, a: int, b: int, cos: float, days: int) -> bool:
+    """Articles a and b are one report (syndicated, or lightly rewritten): their vectors at
+    least `cos` alike, published at most `days` apart."""
     da, db = snap.articles[a].published, snap.articles[b].published
     if da is None or db is None or abs((da - db).days) > days:
         return False

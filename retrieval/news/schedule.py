@@ -314,7 +314,8 @@ class Scheduler:
         except BaseException:
             self.state.release(claim)
             raise
-        ids = [i for s in briefing.stories for i in s.article_ids]
+        # The one-line items were briefed too: tomorrow's briefing does not repeat them.
+        ids = [i for s in briefing.stories + briefing.also_in_the_news for i in s.article_ids]
         self.state.posted(claim, self.clock(), ids)
         log.info(
             "posted %s (%s → %s): %d stories",
