@@ -44,11 +44,11 @@ from _common import CORPUS, DEV, corpus_engine, percentile
 
 import retrieval  # noqa: F401
 from retrieval.answering.answer import same_fact
-from retrieval.news.briefing import BriefingOptions, build_briefing
 from retrieval.evaluation.evaluate import read_jsonl
-from retrieval.models import Briefing
 from retrieval.index.search import SearchOptions, same_story
 from retrieval.index.store import day_number
+from retrieval.models import Briefing
+from retrieval.news.briefing import BriefingOptions, build_briefing
 from retrieval.news.stories import StoryOptions, draft_stories, rank, window_articles
 
 

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import cli
-from retrieval.engine import Engine
 from retrieval.config import PROJECT_ROOT
+from retrieval.engine import Engine
 from tests.conftest import FIXTURES, SEED
 
 

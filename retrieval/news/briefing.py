@@ -13,9 +13,9 @@ from datetime import date, datetime
 
 import numpy as np
 
+from retrieval.index.search import Snapshot, host_of
 from retrieval.models import Article, Briefing, Citation, NewsItem, Quote, Story
 from retrieval.news.quotes import QuoteOptions, quotes_of_the_day
-from retrieval.index.search import Snapshot, host_of
 from retrieval.news.stories import (
     Sentence,
     StoryDraft,

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrieval.answering.attribution import attribute_all
-from retrieval.models import Article
 from retrieval.intake.sentences import paragraphs, sentences
+from retrieval.models import Article
 
 
 @dataclass(frozen=True)

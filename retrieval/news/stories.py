@@ -30,11 +30,11 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from retrieval.answering.answer import looks_like_caption, same_fact
-from retrieval.intake.articles import is_roundup_title, page_line_kind
-from retrieval.models import Article
 from retrieval.index.search import SearchOptions, Snapshot, same_story
-from retrieval.intake.sentences import ABBREVIATIONS, sentences
 from retrieval.index.store import day_number
+from retrieval.intake.articles import is_roundup_title, page_line_kind
+from retrieval.intake.sentences import ABBREVIATIONS, sentences
+from retrieval.models import Article
 
 
 @dataclass(frozen=True)
