@@ -347,3 +347,24 @@ def test_sentences_of_consecutive_paragraphs_make_one_quote_and_repeat_nothing(
     assert "Radio City Music Hall.\n\nThe Tony Awards were hosted" in first
     # the third paragraph tells what the first two do together: it is not cited again
     assert not any("hosted by DeBose." in c.quote for c in answer.citations)
+
+
+def test_this_weeks_question_cites_only_this_weeks_articles(make_engine, tmp_path):
+    old = {
+        "id": "old",
+        "title": "Rail workers strike, a history",
+        "published": "2020-04-08",
+        "text": "Rail workers went on strike in 1922 over a wage cut, and rail workers lost. "
+        "Rail workers on strike were broken by a court injunction.",
+    }
+    new = {
+        "id": "new",
+        "title": "Rail staff walk out",
+        "published": "2022-06-21",
+        "text": "Rail workers began a strike on Tuesday over pay and job cuts. "
+        "The union said the strike by rail workers would go on all week.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "rail", [old, new])
+    answer = engine.ask("why are rail workers on strike this week", now=date(2022, 6, 22))
+    assert answer.citations and {c.article_id for c in answer.citations} == {"new"}
