@@ -733,6 +733,20 @@ def reindex(
         err.print(f"{report.old} is kept: `briefbot reindex --drop-old` next time deletes it.")
 
 
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="The file to write (.jsonl, or .jsonl.gz)")],
+) -> None:
+    """Write every indexed article to a JSON-lines file that `briefbot ingest` reads back (with
+    another BRIEFBOT_CHROMA_URL, say: how an index moves from embedded Chroma to a server)."""
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
+        raise BriefbotError(f"{path}: the name should end in .jsonl or .jsonl.gz")
+    if not path.parent.is_dir():
+        raise BriefbotError(f"{path.parent}: no such folder")
+    n = make_engine().export(path)
+    err.print(f"{n} articles written to {path}")
+
+
 @app.command("env-example")
 def env_example() -> None:
     """Print every setting with its meaning and default (what deploy/env.example holds)."""

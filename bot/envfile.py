@@ -84,7 +84,7 @@ def cli_settings() -> list[tuple[str, str]]:
     """Settings the command line reads itself (typer options with an environment variable)."""
     from bot.cli import ConfigOption
 
-    option: Any = ConfigOption.__metadata__[0]
+    option: Any = typing.get_args(ConfigOption)[1]  # Annotated[type, typer.Option(...)]
     return [(str(option.envvar), str(option.help))]
 
 

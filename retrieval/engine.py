@@ -168,6 +168,13 @@ class Engine:
 
         return Reindexer(self).run(on_progress, drop_old)
 
+    def export(self, path: Path) -> int:
+        """Every stored article to a JSON-lines file (.gz: compressed) that `ingest` reads:
+        how an index moves to another store (embedded to a server) or is kept as text."""
+        from retrieval.index.collections import export_jsonl
+
+        return export_jsonl(self.store, Path(path))
+
     @property
     def query_encoder(self) -> Encoder:
         with self._lock:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -171,3 +172,29 @@ def test_reindex_command_reports_and_can_drop_the_old_collection(engine_at, data
     )
     report = json.loads(health.stdout)
     assert report["store"]["collection"] == "briefbot.v2" and report["store"]["articles"] == 1
+
+
+def test_an_embedded_index_moves_to_a_server_by_export_and_ingest(
+    engine_at, chroma_server_url, tmp_path, numpy_encoder
+):
+    """docs/operations.md: `briefbot export` from embedded Chroma, `briefbot ingest` into the
+    server; the articles come back whole, and answer the same."""
+    embedded = engine_at()
+    embedded.ingest([SEEDS, WEEK])
+    path = tmp_path / "articles.jsonl.gz"
+    assert embedded.export(path) == 39
+    server = Engine(
+        make_settings(
+            tmp_path / "server-data",
+            chroma_url=chroma_server_url,
+            collection=f"moved-{uuid.uuid4().hex[:8]}",
+        ),
+        query_encoder=numpy_encoder,
+        document_encoder=numpy_encoder,
+    )
+    report = server.ingest([path])
+    assert report.ok and report.added == 39
+    ids = [a.id for a in embedded.snapshot().articles]
+    assert server.store.get_articles(ids) == embedded.store.get_articles(ids)
+    before, after = embedded.ask(QUESTION, now=ASKED), server.ask(QUESTION, now=ASKED)
+    assert [c.quote for c in after.citations] == [c.quote for c in before.citations]

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.config import Settings
@@ -129,6 +130,37 @@ def _versions(client: Any, base: str) -> dict[str, int]:
         if m := pattern.fullmatch(name):
             found[name] = int(m.group(1))
     return found
+
+
+# -- export ------------------------------------------------------------------------------------
+def export_jsonl(store: Store, path: Path) -> int:
+    """Every stored article, one JSON object a line (what `briefbot ingest` reads back), gzipped
+    when the name ends in .gz; written beside and renamed, so a file is never half there.
+    Returns how many articles were written."""
+    import gzip
+    import json
+    import os
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    n = 0
+    with opener(tmp, "wt", encoding="utf-8") as out:
+        for page in _paged_articles(store):
+            for i, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                a = article_from_record(i, doc, meta)
+                row = {
+                    "id": a.id,
+                    "title": a.title,
+                    "published": a.published.isoformat() if a.published else None,
+                    "source": a.source,
+                    "url": a.url,
+                    "authors": list(a.authors),
+                    "text": a.text,
+                }
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+    os.replace(tmp, path)
+    return n
 
 
 # -- reindex ----------------------------------------------------------------------------------
