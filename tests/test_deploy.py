@@ -83,7 +83,8 @@ def test_the_image_runs_offline_as_a_user_and_checks_its_health():
     final = steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM") :]
     env = " ".join(args for op, args in final if op == "ENV")
     assert "HF_HUB_OFFLINE=1" in env and "BRIEFBOT_HEALTH_PORT=8080" in env
-    assert ("USER", "briefbot") in final
+    assert ("USER", "10001:10001") in final  # briefbot, not root
+    assert "useradd --system --uid 10001 --gid 10001" in " ".join(a for _, a in final)
     assert ("ENTRYPOINT", '["briefbot"]') in final
     [health] = [args for op, args in final if op == "HEALTHCHECK"]
     command = shlex.split(health.split(" CMD ", 1)[1].split("||")[0])
