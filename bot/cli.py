@@ -1,4 +1,5 @@
-"""briefbot's command line: ingest, watch, ask, sources, brief, eval, feedback, serve."""
+"""briefbot's command line: ingest, watch, ask, sources, brief, eval, feedback, serve, health,
+reindex, env-example."""
 
 from __future__ import annotations
 
@@ -55,10 +56,14 @@ def make_engine() -> Engine:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False):
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from bot import logs
+    from retrieval import SettingsError
+
+    try:  # BRIEFBOT_LOG_FORMAT, BRIEFBOT_LOG_LEVEL; a bad setting is reported by the command
+        level, fmt = settings().log_level, settings().log_format
+    except SettingsError:
+        level, fmt = "WARNING", "auto"
+    logs.setup("INFO" if verbose and level != "DEBUG" else level, fmt)
 
 
 # -- progress -------------------------------------------------------------------------------
@@ -452,6 +457,13 @@ ConfigOption = Annotated[
         help="YAML with schedules, feeds, folders (default: ./briefbot.yaml if present)",
     ),
 ]
+IfConfigured = Annotated[
+    bool,
+    typer.Option(
+        "--if-configured",
+        help="Exit quietly (status 0) when there is nothing to run: no token, no feeds or folders",
+    ),
+]
 
 
 @app.command()
@@ -467,10 +479,12 @@ def watch(
         str | None, typer.Option(help="Between rounds: 90s, 15m, 2h (default: 15m)")
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="One round, then exit")] = False,
+    if_configured: IfConfigured = False,
 ) -> None:
     """Poll the configured feeds and folders on an interval and ingest what is new."""
     import threading
 
+    from bot.service import health_server, stop_on_signals
     from retrieval import WatchConfig, check_feed_url, load_config, parse_interval
 
     cfg = load_config(config).watch_config()
@@ -481,7 +495,11 @@ def watch(
     )
     for url in feed or []:
         check_feed_url(url, "--feed")
-    watcher = make_engine().watcher(cfg)
+    if if_configured and not cfg.feeds and not cfg.folders:
+        err.print("No feeds or folders configured: nothing to watch (--if-configured).")
+        return
+    engine = make_engine()
+    watcher = engine.watcher(cfg)
     n, m = len(cfg.feeds), len(cfg.folders)
     err.print(
         f"Watching {n} feed{'s' * (n != 1)} and {m} folder{'s' * (m != 1)}"
@@ -494,11 +512,11 @@ def watch(
         if any(not f.ok for f in report.feeds) or (report.folders and report.folders.failures):
             raise typer.Exit(1)
         return
+    # SIGTERM (or Ctrl-C) ends the watch after the round under way; a kill mid-round loses
+    # nothing either (feed items stay pending, the store's writes are copy-on-write).
     stop = threading.Event()
-    try:
+    with health_server(engine, "watch"), stop_on_signals(stop):
         watcher.run(stop, print_round)
-    except KeyboardInterrupt:
-        stop.set()
 
 
 def print_round(report: RoundReport) -> None:
@@ -535,15 +553,23 @@ discord_cli = typer.Typer(help="Discord housekeeping.", no_args_is_help=True)
 app.add_typer(discord_cli, name="discord")
 
 
-def _serve(adapters: list[Adapter] | None, config: Path | None) -> None:
+def _serve(adapters: list[Adapter] | None, config: Path | None, if_configured: bool) -> None:
     """The service (bot/service.py): settings checked once, the engine warmed once, the
     schedules posted, every platform answered until stopped."""
     from bot.service import Service, adapters_for
     from retrieval import load_config
 
     cfg = load_config(config)
+    adapters = adapters if adapters is not None else adapters_for(None)
+    if if_configured:
+        for a in adapters:
+            if not a.configured:
+                err.print(f"{a.platform}: no token set, not served (--if-configured).")
+        adapters = [a for a in adapters if a.configured]
+        if not adapters:
+            return
     engine = make_engine()
-    service = Service(engine, cfg, adapters if adapters is not None else adapters_for(None))
+    service = Service(engine, cfg, adapters)
     for platform, schedules in service.schedules.items():
         for s in schedules:
             err.print(
@@ -552,14 +578,21 @@ def _serve(adapters: list[Adapter] | None, config: Path | None) -> None:
             )
     ensure_seeded(engine)  # with its progress shown; the service then only loads the index
     service.run()
+    if service.handed_back:
+        # Their users were told to ask again; the threads still computing them (or waiting
+        # on a platform) are abandoned, not waited for: exit now, as a clean stop.
+        logging.shutdown()
+        os._exit(0)
 
 
 @serve_app.callback(invoke_without_command=True)
-def serve(ctx: typer.Context, config: ConfigOption = None) -> None:
+def serve(
+    ctx: typer.Context, config: ConfigOption = None, if_configured: IfConfigured = False
+) -> None:
     """Every chat platform whose token is set (Slack in Socket Mode, Discord), with the
     scheduled briefings of the configuration file."""
     if ctx.invoked_subcommand is None:
-        _serve(None, config)
+        _serve(None, config, if_configured)
 
 
 @serve_app.command("slack")
@@ -567,23 +600,24 @@ def serve_slack(
     http: Annotated[bool, typer.Option("--http", help="Serve HTTP instead of Socket Mode")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
     config: ConfigOption = None,
+    if_configured: IfConfigured = False,
 ) -> None:
     """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET).
 
     Scheduled briefings with a slack_channel in the configuration file are posted from here."""
     from bot.slack_server import SlackAdapter
 
-    _serve([SlackAdapter(http=http, port=port)], config)
+    _serve([SlackAdapter(http=http, port=port)], config, if_configured)
 
 
 @serve_app.command("discord")
-def serve_discord(config: ConfigOption = None) -> None:
+def serve_discord(config: ConfigOption = None, if_configured: IfConfigured = False) -> None:
     """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID: commands in that one server only, set at start).
 
     Scheduled briefings with a discord_channel in the configuration file are posted from here."""
     from bot.discord_app import DiscordAdapter
 
-    _serve([DiscordAdapter()], config)
+    _serve([DiscordAdapter()], config, if_configured)
 
 
 @discord_cli.command("sync")
@@ -623,6 +657,102 @@ def discord_sync(
     names = asyncio.run(discord_app.sync(discord_settings, guild))
     to = f"server {guild}" if guild else "all servers (global; may take up to an hour)"
     out.print(f"Synced {', '.join('/' + n for n in names)} to {to}.")
+
+
+# -- operations -----------------------------------------------------------------------------
+@app.command()
+def health(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Ask a running process instead (http://host:port/health)"),
+    ] = None,
+    config: ConfigOption = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No output: the status tells")
+    ] = False,
+) -> None:
+    """Is the store reachable, does the model load, what is indexed and how new, how the feeds
+    and scheduled briefings stand, the last error: JSON on stdout; exit status 0 if healthy,
+    1 if not."""
+    if url is not None:
+        report = _remote_health(url)
+    else:
+        from retrieval import health_report, load_config
+
+        schedules = load_config(config).schedule_list()
+        report = health_report(make_engine(), schedules)
+    if not quiet:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if not report.get("ok"):
+        raise typer.Exit(1)
+
+
+def _remote_health(url: str) -> dict:
+    """A running process's /health report; unreachable is a report too (not ok)."""
+    import urllib.error
+    import urllib.request
+
+    from retrieval import is_http_url
+
+    if not is_http_url(url):
+        raise BriefbotError(f"--url: {url!r} is not an http:// or https:// URL")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (http checked)
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # 503: the report says why
+        try:
+            return json.loads(exc.read())
+        except ValueError:
+            return {"ok": False, "status": "error", "error": f"HTTP {exc.code} from {url}"}
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return {"ok": False, "status": "unreachable", "error": f"{url}: {reason}"}
+
+
+@app.command()
+def reindex(
+    drop_old: Annotated[
+        bool, typer.Option("--drop-old", help="Delete the old collection after the switch")
+    ] = False,
+) -> None:
+    """Rebuild the index into a new collection with these settings' model and chunking, beside
+    the one serving, then switch every process to it at once. Killed half-way, the old one
+    goes on serving; run again, it resumes."""
+    engine = make_engine()
+    with IngestBar("Reindexing") as bar:
+        report = engine.reindex(bar, drop_old=drop_old)
+    err.print(
+        f"{report.old} → {report.new}: {report.articles} articles embedded"
+        + (f", {report.unchanged} already there" if report.unchanged else "")
+        + (f", {report.caught_up} written meanwhile copied" if report.caught_up else "")
+        + f" · {report.chunks} chunks in {report.seconds:.1f} s; switched."
+    )
+    if report.dropped:
+        err.print(f"{report.old} deleted.")
+    elif report.old != report.new:
+        err.print(f"{report.old} is kept: `briefbot reindex --drop-old` next time deletes it.")
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="The file to write (.jsonl, or .jsonl.gz)")],
+) -> None:
+    """Write every indexed article to a JSON-lines file that `briefbot ingest` reads back (with
+    another BRIEFBOT_CHROMA_URL, say: how an index moves from embedded Chroma to a server)."""
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
+        raise BriefbotError(f"{path}: the name should end in .jsonl or .jsonl.gz")
+    if not path.parent.is_dir():
+        raise BriefbotError(f"{path.parent}: no such folder")
+    n = make_engine().export(path)
+    err.print(f"{n} articles written to {path}")
+
+
+@app.command("env-example")
+def env_example() -> None:
+    """Print every setting with its meaning and default (what deploy/env.example holds)."""
+    from bot.envfile import env_example as text
+
+    sys.stdout.write(text())
 
 
 def main() -> None:

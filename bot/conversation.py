@@ -10,12 +10,18 @@ words; anything else is logged with an id and answered with an apology quoting i
 
 Each adapter still decides when its platform is acknowledged (Slack's 3 seconds, Discord's
 deferral): that is the platform's rule, and it calls the checks here before it acknowledges.
+
+When the process is stopped (SIGTERM), `drain` takes no new work (each new message is told to
+ask again in a minute, when another replica or the restarted process answers), waits for the
+answers under way, and hands back those that do not finish in time: their users are told to
+ask again, and anything the abandoned work sends later is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +46,8 @@ log = logging.getLogger(__name__)
 SEARCHING = "Searching…"
 PREPARING = "Preparing the briefing…"
 APOLOGY = "Sorry, something went wrong on my side (error `{error_id}`). Please try again later."
+RESTARTING = "I'm restarting just now: please ask again in a minute."
+HANDED_BACK = "Sorry, I was restarted before I could finish: please ask again."
 DEFAULT_WINDOW = timedelta(hours=24)  # a briefing's window when none is asked for
 FOLLOW_UPS = 3  # the earlier questions a follow-up is read with
 RECENT = 1000  # answers and briefings kept in memory for the buttons under them
@@ -137,6 +145,43 @@ class Recent(Generic[T]):
             return self._items.get(key) if isinstance(key, str) else None
 
 
+class _Tracked(Reply):
+    """A reply under way, which `Conversation.drain` may hand back: once it has, whatever the
+    abandoned work sends is dropped, so the user sees the apology and nothing after it."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.handed_back = False
+
+    def _live(self) -> bool:
+        if self.handed_back:
+            log.info("dropped a reply handed back at shutdown")
+        return not self.handed_back
+
+    def progress(self, text: str) -> None:
+        if self._live():
+            self.reply.progress(text)
+
+    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
+        if self._live():
+            self.reply.answer(answer, vote_key, context)
+
+    def briefing(self, briefing: Briefing, key: str) -> None:
+        if self._live():
+            self.reply.briefing(briefing, key)
+
+    def notice(self, text: str) -> None:
+        if self._live():
+            self.reply.notice(text)
+
+    def history(self) -> Sequence[Earlier]:
+        return self.reply.history()
+
+    def hand_back(self) -> None:
+        self.handed_back = True
+        self.reply.notice(HANDED_BACK)
+
+
 class Conversation:
     """Turns messages into answers and requests into briefings, for every adapter at once.
 
@@ -151,9 +196,13 @@ class Conversation:
         seen: SeenEvents | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = engine.metrics
         self.feedback = feedback
         self.seen = seen
         self.recent: Recent[Answer | Briefing] = Recent(RECENT)
+        self._under_way: set[_Tracked] = set()
+        self._changed = threading.Condition()
+        self._closing = False
 
     # -- checks, made before an adapter acknowledges ------------------------------------
     def check_question(self, text: str) -> str:
@@ -206,11 +255,15 @@ class Conversation:
     # -- the error policy ----------------------------------------------------------------
     def failure(self, error: BaseException) -> str:
         """What the user is told: a BriefbotError in its own words; anything else (a bug) is
-        logged with its traceback and an id, which the apology quotes."""
+        logged with its traceback and an id, which the apology quotes. Both are counted."""
         if isinstance(error, BriefbotError):
+            self.metrics.error(type(error).__name__, str(error), keep=False)
             return str(error)
         error_id = uuid.uuid4().hex[:8]
-        log.error("error id %s while answering", error_id, exc_info=error)
+        log.error(
+            "error id %s while answering", error_id, exc_info=error, extra={"error_id": error_id}
+        )
+        self.metrics.error("internal", f"{type(error).__name__}: {error}", error_id)
         return APOLOGY.format(error_id=error_id)
 
     @contextmanager
@@ -226,30 +279,88 @@ class Conversation:
             except Exception:
                 log.exception("could not deliver a reply")
 
+    # -- work under way, and shutting down -------------------------------------------------
+    @contextmanager
+    def _under_way_as(self, reply: Reply) -> Iterator[_Tracked | None]:
+        """The reply, tracked until the work ends; None once the conversation is closing
+        (the user has then been told to ask again)."""
+        with self._changed:
+            tracked = None if self._closing else _Tracked(reply)
+            if tracked is not None:
+                self._under_way.add(tracked)
+        if tracked is None:
+            with self.guard(lambda _: None):
+                reply.notice(RESTARTING)
+            yield None
+            return
+        try:
+            yield tracked
+        finally:
+            with self._changed:
+                self._under_way.discard(tracked)
+                self._changed.notify_all()
+
+    @property
+    def under_way(self) -> int:
+        with self._changed:
+            return len(self._under_way)
+
+    def close(self) -> None:
+        """Take no new work: every message from now on is told to ask again shortly."""
+        with self._changed:
+            self._closing = True
+
+    def drain(self, timeout: float) -> int:
+        """Close, wait up to `timeout` seconds for the answers and briefings under way, and
+        hand back those still running (their users are asked to ask again). Returns how many
+        were handed back."""
+        self.close()
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._under_way and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            late = list(self._under_way)
+        for tracked in late:
+            with self.guard(lambda _: None):
+                tracked.hand_back()
+        if late:
+            log.warning("handed back %d answers still under way at shutdown", len(late))
+        return len(late)
+
     # -- the flows -----------------------------------------------------------------------
     def answer(self, message: Message, reply: Reply) -> Answer | None:
         """Answer a message: progress shown, the question checked, a follow-up read with the
         thread's earlier questions, the answer sent (or the error, by the policy)."""
-        with self.guard(reply.notice):
-            reply.progress(SEARCHING)
-            question = self.check_question(message.text)
-            context = follow_up(reply.history()) if message.thread else ""
-            answer = self.engine.ask(question, now=message.sent_at, context=context)
-            reply.answer(answer, self.keep_answer(answer), context)
-            log.info(
-                "answered on %s: %d citations, %.0f ms",
-                message.platform,
-                len(answer.citations),
-                answer.timing_ms.get("total", 0),
-            )
-            return answer
+        with self._under_way_as(reply) as tracked:
+            if tracked is None:
+                return None
+            started = time.monotonic()
+            with self.guard(tracked.notice):
+                tracked.progress(SEARCHING)
+                question = self.check_question(message.text)
+                context = follow_up(tracked.history()) if message.thread else ""
+                answer = self.engine.ask(question, now=message.sent_at, context=context)
+                tracked.answer(answer, self.keep_answer(answer), context)
+                self.metrics.answered(
+                    message.platform, answer.abstained, time.monotonic() - started
+                )
+                log.info(
+                    "answered on %s: %d citations, %.0f ms",
+                    message.platform,
+                    len(answer.citations),
+                    answer.timing_ms.get("total", 0),
+                )
+                return answer
         return None
 
     def brief(self, request: BriefRequest, reply: Reply) -> Briefing | None:
         """Brief the request's window (and topic), or tell what went wrong."""
-        with self.guard(reply.notice):
-            reply.progress(PREPARING)
-            briefing = self.engine.brief(request.since, request.until, topic=request.topic)
-            reply.briefing(briefing, self.keep_briefing(briefing))
-            return briefing
+        with self._under_way_as(reply) as tracked:
+            if tracked is None:
+                return None
+            with self.guard(tracked.notice):
+                tracked.progress(PREPARING)
+                briefing = self.engine.brief(request.since, request.until, topic=request.topic)
+                tracked.briefing(briefing, self.keep_briefing(briefing))
+                return briefing
         return None

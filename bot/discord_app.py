@@ -31,7 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.conversation import Conversation, Earlier, Message, Reply, window_start
 from bot.render_discord import answer_embeds, briefing_embeds, message_groups, plain, thread_name
-from retrieval import Answer, BriefbotError, Briefing, SettingsError, read_settings
+from retrieval import Answer, BriefbotError, Briefing, Metrics, SettingsError, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +43,22 @@ VOTE_PREFIX = "briefbot:vote"
 VOTE_TEMPLATE = rf"{VOTE_PREFIX}:(?P<direction>up|down):(?P<key>[0-9a-f]{{16}})"
 THREAD_HISTORY = 50  # messages looked back through for a thread's earlier questions
 REPLY_TIMEOUT_S = 120.0  # the most a reply may wait for the event loop to send it
+# The statuses after which discord.py's HTTP client waits and sends the request again.
+RETRIED_STATUSES = frozenset({429, 500, 502, 504, 524})
 T = TypeVar("T")
 
 
 class DiscordSettings(BaseSettings):
     """Discord's settings, from the environment (and .env). The token is a SecretStr."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     discord_token: SecretStr = Field(SecretStr(""), validation_alias="DISCORD_TOKEN")
+    """The bot's token (Developer Portal → Bot); empty: Discord is not served."""
     discord_guild_id: int | None = Field(None, validation_alias="DISCORD_GUILD_ID")
+    """A server id: the app commands are synced to that one server at start."""
 
     @property
     def configured(self) -> bool:
@@ -272,6 +278,19 @@ class BriefbotTree(app_commands.CommandTree["BriefbotClient"]):
         await send_ephemeral(interaction, text)
 
 
+def retry_counter(metrics: Metrics) -> aiohttp.TraceConfig:
+    """Counts discord.py's retries: every response it answers by trying again (a rate limit,
+    a server error) is seen here, at the HTTP boundary, whatever the call."""
+    trace = aiohttp.TraceConfig()
+
+    async def on_end(session: Any, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status in RETRIED_STATUSES:
+            metrics.retried(PLATFORM)
+
+    trace.on_request_end.append(on_end)
+    return trace
+
+
 class BriefbotClient(discord.Client):
     """A Discord client that owns its command tree and hands messages to the conversation."""
 
@@ -279,7 +298,13 @@ class BriefbotClient(discord.Client):
         # briefbot never joins voice: the warnings that voice libraries are missing are noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Default intents: guilds, guild and DM messages. No privileged intent is needed.
-        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
+        # Retries are counted for the metrics (a client without a conversation only syncs).
+        metrics = conversation.metrics if conversation else Metrics()
+        super().__init__(
+            intents=discord.Intents.default(),
+            allowed_mentions=NO_MENTIONS,
+            http_trace=retry_counter(metrics),
+        )
         self.settings = settings
         self.conversation = conversation
         self.tree = BriefbotTree(self)
@@ -642,6 +667,9 @@ class DiscordAdapter:
 
     def __init__(self, settings: DiscordSettings | None = None) -> None:
         self.settings = settings or read_settings(DiscordSettings)
+        self._client: BriefbotClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
 
     @property
     def configured(self) -> bool:
@@ -662,9 +690,18 @@ class DiscordAdapter:
         on_start: Callable[[Callable[[str, Briefing | str], None]], None],
     ) -> None:
         def started(client: BriefbotClient) -> None:
+            self._client, self._loop = client, asyncio.get_running_loop()
+            if self._stopped:  # stopped while connecting
+                self._loop.create_task(client.close())
             on_start(client.threadsafe_poster())
 
         try:
             asyncio.run(run(self.settings, conversation, started))
         except KeyboardInterrupt:
             pass
+
+    def stop(self) -> None:
+        """Close the client on its own loop: `run` then returns."""
+        self._stopped = True
+        if self._client is not None and self._loop is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10.0)

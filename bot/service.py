@@ -5,14 +5,22 @@ Settings are read and checked once, the engine is warmed once (seeds indexed if 
 empty, the index loaded), one conversation is shared by every chat platform whose tokens are
 set, and each platform's scheduled briefings are posted from here once it has connected.
 A new chat platform is one more `Adapter` in `ADAPTERS`.
+
+SIGTERM (or Ctrl-C) stops it gracefully, within BRIEFBOT_SHUTDOWN_GRACE_S: /health answers
+"stopping", a briefing being posted is finished and the claims on those not yet posted are
+released (the next process posts them at once, and none twice), the answers under way finish
+or are handed back to their users, then each platform disconnects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
-from collections.abc import Callable, Sequence
-from typing import Protocol
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from bot.conversation import Conversation
 from retrieval import (
@@ -23,9 +31,13 @@ from retrieval import (
     IngestProgress,
     IngestReport,
     Schedule,
+    Scheduler,
     SeenEvents,
     SettingsError,
 )
+
+if TYPE_CHECKING:
+    from bot.health_server import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +65,11 @@ class Adapter(Protocol):
         ...
 
     def run(self, conversation: Conversation, on_start: Callable[[Post], None]) -> None:
-        """Connect and answer until stopped; `on_start(post)` once connected."""
+        """Connect and answer until `stop()`; `on_start(post)` once connected."""
+
+    def stop(self) -> None:
+        """Disconnect, from another thread: `run` then returns. Called once the answers under
+        way are done (or handed back), so they could still be sent."""
 
 
 # Imported on demand: a command that serves no chat platform loads no chat SDK. Each adapter
@@ -132,6 +148,10 @@ class Service:
         for adapter in self.adapters:
             adapter.check()  # the settings, once, before any work
         self.schedules = check_schedules(config, self.adapters)
+        self.stopping = threading.Event()  # set by SIGTERM, Ctrl-C or `stop()`
+        self.handed_back = 0  # answers still under way at the end of the grace period
+        self._schedulers: list[Scheduler] = []
+        self._lock = threading.Lock()
 
     def conversation(self) -> Conversation:
         """One conversation for every platform: votes and the events already answered are
@@ -150,50 +170,116 @@ class Service:
 
         def start(post: Post) -> None:
             schedules = self.schedules.get(platform, [])
-            if not schedules:
+            if not schedules or self.stopping.is_set():
                 return
             scheduler = self.engine.scheduler(schedules, platform, post)
+            with self._lock:
+                self._schedulers.append(scheduler)
             thread = threading.Thread(
                 target=scheduler.run,
-                args=(threading.Event(),),
+                args=(self.stopping,),
                 name=f"briefbot-{platform}-schedules",
-                daemon=True,  # it ends with the process
+                daemon=True,  # a briefing still being built at exit is left to the next process
             )
             thread.start()
 
         return start
 
+    def all_schedules(self) -> list[Schedule]:
+        return [s for schedules in self.schedules.values() for s in schedules]
+
+    def stop(self) -> None:
+        """Stop gracefully, as SIGTERM does (from any thread)."""
+        self.stopping.set()
+
     def run(self) -> None:
-        """Warm the engine, then serve every platform until stopped (Ctrl-C) or until one of
-        them fails, whose error is raised here."""
+        """Warm the engine, then serve every platform until stopped (SIGTERM, Ctrl-C, `stop()`)
+        or until one of them fails, whose error is raised here (after the others stop)."""
         self.warm()
         conversation = self.conversation()
-        runs = [
-            (a.platform, lambda a=a: a.run(conversation, self.start_schedules(a.platform)))
-            for a in self.adapters
-        ]
-        if len(runs) == 1:
-            runs[0][1]()
-            return
+        role = "serve " + " ".join(a.platform for a in self.adapters)
         failures: list[BaseException] = []
-        stopped = threading.Event()
+        ended = threading.Event()
 
-        def run(fn: Callable[[], None]) -> None:
+        def run(adapter: Adapter) -> None:
             try:
-                fn()
+                adapter.run(conversation, self.start_schedules(adapter.platform))
             except BaseException as exc:
                 failures.append(exc)
             finally:
-                stopped.set()
+                ended.set()
 
-        for name, fn in runs:
-            threading.Thread(target=run, args=(fn,), name=f"briefbot-{name}", daemon=True).start()
-        try:
-            stopped.wait()
-        except KeyboardInterrupt:
-            return
-        if failures:
+        threads = [
+            threading.Thread(target=run, args=(a,), name=f"briefbot-{a.platform}", daemon=True)
+            for a in self.adapters
+        ]
+        with health_server(self.engine, role, self.all_schedules) as health:
+            with stop_on_signals(self.stopping):
+                for t in threads:
+                    t.start()
+                while not (self.stopping.is_set() or ended.is_set()):
+                    self.stopping.wait(0.5)  # a short wait: signals are handled between waits
+                if health is not None:
+                    health.stopping = True
+                self._shut_down(conversation, threads)
+        if failures and not isinstance(failures[0], KeyboardInterrupt):
             raise failures[0]
+
+    def _shut_down(self, conversation: Conversation, threads: Sequence[threading.Thread]) -> None:
+        grace = self.engine.settings.shutdown_grace_s
+        deadline = time.monotonic() + grace
+        log.info("stopping: up to %.0f s for the work under way", grace)
+        self.stopping.set()  # the schedulers post nothing new
+        with self._lock:
+            schedulers = list(self._schedulers)
+        for scheduler in schedulers:
+            scheduler.shutdown(max(deadline - time.monotonic(), 0.0))
+        self.handed_back = conversation.drain(max(deadline - time.monotonic(), 0.0))
+        for adapter in self.adapters:
+            try:
+                adapter.stop()
+            except Exception:
+                log.exception("%s did not stop cleanly", adapter.platform)
+        for t in threads:
+            t.join(10.0)
+        log.info("stopped")
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stop` while inside (in the main thread; elsewhere, where signal
+    handlers can't be set, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def health_server(
+    engine: Engine, role: str, schedules: Callable[[], Sequence[Schedule]] = tuple
+) -> Iterator[HealthServer | None]:
+    """/health (and /metrics) served while inside, when BRIEFBOT_HEALTH_PORT is set."""
+    if not engine.settings.health_port:
+        yield None
+        return
+    from bot.health_server import HealthServer
+
+    server = HealthServer(engine, role, schedules).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def adapters_for(platforms: Sequence[str] | None) -> list[Adapter]:

@@ -534,7 +534,7 @@ def build_app(
         bolt_log.addFilter(_NotUnused())
     app = App(
         name="briefbot",
-        client=client or make_client(settings),
+        client=client or make_client(settings, lambda: conversation.metrics.retried(PLATFORM)),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="briefbot-bolt"),
     )

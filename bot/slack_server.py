@@ -7,6 +7,7 @@ over HTTP at /slack/events. `SlackAdapter` is what bot/service.py starts.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -18,6 +19,7 @@ from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.conversation import Conversation
@@ -32,13 +34,20 @@ Post = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line
 class SlackSettings(BaseSettings):
     """Slack's settings, from the environment (and .env). Secrets are SecretStr: never shown."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     slack_bot_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_BOT_TOKEN")
+    """The bot token (xoxb-…) from the app's OAuth page; empty: Slack is not served."""
     slack_app_token: SecretStr = Field(SecretStr(""), validation_alias="SLACK_APP_TOKEN")
+    """The app-level token (xapp-…, connections:write) for Socket Mode."""
     slack_signing_secret: SecretStr = Field(SecretStr(""), validation_alias="SLACK_SIGNING_SECRET")
+    """The signing secret, for Slack over HTTP (`briefbot serve slack --http`)."""
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="BRIEFBOT_SLACK_API_URL")
+    """The Slack Web API's base URL (proxies, tests)."""
     slack_allowed_channels: str = Field("", validation_alias="SLACK_ALLOWED_CHANNELS")
+    """Comma-separated channel ids the bot answers in; empty: everywhere."""
 
     @field_validator("slack_api_url")
     @classmethod
@@ -81,10 +90,30 @@ def check_settings(settings: SlackSettings, http: bool) -> None:
         raise SettingsError("SLACK_APP_TOKEN should be an app-level token, starting with xapp-.")
 
 
-def make_client(settings: SlackSettings) -> WebClient:
+class CountedRetries(RetryHandler):
+    """Another retry handler, unchanged, but each retry it makes is counted (`on_retry`)."""
+
+    def __init__(self, inner: RetryHandler, on_retry: Callable[[], None]) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+        self.on_retry = on_retry
+
+    def can_retry(self, **kwargs: Any) -> bool:
+        return self.inner.can_retry(**kwargs)
+
+    def prepare_for_next_attempt(self, **kwargs: Any) -> None:
+        self.on_retry()
+        self.inner.prepare_for_next_attempt(**kwargs)
+
+
+def make_client(settings: SlackSettings, on_retry: Callable[[], None] | None = None) -> WebClient:
+    """The Web API client: rate-limited calls are retried (twice) after Slack's Retry-After,
+    lost connections once; `on_retry` is told of each retry."""
     base_url = settings.slack_api_url.rstrip("/") + "/"
     client = WebClient(token=settings.slack_bot_token.get_secret_value() or None, base_url=base_url)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    if on_retry is not None:
+        client.retry_handlers = [CountedRetries(h, on_retry) for h in client.retry_handlers]
     return client
 
 
@@ -121,10 +150,13 @@ def run(
     port: int = 3000,
     host: str = "0.0.0.0",
     on_start: Callable[[Post], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Serve Slack until interrupted: Socket Mode, or the Events API over HTTP with `http`.
-    The settings were checked, and the engine warmed, by whoever calls this (bot/service.py).
-    `on_start(post)` runs once Slack has accepted the token; `post(channel, briefing)` posts."""
+    """Serve Slack until interrupted or `stop` is set: Socket Mode, or the Events API over
+    HTTP with `http`. The settings were checked, and the engine warmed, by whoever calls this
+    (bot/service.py). `on_start(post)` runs once Slack has accepted the token;
+    `post(channel, briefing)` posts."""
+    stop = stop or threading.Event()
     try:
         app = build_app(settings, conversation)
     except BoltError as exc:
@@ -139,6 +171,12 @@ def run(
         log.info(
             "serving Slack's Events API at http://%s:%d/slack/events", host, server.server_port
         )
+
+        def stop_serving() -> None:  # serve_forever returns once `stop` is set
+            stop.wait()
+            server.shutdown()
+
+        threading.Thread(target=stop_serving, name="slack-stop", daemon=True).start()
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -149,7 +187,12 @@ def run(
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     log.info("connecting to Slack in Socket Mode")
-    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    handler.connect()
+    try:
+        stop.wait()
+    finally:
+        handler.close()
 
 
 def _api_error(exc: BoltError) -> str:
@@ -170,6 +213,7 @@ class SlackAdapter:
         self.settings = settings or read_settings(SlackSettings)
         self.http = http
         self.port = port
+        self._stop = threading.Event()
 
     @property
     def configured(self) -> bool:
@@ -183,4 +227,7 @@ class SlackAdapter:
         return value
 
     def run(self, conversation: Conversation, on_start: Callable[[Post], None]) -> None:
-        run(self.settings, conversation, self.http, self.port, on_start=on_start)
+        run(self.settings, conversation, self.http, self.port, on_start=on_start, stop=self._stop)
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -17,6 +17,7 @@ _PUBLIC = {
     "Settings": "config",
     "load_settings": "config",
     "read_settings": "config",
+    "redact": "config",
     "Encoder": "index.embedding",
     # errors a user can act on
     "BriefbotError": "errors",
@@ -45,6 +46,10 @@ _PUBLIC = {
     "EvalRun": "evaluation.evaluate",
     "CheckResult": "evaluation.evaluate",
     "read_jsonl": "evaluation.evaluate",
+    # operations: the health report, what is counted
+    "health_report": "health",
+    "process_info": "health",
+    "Metrics": "metrics",
     # what the front ends keep: votes, and the chat events already handled
     "FeedbackStore": "feedback",
     "Vote": "feedback",
@@ -76,6 +81,7 @@ __all__ = [
     "IngestProgress",
     "IngestReport",
     "LoadError",
+    "Metrics",
     "NewsItem",
     "QuestionError",
     "Quote",
@@ -91,6 +97,7 @@ __all__ = [
     "WatchConfig",
     "check_feed_url",
     "check_window",
+    "health_report",
     "is_http_url",
     "is_moment",
     "load_config",
@@ -98,8 +105,10 @@ __all__ = [
     "moment_label",
     "parse_interval",
     "parse_moment",
+    "process_info",
     "read_jsonl",
     "read_settings",
+    "redact",
 ]
 
 
@@ -118,18 +127,20 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from retrieval.answering.timewindow import check_window, is_moment, parse_moment
-    from retrieval.config import Settings, load_settings, read_settings
+    from retrieval.config import Settings, load_settings, read_settings, redact
     from retrieval.config_file import ConfigFile, load_config
     from retrieval.engine import Engine
     from retrieval.errors import BriefbotError, LoadError, QuestionError, SettingsError
     from retrieval.evaluation.evaluate import CheckResult, EvalRun, read_jsonl
     from retrieval.events import SeenEvents
     from retrieval.feedback import AlreadyVoted, FeedbackStore, UnknownAnswer, Vote
+    from retrieval.health import health_report, process_info
     from retrieval.index.embedding import Encoder
     from retrieval.intake.feeds import FeedReport
     from retrieval.intake.fetch import check_feed_url, is_http_url
     from retrieval.intake.ingest import IngestProgress, IngestReport
     from retrieval.intake.watch import RoundReport, WatchConfig, parse_interval
+    from retrieval.metrics import Metrics
     from retrieval.models import (
         Answer,
         Article,

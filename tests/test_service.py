@@ -29,6 +29,7 @@ class FakePlatform:
         self.checks = 0
         self.conversations: list[Conversation] = []
         self.ran = threading.Event()
+        self.stopped = False
 
     def check(self) -> None:
         self.checks += 1
@@ -44,6 +45,9 @@ class FakePlatform:
         self.ran.set()
         if self.fail:
             raise self.fail
+
+    def stop(self) -> None:
+        self.stopped = True
 
 
 def config(*schedules: dict[str, Any], source: str = "briefbot.yaml") -> ConfigFile:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -143,6 +143,7 @@ class Store:
         self.name = name
         self.location = location  # the server URL or the folder: where this store lives
         self.lock_path = lock_path  # None: no other writer is expected
+        self.guard: Callable[[], None] | None = None  # called under the write lock, may raise
         config = {"hnsw": {"space": "cosine"}}
         # embedding_function=None: Chroma's default would try to download a model.
         self.chunks = client.get_or_create_collection(
@@ -245,6 +246,8 @@ class Store:
         except ImportError:  # Windows
             fcntl = None  # type: ignore[assignment]
         if self.lock_path is None or fcntl is None:
+            if self.guard is not None:
+                self.guard()
             yield
             return
         with open(private_file(self.lock_path), "a") as f:
@@ -254,6 +257,8 @@ class Store:
                 log.info("waiting for another ingest into %s to finish", self.location)
                 fcntl.flock(f, fcntl.LOCK_EX)
             try:
+                if self.guard is not None:  # e.g. the collection still serves (reindex)
+                    self.guard()
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)

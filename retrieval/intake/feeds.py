@@ -271,6 +271,23 @@ class FeedState:
                 (error, _now(), give_up, feed, item.key),
             )
 
+    def summary(self) -> list[dict[str, Any]]:
+        """Each feed: when it was last checked, its last error, and its items by status."""
+        with self._lock:
+            feeds = self.db.execute(
+                "SELECT url, checked_at, error FROM feeds ORDER BY url"
+            ).fetchall()
+            counts = self.db.execute(
+                "SELECT feed, status, COUNT(*) FROM items GROUP BY feed, status"
+            ).fetchall()
+        items: dict[str, dict[str, int]] = {}
+        for feed, status, n in counts:
+            items.setdefault(feed, {})[status] = n
+        return [
+            {"url": url, "checked_at": checked, "error": error, "items": items.get(url, {})}
+            for url, checked, error in feeds
+        ]
+
     def status(self, feed: str) -> dict[str, int]:
         with self._lock:
             rows = self.db.execute(
@@ -310,16 +327,20 @@ class FeedReader:
         ingest: IngestArticles,
         options: FeedOptions | None = None,
         fetcher: Callable[..., Response] = fetch,
+        observe: Callable[[FeedReport], None] | None = None,
     ) -> None:
         self.state = state
         self.ingest = ingest
         self.options = options or FeedOptions()
         self.fetch = fetcher
+        self.observe = observe  # told of every round's report (the metrics count failures)
 
     def poll(self, feed: str) -> FeedReport:
         report = FeedReport(feed)
         self._read_feed(feed, report)
         self._fetch_pages(feed, report)
+        if self.observe is not None:
+            self.observe(report)
         return report
 
     def _read_feed(self, feed: str, report: FeedReport) -> None:

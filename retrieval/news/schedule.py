@@ -10,6 +10,8 @@ missed while nothing ran is posted on start-up.
 Before posting, a process claims the briefing with an INSERT that a UNIQUE key allows once per
 (schedule, platform, fire time): of two processes racing, one posts and the other moves on.
 A claim whose process died before posting expires after `claim_ttl`, so another can take over.
+A process that is stopped (SIGTERM) finishes a post under way and releases the claims it has not
+posted (`Scheduler.shutdown`), so the next process posts them at once, and none twice.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from retrieval import datadir
 from retrieval.models import Briefing
+
+if TYPE_CHECKING:
+    from retrieval.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +211,41 @@ class ScheduleState:
                 (claim.schedule, claim.platform, _iso(claim.until), self.owner),
             )
 
+    def release_mine(self) -> int:
+        """Give back every claim of this process not yet posted; how many there were."""
+        with self._lock:
+            cur = self.db.execute(
+                "DELETE FROM briefings WHERE owner = ? AND status = 'claimed'", (self.owner,)
+            )
+        return cur.rowcount
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Each schedule and platform: its last briefing posted, and any claim not posted yet
+        (a briefing being posted, or left by a process that died)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT s.schedule, s.platform, s.first_seen, "
+                "(SELECT MAX(window_end) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'posted'), "
+                "(SELECT MAX(posted_at) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'posted'), "
+                "(SELECT COUNT(*) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'claimed'), "
+                "(SELECT MIN(claimed_at) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'claimed') "
+                "FROM schedules s ORDER BY s.schedule, s.platform"
+            ).fetchall()
+        keys = (
+            "schedule",
+            "platform",
+            "since",
+            "last_until",
+            "last_posted_at",
+            "claimed",
+            "oldest_claim",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def recently_posted(self, schedule: str, platform: str, since: datetime) -> set[str]:
         """Articles in this schedule's briefings that ended after `since`."""
         with self._lock:
@@ -258,7 +298,11 @@ class Scheduler:
     # Articles already in a schedule's briefings are left out of the next one, for this long
     # (articles carry a date, not a time, so consecutive windows share a day).
     remember: timedelta = timedelta(days=3)
+    metrics: Metrics | None = None
     _retry_at: dict[str, datetime] = field(default_factory=dict)
+    # Held while a briefing is posted and marked posted: `shutdown` waits for it.
+    _posting: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: bool = False
 
     def __post_init__(self) -> None:
         self.schedules = [s for s in self.schedules if s.channel(self.platform) is not None]
@@ -269,8 +313,10 @@ class Scheduler:
         for schedule in self.schedules:
             try:
                 posted = self._tick_one(schedule)
-            except Exception:
+            except Exception as exc:
                 log.exception("schedule %s failed; trying again shortly", schedule.name)
+                if self.metrics is not None:
+                    self.metrics.error("schedule", f"{schedule.name}: {exc}")
                 self._retry_at[schedule.name] = self.clock() + self.retry_after
                 continue
             if posted:
@@ -307,16 +353,24 @@ class Scheduler:
                 claim.since, claim.until, schedule.topic, schedule.max_stories, seen
             )
             channel = schedule.channels[self.platform]
-            if briefing.empty:
-                self.post(channel, _nothing_new(briefing))
-            else:
-                self.post(channel, briefing)
         except BaseException:
             self.state.release(claim)
             raise
-        # The one-line items were briefed too: tomorrow's briefing does not repeat them.
-        ids = [i for s in briefing.stories + briefing.also_in_the_news for i in s.article_ids]
-        self.state.posted(claim, self.clock(), ids)
+        with self._posting:
+            if self._stopping:  # handed to the next process, which posts it at once
+                self.state.release(claim)
+                log.info("%s at %s: not posted, stopping", schedule.name, due)
+                return None
+            try:
+                self.post(channel, _nothing_new(briefing) if briefing.empty else briefing)
+            except BaseException:
+                self.state.release(claim)
+                raise
+            # The one-line items were briefed too: tomorrow's briefing does not repeat them.
+            ids = [i for s in briefing.stories + briefing.also_in_the_news for i in s.article_ids]
+            self.state.posted(claim, self.clock(), ids)
+        if self.metrics is not None:
+            self.metrics.posted(self.platform)
         log.info(
             "posted %s (%s → %s): %d stories",
             schedule.name,
@@ -325,6 +379,23 @@ class Scheduler:
             len(briefing.stories),
         )
         return Posted(schedule.name, claim.since, claim.until, briefing.empty)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop posting: a briefing being posted is finished (waiting up to `timeout` s for
+        it), and every claim this process holds and has not posted is released, so that the
+        next process posts it at once rather than after `claim_ttl`. False if a post was still
+        under way at the timeout (its claim is then left to expire)."""
+        self._stopping = True
+        if not self._posting.acquire(timeout=timeout):
+            log.warning("a %s briefing was still being posted when stopping", self.platform)
+            return False
+        try:
+            released = self.state.release_mine()
+        finally:
+            self._posting.release()
+        if released:
+            log.info("released %d %s briefing claims for the next process", released, self.platform)
+        return True
 
     def next_wake(self) -> datetime | None:
         now = self.clock()
@@ -339,6 +410,7 @@ class Scheduler:
         while not stop.is_set():
             self.tick()
             wake = self.next_wake()
+            log.info("%s schedules: round done; next at %s", self.platform, wake)
             wait = max_sleep_s if wake is None else (wake - self.clock()).total_seconds()
             stop.wait(min(max(wait, 0.5), max_sleep_s))
 
