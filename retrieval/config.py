@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.errors import SettingsError
@@ -51,21 +51,34 @@ class Settings(BaseSettings):
     # Briefings: the one-line "also in the news" items below the top stories (0: none).
     also_in_the_news: int = Field(10, ge=0, le=30)
 
-    # An optional LLM (OpenAI-compatible chat completions API). Empty: the extractive answerer.
-    llm_url: str = ""
-    llm_model: str = ""
-    llm_api_key: SecretStr = SecretStr("")
-    llm_timeout_s: float = Field(30.0, gt=0)
+    # An optional chat model that writes the answer in prose, in LangChain's `provider:model`
+    # form ("openai:gpt-4o-mini", "ollama:llama3.1", "anthropic:claude-…"); its key comes from
+    # the provider's own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY). Empty: the extractive
+    # answer alone. See retrieval/answering/llm.py.
+    llm: str = ""
+    llm_base_url: str = ""  # an OpenAI-compatible server (vLLM, llama.cpp), or Ollama's host
+    llm_timeout_s: float = Field(30.0, gt=0, le=600)
+    llm_retries: int = Field(2, ge=0, le=5)  # after a timeout, a 429 or a server error
 
     # Feeds: hosts, addresses and CIDR ranges that may be fetched although not public.
     fetch_allow_hosts: str = ""
 
     # The chat platforms' settings (tokens, channels) are the front ends': see bot/.
 
-    @field_validator("chroma_url", "llm_url")
+    @field_validator("chroma_url", "llm_base_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return http_url_or_empty(v).rstrip("/")
+
+    @field_validator("llm")
+    @classmethod
+    def _llm(cls, v: str) -> str:
+        from retrieval.answering.llm import parse_model_name  # here: it knows the providers
+
+        v = v.strip()
+        if v:
+            parse_model_name(v)  # a ValueError says what the form is
+        return v
 
     @field_validator("fetch_allow_hosts")
     @classmethod

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.answering.answer import ComposeOptions, compose
 from retrieval.answering.timewindow import Window, check_window, parse_window
 from retrieval.config import Settings
-from retrieval.errors import BriefbotError, QuestionError
+from retrieval.errors import BriefbotError, QuestionError, SettingsError
 from retrieval.index.search import (
     Hit,
     RankedArticle,
@@ -42,6 +42,7 @@ from retrieval.models import Answer, Article, Briefing
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
+    from retrieval.answering.llm import Writer
     from retrieval.evaluation.evaluate import CheckResult, EvalRun, HarnessProgress
     from retrieval.index.embedding import Encoder
     from retrieval.intake.feeds import FeedReader, FeedReport
@@ -102,9 +103,7 @@ class Engine:
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
         self._chain: Runnable[ChainState, Answer] | None = None
-        from retrieval.answering.llm import LLMWriter
-
-        self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
+        self._writer: Writer | None = None
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -113,6 +112,22 @@ class Engine:
             if self._store is None:
                 self._store = Store.open(self.settings)
             return self._store
+
+    @property
+    def generates(self) -> bool:
+        """Whether answers are written by a language model (BRIEFBOT_LLM) by default."""
+        return bool(self.settings.llm)
+
+    @property
+    def writer(self) -> Writer | None:
+        """The language model's writer (retrieval/answering/llm.py); None without BRIEFBOT_LLM.
+        A SettingsError names a missing package or key."""
+        with self._lock:
+            if self._writer is None and self.settings.llm:
+                from retrieval.answering.llm import Writer
+
+                self._writer = Writer.from_settings(self.settings, self.query_encoder.encode)
+            return self._writer
 
     @property
     def query_encoder(self) -> Encoder:
@@ -206,6 +221,7 @@ class Engine:
         report = self.ensure_seeded(on_progress)
         t = time.perf_counter()
         self.snapshot()
+        _ = self.writer  # a model that can't be made is named now, not at the first question
         log.info("index loaded in %.1f s", time.perf_counter() - t)
         return report
 
@@ -334,18 +350,41 @@ class Engine:
         question: str,
         now: date | datetime | None = None,
         context: str = "",
+        *,
+        llm: bool | None = None,
+        on_sentence: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer as of `now` (default: today): nothing published after it is used."""
+        """Answer as of `now` (default: today): nothing published after it is used.
+
+        `llm`: written by the language model (default: when BRIEFBOT_LLM is set), each of its
+        sentences handed to `on_sentence` once verified, as the model writes."""
         t0 = time.perf_counter()
         q = self.check_question(question)
         state = ChainState(q, " ".join(context.split())[:2000], as_date(now))
         answer = self.chain.invoke(state)
-        if self.writer is not None:
+        if self.generates if llm is None else llm:
             t = time.perf_counter()
-            answer = self.writer.rewrite(answer, (state.now or date.today()).isoformat())
+            answer = self._write(answer, state.now or date.today(), on_sentence)
             answer.timing_ms["llm"] = round((time.perf_counter() - t) * 1000, 1)
         answer.timing_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return answer
+
+    def _write(
+        self, answer: Answer, asked_on: date, on_sentence: Callable[[str], None] | None
+    ) -> Answer:
+        writer = self.writer
+        if writer is None:
+            raise SettingsError(
+                "A written answer needs a language model: set BRIEFBOT_LLM "
+                "(e.g. openai:gpt-4o-mini or ollama:llama3.1)."
+            )
+        if answer.abstained or not answer.citations:
+            return answer
+        from retrieval.answering.llm import passages_for
+
+        ids = list(dict.fromkeys(c.article_id for c in answer.citations))
+        passages = passages_for(answer, self.store.get_articles(ids))
+        return writer.write(answer, passages, asked_on, on_sentence)
 
     def _retrieve(self, state: ChainState) -> ChainState:
         t = time.perf_counter()
