@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -83,8 +84,18 @@ class Reply(Protocol):
     """The adapter's side of one message or command: where and how the answer goes."""
 
     def progress(self, text: str) -> None:
-        """Work has begun: a placeholder such as "Searching…" (later, the answer as it is
-        written, streamed)."""
+        """Work has begun: a placeholder such as "Searching…"."""
+
+    def stream(self, text: str) -> None:
+        """The answer as a language model writes it, in the sentences that passed the
+        verifier so far: the whole text each time, shown in place of the placeholder. Called
+        only when the engine generates, at most every `stream_interval` seconds; `answer`
+        then shows it all, with its citations. A platform that cannot show it leaves it."""
+
+    @property
+    def stream_interval(self) -> float:
+        """The least time between two `stream` calls: the platform's rate limit for edits."""
+        ...
 
     def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
         """Render and send the answer; with `vote_key`, the 👍 / 👎 under it carry the key.
@@ -135,6 +146,29 @@ class Recent(Generic[T]):
     def get(self, key: object) -> T | None:
         with self._lock:
             return self._items.get(key) if isinstance(key, str) else None
+
+
+class Streamed:
+    """A generated answer's verified sentences, handed to a reply as the text so far, at most
+    every `reply.stream_interval` seconds (the final answer shows whatever was held back). A
+    reply that cannot take the text does not stop the answer."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.interval = reply.stream_interval
+        self.sentences: list[str] = []
+        self._last = float("-inf")
+
+    def add(self, sentence: str) -> None:
+        self.sentences.append(sentence)
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        try:
+            self.reply.stream(" ".join(self.sentences))
+        except Exception:
+            log.warning("could not show the answer as it was written", exc_info=True)
 
 
 class Conversation:
@@ -234,7 +268,13 @@ class Conversation:
             reply.progress(SEARCHING)
             question = self.check_question(message.text)
             context = follow_up(reply.history()) if message.thread else ""
-            answer = self.engine.ask(question, now=message.sent_at, context=context)
+            if self.engine.generates:  # shown as it is written, sentence by verified sentence
+                stream = Streamed(reply).add
+                answer = self.engine.ask(
+                    question, now=message.sent_at, context=context, on_sentence=stream
+                )
+            else:
+                answer = self.engine.ask(question, now=message.sent_at, context=context)
             reply.answer(answer, self.keep_answer(answer), context)
             log.info(
                 "answered on %s: %d citations, %.0f ms",

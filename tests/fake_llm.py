@@ -11,9 +11,40 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from retrieval.engine import Engine
+from tests.conftest import make_settings
+
 CHUNK_CHARS = 7  # small pieces: sentences and markers arrive cut anywhere
+KEY = "sk-secret-123"
+
+# Scripted replies about the seed article, to the question below asked on 2022-02-11. Each
+# GOOD sentence is what its passages say, in other words, with their numbers.
+QUESTION = "What did Wallace say after meeting Shoigu?"
+GOOD = [
+    "Wallace said Russia gave assurances that it would not invade Ukraine [1][2].",
+    "He warned of the tragic consequences any invasion of Ukraine could have for the security "
+    "of Europe [3].",
+]
+FABRICATED_NUMBER = "Wallace said Russia has 200,000 troops near the border [1]."
+SWAPPED_SPEAKER = "Sergei Shoigu said they would not invade Ukraine [1][2]."
+NO_SUCH_PASSAGE = "Wallace also spoke with Gerasimov about the drills [7]."
+
+
+def engine_with_model(seed_engine: Engine, fake: FakeLLM, tmp: Path, **settings: Any) -> Engine:
+    """An engine on the seed's index that writes its answers with the fake's model (the key,
+    KEY, must be in OPENAI_API_KEY); no pause between retries."""
+    values: dict[str, Any] = {"llm": "openai:tiny", "llm_base_url": fake.url, "llm_timeout_s": 0.5}
+    values.update(settings)
+    config = make_settings(tmp, **values).model_copy(
+        update={"data_dir": seed_engine.settings.data_dir}
+    )
+    engine = Engine(config, store=seed_engine.store, query_encoder=seed_engine.query_encoder)
+    assert engine.writer is not None
+    engine.writer.backoff_s = 0
+    return engine
 
 
 class FakeLLM:

@@ -14,24 +14,22 @@ from retrieval.answering.attribution import same_speaker
 from retrieval.answering.llm import Writer, split_sentences
 from retrieval.answering.verification import Passage, Verifier, speakers_in
 from retrieval.config import Settings
-from retrieval.engine import Engine
 from retrieval.errors import SettingsError
 from retrieval.models import Article
 from tests.conftest import make_settings
-from tests.fake_llm import FakeLLM
+from tests.fake_llm import (
+    FABRICATED_NUMBER,
+    GOOD,
+    KEY,
+    NO_SUCH_PASSAGE,
+    QUESTION,
+    SWAPPED_SPEAKER,
+    FakeLLM,
+    engine_with_model,
+)
 
-KEY = "sk-secret-123"
-Q = "What did Wallace say after meeting Shoigu?"
+Q = QUESTION
 ON = date(2022, 2, 11)
-# Each sentence is what the seed's passages say, in other words, with its passages' numbers.
-GOOD = [
-    "Wallace said Russia gave assurances that it would not invade Ukraine [1][2].",
-    "He warned of the tragic consequences any invasion of Ukraine could have for the security "
-    "of Europe [3].",
-]
-FABRICATED_NUMBER = "Wallace said Russia has 200,000 troops near the border [1]."
-SWAPPED_SPEAKER = "Sergei Shoigu said they would not invade Ukraine [1][2]."
-NO_SUCH_PASSAGE = "Wallace also spoke with Gerasimov about the drills [7]."
 
 
 @pytest.fixture
@@ -44,13 +42,7 @@ def fake_llm():
 @pytest.fixture
 def llm_engine(seed_engine, tmp_path, fake_llm, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    settings = make_settings(
-        tmp_path, llm="openai:tiny", llm_base_url=fake_llm.url, llm_timeout_s=0.5
-    ).model_copy(update={"data_dir": seed_engine.settings.data_dir})
-    engine = Engine(settings, store=seed_engine.store, query_encoder=seed_engine.query_encoder)
-    assert engine.writer is not None
-    engine.writer.backoff_s = 0  # the retries' pauses: none in tests
-    return engine
+    return engine_with_model(seed_engine, fake_llm, tmp_path)
 
 
 def test_a_fully_supported_answer_is_kept_whole_with_the_extractive_citations(

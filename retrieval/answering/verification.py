@@ -39,12 +39,12 @@ _NUMBER_WORDS = {
 }
 # "One of them" is no count; the others, written as words, are numbers to check.
 _CHECKED_NUMBER_WORDS = {w: d for w, d in _NUMBER_WORDS.items() if w not in ("zero", "one")}
-_CAPITALISED = re.compile(r"[A-Z][\w'’.&-]*")
+_CAPITALISED = re.compile(r"(?<![\w'’.&-])[A-Z][\w'’.&-]*")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,})[\"”]")
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|nor|neither|nobody|nothing|without|cannot|\w+n['’]t)\b", re.I
 )
-_WORD = re.compile(r"[\w'’-]+")
+_WORD = re.compile(r"[\w'’.&-]+")
 _MONTHS = (
     "January February March April May June July August September October November December"
 ).split()
@@ -86,7 +86,7 @@ class Thresholds:
 
 
 # Calibrated by bench/verifier.py (docs/llm.md): the figures there come from these values.
-CALIBRATED = Thresholds(overlap_weight=0.5, min_support=0.60)
+CALIBRATED = Thresholds(overlap_weight=0.5, min_support=0.42)
 
 
 def speakers_in(text: str, start: int, end: int, title: str = "") -> tuple[str, ...]:
@@ -120,13 +120,19 @@ def markers(sentence: str) -> list[int]:
 
 def _norm(text: str) -> str:
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return " ".join(re.sub(r"[^\w'%$.,-]+", " ", text.lower()).split())
+    return " ".join(re.sub(r"[^\w'%$.,&-]+", " ", text.lower()).split())
+
+
+def _digits(text: str) -> set[str]:
+    """The numbers written in digits ("130,000" -> "130000")."""
+    found = {m.group(0).replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
+    return {n.lstrip("0") or "0" for n in found}
 
 
 def _numbers(text: str) -> set[str]:
-    found = {m.group(0).replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
-    found |= {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
-    return {n.lstrip("0") or "0" for n in found}
+    """The numbers in digits and in words ("three" -> "3")."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return _digits(text) | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
 
 
 def _date_words(published: str | None) -> str:
@@ -155,8 +161,7 @@ class _Evidence:
 def _evidence(passages: Sequence[Passage]) -> _Evidence:
     text = _norm(" ".join(p.text for p in passages))
     meta = _norm(" ".join(f"{p.title} {p.source} {_date_words(p.published)}" for p in passages))
-    words = {w.strip("'.,-") for w in _WORD.findall(f"{text} {meta}")}
-    words |= {w[:-2] for w in words if w.endswith("'s")}
+    words = {_name_word(w) for w in _WORD.findall(f"{text} {meta}")}
     return _Evidence(
         text,
         meta,
@@ -166,6 +171,12 @@ def _evidence(passages: Sequence[Passage]) -> _Evidence:
         set(terms(" ".join(p.text for p in passages))),
         tuple(s for p in passages for s in p.speakers),
     )
+
+
+def _name_word(word: str) -> str:
+    """A word as names are compared: lowercased, without possessive or dots ("U.S." -> "us")."""
+    word = word.lower().replace("’", "'").strip("'.,-&")
+    return re.sub(r"'s?$", "", word).replace(".", "")
 
 
 def _word_known(word: str, known: set[str]) -> bool:
@@ -193,12 +204,12 @@ def _names(claim: str) -> list[list[str]]:
     runs: list[list[str]] = []
     last_end = -2
     for m in _CAPITALISED.finditer(claim):
-        word = m.group(0).rstrip(".'’-").lower()
-        word = re.sub(r"['’]s?$", "", word)
+        word = _name_word(m.group(0))
         at_start = not claim[: m.start()].strip(" \"“'(")
         before = claim[: m.start()].rstrip(" \"“'(")
         after_stop = before.endswith((".", "!", "?", ":"))
-        if (at_start or after_stop) and word in _OPENING_WORDS:
+        opener = m.group(0).lower().replace("’", "'").rstrip(".,")
+        if (at_start or after_stop) and (word in _OPENING_WORDS or opener in _OPENING_WORDS):
             continue
         if not word or word in ("i",):
             continue
@@ -215,27 +226,28 @@ def _polarity_conflict(claim: str, passage_text: str) -> str:
     """A negation the sentence adds ("would invade" -> "would not invade") or drops, read as
     the content word it governs; '' when the two agree."""
 
-    def negated(text: str) -> tuple[set[str], set[str]]:
-        neg: set[str] = set()
-        for m in _NEGATION.finditer(text):
-            following = terms(text[m.end() : m.end() + 40])
-            if following:
-                neg.add(following[0])
-        return neg, set(terms(text))
+    def negated(text: str) -> list[list[str]]:
+        """The (up to) two content words after each negation: what it governs."""
+        spans = [terms(text[m.end() : m.end() + 60])[:2] for m in _NEGATION.finditer(text)]
+        return [s for s in spans if s]
 
-    c_neg, c_terms = negated(claim)
-    p_neg, p_terms = negated(passage_text)
-    for t in c_neg:
-        if t not in p_neg and t in p_terms:
-            return f"it negates '{t}', which the passage affirms"
-    for t in p_neg:
-        if t in c_terms and t not in c_neg and not _NEGATION.search(claim):
-            return f"it affirms '{t}', which the passage negates"
+    c_neg, p_neg = negated(claim), negated(passage_text)
+    c_terms, p_terms = set(terms(claim)), set(terms(passage_text))
+    p_negated = {t for span in p_neg for t in span}
+    for span in c_neg:
+        if not set(span) & p_negated and span[0] in p_terms:
+            return f"it negates '{span[0]}', which the passage affirms"
+    if not c_neg:
+        for span in p_neg:
+            if span[0] in c_terms:
+                return f"it affirms '{span[0]}', which the passage negates"
     return ""
 
 
 class Verifier:
     """Keeps or drops generated sentences; `encode` embeds (the engine's query encoder)."""
+
+    cache_size = 4096  # vectors of passages and sentences kept between checks
 
     def __init__(self, encode: Encode, thresholds: Thresholds = CALIBRATED) -> None:
         self.encode = encode
@@ -247,8 +259,8 @@ class Verifier:
         if todo:
             for t, v in zip(todo, self.encode(todo), strict=True):
                 self._vectors[t] = v
-            if len(self._vectors) > 4096:  # a long-running process: keep the newest only
-                for old in list(self._vectors)[:2048]:
+            if len(self._vectors) > self.cache_size:  # a long-running process: the newest
+                for old in list(self._vectors)[: self.cache_size // 2]:
                     del self._vectors[old]
         return np.stack([self._vectors[t] for t in texts])
 
@@ -280,11 +292,10 @@ class Verifier:
             for part in parts:
                 if _norm(part).strip(" .,") not in ev.text:
                     return f"the quote “{quote.strip()}” is in no cited passage"
-        claim_numbers = _numbers(claim)
         for word, digit in _CHECKED_NUMBER_WORDS.items():
             if re.search(rf"\b{word}\b", claim, re.I) and digit not in ev.numbers:
                 return f"the number '{word}' is in no cited passage"
-        for n in claim_numbers - set(_CHECKED_NUMBER_WORDS.values()):
+        for n in _digits(claim):
             if n not in ev.numbers and n.replace(".", "") not in ev.numbers:
                 return f"the number '{n}' is in no cited passage"
         given_text = _norm(" ".join(f"{p.text} {p.title}" for p in given))
@@ -299,10 +310,10 @@ class Verifier:
             return f"the name '{missing}' is in no cited passage"
         said = attribute(claim)
         if said.speaker:
-            if re.fullmatch(PRONOUN, said.speaker):
-                if not ev.speakers:
-                    return "it reports speech, and nobody speaks in the cited passages"
-            elif not any(same_speaker(said.speaker, s) for s in ev.speakers):
+            # "he said" names nobody: no one is misquoted by it.
+            if not re.fullmatch(PRONOUN, said.speaker) and not any(
+                same_speaker(said.speaker, s) for s in ev.speakers
+            ):
                 return f"no cited passage has {said.speaker} saying it"
         for p in cited:
             conflict = _polarity_conflict(claim, p.text)
@@ -311,8 +322,14 @@ class Verifier:
         return ""
 
     def support(self, claim: str, cited: Sequence[Passage]) -> float:
-        """How much of the claim the cited passages hold: content-word overlap and the best
-        cosine between the claim and a passage (or one of its sentences), weighted."""
+        """How much of the claim the cited passages hold, weighted (see Thresholds)."""
+        overlap, cosine = self.support_parts(claim, cited)
+        w = self.thresholds.overlap_weight
+        return w * overlap + (1 - w) * cosine
+
+    def support_parts(self, claim: str, cited: Sequence[Passage]) -> tuple[float, float]:
+        """The share of the claim's content words in the cited passages, and the best cosine
+        between the claim and a cited passage or one of its sentences."""
         claim_terms = set(terms(claim))
         ev_terms = set(terms(" ".join(p.text for p in cited)))
         overlap = len(claim_terms & ev_terms) / len(claim_terms) if claim_terms else 1.0
@@ -320,6 +337,4 @@ class Verifier:
         for p in cited:
             pieces += [p.text[s:e] for s, e in sentences(p.text)]
         vectors = self._embed([claim, *pieces])
-        cosine = float(np.max(vectors[1:] @ vectors[0]))
-        w = self.thresholds.overlap_weight
-        return w * overlap + (1 - w) * cosine
+        return overlap, float(np.max(vectors[1:] @ vectors[0]))
