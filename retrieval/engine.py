@@ -147,12 +147,14 @@ class Engine:
 
     def for_collection(self, name: str) -> Engine:
         """The same engine (settings, encoders, options) over another collection."""
-        return Engine(
+        other = Engine(
             self.settings.model_copy(update={"collection": name}),
             query_encoder=self._query_encoder,
             document_encoder=self._document_encoder,
             search_options=self.search_options,
         )
+        other._writer = self._writer  # the same model, if one was made
+        return other
 
     @cached_property
     def recipe(self) -> str:
@@ -286,9 +288,11 @@ class Engine:
         baseline: bool = False,
         on_progress: HarnessProgress | None = None,
         ingest_progress: ProgressCallback | None = None,
+        llm: bool = False,
     ) -> EvalRun:
         """The harness: the corpus indexed in a collection of its own (cached), every question
-        asked as of its date; with `baseline`, the baselines too (retrieval.evaluation)."""
+        asked as of its date; with `baseline`, the baselines too; with `llm`, again with the
+        language model writing the answers (retrieval.evaluation)."""
         from retrieval.evaluation.evaluate import eval_corpus
 
         return eval_corpus(
@@ -298,6 +302,7 @@ class Engine:
             baseline=baseline,
             on_progress=on_progress,
             ingest_progress=ingest_progress,
+            llm=llm,
         )
 
     def check_questions(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def engine_with_model(seed_engine: Engine, fake: FakeLLM, tmp: Path, **settings:
 
 class FakeLLM:
     def __init__(self) -> None:
-        self.reply = ""
+        self.reply: str | Callable[[dict[str, Any]], str] = ""  # the text, or made per request
         self.failure: str | None = None  # "429", "500", "slow": every request fails so
         self.delay_s = 2.0  # how long a "slow" request waits before answering
         self.requests: list[dict[str, Any]] = []
@@ -74,10 +75,11 @@ class FakeLLM:
                 if fake.failure in ("429", "500"):
                     self._json(int(fake.failure), {"error": {"message": "try later"}})
                     return
+                reply = fake.reply(body) if callable(fake.reply) else fake.reply
                 if body.get("stream"):
-                    self._stream(fake.reply)
+                    self._stream(reply)
                 else:
-                    self._json(200, _completion(fake.reply))
+                    self._json(200, _completion(reply))
 
             def _json(self, status: int, data: dict[str, Any]) -> None:
                 out = json.dumps(data).encode()

@@ -4,6 +4,7 @@ model fails or nothing it wrote holds up."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date
 
@@ -14,7 +15,8 @@ from retrieval.answering.attribution import same_speaker
 from retrieval.answering.llm import Writer, split_sentences
 from retrieval.answering.verification import Passage, Verifier, speakers_in
 from retrieval.config import Settings
-from retrieval.errors import SettingsError
+from retrieval.engine import Engine
+from retrieval.errors import BriefbotError, SettingsError
 from retrieval.models import Article
 from tests.conftest import make_settings
 from tests.fake_llm import (
@@ -319,3 +321,103 @@ def test_settings_read_the_model_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("BRIEFBOT_LLM_BASE_URL", "http://127.0.0.1:11434/")
     settings = Settings(data_dir=tmp_path, _env_file=None)
     assert (settings.llm, settings.llm_base_url) == ("ollama:llama3.1", "http://127.0.0.1:11434")
+
+
+# -- the command line and the harness -----------------------------------------------------
+@pytest.fixture
+def model_cli(monkeypatch, tmp_path, numpy_encoder, fake_llm):
+    """The CLI in this process on a fresh data directory, with BRIEFBOT_LLM on the fake."""
+    from typer.testing import CliRunner
+
+    from bot import cli
+
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BRIEFBOT_LLM", "openai:tiny")
+    monkeypatch.setenv("BRIEFBOT_LLM_BASE_URL", fake_llm.url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setattr(cli.State, "settings", None)
+
+    def make_engine() -> Engine:
+        engine = Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder)
+        assert engine.writer is not None
+        engine.writer.backoff_s = 0
+        return engine
+
+    monkeypatch.setattr(cli, "make_engine", make_engine)
+    return lambda *args: CliRunner().invoke(cli.app, list(args))
+
+
+def test_ask_llm_and_no_llm_choose_per_question(model_cli, fake_llm):
+    fake_llm.reply = " ".join(GOOD)
+    written = model_cli("ask", "--json", "--as-of", "2022-02-11", Q)
+    assert written.exit_code == 0, written.output
+    assert json.loads(written.stdout)["answer"] == " ".join(GOOD)
+    plain = model_cli("ask", "--json", "--no-llm", "--as-of", "2022-02-11", Q)
+    answer = json.loads(plain.stdout)
+    assert answer["generated"] is False and answer["answer"].endswith("[4]")
+    assert len(fake_llm.requests) == 1  # --no-llm asked no model
+
+
+def test_ask_llm_without_a_model_is_refused_by_name(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from bot import cli
+
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BRIEFBOT_LLM", raising=False)
+    monkeypatch.setattr(cli.State, "settings", None)
+    result = CliRunner().invoke(cli.app, ["ask", "--llm", Q])
+    assert isinstance(result.exception, BriefbotError)
+    assert "BRIEFBOT_LLM" in str(result.exception)
+
+
+def quoting_model(body: dict) -> str:
+    """A model that answers with the first passage's first sentence, cited."""
+    user = body["messages"][1]["content"]
+    text = user.split(">\n", 2)[2].split("\n</passage>", 1)[0] if "<passage " in user else ""
+    first = text.split(". ")[0].rstrip(".")
+    return f"{first} [1]." if text else "The indexed articles don't answer this question."
+
+
+def test_eval_llm_reports_the_written_answers_beside_the_extractive(model_cli, fake_llm):
+    from tests.conftest import FIXTURES
+
+    fake_llm.reply = quoting_model
+    eval_dir = FIXTURES / "eval"
+    result = model_cli(
+        "eval",
+        "--corpus",
+        str(eval_dir / "corpus.jsonl"),
+        "--questions",
+        str(eval_dir / "questions.jsonl"),
+        "--llm",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)["written"]
+    extractive, model = written["extractive"], written["with the model"]
+    n = len((eval_dir / "questions.jsonl").read_text().splitlines())
+    assert extractive["n"] == model["n"] == n
+    assert model["sentences_kept"] == 1.0 and model["written"] > 0  # verbatim: all kept
+    assert model["abstain_rate"] == extractive["abstain_rate"]
+    assert 0 <= model["answer_in_answer"] <= 1 and model["p50_ms"] <= model["p95_ms"]
+    assert len(fake_llm.requests) == round(n * (1 - model["abstain_rate"]))
+
+
+def test_written_metrics_count_kept_sentences_and_fallbacks():
+    from dataclasses import replace
+
+    from retrieval.evaluation.evaluate import written_metrics
+    from retrieval.models import Answer
+
+    q = {"id": "q", "answer": "Yellowstone"}
+    plain = Answer("?", "Floods hit Yellowstone [1]", False, timing_ms={"total": 10.0})
+    wrote = replace(plain, answer="Yellowstone flooded [1].", sentences_kept=1, sentences_dropped=1)
+    fell_back = replace(
+        plain, answer="It rained [1]", sentences_dropped=2, timing_ms={"total": 30.0}
+    )
+    m = written_metrics([(q, plain, wrote), (q, plain, fell_back)])
+    assert m["with the model"]["sentences_kept"] == 0.25
+    assert m["with the model"]["written"] == 0.5
+    assert m["with the model"]["answer_in_answer"] == 0.5
+    assert m["extractive"]["answer_in_answer"] == 1.0
