@@ -231,6 +231,7 @@ class ThreadReply(Reply):
         self.placeholder: str | None = None  # the message the answer replaces
         self.streamer: ChatStream | None = None
         self.streamed = ""  # the answer's text streamed so far
+        self.stream_failed = False
 
     def stream(self, text: str) -> None:
         if self.reply_ts is None:  # no thread to stream in: "Searching…" grows into the answer
@@ -240,8 +241,9 @@ class ThreadReply(Reply):
                 )
                 self.streamed = text
             return
-        if not text.startswith(self.streamed):
-            return  # not the text streamed so far, continued: the answer will show it
+        if self.stream_failed or not text.startswith(self.streamed):
+            return  # the answer will show it all
+        started = self.streamer is not None
         if self.streamer is None:
             self.streamer = self.client.chat_stream(
                 channel=self.message.channel,
@@ -250,9 +252,19 @@ class ThreadReply(Reply):
                 recipient_user_id=self.message.user or None,
                 buffer_size=1,  # each verified sentence at once; the conversation throttles
             )
-            self._drop_placeholder()
-        self.streamer.append(markdown_text=escape(text[len(self.streamed) :]))
+        try:
+            self.streamer.append(markdown_text=escape(text[len(self.streamed) :]))
+        except SlackApiError as exc:
+            # Streaming refused (a workspace without it, a scope missing): the answer is
+            # posted whole instead, where "Searching…" still stands.
+            log.warning("could not stream the answer: %s", exc.response.get("error"))
+            self.stream_failed = not started
+            if not started:
+                self.streamer = None
+            return
         self.streamed = text
+        if not started:
+            self._drop_placeholder()
 
     def _drop_placeholder(self) -> None:
         if self.placeholder is None:
@@ -296,10 +308,15 @@ class ThreadReply(Reply):
         # The streamed message is finished with what was held back, and carries the rest:
         # the notice, the sources and the buttons.
         first, *rest = render_answer(answer, vote_value=value, with_text=False)
-        self.streamer.stop(
-            markdown_text=escape(answer.answer[len(self.streamed) :]) or None,
-            blocks=first["blocks"],
-        )
+        try:
+            self.streamer.stop(
+                markdown_text=escape(answer.answer[len(self.streamed) :]) or None,
+                blocks=first["blocks"],
+            )
+        except SlackApiError as exc:  # the stream expired: the answer is posted whole
+            log.warning("could not finish the stream: %s", exc.response.get("error"))
+            send_all(render_answer(answer, vote_value=value), self._post, self._post)
+            return
         send_all(rest, self._post, self._post)
 
     def briefing(self, briefing: Briefing, key: str) -> None:

@@ -421,3 +421,74 @@ def test_written_metrics_count_kept_sentences_and_fallbacks():
     assert m["with the model"]["written"] == 0.5
     assert m["with the model"]["answer_in_answer"] == 0.5
     assert m["extractive"]["answer_in_answer"] == 1.0
+
+
+# -- streaming, written once in the conversation ------------------------------------------
+class StreamRecorder:
+    """A platform's reply that records what the conversation has it show."""
+
+    def __init__(self, interval: float = 0.0, broken: bool = False) -> None:
+        self.stream_interval = interval
+        self.broken = broken
+        self.calls: list[tuple[str, object]] = []
+
+    def progress(self, text: str) -> None:
+        self.calls.append(("progress", text))
+
+    def stream(self, text: str) -> None:
+        self.calls.append(("stream", text))
+        if self.broken:
+            raise RuntimeError("the platform refused the edit")
+
+    def answer(self, answer, vote_key, context) -> None:
+        self.calls.append(("answer", answer))
+
+    def briefing(self, briefing, key) -> None:
+        self.calls.append(("briefing", briefing))
+
+    def notice(self, text: str) -> None:
+        self.calls.append(("notice", text))
+
+    def history(self):
+        return []
+
+
+def _message(text: str):
+    from datetime import UTC, datetime
+
+    from bot.conversation import Message
+
+    return Message("test", "c1", "m1", "u1", text, datetime(2022, 2, 11, 12, tzinfo=UTC))
+
+
+def test_the_conversation_streams_verified_sentences_then_the_answer(llm_engine, fake_llm):
+    from bot.conversation import Conversation
+
+    fake_llm.reply = f"{GOOD[0]} {NO_SUCH_PASSAGE} {GOOD[1]}"
+    reply = StreamRecorder()
+    answer = Conversation(llm_engine).answer(_message(Q), reply)
+    assert [c for c in reply.calls if c[0] == "stream"] == [
+        ("stream", GOOD[0]),
+        ("stream", " ".join(GOOD)),
+    ]
+    assert reply.calls[-1] == ("answer", answer) and answer.answer == " ".join(GOOD)
+
+
+def test_streaming_keeps_to_the_platforms_interval_and_survives_its_failures(llm_engine, fake_llm):
+    from bot.conversation import Conversation
+
+    fake_llm.reply = " ".join(GOOD)
+    slow = StreamRecorder(interval=3600.0)  # one update an hour: only the first gets through
+    Conversation(llm_engine).answer(_message(Q), slow)
+    assert [c for c in slow.calls if c[0] == "stream"] == [("stream", GOOD[0])]
+    broken = StreamRecorder(broken=True)
+    answer = Conversation(llm_engine).answer(_message(Q), broken)
+    assert broken.calls[-1] == ("answer", answer) and answer.answer == " ".join(GOOD)
+
+
+def test_without_a_model_nothing_is_streamed(seed_engine):
+    from bot.conversation import Conversation
+
+    reply = StreamRecorder()
+    Conversation(seed_engine).answer(_message(Q), reply)
+    assert [kind for kind, _ in reply.calls] == ["progress", "answer"]

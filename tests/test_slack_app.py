@@ -86,6 +86,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.threads: dict[str, list[dict[str, Any]]] = {}  # thread ts -> conversations.replies
+        self.refused: set[str] = set()  # methods answered {"ok": false}
         self.held = 0
         self._lifted = threading.Event()
         self._lifted.set()
@@ -169,6 +170,8 @@ class FakeSlack:
             self._cond.notify_all()
 
     def answer(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if method in self.refused:
+            return {"ok": False, "error": "feature_not_enabled"}
         if method == "auth.test":
             return {
                 "ok": True,
@@ -1394,3 +1397,46 @@ def test_the_assistant_streams_a_generated_answer(model_slack, fake_slack):
     assert "".join(streamed(fake_slack, "D1", thread)) == " ".join(GOOD)
     assert fake_slack.where("assistant.threads.setStatus", thread_ts=thread)
     assert not fake_slack.where("chat.postMessage", channel="D1", thread_ts=thread)
+
+
+def test_a_direct_message_grows_into_the_generated_answer_in_place(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    status, _ = slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": QUESTION,
+            "ts": ts(440),
+        }
+    )
+    assert status == 200
+    searching = [
+        p for p in fake_slack.wait("chat.postMessage", channel="D1") if p["text"] == SEARCHING
+    ][-1]
+    updates = fake_slack.wait("chat.update", n=2, channel="D1", ts=searching["_ts"])
+    assert updates[0] == {
+        "channel": "D1",
+        "ts": searching["_ts"],
+        "text": GOOD[0],
+        "team_id": "T1",
+    }
+    final = updates[-1]
+    assert texts(final)[0] == escape(" ".join(GOOD))
+    assert not any("200,000" in u["text"] for u in updates)
+
+
+def test_where_streaming_is_refused_the_answer_is_posted_whole(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = " ".join(GOOD)
+    fake_slack.refused.add("chat.startStream")
+    try:
+        event = slack.mention(QUESTION, ts(450), channel="C2")
+        [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
+        [update] = fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    finally:
+        fake_slack.refused.clear()
+    assert texts(update)[0] == escape(" ".join(GOOD)) and "*Sources*" in texts(update)
+    assert not fake_slack.where("chat.delete", channel="C2", ts=searching["_ts"])
