@@ -233,9 +233,10 @@ def build(articles: dict[str, Article], stories: list[list[str]], limit: int, se
             )
             s = text[s0:e0].strip()
 
-            def add(kind: str, sentence: str | None, ok: bool) -> None:
-                if sentence and sentence.strip() != s or kind == "supported":
-                    assert sentence is not None
+            def add(
+                kind: str, sentence: str | None, ok: bool, s=s, passage=passage, aid=aid
+            ) -> None:
+                if sentence and (sentence.strip() != s or kind == "supported"):
                     items.append(Item(kind, f"{sentence.strip()} [1]", passage, aid, ok))
 
             add("supported", s, True)
