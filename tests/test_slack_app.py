@@ -1402,6 +1402,7 @@ def test_the_assistant_streams_a_generated_answer(model_slack, fake_slack):
 def test_a_direct_message_grows_into_the_generated_answer_in_place(model_slack, fake_slack):
     slack, fake_llm = model_slack
     fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    before = len(fake_slack.where("chat.postMessage", channel="D1", text=SEARCHING))
     status, _ = slack.event(
         {
             "type": "message",
@@ -1413,9 +1414,7 @@ def test_a_direct_message_grows_into_the_generated_answer_in_place(model_slack, 
         }
     )
     assert status == 200
-    searching = [
-        p for p in fake_slack.wait("chat.postMessage", channel="D1") if p["text"] == SEARCHING
-    ][-1]
+    searching = fake_slack.wait("chat.postMessage", before + 1, channel="D1", text=SEARCHING)[-1]
     updates = fake_slack.wait("chat.update", n=2, channel="D1", ts=searching["_ts"])
     assert updates[0] == {
         "channel": "D1",
