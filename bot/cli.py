@@ -272,13 +272,23 @@ def ask(
         str | None, typer.Option("--as-of", help="Answer as of this date (YYYY-MM-DD).")
     ] = None,
     context: Annotated[str, typer.Option(help="An earlier question this one follows up.")] = "",
+    llm: Annotated[
+        bool | None,
+        typer.Option(
+            "--llm/--no-llm",
+            help="Have the language model (BRIEFBOT_LLM) write the answer, or not "
+            "(default: when BRIEFBOT_LLM is set).",
+        ),
+    ] = None,
 ) -> None:
     """Answer a question with cited passages."""
     engine = make_engine()
     q = engine.check_question(question)  # refuse a bad question before any work
     now = parse_moment(as_of, "--as-of")
+    if llm and engine.writer is None:  # making it names a missing package or key, at once
+        raise BriefbotError("--llm: set BRIEFBOT_LLM to a model, e.g. openai:gpt-4o-mini.")
     ensure_seeded(engine)
-    answer = engine.ask(q, now=now, context=context)
+    answer = engine.ask(q, now=now, context=context, llm=llm)
     if as_json:
         sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
@@ -350,27 +360,34 @@ def evaluate(
     baseline: Annotated[bool, typer.Option(help="Also run langchain-chroma and bm25")] = False,
     report: Annotated[Path | None, typer.Option(help="Write report.json/.md/.png here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Also answer with the language model (BRIEFBOT_LLM)")
+    ] = False,
 ) -> None:
     """Evaluate: seed-style questions (must_cite / abstain) or a corpus with gold articles."""
     from retrieval import read_jsonl
 
     rows = read_jsonl(questions)
+    if llm and corpus is None:
+        raise BriefbotError("--llm: needs --corpus, the questions' articles")
     if corpus is not None or (rows and "gold_ids" in rows[0]):
         if corpus is None:
             raise BriefbotError("--corpus: questions with gold_ids need the corpus they refer to")
-        _eval_corpus(corpus, rows, baseline, report, as_json)
+        _eval_corpus(corpus, rows, baseline, report, as_json, llm)
     else:
         _eval_checks(rows, as_json)
 
 
 def _eval_corpus(
-    corpus: Path, rows: list, baseline: bool, report: Path | None, as_json: bool
+    corpus: Path, rows: list, baseline: bool, report: Path | None, as_json: bool, llm: bool
 ) -> None:
     from rich.table import Table
 
     if not corpus.is_file():
         raise BriefbotError(f"--corpus: {corpus}: no such file")
     engine = make_engine()
+    if llm and engine.writer is None:  # a missing package or key is named by the writer
+        raise BriefbotError("--llm: set BRIEFBOT_LLM to a model, e.g. openai:gpt-4o-mini.")
     with StageProgress() as stage:
         run = engine.evaluate(
             corpus,
@@ -380,9 +397,11 @@ def _eval_corpus(
             ingest_progress=lambda p: stage(
                 "indexing corpus (articles)", p.articles_done, p.articles_total
             ),
+            llm=llm,
         )
     if as_json:
-        sys.stdout.write(json.dumps({"systems": run.systems}, indent=2) + "\n")
+        found = {"systems": run.systems} | ({"written": run.written} if run.written else {})
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
     else:
         table = Table(
             "system",
@@ -412,9 +431,34 @@ def _eval_corpus(
                 f"briefbot / {name}: "
                 + " · ".join(f"{k} {'–' if v is None else f'{v:.2f}'}" for k, v in vals.items())
             )
+        if run.written:
+            _print_written(run.written)
     if report is not None:
         for p in run.write(report):
             err.print(f"wrote {p}")
+
+
+def _print_written(written: dict[str, dict[str, float]]) -> None:
+    """The answers with the language model beside the extractive ones."""
+    from rich.table import Table
+
+    table = Table("answer", "answer in answer", "sentences kept", "written", "abstain")
+    table.add_column("p50 ms")
+    table.add_column("p95 ms")
+    table.add_column("n")
+    for name, m in written.items():
+        kept, wrote = m.get("sentences_kept"), m.get("written")
+        table.add_row(
+            name,
+            f"{m['answer_in_answer']:.3f}",
+            "–" if kept is None else f"{kept:.3f}",
+            "–" if wrote is None else f"{wrote:.3f}",
+            f"{m['abstain_rate']:.3f}",
+            f"{m['p50_ms']:.1f}",
+            f"{m['p95_ms']:.1f}",
+            str(m["n"]),
+        )
+    out.print(table)
 
 
 def _eval_checks(rows: list, as_json: bool) -> None:

@@ -91,8 +91,18 @@ class Reply(Protocol):
     """The adapter's side of one message or command: where and how the answer goes."""
 
     def progress(self, text: str) -> None:
-        """Work has begun: a placeholder such as "Searching…" (later, the answer as it is
-        written, streamed)."""
+        """Work has begun: a placeholder such as "Searching…"."""
+
+    def stream(self, text: str) -> None:
+        """The answer as a language model writes it, in the sentences that passed the
+        verifier so far: the whole text each time, shown in place of the placeholder. Called
+        only when the engine generates, at most every `stream_interval` seconds; `answer`
+        then shows it all, with its citations. A platform that cannot show it leaves it."""
+
+    @property
+    def stream_interval(self) -> float:
+        """The least time between two `stream` calls: the platform's rate limit for edits."""
+        ...
 
     def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
         """Render and send the answer; with `vote_key`, the 👍 / 👎 under it carry the key.
@@ -174,12 +184,43 @@ class _Tracked(Reply):
         if self._live():
             self.reply.notice(text)
 
+    @property
+    def stream_interval(self) -> float:
+        return self.reply.stream_interval
+
+    def stream(self, text: str) -> None:
+        if self._live():
+            self.reply.stream(text)
+
     def history(self) -> Sequence[Earlier]:
         return self.reply.history()
 
     def hand_back(self) -> None:
         self.handed_back = True
         self.reply.notice(HANDED_BACK)
+
+
+class Streamed:
+    """A generated answer's verified sentences, handed to a reply as the text so far, at most
+    every `reply.stream_interval` seconds (the final answer shows whatever was held back). A
+    reply that cannot take the text does not stop the answer."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.interval = reply.stream_interval
+        self.sentences: list[str] = []
+        self._last = float("-inf")
+
+    def add(self, sentence: str) -> None:
+        self.sentences.append(sentence)
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        try:
+            self.reply.stream(" ".join(self.sentences))
+        except Exception:
+            log.warning("could not show the answer as it was written", exc_info=True)
 
 
 class Conversation:
@@ -339,7 +380,15 @@ class Conversation:
                 tracked.progress(SEARCHING)
                 question = self.check_question(message.text)
                 context = follow_up(tracked.history()) if message.thread else ""
-                answer = self.engine.ask(question, now=message.sent_at, context=context)
+                if self.engine.generates:  # shown as it is written, sentence by verified sentence
+                    answer = self.engine.ask(
+                        question,
+                        now=message.sent_at,
+                        context=context,
+                        on_sentence=Streamed(tracked).add,
+                    )
+                else:
+                    answer = self.engine.ask(question, now=message.sent_at, context=context)
                 tracked.answer(answer, self.keep_answer(answer), context)
                 self.metrics.answered(
                     message.platform, answer.abstained, time.monotonic() - started

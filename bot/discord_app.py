@@ -30,7 +30,14 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.conversation import Conversation, Earlier, Message, Reply, window_start
-from bot.render_discord import answer_embeds, briefing_embeds, message_groups, plain, thread_name
+from bot.render_discord import (
+    answer_embeds,
+    briefing_embeds,
+    message_groups,
+    plain,
+    streamed_text,
+    thread_name,
+)
 from retrieval import Answer, BriefbotError, Briefing, Metrics, SettingsError, read_settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,10 @@ THREAD_HISTORY = 50  # messages looked back through for a thread's earlier quest
 REPLY_TIMEOUT_S = 120.0  # the most a reply may wait for the event loop to send it
 # The statuses after which discord.py's HTTP client waits and sends the request again.
 RETRIED_STATUSES = frozenset({429, 500, 502, 504, 524})
+
+# Between two edits of an answer streamed as it is written: Discord allows five edits of a
+# channel's messages in five seconds.
+STREAM_INTERVAL_S = 1.2
 T = TypeVar("T")
 
 
@@ -77,6 +88,23 @@ async def send_groups(
     for k, group in enumerate(groups):
         extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
         await send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
+
+
+async def replace_with_groups(
+    edit: Callable[..., Coroutine[Any, Any, object]],
+    send: Callable[..., Coroutine[Any, Any, object]],
+    embeds: list[discord.Embed],
+    view: discord.ui.View | None = None,
+) -> None:
+    """Like `send_groups`, but the first group replaces a message already sent (an answer
+    streamed as it was written) with `edit`; the buttons go under the last."""
+    groups = message_groups(embeds)
+    for k, group in enumerate(groups):
+        extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
+        if k == 0:
+            await edit(content=None, embeds=group, allowed_mentions=NO_MENTIONS, **extra)
+        else:
+            await send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
 
 
 async def post_briefing(channel: discord.abc.Messageable, briefing: Briefing | str) -> None:
@@ -181,7 +209,12 @@ class _LoopReply:
 
 
 class MessageReply(_LoopReply, Reply):
-    """Replies to a mention (in a thread started from it) or a DM (in place)."""
+    """Replies to a mention (in a thread started from it) or a DM (in place). A generated
+    answer is streamed: one message, edited as sentences pass the verifier, then replaced by
+    the answer's embeds."""
+
+    stream_interval = STREAM_INTERVAL_S
+    streamed: discord.Message | None = None
 
     def __init__(
         self, client: BriefbotClient, message: discord.Message, loop: asyncio.AbstractEventLoop
@@ -207,9 +240,24 @@ class MessageReply(_LoopReply, Reply):
         with contextlib.suppress(discord.HTTPException):
             await (self.target or self.message.channel).typing()
 
+    def stream(self, text: str) -> None:
+        self._on_loop(self._stream(text))
+
+    async def _stream(self, text: str) -> None:
+        content = streamed_text(text)
+        if self.streamed is None:
+            where = self.target or self.message.channel
+            self.streamed = await where.send(content, allowed_mentions=NO_MENTIONS)
+        else:
+            await self.streamed.edit(content=content, allowed_mentions=NO_MENTIONS)
+
     def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
         view = vote_buttons(vote_key) if vote_key else None
         where = self.target or self.message.channel
+        if self.streamed is not None:
+            edit = self.streamed.edit
+            self._on_loop(replace_with_groups(edit, where.send, answer_embeds(answer), view))
+            return
         self._on_loop(send_groups(where.send, answer_embeds(answer), view))
 
     def briefing(self, briefing: Briefing, key: str) -> None:
@@ -233,7 +281,12 @@ class MessageReply(_LoopReply, Reply):
 
 
 class InteractionReply(_LoopReply, Reply):
-    """Replies to a slash command: follow-ups after the deferral ("thinking…")."""
+    """Replies to a slash command: follow-ups after the deferral ("thinking…"). A generated
+    answer is streamed into the deferred response, edited as sentences pass the verifier,
+    then replaced by the answer's embeds."""
+
+    stream_interval = STREAM_INTERVAL_S
+    streamed = False
 
     def __init__(
         self, interaction: discord.Interaction[BriefbotClient], loop: asyncio.AbstractEventLoop
@@ -242,10 +295,23 @@ class InteractionReply(_LoopReply, Reply):
         self.interaction = interaction
 
     def progress(self, text: str) -> None:
-        pass  # the deferral shows "thinking…"; streamed text would edit it here
+        pass  # the deferral shows "thinking…"
+
+    def stream(self, text: str) -> None:
+        self._on_loop(
+            self.interaction.edit_original_response(
+                content=streamed_text(text), allowed_mentions=NO_MENTIONS
+            )
+        )
+        self.streamed = True
+        self.interaction.extras["answered"] = True  # an error now must not delete it
 
     async def _follow_up(self, embeds: list[discord.Embed], view: discord.ui.View | None) -> None:
-        await send_groups(self.interaction.followup.send, embeds, view)
+        if self.streamed:
+            edit = self.interaction.edit_original_response
+            await replace_with_groups(edit, self.interaction.followup.send, embeds, view)
+        else:
+            await send_groups(self.interaction.followup.send, embeds, view)
         self.interaction.extras["answered"] = True
 
     def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:

@@ -217,9 +217,12 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     for k, c in enumerate(answer.citations):
         also = answer.also_reported_by.get(c.article_id)
         fields += _citation_fields(c, also, "Sources" if k == 0 else BLANK)
+    description = escape_cited(answer.answer.strip())
+    if answer.notice:  # something left out, or the model failed: said under the answer
+        description += f"\n\n*{escape(one_line(answer.notice))}*"
     return _assemble(
         title=escape(one_line(answer.question)),
-        description=escape_cited(answer.answer.strip()),
+        description=description,
         fields=fields,
         footer=_footer(answer),
         colour=ABSTAIN_COLOUR if answer.abstained else ANSWER_COLOUR,
@@ -293,6 +296,12 @@ def message_groups(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
 def thread_name(question: str) -> str:
     """A thread's name from the question it answers (Discord allows 100 characters)."""
     return truncate(one_line(question), THREAD_NAME_LIMIT) or "Question"
+
+
+def streamed_text(text: str) -> str:
+    """An answer as it is written, shown as a message's content (its [n] markers kept); the
+    final answer, in embeds with its sources, replaces it."""
+    return truncate(escape_cited(text.strip()), CONTENT_LIMIT)
 
 
 def plain(text: str) -> str:

@@ -207,20 +207,25 @@ def render_answer(
     asked_by: str | None = None,
     vote_value: str | None = None,
     share_value: str | None = None,
+    with_text: bool = True,
 ) -> list[Message]:
-    """The answer with its [n] markers, its Sources, a context line and the buttons.
+    """The answer with its [n] markers, its notice (something left out, the model failed), its
+    Sources, a context line and the buttons.
 
     `vote_value` adds 👍 / 👎 buttons and `share_value` a "Share in channel" button, each
-    carrying that value; an abstention is a short plain sentence and has no buttons.
+    carrying that value; an abstention is a short plain sentence and has no buttons. Without
+    `with_text`, everything below the answer's text (which was streamed already).
     """
     blocks: list[Block] = []
     if show_question:
         blocks.append(_asked(answer.question, asked_by))
     text = escape(answer.answer)
-    if answer.abstained or not answer.citations:
+    if with_text:
         blocks.extend(_sections(text))
+    if answer.notice:
+        blocks.append(_context(f"_{escape_clipped(answer.notice, 1000)}_"))
+    if answer.abstained or not answer.citations:
         return pack(blocks, answer.answer)
-    blocks.extend(_sections(text))
     blocks.append(_section("*Sources*"))
     for c in answer.citations:
         blocks.extend(_citation_blocks(c, answer.also_reported_by.get(c.article_id)))

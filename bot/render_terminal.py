@@ -28,7 +28,10 @@ def _quote(c: Citation) -> Text:
 def render_answer(answer: Answer) -> RenderableType:
     if answer.abstained:
         return Text(answer.answer, style="yellow")
-    parts: list[RenderableType] = [Text(answer.answer), Text(""), Text("Sources", style="bold")]
+    parts: list[RenderableType] = [Text(answer.answer)]
+    if answer.notice:  # something left out, or the model failed
+        parts.append(Text(answer.notice, style="italic yellow"))
+    parts += [Text(""), Text("Sources", style="bold")]
     for c in answer.citations:
         parts.append(_source_line(c))
         parts.append(_quote(c))

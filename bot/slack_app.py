@@ -9,6 +9,7 @@ around the app (settings, client, Socket Mode or HTTP) is bot/slack_server.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -17,12 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, Assistant, BoltContext
 from slack_bolt.context.ack import Ack
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
+from slack_sdk.web.chat_stream import ChatStream
 
 from bot.conversation import (
     SEARCHING,
@@ -60,6 +62,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 WORKERS = 8  # answers computed and posted at once; acknowledgements never wait on these
+# Between two updates of an answer streamed as it is written: chat.update and
+# chat.appendStream allow about one a second per conversation.
+STREAM_INTERVAL_S = 1.0
 LISTENER_THREADS = 16  # Bolt's: they only acknowledge and queue work, so a few keep up
 BUTTON_VALUE_LIMIT = 2000  # Slack's limit on a button's value
 THREAD_REPLIES = 100  # messages of a thread read for a follow-up's context
@@ -72,6 +77,20 @@ BRIEF_USAGE = (
 )
 MENTION_HINT = "Mention me with a question, for example “@briefbot what did Wallace say in Moscow?”"
 BUTTON_GONE = "This button no longer works. Ask the question again."
+
+# Slack's assistant pane: what it says when a thread opens, and the prompts it suggests; two of
+# them ask for a briefing (from the start of the day, of the last 24 hours).
+GREETING = "Ask me about the news: every answer cites the passages it rests on."
+SUGGESTED_PROMPTS = [
+    {"title": "Brief me on today", "message": "Brief me on today"},
+    {"title": "What changed since yesterday?", "message": "What changed since yesterday?"},
+    {"title": "Ask about a story", "message": "What did Wallace say after meeting Shoigu?"},
+]
+BRIEF_PROMPTS: dict[str, Callable[[datetime], datetime]] = {
+    "brief me on today": lambda now: now.replace(hour=0, minute=0, second=0, microsecond=0),
+    "what changed since yesterday": lambda now: window_start(None, now),
+}
+THREAD_TITLE_CHARS = 200
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
@@ -190,16 +209,71 @@ def post_briefing(client: WebClient, channel: str, briefing: Briefing | str) -> 
 # -- replies: the conversation's Reply, rendered for Slack ------------------------------------
 class ThreadReply(Reply):
     """Replies to a mention or a direct message: "Searching…" in the thread (a DM: in place),
-    then replaced by the answer."""
+    then replaced by the answer. A generated answer is streamed: in a thread with Slack's
+    streaming API (chat.startStream, appendStream, stopStream), which replaces "Searching…";
+    in place, by updates of "Searching…"."""
+
+    stream_interval = STREAM_INTERVAL_S
 
     def __init__(
-        self, client: WebClient, message: Message, reply_ts: str | None, bot_user_id: str | None
+        self,
+        client: WebClient,
+        message: Message,
+        reply_ts: str | None,
+        bot_user_id: str | None,
+        team_id: str | None = None,
     ) -> None:
         self.client = client
         self.message = message
         self.reply_ts = reply_ts  # the thread the answer goes in (None: the DM itself)
         self.bot_user_id = bot_user_id
+        self.team_id = team_id  # the workspace: Slack's streams in channels need it
         self.placeholder: str | None = None  # the message the answer replaces
+        self.streamer: ChatStream | None = None
+        self.streamed = ""  # the answer's text streamed so far
+        self.stream_failed = False
+
+    def stream(self, text: str) -> None:
+        if self.reply_ts is None:  # no thread to stream in: "Searching…" grows into the answer
+            if self.placeholder is not None:
+                self.client.chat_update(
+                    channel=self.message.channel, ts=self.placeholder, text=escape(text)
+                )
+                self.streamed = text
+            return
+        if self.stream_failed or not text.startswith(self.streamed):
+            return  # the answer will show it all
+        started = self.streamer is not None
+        if self.streamer is None:
+            self.streamer = self.client.chat_stream(
+                channel=self.message.channel,
+                thread_ts=self.reply_ts,
+                recipient_team_id=self.team_id,
+                recipient_user_id=self.message.user or None,
+                buffer_size=1,  # each verified sentence at once; the conversation throttles
+            )
+        try:
+            self.streamer.append(markdown_text=escape(text[len(self.streamed) :]))
+        except SlackApiError as exc:
+            # Streaming refused (a workspace without it, a scope missing): the answer is
+            # posted whole instead, where "Searching…" still stands.
+            log.warning("could not stream the answer: %s", exc.response.get("error"))
+            self.stream_failed = not started
+            if not started:
+                self.streamer = None
+            return
+        self.streamed = text
+        if not started:
+            self._drop_placeholder()
+
+    def _drop_placeholder(self) -> None:
+        if self.placeholder is None:
+            return
+        try:
+            self.client.chat_delete(channel=self.message.channel, ts=self.placeholder)
+        except SlackApiError as exc:
+            log.warning("could not delete the placeholder: %s", exc.response.get("error"))
+        self.placeholder = None
 
     def _post(self, **message: Any) -> SlackResponse:
         return self.client.chat_postMessage(
@@ -228,12 +302,31 @@ class ThreadReply(Reply):
 
     def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
         value = answer_value(answer, vote_key, self.message.sent_at, context)
-        self._send(render_answer(answer, vote_value=value))
+        if self.streamer is None or not answer.answer.startswith(self.streamed):
+            self._send(render_answer(answer, vote_value=value))
+            return
+        # The streamed message is finished with what was held back, and carries the rest:
+        # the notice, the sources and the buttons.
+        first, *rest = render_answer(answer, vote_value=value, with_text=False)
+        try:
+            self.streamer.stop(
+                markdown_text=escape(answer.answer[len(self.streamed) :]) or None,
+                blocks=first["blocks"],
+            )
+        except SlackApiError as exc:  # the stream expired: the answer is posted whole
+            log.warning("could not finish the stream: %s", exc.response.get("error"))
+            send_all(render_answer(answer, vote_value=value), self._post, self._post)
+            return
+        send_all(rest, self._post, self._post)
 
     def briefing(self, briefing: Briefing, key: str) -> None:
         self._send(render_briefing(briefing))
 
     def notice(self, text: str) -> None:
+        if self.streamer is not None:
+            with contextlib.suppress(SlackApiError):
+                self.streamer.stop()
+            self.streamer = None
         self._send([notice(f"{text} {MENTION_HINT}" if not self.message.text else text)])
 
     def history(self) -> list[Earlier]:
@@ -264,7 +357,10 @@ class ThreadReply(Reply):
 
 class PrivateReply(Reply):
     """Replies to a slash command, through its response_url: seen only by whoever typed it.
-    The command's acknowledgement is the placeholder ("Searching…"); the answer replaces it."""
+    The command's acknowledgement is the placeholder ("Searching…"); the answer replaces it.
+    Nothing is streamed: a response_url takes five messages at most."""
+
+    stream_interval = STREAM_INTERVAL_S
 
     def __init__(self, respond: Respond, message: Message) -> None:
         self.respond = respond
@@ -280,7 +376,10 @@ class PrivateReply(Reply):
         send_all(messages, first, rest)
 
     def progress(self, text: str) -> None:
-        pass  # the acknowledgement already says it; streamed text would replace it here
+        pass  # the acknowledgement already says it
+
+    def stream(self, text: str) -> None:
+        pass
 
     def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
         value = answer_value(answer, vote_key, self.message.sent_at, context)
@@ -296,6 +395,44 @@ class PrivateReply(Reply):
         return []  # a command has no thread
 
 
+class AssistantReply(ThreadReply):
+    """Replies in a thread of Slack's assistant pane: a status ("Searching…") instead of a
+    placeholder, the thread titled with its first question, the answer (streamed, when a
+    language model writes it) in the thread."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        message: Message,
+        thread_ts: str,
+        bot_user_id: str | None,
+        team_id: str | None = None,
+    ) -> None:
+        super().__init__(client, message, thread_ts, bot_user_id, team_id)
+        self.thread_ts = thread_ts
+
+    def progress(self, text: str) -> None:
+        try:
+            self.client.assistant_threads_setStatus(
+                channel_id=self.message.channel, thread_ts=self.thread_ts, status=text
+            )
+        except SlackApiError as exc:
+            log.warning("could not set the status: %s", exc.response.get("error"))
+
+    def history(self) -> list[Earlier]:
+        earlier = super().history()
+        if not earlier and self.message.text:  # the thread's first question names it
+            try:
+                self.client.assistant_threads_setTitle(
+                    channel_id=self.message.channel,
+                    thread_ts=self.thread_ts,
+                    title=self.message.text[:THREAD_TITLE_CHARS],
+                )
+            except SlackApiError as exc:
+                log.warning("could not title the thread: %s", exc.response.get("error"))
+        return earlier
+
+
 # -- the listeners ----------------------------------------------------------------------------
 class SlackBot:
     """The handlers: each acknowledges at once and leaves all other work, Slack's Web API calls
@@ -309,6 +446,11 @@ class SlackBot:
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="briefbot-slack")
 
     def register(self, app: App) -> None:
+        # The assistant pane's threads (direct messages with a thread) go to the assistant.
+        assistant = Assistant()
+        assistant.thread_started(self.on_assistant_thread)
+        assistant.user_message(self.on_assistant_message)
+        app.use(assistant)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.command("/ask")(self.on_ask)
@@ -331,15 +473,16 @@ class SlackBot:
         if event.get("bot_id") or event.get("subtype") == "bot_message":
             log.debug("not answering a bot's mention in %s", event.get("channel"))
             return
-        self._submit(self._converse, event, context.bot_user_id, client, False)
+        self._submit(self._converse, event, context, client, False)
 
     def on_message(self, event: dict, context: BoltContext, client: WebClient) -> None:
         # Only direct messages; edits, joins and bots' messages are not questions.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        self._submit(self._converse, event, context.bot_user_id, client, True)
+        self._submit(self._converse, event, context, client, True)
 
-    def _converse(self, event: dict, bot_user_id: str | None, client: WebClient, dm: bool) -> None:
+    def _converse(self, event: dict, context: BoltContext, client: WebClient, dm: bool) -> None:
+        bot_user_id = context.bot_user_id
         ts, parent = event["ts"], event.get("thread_ts")
         message = Message(
             platform=PLATFORM,
@@ -358,7 +501,54 @@ class SlackBot:
         if not self.is_allowed(message.channel):
             self._decline(client, message, reply_ts)
             return
-        self.conversation.answer(message, ThreadReply(client, message, reply_ts, bot_user_id))
+        reply = ThreadReply(client, message, reply_ts, bot_user_id, context.team_id)
+        self.conversation.answer(message, reply)
+
+    # -- the assistant pane -------------------------------------------------------------------
+    def on_assistant_thread(self, event: dict, client: WebClient) -> None:
+        self._submit(self._greet, event, client)
+
+    def _greet(self, event: dict, client: WebClient) -> None:
+        thread = event.get("assistant_thread") or {}
+        channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
+        if not channel or not thread_ts:
+            return
+        try:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, **notice(GREETING))
+            client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel, thread_ts=thread_ts, prompts=SUGGESTED_PROMPTS
+            )
+        except SlackApiError as exc:
+            log.warning("could not greet in the assistant: %s", exc.response.get("error"))
+
+    def on_assistant_message(self, event: dict, context: BoltContext, client: WebClient) -> None:
+        self._submit(self._assist, event, context, client)
+
+    def _assist(self, event: dict, context: BoltContext, client: WebClient) -> None:
+        ts, thread_ts = event["ts"], event["thread_ts"]
+        message = Message(
+            platform=PLATFORM,
+            channel=event["channel"],
+            id=ts,
+            user=event.get("user") or "",
+            text=plain_text(event.get("text", ""), context.bot_user_id),
+            sent_at=slack_time(ts),
+            thread=thread_ts,
+            direct=True,
+        )
+        if not self.conversation.claim(message):
+            return
+        if not self.is_allowed(message.channel):
+            self._decline(client, message, thread_ts)
+            return
+        reply = AssistantReply(client, message, thread_ts, context.bot_user_id, context.team_id)
+        since = BRIEF_PROMPTS.get(message.text.rstrip(" ?.!").lower())
+        if since is None:
+            self.conversation.answer(message, reply)
+            return
+        with self.conversation.guard(reply.notice):
+            request = self.conversation.brief_request(None, since(message.sent_at), message.sent_at)
+            self.conversation.brief(request, reply)
 
     def _decline(self, client: WebClient, message: Message, reply_ts: str | None) -> None:
         try:

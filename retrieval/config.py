@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -73,15 +74,17 @@ class Settings(BaseSettings):
     also_in_the_news: int = Field(10, ge=0, le=30)
     """One-line "Also in the news" items below a briefing's top stories (0: none)."""
 
-    # An optional LLM (OpenAI-compatible chat completions API). Empty: the extractive answerer.
-    llm_url: str = ""
-    """An OpenAI-compatible chat completions API; empty: extractive answers only."""
-    llm_model: str = ""
-    """The LLM's model name."""
-    llm_api_key: SecretStr = SecretStr("")
-    """The LLM API's key."""
-    llm_timeout_s: float = Field(30.0, gt=0)
-    """How long an LLM call may take, in seconds."""
+    # An optional chat model that writes the answer in prose. See retrieval/answering/llm.py.
+    llm: str = ""
+    """A chat model in LangChain's provider:model form (openai:gpt-4o-mini, ollama:llama3.1,
+    anthropic:...); its key comes from the provider's own variable (OPENAI_API_KEY,
+    ANTHROPIC_API_KEY). Empty: the extractive answer alone."""
+    llm_base_url: str = ""
+    """An OpenAI-compatible server (vLLM, llama.cpp) or Ollama's host; empty: the provider's."""
+    llm_timeout_s: float = Field(30.0, gt=0, le=600)
+    """How long one call to the chat model may take, in seconds."""
+    llm_retries: int = Field(2, ge=0, le=5)
+    """Tries again after a timeout, a 429 or a server error, then the extractive answer."""
 
     # Feeds: hosts, addresses and CIDR ranges that may be fetched although not public.
     fetch_allow_hosts: str = ""
@@ -105,10 +108,20 @@ class Settings(BaseSettings):
 
     # The chat platforms' settings (tokens, channels) are the front ends': see bot/.
 
-    @field_validator("chroma_url", "llm_url")
+    @field_validator("chroma_url", "llm_base_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return http_url_or_empty(v).rstrip("/")
+
+    @field_validator("llm")
+    @classmethod
+    def _llm(cls, v: str) -> str:
+        from retrieval.answering.llm import parse_model_name  # here: it knows the providers
+
+        v = v.strip()
+        if v:
+            parse_model_name(v)  # a ValueError says what the form is
+        return v
 
     @field_validator("fetch_allow_hosts")
     @classmethod
@@ -182,6 +195,10 @@ def remember_secrets(settings: BaseSettings) -> None:
         value = getattr(settings, name, None)
         if isinstance(value, SecretStr) and len(value.get_secret_value().strip()) >= 4:
             _SECRETS.add(value.get_secret_value().strip())
+    # A chat model's key lives in its provider's own variable (OPENAI_API_KEY, ...).
+    for name, value in os.environ.items():
+        if name.endswith("_API_KEY") and len(value.strip()) >= 4:
+            _SECRETS.add(value.strip())
 
 
 def redact(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.answering.answer import ComposeOptions, compose
 from retrieval.answering.timewindow import Window, check_window, parse_window
 from retrieval.config import Settings
-from retrieval.errors import BriefbotError, QuestionError
+from retrieval.errors import BriefbotError, QuestionError, SettingsError
 from retrieval.index.search import (
     Hit,
     RankedArticle,
@@ -43,6 +43,7 @@ from retrieval.models import Answer, Article, Briefing
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
+    from retrieval.answering.llm import Writer
     from retrieval.evaluation.evaluate import CheckResult, EvalRun, HarnessProgress
     from retrieval.index.collections import ReindexReport
     from retrieval.index.embedding import Encoder
@@ -109,9 +110,7 @@ class Engine:
         self._chain: Runnable[ChainState, Answer] | None = None
         self.metrics = Metrics()  # what this engine counts (served at /metrics)
         self.metrics.watch_newest(self.newest_article)
-        from retrieval.answering.llm import LLMWriter
-
-        self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
+        self._writer: Writer | None = None
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
@@ -176,6 +175,22 @@ class Engine:
         return export_jsonl(self.store, Path(path))
 
     @property
+    def generates(self) -> bool:
+        """Whether answers are written by a language model (BRIEFBOT_LLM) by default."""
+        return bool(self.settings.llm)
+
+    @property
+    def writer(self) -> Writer | None:
+        """The language model's writer (retrieval/answering/llm.py); None without BRIEFBOT_LLM.
+        A SettingsError names a missing package or key."""
+        with self._lock:
+            if self._writer is None and self.settings.llm:
+                from retrieval.answering.llm import Writer
+
+                self._writer = Writer.from_settings(self.settings, self.query_encoder.encode)
+            return self._writer
+
+    @property
     def query_encoder(self) -> Encoder:
         with self._lock:
             if self._query_encoder is None:
@@ -193,12 +208,14 @@ class Engine:
 
     def for_collection(self, name: str) -> Engine:
         """The same engine (settings, encoders, options) over another collection."""
-        return Engine(
+        other = Engine(
             self.settings.model_copy(update={"collection": name}),
             query_encoder=self._query_encoder,
             document_encoder=self._document_encoder,
             search_options=self.search_options,
         )
+        other._writer = self._writer  # the same model, if one was made
+        return other
 
     @cached_property
     def recipe(self) -> str:
@@ -268,6 +285,7 @@ class Engine:
         report = self.ensure_seeded(on_progress)
         t = time.perf_counter()
         self.snapshot()
+        _ = self.writer  # a model that can't be made is named now, not at the first question
         log.info("index loaded in %.1f s", time.perf_counter() - t)
         return report
 
@@ -346,9 +364,11 @@ class Engine:
         baseline: bool = False,
         on_progress: HarnessProgress | None = None,
         ingest_progress: ProgressCallback | None = None,
+        llm: bool = False,
     ) -> EvalRun:
         """The harness: the corpus indexed in a collection of its own (cached), every question
-        asked as of its date; with `baseline`, the baselines too (retrieval.evaluation)."""
+        asked as of its date; with `baseline`, the baselines too; with `llm`, again with the
+        language model writing the answers (retrieval.evaluation)."""
         from retrieval.evaluation.evaluate import eval_corpus
 
         return eval_corpus(
@@ -358,6 +378,7 @@ class Engine:
             baseline=baseline,
             on_progress=on_progress,
             ingest_progress=ingest_progress,
+            llm=llm,
         )
 
     def check_questions(
@@ -410,18 +431,41 @@ class Engine:
         question: str,
         now: date | datetime | None = None,
         context: str = "",
+        *,
+        llm: bool | None = None,
+        on_sentence: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer as of `now` (default: today): nothing published after it is used."""
+        """Answer as of `now` (default: today): nothing published after it is used.
+
+        `llm`: written by the language model (default: when BRIEFBOT_LLM is set), each of its
+        sentences handed to `on_sentence` once verified, as the model writes."""
         t0 = time.perf_counter()
         q = self.check_question(question)
         state = ChainState(q, " ".join(context.split())[:2000], as_date(now))
         answer = self.chain.invoke(state)
-        if self.writer is not None:
+        if self.generates if llm is None else llm:
             t = time.perf_counter()
-            answer = self.writer.rewrite(answer, (state.now or date.today()).isoformat())
+            answer = self._write(answer, state.now or date.today(), on_sentence)
             answer.timing_ms["llm"] = round((time.perf_counter() - t) * 1000, 1)
         answer.timing_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return answer
+
+    def _write(
+        self, answer: Answer, asked_on: date, on_sentence: Callable[[str], None] | None
+    ) -> Answer:
+        writer = self.writer
+        if writer is None:
+            raise SettingsError(
+                "A written answer needs a language model: set BRIEFBOT_LLM "
+                "(e.g. openai:gpt-4o-mini or ollama:llama3.1)."
+            )
+        if answer.abstained or not answer.citations:
+            return answer
+        from retrieval.answering.llm import passages_for
+
+        ids = list(dict.fromkeys(c.article_id for c in answer.citations))
+        passages = passages_for(answer, self.store.get_articles(ids))
+        return writer.write(answer, passages, asked_on, on_sentence)
 
     def _retrieve(self, state: ChainState) -> ChainState:
         t = time.perf_counter()

@@ -46,6 +46,16 @@ class Answer:
     also_reported_by: dict[str, list[str]] = field(default_factory=dict)  # article id -> sources
     ranked_article_ids: list[str] = field(default_factory=list)  # retrieval order, for evaluation
     ranked_groups: list[list[str]] = field(default_factory=list)  # each with its near-duplicates
+    # A language model's answer (retrieval/answering/llm.py): a one-line notice for the reader
+    # (something was left out, the model failed), and its sentences kept and dropped.
+    notice: str = ""
+    sentences_kept: int = 0
+    sentences_dropped: int = 0
+
+    @property
+    def generated(self) -> bool:
+        """The text is a language model's, every sentence of it verified."""
+        return self.sentences_kept > 0
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +66,8 @@ class Answer:
             "timing_ms": self.timing_ms,
             "articles_searched": self.articles_searched,
             "also_reported_by": self.also_reported_by,
+            "generated": self.generated,
+            "notice": self.notice,
         }
 
 

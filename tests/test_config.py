@@ -14,7 +14,9 @@ from retrieval.errors import SettingsError
         ({"BRIEFBOT_CHROMA_URL": "localhost:8000"}, "BRIEFBOT_CHROMA_URL"),
         ({"BRIEFBOT_MIN_RELEVANCE": "2"}, "BRIEFBOT_MIN_RELEVANCE"),
         ({"BRIEFBOT_COLLECTION": "a b"}, "BRIEFBOT_COLLECTION"),
-        ({"BRIEFBOT_LLM_URL": "http://"}, "BRIEFBOT_LLM_URL"),
+        ({"BRIEFBOT_LLM_BASE_URL": "http://"}, "BRIEFBOT_LLM_BASE_URL"),
+        ({"BRIEFBOT_LLM": "gpt-4o"}, "BRIEFBOT_LLM"),
+        ({"BRIEFBOT_LLM_RETRIES": "50"}, "BRIEFBOT_LLM_RETRIES"),
     ],
 )
 def test_invalid_settings_name_the_setting(monkeypatch, env, name):

@@ -27,6 +27,7 @@ import pytest
 import yarl
 from aiohttp import web
 from discord.ext.test import backend as dpytest_backend
+from discord.ext.test import callbacks as dpytest_callbacks
 from discord.ext.test import factories as dpytest_factories
 from discord.webhook.async_ import AsyncWebhookAdapter
 
@@ -55,6 +56,8 @@ from retrieval.errors import SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
 from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
+from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, FakeLLM, engine_with_model
+from tests.fake_llm import QUESTION as QUESTION_WRITTEN
 
 SEED_TITLE = "U.K. Defense Official Says Russia Assures They Will 'Not Invade Ukraine'"
 QUESTION = "What did Russia assure Ben Wallace?"
@@ -706,6 +709,63 @@ class Verbose(Spy):
 class Broken(Spy):
     def ask(self, question: str, now: Any = None, context: str = "") -> Answer:
         raise RuntimeError("the index is on fire")
+
+
+# -- answers written by a language model, streamed as edits ---------------------------------
+@pytest.fixture
+async def model_discord(seed_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fake Discord whose engine has a (fake) language model write its answers; the edits
+    of messages are recorded too, as (channel id, payload)."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    fake_llm = FakeLLM()
+    engine = engine_with_model(seed_engine, fake_llm, tmp_path / "model")
+    env = await start_fake_discord(engine, tmp_path, monkeypatch)
+    edits: list[tuple[int, dict]] = []
+
+    async def edited(channel: Any, message: Any, fields: dict) -> None:
+        edits.append((channel.id, json.loads(json.dumps(fields["params"].payload or {}))))
+
+    dpytest_callbacks.set_callback(edited, "edit_message")
+    yield env, fake_llm, edits
+    dpytest_callbacks.remove_callback("edit_message")
+    await stop_fake_discord(env)
+    fake_llm.close()
+
+
+async def test_a_mention_streams_verified_sentences_then_becomes_the_cited_answer(model_discord):
+    env, fake_llm, edits = model_discord
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    question = await env.say(env.mention(QUESTION_WRITTEN))
+
+    thread = env.guild.get_thread(question.id)
+    [streamed] = env.sent_to(thread.id)
+    assert streamed["content"] == GOOD[0]  # the first verified sentence, at once
+    assert streamed["allowed_mentions"] == {"parse": []}
+    # The same message then becomes the answer: embeds with the sources, and the buttons.
+    final = edits[-1][1]
+    assert edits[-1][0] == thread.id and final["content"] is None
+    [embed] = final["embeds"]
+    assert embed["description"].startswith(" ".join(GOOD))
+    assert "*Something was left out: one sentence" in embed["description"]
+    assert embed["fields"][0]["value"].startswith(f"**[1]** {escape(SEED_TITLE)}")
+    assert len(custom_ids(final)) == 2
+    shown = [streamed["content"]] + [p.get("content") or "" for _, p in edits]
+    assert all(p.strip() in ("", GOOD[0], " ".join(GOOD)) for p in shown)
+    assert not any("200,000" in p for p in shown)
+
+
+async def test_ask_streams_into_its_deferred_response(model_discord):
+    env, fake_llm, _ = model_discord
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    payload = await env.command("ask", question=QUESTION_WRITTEN)
+
+    original = f"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
+    edits = [c.payload for c in env.calls if c.method == "PATCH" and c.path == original]
+    assert edits[0]["content"] == GOOD[0]
+    [embed] = edits[-1]["embeds"]
+    assert embed["description"].startswith(" ".join(GOOD)) and len(custom_ids(edits[-1])) == 2
+    assert not [c for c in env.calls if c.method == "POST" and c.path.endswith(payload["token"])]
+    assert not any("200,000" in (e.get("content") or "") for e in edits)
 
 
 # -- mentions, threads and DMs (dpytest) --------------------------------------------------

@@ -44,7 +44,9 @@ from bot.render_slack import (
 )
 from bot.slack_app import (
     DECLINE,
+    GREETING,
     LISTENER_THREADS,
+    SUGGESTED_PROMPTS,
     WORKERS,
     encode_value,
     parse_brief_args,
@@ -56,6 +58,7 @@ from retrieval.errors import SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
 from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
+from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, QUESTION, FakeLLM, engine_with_model
 
 BOT_TOKEN = "xoxb-test-0000-secret-bot-token"
 APP_TOKEN = "xapp-test-0000-secret-app-token"
@@ -83,6 +86,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.threads: dict[str, list[dict[str, Any]]] = {}  # thread ts -> conversations.replies
+        self.refused: set[str] = set()  # methods answered {"ok": false}
         self.held = 0
         self._lifted = threading.Event()
         self._lifted.set()
@@ -119,7 +123,7 @@ class FakeSlack:
                 if method == "chat.postMessage" and not fake._lifted.is_set():
                     fake.hold()
                 result = fake.answer(method, payload)
-                if "ts" in result and method == "chat.postMessage":
+                if "ts" in result and method in ("chat.postMessage", "chat.startStream"):
                     payload["_ts"] = result["ts"]  # so that a test can find its chat.update
                 fake.record(method, payload)
                 self._reply(200, json.dumps(result))
@@ -166,6 +170,8 @@ class FakeSlack:
             self._cond.notify_all()
 
     def answer(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if method in self.refused:
+            return {"ok": False, "error": "feature_not_enabled"}
         if method == "auth.test":
             return {
                 "ok": True,
@@ -176,6 +182,9 @@ class FakeSlack:
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = payload.get("ts") or f"{T0 + 1000}.{next(self._ts):06d}"
+            return {"ok": True, "channel": payload.get("channel"), "ts": ts}
+        if method == "chat.startStream":
+            ts = f"{T0 + 2000}.{next(self._ts):06d}"
             return {"ok": True, "channel": payload.get("channel"), "ts": ts}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{T0 + 1000}.{next(self._ts):06d}"}
@@ -1198,7 +1207,15 @@ def test_the_manifest_asks_for_what_the_app_handles():
     manifest = yaml.safe_load((PROJECT_ROOT / "deploy" / "slack-manifest.yml").read_text())
     features, settings = manifest["features"], manifest["settings"]
     assert {c["command"] for c in features["slash_commands"]} == {"/ask", "/brief"}
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "message.im",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
+    }
+    assert features["assistant_view"]["suggested_prompts"] == [
+        {"title": p["title"], "message": p["message"]} for p in SUGGESTED_PROMPTS[:2]
+    ]
     assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"]
     assert features["app_home"]["messages_tab_enabled"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
@@ -1208,6 +1225,7 @@ def test_the_manifest_asks_for_what_the_app_handles():
         "commands",
         "im:history",
         "channels:history",
+        "assistant:write",
     } <= scopes
 
 
@@ -1240,3 +1258,184 @@ def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, 
     servers[0].shutdown()
     thread.join(TIMEOUT)
     assert not thread.is_alive()
+
+
+# -- answers written by a language model, streamed; Slack's assistant pane --------------------
+@pytest.fixture
+def model_slack(fake_slack, seed_engine, feedback, tmp_path, monkeypatch):
+    """The app with an engine whose answers a (fake) language model writes."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    fake_llm = FakeLLM()
+    engine = engine_with_model(seed_engine, fake_llm, tmp_path / "model")
+    app = build_app(slack_settings(fake_slack), engine, feedback, tmp_path)
+    server = serve_http(app, port=0, host="127.0.0.1")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake_slack), fake_llm
+    server.shutdown()
+    server.server_close()
+    fake_llm.close()
+
+
+def streamed(fake: FakeSlack, channel: str, thread: str) -> list[str]:
+    """The text of every chunk streamed to the thread, in order (one stream)."""
+    with fake._cond:
+        calls = list(fake.calls)
+    [stream_ts] = [
+        p["_ts"]
+        for m, p in calls
+        if m == "chat.startStream" and p.get("channel") == channel and p["thread_ts"] == thread
+    ]
+    out = []
+    for method, payload in calls:
+        same = payload.get("_ts") == stream_ts or payload.get("ts") == stream_ts
+        if method in ("chat.startStream", "chat.appendStream", "chat.stopStream") and same:
+            chunks = payload.get("chunks") or []
+            chunks = json.loads(chunks) if isinstance(chunks, str) else chunks
+            out += [c["text"] for c in chunks if c.get("type") == "markdown_text"]
+    return out
+
+
+def test_a_generated_answer_streams_in_verified_sentences_then_carries_its_sources(
+    model_slack, fake_slack
+):
+    slack, fake_llm = model_slack
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    event = slack.mention(QUESTION, ts(300), channel="C3")
+
+    [start] = fake_slack.wait("chat.startStream", channel="C3", thread_ts=event["ts"])
+    [stop] = fake_slack.wait("chat.stopStream", channel="C3", ts=start["_ts"])
+    assert (start["thread_ts"], start["recipient_team_id"], start["recipient_user_id"]) == (
+        event["ts"],
+        "T1",
+        "U1",
+    )
+    chunks = streamed(fake_slack, "C3", event["ts"])
+    # Sentence by sentence, each whole and verified; the fabricated one never shown.
+    assert chunks[0] == GOOD[0] and "".join(chunks) == " ".join(GOOD)
+    assert all(c.strip() in GOOD for c in chunks)
+    blocks = json.loads(stop["blocks"]) if isinstance(stop["blocks"], str) else stop["blocks"]
+    text = "\n".join(t for b in blocks for t in texts({"blocks": [b]}))
+    assert "Something was left out: one sentence" in text and "*Sources*" in text
+    assert "[1] *U.K. Defense Official Says Russia Assures" in text
+    # "Searching…" made way for the stream; no other answer was posted.
+    [searching] = fake_slack.where("chat.postMessage", channel="C3", thread_ts=event["ts"])
+    fake_slack.wait("chat.delete", channel="C3", ts=searching["_ts"])
+    assert not fake_slack.where("chat.update", channel="C3", ts=searching["_ts"])
+
+
+def test_the_assistant_greets_a_new_thread_with_suggested_prompts(slack, fake_slack):
+    thread = ts(400)
+    status, _ = slack.event(
+        {
+            "type": "assistant_thread_started",
+            "assistant_thread": {"user_id": "U1", "channel_id": "D1", "thread_ts": thread},
+            "event_ts": thread,
+        }
+    )
+    assert status == 200
+    [prompts] = fake_slack.wait("assistant.threads.setSuggestedPrompts", thread_ts=thread)
+    sent = prompts["prompts"]
+    sent = json.loads(sent) if isinstance(sent, str) else sent
+    assert sent == SUGGESTED_PROMPTS and prompts["channel_id"] == "D1"
+    [greeting] = fake_slack.wait("chat.postMessage", channel="D1", thread_ts=thread)
+    assert greeting["text"] == GREETING
+
+
+def assistant_message(slack: Slack, text: str, thread: str, at: str) -> None:
+    status, _ = slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": text,
+            "ts": at,
+            "thread_ts": thread,
+        }
+    )
+    assert status == 200
+
+
+def test_the_assistant_shows_a_status_titles_the_thread_and_answers_in_it(
+    slack, fake_slack, seed_engine
+):
+    thread, at = ts(410), ts(411)
+    assistant_message(slack, QUESTION, thread, at)
+    [answer] = fake_slack.wait("chat.postMessage", channel="D1", thread_ts=thread)
+    [status] = fake_slack.where("assistant.threads.setStatus", thread_ts=thread)
+    assert (status["channel_id"], status["status"]) == ("D1", SEARCHING)
+    [title] = fake_slack.where("assistant.threads.setTitle", thread_ts=thread)
+    assert title["title"] == QUESTION
+    expected = seed_engine.ask(QUESTION, now=datetime.fromtimestamp(T0 + 411, UTC))
+    n = len(expected.citations)
+    assert answer["blocks"][: n + 2] == expected_answer_blocks(expected)
+
+    # A follow-up in the same thread: read with the first question, and no new title.
+    fake_slack.threads[thread] = [
+        {"type": "message", "user": "U1", "text": QUESTION, "ts": at},
+    ]
+    assistant_message(slack, "and what about the Minsk agreement?", thread, ts(412))
+    fake_slack.wait("chat.postMessage", n=2, channel="D1", thread_ts=thread)
+    assert len(fake_slack.where("assistant.threads.setTitle", thread_ts=thread)) == 1
+
+
+def test_the_assistants_brief_me_prompt_gives_a_briefing(slack, fake_slack):
+    thread = ts(420)
+    assistant_message(slack, "What changed since yesterday?", thread, ts(421))
+    [briefing] = fake_slack.wait("chat.postMessage", channel="D1", thread_ts=thread)
+    head = texts(briefing)[0]
+    assert head.startswith("*Briefing* · 2022-02-11 10:07 UTC → 2022-02-12 10:07 UTC")
+
+
+def test_the_assistant_streams_a_generated_answer(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = " ".join(GOOD)
+    thread = ts(430)
+    assistant_message(slack, QUESTION, thread, ts(431))
+    [start] = fake_slack.wait("chat.startStream", channel="D1", thread_ts=thread)
+    fake_slack.wait("chat.stopStream", channel="D1", ts=start["_ts"])
+    assert "".join(streamed(fake_slack, "D1", thread)) == " ".join(GOOD)
+    assert fake_slack.where("assistant.threads.setStatus", thread_ts=thread)
+    assert not fake_slack.where("chat.postMessage", channel="D1", thread_ts=thread)
+
+
+def test_a_direct_message_grows_into_the_generated_answer_in_place(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    before = len(fake_slack.where("chat.postMessage", channel="D1", text=SEARCHING))
+    status, _ = slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": QUESTION,
+            "ts": ts(440),
+        }
+    )
+    assert status == 200
+    searching = fake_slack.wait("chat.postMessage", before + 1, channel="D1", text=SEARCHING)[-1]
+    updates = fake_slack.wait("chat.update", n=2, channel="D1", ts=searching["_ts"])
+    assert updates[0] == {
+        "channel": "D1",
+        "ts": searching["_ts"],
+        "text": GOOD[0],
+        "team_id": "T1",
+    }
+    final = updates[-1]
+    assert texts(final)[0] == escape(" ".join(GOOD))
+    assert not any("200,000" in u["text"] for u in updates)
+
+
+def test_where_streaming_is_refused_the_answer_is_posted_whole(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = " ".join(GOOD)
+    fake_slack.refused.add("chat.startStream")
+    try:
+        event = slack.mention(QUESTION, ts(450), channel="C2")
+        [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
+        [update] = fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    finally:
+        fake_slack.refused.clear()
+    assert texts(update)[0] == escape(" ".join(GOOD)) and "*Sources*" in texts(update)
+    assert not fake_slack.where("chat.delete", channel="C2", ts=searching["_ts"])

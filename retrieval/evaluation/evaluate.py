@@ -177,6 +177,8 @@ HarnessProgress = Callable[[str, int, int], None]  # (stage, done, total)
 class EvalRun:
     systems: dict[str, dict[str, float]]
     questions: list[dict[str, Any]]
+    # With a language model (`briefbot eval --llm`): its answers beside the extractive ones.
+    written: dict[str, dict[str, float]] | None = None
 
     def ratios(self, engine: str = "briefbot") -> dict[str, dict[str, float | None]]:
         """The engine's figure divided by each other system's, metric by metric."""
@@ -204,10 +206,12 @@ def eval_corpus(
     on_progress: HarnessProgress | None = None,
     ingest_progress: ProgressCallback | None = None,
     baseline_embeddings: Embeddings | None = None,
+    llm: bool = False,
 ) -> EvalRun:
     """Index the corpus (cached, in a collection of its own beside `engine`'s) and ask every
     question as of its asked_on date. `baseline_embeddings`: the langchain-chroma baseline's
-    (default: the model through langchain-huggingface)."""
+    (default: the model through langchain-huggingface). With `llm`, every question is asked
+    again with the language model writing the answer (see `written_metrics`)."""
     from retrieval.intake.articles import load_path
 
     engine = engine.for_collection(corpus_key(corpus, engine.recipe))
@@ -220,7 +224,7 @@ def eval_corpus(
     systems: dict[str, Callable[[dict[str, Any]], SystemAnswer]] = {}
 
     def ask_engine(q: dict[str, Any]) -> SystemAnswer:
-        a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]))
+        a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]), llm=False)
         return (
             a.ranked_groups,  # a story and its near-duplicates from other outlets rank once
             [c.quote for c in a.citations],
@@ -274,7 +278,62 @@ def eval_corpus(
                 "top3": [titles.get(i, i) for i in r.top_ids],
             }
         rows.append(row)
-    return EvalRun({name: metrics(results) for name, results in per.items()}, rows)
+    written = _written(engine, questions, on_progress) if llm else None
+    return EvalRun({name: metrics(results) for name, results in per.items()}, rows, written)
+
+
+def _written(
+    engine: Engine, questions: list[dict[str, Any]], on_progress: HarnessProgress | None
+) -> dict[str, dict[str, float]]:
+    """Every question asked with and without the language model."""
+    pairs: list[tuple[dict[str, Any], Answer, Answer]] = []
+    for k, q in enumerate(questions, start=1):
+        now = date.fromisoformat(q["asked_on"])
+        plain = engine.ask(q["question"], now=now, llm=False)
+        pairs.append((q, plain, engine.ask(q["question"], now=now, llm=True)))
+        if on_progress:
+            on_progress("questions · with the language model", k, len(questions))
+    return written_metrics(pairs)
+
+
+def written_metrics(
+    pairs: list[tuple[dict[str, Any], Answer, Answer]],
+) -> dict[str, dict[str, float]]:
+    """For (question, extractive answer, answer with the model): per system, answer-in-answer
+    (the gold answer string in the answer's text), abstentions and latency p50/p95 (the model
+    included); for the model, the share of its sentences the verifier kept, and the share of
+    answers it wrote (the rest fell back to the extractive answer)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, k in (("extractive", 1), ("with the model", 2)):
+        answers = [p[1] if k == 1 else p[2] for p in pairs]
+        base = metrics(
+            [
+                QuestionResult(
+                    name,
+                    q["id"],
+                    None,
+                    answer_in(q["answer"], [a.answer]),
+                    a.abstained,
+                    a.timing_ms["total"],
+                    [],
+                )
+                for q, a in zip([p[0] for p in pairs], answers, strict=True)
+            ]
+        )
+        row = {
+            "answer_in_answer": base["answer_in_citations"],
+            "abstain_rate": base["abstain_rate"],
+            "p50_ms": base["p50_ms"],
+            "p95_ms": base["p95_ms"],
+            "n": base["n"],
+        }
+        if k == 2:
+            kept = sum(a.sentences_kept for a in answers)
+            total = kept + sum(a.sentences_dropped for a in answers)
+            row["sentences_kept"] = kept / total if total else 0.0
+            row["written"] = sum(a.generated for a in answers) / max(len(answers), 1)
+        out[name] = row
+    return out
 
 
 def _top_ids(ranked: Ranked, k: int) -> list[str]:
