@@ -225,6 +225,23 @@ def read_settings(cls: type[S], **overrides: Any) -> S:
         raise SettingsError("Invalid settings: " + "; ".join(parts)) from None
 
 
+# Settings that were replaced: a user who still sets one is told what took its place, rather
+# than silently getting something else.
+REPLACED = {
+    "BRIEFBOT_LLM_URL": "BRIEFBOT_LLM (provider:model, e.g. openai:gpt-4o-mini) and "
+    "BRIEFBOT_LLM_BASE_URL",
+    "BRIEFBOT_LLM_MODEL": "BRIEFBOT_LLM (provider:model, e.g. openai:gpt-4o-mini)",
+    "BRIEFBOT_LLM_API_KEY": "the provider's own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY)",
+}
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the engine's settings (see `read_settings`)."""
+    old = [
+        f"{name} is no longer read: use {new}"
+        for name, new in REPLACED.items()
+        if os.environ.get(name)
+    ]
+    if old:
+        raise SettingsError("Invalid settings: " + "; ".join(old))
     return read_settings(Settings, **overrides)

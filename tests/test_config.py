@@ -69,3 +69,12 @@ def test_secrets_never_print(monkeypatch):
 def test_the_engine_settings_hold_no_chat_platform():
     fields = set(load_settings(_env_file=None).model_dump())
     assert not [f for f in fields if f.startswith(("slack", "discord"))]
+
+
+def test_a_replaced_llm_setting_is_named_with_what_replaced_it(monkeypatch):
+    from retrieval.config import load_settings
+    from retrieval.errors import SettingsError
+
+    monkeypatch.setenv("BRIEFBOT_LLM_URL", "http://localhost:8000/v1")
+    with pytest.raises(SettingsError, match="BRIEFBOT_LLM_URL is no longer read: use BRIEFBOT_LLM"):
+        load_settings()
