@@ -33,7 +33,6 @@ def corpus_engine(corpus: Path):
     """The engine on `corpus`'s own collection, indexed as the evaluation harness indexes it
     (cached in $BRIEFBOT_DATA_DIR: unchanged articles are skipped), with its articles and the
     ingest report."""
-    import retrieval  # noqa: F401
     from retrieval.config import Settings
     from retrieval.engine import Engine
     from retrieval.evaluation.evaluate import corpus_key

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from _common import CORPUS, DEV, ROOT, corpus_engine
 
-import retrieval  # noqa: F401
 from retrieval.index.lexical import terms
 from retrieval.intake.articles import page_line_kind
 
@@ -122,6 +121,14 @@ def main() -> None:
         "speaker: X's words cited": rate(speaker, "anywhere"),
         "speaker: others' quotes cited as X's": sum(r["wrong_speaker"] for r in speaker),
         "abstention recall (unanswerable)": rate(unanswerable, "abstained"),
+        # of the answers that abstain, the share that should (chat; chat and dev together)
+        "abstention precision (chat / chat+dev)": " / ".join(
+            f"{sum(not r['answerable'] for r in a) / max(len(a), 1):.3f} ({len(a)})"
+            for a in (
+                [r for r in chat if r["abstained"]],
+                [r for r in rows if r["abstained"]],
+            )
+        ),
         "false abstention (chat answerable)": rate(answerable, "abstained"),
         "false abstention (dev)": rate(dev, "abstained"),
         "answer in first citation (dev)": rate(dev, "first"),

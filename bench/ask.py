@@ -67,7 +67,6 @@ def cold(runs: int) -> None:
 
 def warm() -> None:
     sys.path.insert(0, str(ROOT))
-    import retrieval  # noqa: F401
     from retrieval.config import load_settings
     from retrieval.engine import Engine
     from retrieval.evaluation.evaluate import corpus_key, read_jsonl

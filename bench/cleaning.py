@@ -13,7 +13,6 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import retrieval  # noqa: F401
 from retrieval.intake.articles import normalize_text, page_line_kind
 
 

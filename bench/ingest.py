@@ -18,10 +18,9 @@ from pathlib import Path
 
 from _common import CORPUS
 
-import retrieval  # noqa: F401
 from retrieval.config import Settings
 from retrieval.engine import Engine
-from retrieval.index.embedding import TorchEncoder
+from retrieval.index.torch_encoder import TorchEncoder
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from datetime import date
 
 from _common import CORPUS, DEV
 
-import retrieval  # noqa: F401
 from retrieval.config import load_settings
 from retrieval.engine import Engine
 from retrieval.evaluation.evaluate import (

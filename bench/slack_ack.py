@@ -36,9 +36,12 @@ from typing import Any
 from _common import ROOT, percentile
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack_app import LISTENER_THREADS, build_app, serve_http
+from bot.conversation import Conversation
+from bot.slack_app import LISTENER_THREADS, build_app
+from bot.slack_server import SlackSettings, serve_http
 from retrieval.config import Settings
 from retrieval.engine import Engine
+from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
 from retrieval.index.embedding import NumpyEncoder
 
@@ -177,9 +180,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         fake = FakeWebApi()
-        settings = Settings(
+        settings = Settings(_env_file=None, data_dir=Path(tmp))
+        slack = SlackSettings(
             _env_file=None,
-            data_dir=Path(tmp),
             slack_bot_token=TOKEN,
             slack_signing_secret=SECRET,
             slack_api_url=f"{fake.url}/api/",
@@ -188,7 +191,11 @@ def main() -> None:
         engine = Engine(settings, query_encoder=encoder, document_encoder=encoder)
         engine.ingest([ROOT / "seeds"])
         engine.ask(QUESTIONS[0])  # warm
-        app = build_app(settings, engine, FeedbackStore.in_data_dir(settings.data_dir))
+        data = settings.data_dir
+        conversation = Conversation(
+            engine, FeedbackStore.in_data_dir(data), SeenEvents.in_data_dir(data)
+        )
+        app = build_app(slack, conversation)
         server = serve_http(app, port=0, host="127.0.0.1")
         threading.Thread(target=server.serve_forever, daemon=True).start()
         sender = Sender(f"http://127.0.0.1:{server.server_port}/slack/events", fake)

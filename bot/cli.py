@@ -1,4 +1,5 @@
-"""briefbot's command line: ingest, watch, ask, sources, brief, eval, feedback, serve."""
+"""briefbot's command line: ingest, watch, ask, sources, brief, eval, feedback, serve, health,
+reindex, env-example."""
 
 from __future__ import annotations
 
@@ -6,23 +7,29 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-import retrieval  # noqa: F401  (sets the offline environment before anything loads a model)
-from retrieval.config import Settings, load_settings
-from retrieval.errors import BriefbotError
+from retrieval import (
+    BriefbotError,
+    Engine,
+    FeedReport,
+    IngestProgress,
+    IngestReport,
+    RoundReport,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
-    from retrieval.engine import Engine
-    from retrieval.intake.feeds import FeedReader, FeedReport, RoundReport
-    from retrieval.intake.ingest import IngestProgress, IngestReport
-    from retrieval.news.schedule import Schedule, Scheduler
+    from rich.progress import TaskID
+
+    from bot.service import Adapter
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 # Everything printed holds user data (paths, titles, topics, error messages): never read as
@@ -44,17 +51,19 @@ def settings() -> Settings:
 
 
 def make_engine() -> Engine:
-    from retrieval.engine import Engine
-
     return Engine(settings())
 
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False):
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from bot import logs
+    from retrieval import SettingsError
+
+    try:  # BRIEFBOT_LOG_FORMAT, BRIEFBOT_LOG_LEVEL; a bad setting is reported by the command
+        level, fmt = settings().log_level, settings().log_format
+    except SettingsError:
+        level, fmt = "WARNING", "auto"
+    logs.setup("INFO" if verbose and level != "DEBUG" else level, fmt)
 
 
 # -- progress -------------------------------------------------------------------------------
@@ -149,7 +158,7 @@ class StageProgress:
             console=err,
             transient=transient,
         )
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.started: dict[str, float] = {}
         self.last_line: dict[str, float] = {}
 
@@ -203,7 +212,7 @@ def ensure_seeded(engine: Engine) -> None:
 
 
 def parse_moment(value: str | None, name: str) -> datetime | None:
-    from retrieval.answering.timewindow import parse_moment as parse
+    from retrieval import parse_moment as parse
 
     return parse(value, datetime.now(UTC), name) if value else None
 
@@ -223,40 +232,23 @@ def ingest(
     """Index articles. Unchanged articles are skipped; changed ones are replaced."""
     if not paths and not feed:
         raise BriefbotError("Nothing to ingest: give files or folders, or --feed URL.")
-    from retrieval.intake.feeds import check_feed_url
+    from retrieval import check_feed_url
 
     for url in feed or []:
         check_feed_url(url, "--feed")  # a malformed URL is refused before any work
     engine = make_engine()
-    from retrieval.intake.ingest import IngestReport, load_articles
-
     failed = False
     if paths:
-        report = IngestReport()
-        # A missing path stops here, before any write.
-        articles = load_articles(paths, report, settings().max_article_bytes)
         with IngestBar("Ingesting") as bar:
-            engine.ingester().ingest_articles(articles, report, bar)
+            report = engine.ingest(paths, bar)  # a missing path stops before any write
         print_report(report)
         failed = bool(report.failures)
     for url in feed or []:
-        failed |= not _poll_feed(engine, url)
+        feed_report = engine.poll_feed(url)
+        print_feed_report(feed_report)
+        failed |= not feed_report.ok
     if failed:
         raise typer.Exit(1)
-
-
-def _feed_reader(engine: Engine) -> FeedReader:
-    from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
-
-    state = FeedState.in_data_dir(settings().data_dir)
-    options = FeedOptions.from_settings(settings())
-    return FeedReader(state, engine.ingester().ingest_articles, options)
-
-
-def _poll_feed(engine: Engine, url: str) -> bool:
-    report = _feed_reader(engine).poll(url)
-    print_feed_report(report)
-    return report.ok
 
 
 def print_feed_report(report: FeedReport) -> None:
@@ -280,13 +272,23 @@ def ask(
         str | None, typer.Option("--as-of", help="Answer as of this date (YYYY-MM-DD).")
     ] = None,
     context: Annotated[str, typer.Option(help="An earlier question this one follows up.")] = "",
+    llm: Annotated[
+        bool | None,
+        typer.Option(
+            "--llm/--no-llm",
+            help="Have the language model (BRIEFBOT_LLM) write the answer, or not "
+            "(default: when BRIEFBOT_LLM is set).",
+        ),
+    ] = None,
 ) -> None:
     """Answer a question with cited passages."""
     engine = make_engine()
     q = engine.check_question(question)  # refuse a bad question before any work
     now = parse_moment(as_of, "--as-of")
+    if llm and engine.writer is None:  # making it names a missing package or key, at once
+        raise BriefbotError("--llm: set BRIEFBOT_LLM to a model, e.g. openai:gpt-4o-mini.")
     ensure_seeded(engine)
-    answer = engine.ask(q, now=now, context=context)
+    answer = engine.ask(q, now=now, context=context, llm=llm)
     if as_json:
         sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
@@ -321,17 +323,26 @@ def brief(
     until: Annotated[str | None, typer.Option(help="A date (default: now)")] = None,
     topic: Annotated[str | None, typer.Option(help="Only stories about this")] = None,
     max_stories: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    also_in_the_news: Annotated[
+        int | None,
+        typer.Option(min=0, max=30, help="One-line items below the stories (default: setting)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Briefing as JSON.")] = False,
 ) -> None:
     """The window's stories, grouped across outlets, with cited key sentences and quotes."""
-    from retrieval.answering.timewindow import check_window
+    from retrieval import check_window
+    from retrieval import parse_moment as parse
 
-    start = parse_moment(since, "--since") or datetime.now(UTC) - timedelta(hours=24)
+    now = datetime.now(UTC)
     end = parse_moment(until, "--until")
-    check_window(start, end or datetime.now(UTC))  # before any work
+    # A relative --since ("7d") counts back from --until: the seven days before that date.
+    start = parse(since, end or now, "--since")
+    check_window(start, end or now)  # before any work
     engine = make_engine()
     ensure_seeded(engine)
-    briefing = engine.brief(start, end, topic=topic, max_stories=max_stories)
+    briefing = engine.brief(
+        start, end, topic=topic, max_stories=max_stories, also_in_the_news=also_in_the_news
+    )
     if as_json:
         sys.stdout.write(json.dumps(briefing.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
@@ -349,34 +360,36 @@ def evaluate(
     baseline: Annotated[bool, typer.Option(help="Also run langchain-chroma and bm25")] = False,
     report: Annotated[Path | None, typer.Option(help="Write report.json/.md/.png here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Also answer with the language model (BRIEFBOT_LLM)")
+    ] = False,
 ) -> None:
     """Evaluate: seed-style questions (must_cite / abstain) or a corpus with gold articles."""
-    from retrieval.evaluation.evaluate import read_jsonl
+    from retrieval import read_jsonl
 
     rows = read_jsonl(questions)
+    if llm and corpus is None:
+        raise BriefbotError("--llm: needs --corpus, the questions' articles")
     if corpus is not None or (rows and "gold_ids" in rows[0]):
         if corpus is None:
             raise BriefbotError("--corpus: questions with gold_ids need the corpus they refer to")
-        _eval_corpus(corpus, rows, baseline, report, as_json)
+        _eval_corpus(corpus, rows, baseline, report, as_json, llm)
     else:
         _eval_checks(rows, as_json)
 
 
 def _eval_corpus(
-    corpus: Path, rows: list, baseline: bool, report: Path | None, as_json: bool
+    corpus: Path, rows: list, baseline: bool, report: Path | None, as_json: bool, llm: bool
 ) -> None:
     from rich.table import Table
 
-    from retrieval.engine import Engine
-    from retrieval.evaluation.evaluate import eval_corpus
-
     if not corpus.is_file():
         raise BriefbotError(f"--corpus: {corpus}: no such file")
-    s = settings()
+    engine = make_engine()
+    if llm and engine.writer is None:  # a missing package or key is named by the writer
+        raise BriefbotError("--llm: set BRIEFBOT_LLM to a model, e.g. openai:gpt-4o-mini.")
     with StageProgress() as stage:
-        run = eval_corpus(
-            lambda name: Engine(s.model_copy(update={"collection": name})),
-            s,
+        run = engine.evaluate(
             corpus,
             rows,
             baseline=baseline,
@@ -384,9 +397,11 @@ def _eval_corpus(
             ingest_progress=lambda p: stage(
                 "indexing corpus (articles)", p.articles_done, p.articles_total
             ),
+            llm=llm,
         )
     if as_json:
-        sys.stdout.write(json.dumps({"systems": run.systems}, indent=2) + "\n")
+        found = {"systems": run.systems} | ({"written": run.written} if run.written else {})
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
     else:
         table = Table(
             "system",
@@ -411,29 +426,46 @@ def _eval_corpus(
                 str(m["n"]),
             )
         out.print(table)
-        from retrieval.evaluation.report import ratios
-
-        for name, vals in ratios(run).items() if len(run.systems) > 1 else []:
+        for name, vals in run.ratios().items() if len(run.systems) > 1 else []:
             out.print(
                 f"briefbot / {name}: "
                 + " · ".join(f"{k} {'–' if v is None else f'{v:.2f}'}" for k, v in vals.items())
             )
+        if run.written:
+            _print_written(run.written)
     if report is not None:
-        from retrieval.evaluation.report import write
-
-        for p in write(run, report):
+        for p in run.write(report):
             err.print(f"wrote {p}")
 
 
-def _eval_checks(rows: list, as_json: bool) -> None:
-    from retrieval.evaluation.evaluate import check_questions
+def _print_written(written: dict[str, dict[str, float]]) -> None:
+    """The answers with the language model beside the extractive ones."""
+    from rich.table import Table
 
+    table = Table("answer", "answer in answer", "sentences kept", "written", "abstain")
+    table.add_column("p50 ms")
+    table.add_column("p95 ms")
+    table.add_column("n")
+    for name, m in written.items():
+        kept, wrote = m.get("sentences_kept"), m.get("written")
+        table.add_row(
+            name,
+            f"{m['answer_in_answer']:.3f}",
+            "–" if kept is None else f"{kept:.3f}",
+            "–" if wrote is None else f"{wrote:.3f}",
+            f"{m['abstain_rate']:.3f}",
+            f"{m['p50_ms']:.1f}",
+            f"{m['p95_ms']:.1f}",
+            str(m["n"]),
+        )
+    out.print(table)
+
+
+def _eval_checks(rows: list, as_json: bool) -> None:
     engine = make_engine()
     ensure_seeded(engine)
     with StageProgress(transient=True) as stage:
-        results = check_questions(
-            lambda q, d: engine.ask(q, now=d), rows, lambda k, n: stage("Questions", k, n)
-        )
+        results = engine.check_questions(rows, lambda k, n: stage("Questions", k, n))
     passed = sum(r.passed for r in results)
     if as_json:
         sys.stdout.write(
@@ -461,32 +493,19 @@ def _eval_checks(rows: list, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def read_config(path: Path | None) -> tuple[dict, str]:
-    """The configuration file (schedules, feeds, folders): --config, $BRIEFBOT_CONFIG, or
-    ./briefbot.yaml when it exists."""
-    import yaml
-
-    explicit = path is not None
-    path = path or Path("briefbot.yaml")
-    if not path.is_file():
-        if explicit:
-            raise BriefbotError(f"--config: {path}: no such file")
-        return {}, str(path)
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BriefbotError(f"{path}: not a readable YAML file ({exc})") from None
-    if not isinstance(config, dict):
-        raise BriefbotError(f"{path}: a mapping of keys (schedules, feeds, folders) expected")
-    return config, str(path)
-
-
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
         envvar="BRIEFBOT_CONFIG",
         help="YAML with schedules, feeds, folders (default: ./briefbot.yaml if present)",
+    ),
+]
+IfConfigured = Annotated[
+    bool,
+    typer.Option(
+        "--if-configured",
+        help="Exit quietly (status 0) when there is nothing to run: no token, no feeds or folders",
     ),
 ]
 
@@ -504,20 +523,15 @@ def watch(
         str | None, typer.Option(help="Between rounds: 90s, 15m, 2h (default: 15m)")
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="One round, then exit")] = False,
+    if_configured: IfConfigured = False,
 ) -> None:
     """Poll the configured feeds and folders on an interval and ingest what is new."""
     import threading
 
-    from retrieval.intake.feeds import (
-        FolderWatcher,
-        WatchConfig,
-        Watcher,
-        check_feed_url,
-        parse_interval,
-    )
+    from bot.service import health_server, stop_on_signals
+    from retrieval import WatchConfig, check_feed_url, load_config, parse_interval
 
-    raw, where = read_config(config)
-    cfg = WatchConfig.from_config(raw, where)
+    cfg = load_config(config).watch_config()
     cfg = WatchConfig(
         feeds=tuple(dict.fromkeys([*cfg.feeds, *(feed or [])])),
         folders=tuple(dict.fromkeys([*cfg.folders, *(folder or [])])),
@@ -525,11 +539,11 @@ def watch(
     )
     for url in feed or []:
         check_feed_url(url, "--feed")
+    if if_configured and not cfg.feeds and not cfg.folders:
+        err.print("No feeds or folders configured: nothing to watch (--if-configured).")
+        return
     engine = make_engine()
-    ingest = engine.ingester().ingest_articles
-    watcher = Watcher(
-        cfg, _feed_reader(engine), FolderWatcher(cfg.folders, ingest, settings().max_article_bytes)
-    )
+    watcher = engine.watcher(cfg)
     n, m = len(cfg.feeds), len(cfg.folders)
     err.print(
         f"Watching {n} feed{'s' * (n != 1)} and {m} folder{'s' * (m != 1)}"
@@ -542,11 +556,11 @@ def watch(
         if any(not f.ok for f in report.feeds) or (report.folders and report.folders.failures):
             raise typer.Exit(1)
         return
+    # SIGTERM (or Ctrl-C) ends the watch after the round under way; a kill mid-round loses
+    # nothing either (feed items stay pending, the store's writes are copy-on-write).
     stop = threading.Event()
-    try:
+    with health_server(engine, "watch"), stop_on_signals(stop):
         watcher.run(stop, print_round)
-    except KeyboardInterrupt:
-        stop.set()
 
 
 def print_round(report: RoundReport) -> None:
@@ -561,7 +575,7 @@ def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List the 👍 / 👎 votes from Slack and Discord."""
     from rich.table import Table
 
-    from retrieval.feedback import FeedbackStore
+    from retrieval import FeedbackStore
 
     votes = FeedbackStore.in_data_dir(settings().data_dir).list(limit)
     table = Table("when", "platform", "user", "vote", "question", "articles")
@@ -577,40 +591,52 @@ def feedback(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     out.print(table if votes else "No feedback yet.")
 
 
-serve_app = typer.Typer(help="Run a chat front end.", no_args_is_help=True)
+serve_app = typer.Typer(help="Run the chat front ends.")
 app.add_typer(serve_app, name="serve")
 discord_cli = typer.Typer(help="Discord housekeeping.", no_args_is_help=True)
 app.add_typer(discord_cli, name="discord")
 
 
-def _warm_engine() -> Engine:
+def _serve(adapters: list[Adapter] | None, config: Path | None, if_configured: bool) -> None:
+    """The service (bot/service.py): settings checked once, the engine warmed once, the
+    schedules posted, every platform answered until stopped."""
+    from bot.service import Service, adapters_for
+    from retrieval import load_config
+
+    cfg = load_config(config)
+    adapters = adapters if adapters is not None else adapters_for(None)
+    if if_configured:
+        for a in adapters:
+            if not a.configured:
+                err.print(f"{a.platform}: no token set, not served (--if-configured).")
+        adapters = [a for a in adapters if a.configured]
+        if not adapters:
+            return
     engine = make_engine()
-    ensure_seeded(engine)
-    engine.snapshot()  # load the index before the first question arrives
-    return engine
+    service = Service(engine, cfg, adapters)
+    for platform, schedules in service.schedules.items():
+        for s in schedules:
+            err.print(
+                f"Schedule {s.name!r}: {s.cron} ({s.timezone}) → {platform} {s.channel(platform)}",
+                highlight=False,
+            )
+    ensure_seeded(engine)  # with its progress shown; the service then only loads the index
+    service.run()
+    if service.handed_back:
+        # Their users were told to ask again; the threads still computing them (or waiting
+        # on a platform) are abandoned, not waited for: exit now, as a clean stop.
+        logging.shutdown()
+        os._exit(0)
 
 
-def _schedules(config: Path | None, platform: str) -> list[Schedule]:
-    from retrieval.news.schedule import schedules_from
-
-    raw, where = read_config(config)
-    schedules = [s for s in schedules_from(raw, where) if s.channel(platform) is not None]
-    for s in schedules:
-        err.print(
-            f"Schedule {s.name!r}: {s.cron} ({s.timezone}) → {platform} {s.channel(platform)}",
-            highlight=False,
-        )
-    return schedules
-
-
-def _scheduler(engine: Engine, schedules: list[Schedule], platform: str, post) -> Scheduler:
-    from retrieval.news.schedule import Scheduler, ScheduleState
-
-    def build(since, until, topic, max_stories, seen):
-        return engine.brief(since, until, topic=topic, max_stories=max_stories, exclude=seen)
-
-    state = ScheduleState.in_data_dir(settings().data_dir)
-    return Scheduler(schedules, state, build, post, platform)
+@serve_app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context, config: ConfigOption = None, if_configured: IfConfigured = False
+) -> None:
+    """Every chat platform whose token is set (Slack in Socket Mode, Discord), with the
+    scheduled briefings of the configuration file."""
+    if ctx.invoked_subcommand is None:
+        _serve(None, config, if_configured)
 
 
 @serve_app.command("slack")
@@ -618,59 +644,24 @@ def serve_slack(
     http: Annotated[bool, typer.Option("--http", help="Serve HTTP instead of Socket Mode")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
     config: ConfigOption = None,
+    if_configured: IfConfigured = False,
 ) -> None:
     """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET).
 
     Scheduled briefings with a slack_channel in the configuration file are posted from here."""
-    import threading
+    from bot.slack_server import SlackAdapter
 
-    from bot import slack_app
-    from retrieval.news.schedule import start_thread
-
-    slack_app.check_settings(settings(), http)
-    schedules = _schedules(config, "slack")
-    engine = _warm_engine()
-
-    def start_schedules() -> None:
-        client = slack_app.make_client(settings())
-        scheduler = _scheduler(
-            engine,
-            schedules,
-            "slack",
-            lambda channel, briefing: slack_app.post_briefing(client, channel, briefing),
-        )
-        start_thread(scheduler, threading.Event())  # a daemon: it ends with the process
-
-    slack_app.run(
-        settings(), engine, http=http, port=port, on_start=start_schedules if schedules else None
-    )
+    _serve([SlackAdapter(http=http, port=port)], config, if_configured)
 
 
 @serve_app.command("discord")
-def serve_discord(config: ConfigOption = None) -> None:
+def serve_discord(config: ConfigOption = None, if_configured: IfConfigured = False) -> None:
     """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID: commands in that one server only, set at start).
 
     Scheduled briefings with a discord_channel in the configuration file are posted from here."""
-    import asyncio
-    import threading
+    from bot.discord_app import DiscordAdapter
 
-    from bot import discord_app
-    from retrieval.news.schedule import start_thread
-
-    discord_app.token_of(settings())
-    schedules = _schedules(config, "discord")
-    engine = _warm_engine()
-
-    def start_schedules(client: discord_app.BriefbotClient) -> None:
-        scheduler = _scheduler(engine, schedules, "discord", client.threadsafe_poster())
-        start_thread(scheduler, threading.Event())
-
-    try:
-        asyncio.run(
-            discord_app.run(settings(), engine, on_start=start_schedules if schedules else None)
-        )
-    except KeyboardInterrupt:
-        pass
+    _serve([DiscordAdapter()], config, if_configured)
 
 
 @discord_cli.command("sync")
@@ -691,6 +682,9 @@ def discord_sync(
     import asyncio
 
     from bot import discord_app
+    from retrieval import read_settings
+
+    discord_settings = read_settings(discord_app.DiscordSettings)
 
     def place(where: int | None) -> str:
         return "the global set" if where is None else f"server {where}"
@@ -699,14 +693,110 @@ def discord_sync(
         if guild is not None:
             raise BriefbotError("--guild registers; --clear-global / --clear-guild only remove.")
         places = ([None] if clear_global else []) + ([] if clear_guild is None else [clear_guild])
-        removed = asyncio.run(discord_app.clear(settings(), places))
+        removed = asyncio.run(discord_app.clear(discord_settings, places))
         for where, names in removed.items():
             listed = ", ".join("/" + n for n in names) or "nothing (none were registered)"
             out.print(f"Removed {listed} from {place(where)}.")
         return
-    names = asyncio.run(discord_app.sync(settings(), None, guild))
+    names = asyncio.run(discord_app.sync(discord_settings, guild))
     to = f"server {guild}" if guild else "all servers (global; may take up to an hour)"
     out.print(f"Synced {', '.join('/' + n for n in names)} to {to}.")
+
+
+# -- operations -----------------------------------------------------------------------------
+@app.command()
+def health(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Ask a running process instead (http://host:port/health)"),
+    ] = None,
+    config: ConfigOption = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No output: the status tells")
+    ] = False,
+) -> None:
+    """Is the store reachable, does the model load, what is indexed and how new, how the feeds
+    and scheduled briefings stand, the last error: JSON on stdout; exit status 0 if healthy,
+    1 if not."""
+    if url is not None:
+        report = _remote_health(url)
+    else:
+        from retrieval import health_report, load_config
+
+        schedules = load_config(config).schedule_list()
+        report = health_report(make_engine(), schedules)
+    if not quiet:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if not report.get("ok"):
+        raise typer.Exit(1)
+
+
+def _remote_health(url: str) -> dict:
+    """A running process's /health report; unreachable is a report too (not ok)."""
+    import urllib.error
+    import urllib.request
+
+    from retrieval import is_http_url
+
+    if not is_http_url(url):
+        raise BriefbotError(f"--url: {url!r} is not an http:// or https:// URL")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (http checked)
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # 503: the report says why
+        try:
+            return json.loads(exc.read())
+        except ValueError:
+            return {"ok": False, "status": "error", "error": f"HTTP {exc.code} from {url}"}
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return {"ok": False, "status": "unreachable", "error": f"{url}: {reason}"}
+
+
+@app.command()
+def reindex(
+    drop_old: Annotated[
+        bool, typer.Option("--drop-old", help="Delete the old collection after the switch")
+    ] = False,
+) -> None:
+    """Rebuild the index into a new collection with these settings' model and chunking, beside
+    the one serving, then switch every process to it at once. Killed half-way, the old one
+    goes on serving; run again, it resumes."""
+    engine = make_engine()
+    with IngestBar("Reindexing") as bar:
+        report = engine.reindex(bar, drop_old=drop_old)
+    err.print(
+        f"{report.old} → {report.new}: {report.articles} articles embedded"
+        + (f", {report.unchanged} already there" if report.unchanged else "")
+        + (f", {report.caught_up} written meanwhile copied" if report.caught_up else "")
+        + f" · {report.chunks} chunks in {report.seconds:.1f} s; switched."
+    )
+    if report.dropped:
+        err.print(f"{report.old} deleted.")
+    elif report.old != report.new:
+        err.print(f"{report.old} is kept: `briefbot reindex --drop-old` next time deletes it.")
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="The file to write (.jsonl, or .jsonl.gz)")],
+) -> None:
+    """Write every indexed article to a JSON-lines file that `briefbot ingest` reads back (with
+    another BRIEFBOT_CHROMA_URL, say: how an index moves from embedded Chroma to a server)."""
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
+        raise BriefbotError(f"{path}: the name should end in .jsonl or .jsonl.gz")
+    if not path.parent.is_dir():
+        raise BriefbotError(f"{path.parent}: no such folder")
+    n = make_engine().export(path)
+    err.print(f"{n} articles written to {path}")
+
+
+@app.command("env-example")
+def env_example() -> None:
+    """Print every setting with its meaning and default (what deploy/env.example holds)."""
+    from bot.envfile import env_example as text
+
+    sys.stdout.write(text())
 
 
 def main() -> None:

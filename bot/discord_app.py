@@ -1,9 +1,13 @@
-"""The Discord adapter: /ask and /brief, mentions answered in a thread, DMs, 👍 / 👎 feedback.
+"""Discord: payloads in, neutral messages to the conversation, embeds out; and its lifecycle.
 
-The engine is synchronous and CPU-bound, so it always runs in a worker thread
-(`asyncio.to_thread`): the event loop keeps the gateway's heartbeat and other users' requests
-going meanwhile. Interactions are acknowledged first (deferred: Discord's "thinking…") and
-answered after, because Discord gives an app 3 seconds to respond.
+/ask and /brief, mentions answered in a thread, DMs, 👍 / 👎 feedback. What the bot says comes
+from the conversation (bot/conversation.py), rendered by `bot.render_discord`.
+
+The conversation (and the engine in it) is synchronous and CPU-bound, so it always runs in a
+worker thread (`asyncio.to_thread`); its replies come back to the event loop to be sent. The loop
+keeps the gateway's heartbeat and other users' requests going meanwhile. Interactions are
+acknowledged first (deferred: Discord's "thinking…") and answered after, because Discord gives
+an app 3 seconds to respond.
 
 Nothing here needs the privileged message-content intent: Discord sends a message's content to
 a bot when the message mentions it and in DMs, which are the only messages the bot reads.
@@ -16,59 +20,122 @@ import contextlib
 import logging
 import os
 import re
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
 from discord import app_commands
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.render_discord import answer_embeds, briefing_embeds, message_groups, plain, thread_name
-from retrieval.answering.timewindow import parse_moment
-from retrieval.errors import BriefbotError, SettingsError
-from retrieval.feedback import FeedbackStore
-
-if TYPE_CHECKING:
-    from retrieval.config import Settings
-    from retrieval.engine import Engine
-    from retrieval.models import Answer, Briefing
+from bot.conversation import Conversation, Earlier, Message, Reply, window_start
+from bot.render_discord import (
+    answer_embeds,
+    briefing_embeds,
+    message_groups,
+    plain,
+    streamed_text,
+    thread_name,
+)
+from retrieval import Answer, BriefbotError, Briefing, Metrics, SettingsError, read_settings
 
 log = logging.getLogger(__name__)
 
+PLATFORM = "discord"
 # Article text is untrusted: nothing the bot sends may ping anyone, whatever it contains.
 NO_MENTIONS = discord.AllowedMentions.none()
 # A vote button's custom id: "briefbot:vote:up:<key>", 33 characters of Discord's 100.
 VOTE_PREFIX = "briefbot:vote"
 VOTE_TEMPLATE = rf"{VOTE_PREFIX}:(?P<direction>up|down):(?P<key>[0-9a-f]{{16}})"
-THREAD_HISTORY = 50  # messages looked back through for a thread's earlier question
-PLATFORM = "discord"
+THREAD_HISTORY = 50  # messages looked back through for a thread's earlier questions
+REPLY_TIMEOUT_S = 120.0  # the most a reply may wait for the event loop to send it
+# The statuses after which discord.py's HTTP client waits and sends the request again.
+RETRIED_STATUSES = frozenset({429, 500, 502, 504, 524})
+
+# Between two edits of an answer streamed as it is written: Discord allows five edits of a
+# channel's messages in five seconds.
+STREAM_INTERVAL_S = 1.2
+T = TypeVar("T")
 
 
-def new_error_id() -> str:
-    return uuid.uuid4().hex[:8]
+class DiscordSettings(BaseSettings):
+    """Discord's settings, from the environment (and .env). The token is a SecretStr."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, use_attribute_docstrings=True
+    )
+
+    discord_token: SecretStr = Field(SecretStr(""), validation_alias="DISCORD_TOKEN")
+    """The bot's token (Developer Portal → Bot); empty: Discord is not served."""
+    discord_guild_id: int | None = Field(None, validation_alias="DISCORD_GUILD_ID")
+    """A server id: the app commands are synced to that one server at start."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.discord_token.get_secret_value().strip())
 
 
-def apology(error_id: str) -> str:
-    return f"Sorry, something went wrong on my side (error `{error_id}`). Please try again later."
+# -- sending -----------------------------------------------------------------------------------
+async def send_groups(
+    send: Callable[..., Coroutine[Any, Any, object]],
+    embeds: list[discord.Embed],
+    view: discord.ui.View | None = None,
+) -> None:
+    """One message per group of embeds that Discord's limits allow, in order; the buttons go
+    under the last. `send` is a channel's or an interaction's follow-up send."""
+    groups = message_groups(embeds)
+    for k, group in enumerate(groups):
+        extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
+        await send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
 
 
-def user_message(error: BaseException) -> str:
-    """What the user is told: a BriefbotError in its own words, anything else as an apology.
+async def replace_with_groups(
+    edit: Callable[..., Coroutine[Any, Any, object]],
+    send: Callable[..., Coroutine[Any, Any, object]],
+    embeds: list[discord.Embed],
+    view: discord.ui.View | None = None,
+) -> None:
+    """Like `send_groups`, but the first group replaces a message already sent (an answer
+    streamed as it was written) with `edit`; the buttons go under the last."""
+    groups = message_groups(embeds)
+    for k, group in enumerate(groups):
+        extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
+        if k == 0:
+            await edit(content=None, embeds=group, allowed_mentions=NO_MENTIONS, **extra)
+        else:
+            await send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
 
-    Anything else is logged here with its traceback and an id the user can quote.
+
+async def post_briefing(channel: discord.abc.Messageable, briefing: Briefing | str) -> None:
+    """Post a scheduled briefing to a channel; a string ("Nothing new…") is one plain line."""
+    if isinstance(briefing, str):
+        await channel.send(plain(briefing), allowed_mentions=NO_MENTIONS)
+        return
+    await send_groups(channel.send, briefing_embeds(briefing))
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """A short message only the user sees, wherever the interaction has got to.
+
+    After a (public) defer, Discord turns the first follow-up into the "thinking…" message and
+    ignores its ephemeral flag; so that message is deleted first, unless an answer is in it.
     """
-    if isinstance(error, BriefbotError):
-        return plain(str(error))
-    error_id = new_error_id()
-    log.error("error %s: %s", error_id, type(error).__name__, exc_info=error)
-    return apology(error_id)
-
-
-def parse_since(value: str | None, now: datetime) -> datetime:
-    """`24h`, `7d`, `2w`, or an ISO date / date-time; the default is the last 24 hours."""
-    return parse_moment((value or "").strip() or "24h", now, "since")
+    text = plain(text)
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        if not interaction.extras.get("answered"):
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                log.warning("could not delete the deferred response", exc_info=True)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.exception("could not tell the user about an error")
 
 
 # -- feedback -----------------------------------------------------------------------------
@@ -105,19 +172,17 @@ class VoteButton(
         return cls(match["key"], 1 if match["direction"] == "up" else -1)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        store = getattr(interaction.client, "feedback_store", None)
+        # Any client may receive the press (persistent items): only a briefbot one records it.
+        client = interaction.client
+        conversation = client.conversation if isinstance(client, BriefbotClient) else None
         try:
-            if store is None:
+            if conversation is None:
                 raise BriefbotError("Votes are not being recorded right now.")
-            await asyncio.to_thread(
-                store.vote_on,
-                self.key,
-                platform=PLATFORM,
-                user_id=str(interaction.user.id),
-                vote=self.vote,
-            )
+            user = str(interaction.user.id)
+            await asyncio.to_thread(conversation.vote, self.key, PLATFORM, user, self.vote)
         except Exception as exc:  # discord.py would only log it: the user hears back here
-            await send_ephemeral(interaction, user_message(exc))
+            text = conversation.failure(exc) if conversation else str(exc)
+            await send_ephemeral(interaction, text)
             return
         await interaction.response.send_message(
             "Thanks: noted 👍" if self.vote > 0 else "Thanks: noted 👎", ephemeral=True
@@ -132,47 +197,183 @@ def vote_buttons(key: str) -> discord.ui.View:
     return view
 
 
-async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
-    """A short message only the user sees, wherever the interaction has got to.
+# -- replies: the conversation's Reply, sent from its worker thread on the client's loop --------
+class _LoopReply:
+    """Runs a reply's sends on the event loop, from the conversation's worker thread."""
 
-    After a (public) defer, Discord turns the first follow-up into the "thinking…" message and
-    ignores its ephemeral flag; so that message is deleted first, unless an answer is in it.
-    """
-    try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(REPLY_TIMEOUT_S)
+
+
+class MessageReply(_LoopReply, Reply):
+    """Replies to a mention (in a thread started from it) or a DM (in place). A generated
+    answer is streamed: one message, edited as sentences pass the verifier, then replaced by
+    the answer's embeds."""
+
+    stream_interval = STREAM_INTERVAL_S
+    streamed: discord.Message | None = None
+
+    def __init__(
+        self, client: BriefbotClient, message: discord.Message, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        super().__init__(loop)
+        self.client = client
+        self.message = message
+        # In a server's channel the answer goes in a new thread; in a thread or a DM, in place.
+        self.target: discord.abc.Messageable | None = (
+            None
+            if message.guild is not None and not isinstance(message.channel, discord.Thread)
+            else message.channel
+        )
+
+    def progress(self, text: str) -> None:
+        self._on_loop(self._start())
+
+    async def _start(self) -> None:
+        question = self.client.question_in(self.message)
+        if self.target is None and question:  # a thread needs a name: none for an empty one
+            self.target = await self.client.open_thread(self.message, question)
+        # One typing indicator: it ends with the next message, or after 10 s.
+        with contextlib.suppress(discord.HTTPException):
+            await (self.target or self.message.channel).typing()
+
+    def stream(self, text: str) -> None:
+        self._on_loop(self._stream(text))
+
+    async def _stream(self, text: str) -> None:
+        content = streamed_text(text)
+        if self.streamed is None:
+            where = self.target or self.message.channel
+            self.streamed = await where.send(content, allowed_mentions=NO_MENTIONS)
+        else:
+            await self.streamed.edit(content=content, allowed_mentions=NO_MENTIONS)
+
+    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
+        view = vote_buttons(vote_key) if vote_key else None
+        where = self.target or self.message.channel
+        if self.streamed is not None:
+            edit = self.streamed.edit
+            self._on_loop(replace_with_groups(edit, where.send, answer_embeds(answer), view))
             return
-        if not interaction.extras.get("answered"):
-            try:
-                await interaction.delete_original_response()
-            except discord.HTTPException:
-                log.warning("could not delete the deferred response", exc_info=True)
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    except discord.HTTPException:
-        log.exception("could not tell the user about an error")
+        self._on_loop(send_groups(where.send, answer_embeds(answer), view))
+
+    def briefing(self, briefing: Briefing, key: str) -> None:
+        self._on_loop(post_briefing(self.target or self.message.channel, briefing))
+
+    def notice(self, text: str) -> None:
+        self._on_loop(self._notice(self.target or self.message.channel, text))
+
+    @staticmethod
+    async def _notice(target: discord.abc.Messageable, text: str) -> None:
+        try:
+            await target.send(plain(text), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.exception("could not send a message to %s", getattr(target, "id", target))
+
+    def history(self) -> list[Earlier]:
+        channel = self.message.channel
+        if not isinstance(channel, discord.Thread):
+            return []
+        return self._on_loop(self.client.earlier(channel, self.message))
+
+
+class InteractionReply(_LoopReply, Reply):
+    """Replies to a slash command: follow-ups after the deferral ("thinking…"). A generated
+    answer is streamed into the deferred response, edited as sentences pass the verifier,
+    then replaced by the answer's embeds."""
+
+    stream_interval = STREAM_INTERVAL_S
+    streamed = False
+
+    def __init__(
+        self, interaction: discord.Interaction[BriefbotClient], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        super().__init__(loop)
+        self.interaction = interaction
+
+    def progress(self, text: str) -> None:
+        pass  # the deferral shows "thinking…"
+
+    def stream(self, text: str) -> None:
+        self._on_loop(
+            self.interaction.edit_original_response(
+                content=streamed_text(text), allowed_mentions=NO_MENTIONS
+            )
+        )
+        self.streamed = True
+        self.interaction.extras["answered"] = True  # an error now must not delete it
+
+    async def _follow_up(self, embeds: list[discord.Embed], view: discord.ui.View | None) -> None:
+        if self.streamed:
+            edit = self.interaction.edit_original_response
+            await replace_with_groups(edit, self.interaction.followup.send, embeds, view)
+        else:
+            await send_groups(self.interaction.followup.send, embeds, view)
+        self.interaction.extras["answered"] = True
+
+    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
+        view = vote_buttons(vote_key) if vote_key else None
+        self._on_loop(self._follow_up(answer_embeds(answer), view))
+
+    def briefing(self, briefing: Briefing, key: str) -> None:
+        self._on_loop(self._follow_up(briefing_embeds(briefing), None))
+
+    def notice(self, text: str) -> None:
+        self._on_loop(send_ephemeral(self.interaction, text))
+
+    def history(self) -> list[Earlier]:
+        return []  # a command has no thread
 
 
 # -- the client ---------------------------------------------------------------------------
-class BriefbotClient(discord.Client):
-    """A Discord client that owns its command tree and answers with the engine."""
+class BriefbotTree(app_commands.CommandTree["BriefbotClient"]):
+    """The command tree: an error in a command is told to the user, by the conversation's
+    policy."""
 
-    def __init__(
+    async def on_error(
         self,
-        settings: Settings,
-        engine: Engine | None,
-        feedback_store: FeedbackStore | None,
+        interaction: discord.Interaction[BriefbotClient],
+        error: app_commands.AppCommandError,
     ) -> None:
+        original = getattr(error, "original", error)
+        conversation = interaction.client.conversation
+        text = conversation.failure(original) if conversation else str(original)
+        await send_ephemeral(interaction, text)
+
+
+def retry_counter(metrics: Metrics) -> aiohttp.TraceConfig:
+    """Counts discord.py's retries: every response it answers by trying again (a rate limit,
+    a server error) is seen here, at the HTTP boundary, whatever the call."""
+    trace = aiohttp.TraceConfig()
+
+    async def on_end(session: Any, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status in RETRIED_STATUSES:
+            metrics.retried(PLATFORM)
+
+    trace.on_request_end.append(on_end)
+    return trace
+
+
+class BriefbotClient(discord.Client):
+    """A Discord client that owns its command tree and hands messages to the conversation."""
+
+    def __init__(self, settings: DiscordSettings, conversation: Conversation | None) -> None:
         # briefbot never joins voice: the warnings that voice libraries are missing are noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Default intents: guilds, guild and DM messages. No privileged intent is needed.
-        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
+        # Retries are counted for the metrics (a client without a conversation only syncs).
+        metrics = conversation.metrics if conversation else Metrics()
+        super().__init__(
+            intents=discord.Intents.default(),
+            allowed_mentions=NO_MENTIONS,
+            http_trace=retry_counter(metrics),
+        )
         self.settings = settings
-        self.engine = engine
-        self.feedback_store = feedback_store
-        self.tree = app_commands.CommandTree(self)
-        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        self.conversation = conversation
+        self.tree = BriefbotTree(self)
         self.tree.add_command(ask_command)
         self.tree.add_command(brief_command)
         # DISCORD_GUILD_ID: during set-up, sync to that one server at start (instant there).
@@ -180,7 +381,7 @@ class BriefbotClient(discord.Client):
         self.on_start: Callable[[BriefbotClient], None] | None = None  # e.g. start schedules
 
     async def setup_hook(self) -> None:
-        if self.feedback_store is not None:
+        if self.conversation is not None and self.conversation.feedback is not None:
             # Buttons under answers sent before this start (or by another process) work too.
             self.add_dynamic_items(VoteButton)
         guild_id = self.settings.discord_guild_id
@@ -190,17 +391,19 @@ class BriefbotClient(discord.Client):
         if self.on_start is not None:
             self.on_start(self)
 
-    def threadsafe_poster(self, timeout: float = 120.0) -> Callable[[Any, Briefing | str], None]:
+    def threadsafe_poster(self, timeout: float = 120.0) -> Callable[[str, Briefing | str], None]:
         """A function that posts a briefing to a channel id from another thread (the
         scheduler's), running the send on this client's event loop and waiting for it."""
         loop = asyncio.get_running_loop()
 
-        def post(channel_id: Any, briefing: Briefing | str) -> None:
+        def post(channel_id: str, briefing: Briefing | str) -> None:
             async def send() -> None:
                 channel = self.get_channel(int(channel_id)) or await self.fetch_channel(
                     int(channel_id)
                 )
-                await post_briefing(channel, briefing)  # type: ignore[arg-type]
+                if not isinstance(channel, discord.abc.Messageable):
+                    raise BriefbotError(f"Discord channel {channel_id} takes no messages.")
+                await post_briefing(channel, briefing)
 
             asyncio.run_coroutine_threadsafe(send(), loop).result(timeout)
 
@@ -209,61 +412,44 @@ class BriefbotClient(discord.Client):
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (%s)", self.user, getattr(self.user, "id", "?"))
 
-    # -- running the engine ---------------------------------------------------------------
-    def _engine(self) -> Engine:
-        if self.engine is None:
-            raise RuntimeError("this client was built without an engine")
-        return self.engine
-
-    async def ask(self, question: str, now: datetime, context: str = "") -> Answer:
-        return await asyncio.to_thread(self._engine().ask, question, now=now, context=context)
-
-    async def feedback_view(self, answer: Answer) -> discord.ui.View | None:
-        """👍 / 👎 for `answer`, which is kept in the feedback store for the votes to come."""
-        if self.feedback_store is None:
-            return None
-        article_ids = list(dict.fromkeys(c.article_id for c in answer.citations))
-        key = await asyncio.to_thread(
-            self.feedback_store.remember, answer.question, answer.answer, article_ids
-        )
-        return vote_buttons(key)
+    def _conversation(self) -> Conversation:
+        if self.conversation is None:
+            raise RuntimeError("this client was built without a conversation")
+        return self.conversation
 
     # -- app commands ---------------------------------------------------------------------
-    async def answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
-        question = self._engine().check_question(question)  # refused at once, ephemerally
+    def _message(self, interaction: discord.Interaction[BriefbotClient], text: str) -> Message:
+        return Message(
+            platform=PLATFORM,
+            channel=str(interaction.channel_id),
+            id=str(interaction.id),
+            user=str(interaction.user.id),
+            text=text,
+            sent_at=interaction.created_at,
+        )
+
+    async def answer_interaction(
+        self, interaction: discord.Interaction[BriefbotClient], question: str
+    ) -> None:
+        conversation = self._conversation()
+        question = conversation.check_question(question)  # refused at once, ephemerally
         await interaction.response.defer(thinking=True)
-        answer = await self.ask(question, now=interaction.created_at)
-        view = await self.feedback_view(answer)
-        await self.send_followups(interaction, answer_embeds(answer), view)
+        reply = InteractionReply(interaction, asyncio.get_running_loop())
+        await asyncio.to_thread(conversation.answer, self._message(interaction, question), reply)
 
     async def brief_interaction(
-        self, interaction: discord.Interaction, topic: str | None, since: str | None
-    ) -> None:
-        now = interaction.created_at
-        start = parse_since(since, now)
-        topic = " ".join(topic.split()) if topic else None
-        await interaction.response.defer(thinking=True)
-        briefing = await asyncio.to_thread(self._engine().brief, start, now, topic=topic or None)
-        await self.send_followups(interaction, briefing_embeds(briefing), None)
-
-    async def send_followups(
         self,
-        interaction: discord.Interaction,
-        embeds: list[discord.Embed],
-        view: discord.ui.View | None,
+        interaction: discord.Interaction[BriefbotClient],
+        topic: str | None,
+        since: str | None,
     ) -> None:
-        """One follow-up per group of embeds, in order; the buttons go under the last."""
-        groups = message_groups(embeds)
-        for k, group in enumerate(groups):
-            extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
-            await interaction.followup.send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
-            interaction.extras["answered"] = True
-
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        original = getattr(error, "original", error)
-        await send_ephemeral(interaction, user_message(original))
+        conversation = self._conversation()
+        now = interaction.created_at
+        # Both refused at once, ephemerally: a window that is no window, a topic too long.
+        request = conversation.brief_request(topic, window_start(since, now), now)
+        await interaction.response.defer(thinking=True)
+        reply = InteractionReply(interaction, asyncio.get_running_loop())
+        await asyncio.to_thread(conversation.brief, request, reply)
 
     # -- mentions and DMs -----------------------------------------------------------------
     def addressed(self, message: discord.Message) -> bool:
@@ -288,37 +474,26 @@ class BriefbotClient(discord.Client):
         return " ".join(text.split())
 
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or self.user is None:
+        if message.author.bot or self.user is None or self.conversation is None:
             return
-        if message.guild is None:
-            await self.answer_message(message, message.channel, context="")
-        elif self.addressed(message):
-            if isinstance(message.channel, discord.Thread):
-                context = await self.earlier_questions(message.channel, message)
-                await self.answer_message(message, message.channel, context)
-            else:
-                await self.answer_message(message, None, context="")
-
-    async def answer_message(
-        self,
-        message: discord.Message,
-        target: discord.abc.Messageable | None,
-        context: str,
-    ) -> None:
-        """Answer in `target`, or (None) in a new thread started from the message."""
-        try:
-            question = self._engine().check_question(self.question_in(message))
-            if target is None:
-                target = await self.open_thread(message, question)
-            async with target.typing():
-                answer = await self.ask(question, now=message.created_at, context=context)
-            groups = message_groups(answer_embeds(answer))
-            view = await self.feedback_view(answer)
-            for k, group in enumerate(groups):
-                extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
-                await target.send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
-        except Exception as exc:  # shown to the user; logged with a traceback unless theirs
-            await self._send_quietly(target or message.channel, user_message(exc))
+        direct = message.guild is None
+        if not direct and not self.addressed(message):
+            return
+        channel = message.channel
+        neutral = Message(
+            platform=PLATFORM,
+            channel=str(channel.id),
+            id=str(message.id),
+            user=str(message.author.id),
+            text=self.question_in(message),
+            sent_at=message.created_at,
+            thread=str(channel.id) if isinstance(channel, discord.Thread) else None,
+            direct=direct,
+        )
+        if not await asyncio.to_thread(self.conversation.claim, neutral):
+            return
+        reply = MessageReply(self, message, asyncio.get_running_loop())
+        await asyncio.to_thread(self.conversation.answer, neutral, reply)
 
     async def open_thread(self, message: discord.Message, question: str) -> discord.abc.Messageable:
         """A thread started from the question; where threads are impossible, the channel."""
@@ -332,19 +507,10 @@ class BriefbotClient(discord.Client):
             )
             return message.channel
 
-    async def _send_quietly(
-        self,
-        target: discord.abc.Messageable,
-        text: str,
-    ) -> None:
-        try:
-            await target.send(plain(text), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
-            log.exception("could not send an error message to %s", getattr(target, "id", target))
-
-    async def earlier_questions(self, thread: discord.Thread, message: discord.Message) -> str:
-        """The thread's earlier question(s): the one it was started from, and the latest since."""
-        found: list[str] = []
+    async def earlier(self, thread: discord.Thread, message: discord.Message) -> list[Earlier]:
+        """The thread's earlier messages from people, oldest first: the one it was started
+        from, then up to THREAD_HISTORY before `message`."""
+        found: list[Earlier] = []
         starter = thread.starter_message
         if starter is None:
             # The starter shares the thread's id: in the parent channel, or (a forum post) in
@@ -355,34 +521,24 @@ class BriefbotClient(discord.Client):
                 starter = await where.fetch_message(thread.id)
             except discord.HTTPException:
                 starter = None  # a thread not started from a message, or one deleted since
-        if starter is not None and not starter.author.bot and self.addressed(starter):
-            found.append(self.question_in(starter))
+        if starter is not None and not starter.author.bot:
+            found.append(Earlier(self.question_in(starter), self.addressed(starter)))
+        later: list[Earlier] = []
         try:
-            async for earlier in thread.history(limit=THREAD_HISTORY, before=message):
-                if not earlier.author.bot and self.addressed(earlier):
-                    found.append(self.question_in(earlier))
-                    break
+            async for m in thread.history(limit=THREAD_HISTORY, before=message):
+                if not m.author.bot and (starter is None or m.id != starter.id):
+                    later.append(Earlier(self.question_in(m), self.addressed(m)))
         except discord.HTTPException:
             log.warning("could not read the history of thread %s", thread.id, exc_info=True)
-        return " ".join(dict.fromkeys(q for q in found if q))
-
-
-async def post_briefing(channel: discord.abc.Messageable, briefing: Briefing | str) -> None:
-    """Post a scheduled briefing to a channel; a string ("Nothing new…") is one plain line."""
-    if isinstance(briefing, str):
-        await channel.send(plain(briefing), allowed_mentions=NO_MENTIONS)
-        return
-    for group in message_groups(briefing_embeds(briefing)):
-        await channel.send(embeds=group, allowed_mentions=NO_MENTIONS)
+        return found + later[::-1]
 
 
 # -- the app commands: typed coroutines whose docstring is the description -----------------
 @app_commands.command(name="ask")
 @app_commands.describe(question="What you want to know, in plain words")
-async def ask_command(interaction: discord.Interaction, question: str) -> None:
+async def ask_command(interaction: discord.Interaction[BriefbotClient], question: str) -> None:
     """Ask a question about the news; the answer cites the passages it rests on."""
-    client: BriefbotClient = interaction.client  # type: ignore[assignment]
-    await client.answer_interaction(interaction, question)
+    await interaction.client.answer_interaction(interaction, question)
 
 
 @app_commands.command(name="brief")
@@ -391,24 +547,22 @@ async def ask_command(interaction: discord.Interaction, question: str) -> None:
     since="How far back: 24h, 7d, 2w or a date (YYYY-MM-DD); 24h if left out",
 )
 async def brief_command(
-    interaction: discord.Interaction, topic: str | None = None, since: str | None = None
+    interaction: discord.Interaction[BriefbotClient],
+    topic: str | None = None,
+    since: str | None = None,
 ) -> None:
     """A briefing of the latest stories, each with its source."""
-    client: BriefbotClient = interaction.client  # type: ignore[assignment]
-    await client.brief_interaction(interaction, topic, since)
+    await interaction.client.brief_interaction(interaction, topic, since)
 
 
 # -- lifecycle ----------------------------------------------------------------------------
-def build_client(
-    settings: Settings,
-    engine: Engine | None,
-    feedback_store: FeedbackStore | None,
-) -> BriefbotClient:
-    """The client, with its commands; without a feedback store there are no 👍 / 👎 buttons."""
-    return BriefbotClient(settings, engine, feedback_store)
+def build_client(settings: DiscordSettings, conversation: Conversation | None) -> BriefbotClient:
+    """The client, with its commands; without a conversation it only does housekeeping, and
+    without a feedback store in the conversation there are no 👍 / 👎 buttons."""
+    return BriefbotClient(settings, conversation)
 
 
-def token_of(settings: Settings) -> str:
+def token_of(settings: DiscordSettings) -> str:
     token = settings.discord_token.get_secret_value().strip()
     if not token:
         raise SettingsError(
@@ -515,34 +669,26 @@ async def unregister(client: BriefbotClient, guild_id: int | None) -> list[str]:
     return [c["name"] for c in existing]
 
 
-def _warm_up(engine: Engine) -> None:
-    """Index the seeds if nothing is indexed, and load the index before the first question."""
-    engine.ensure_seeded()
-    engine.snapshot()
-
-
 async def run(
-    settings: Settings,
-    engine: Engine,
+    settings: DiscordSettings,
+    conversation: Conversation,
     on_start: Callable[[BriefbotClient], None] | None = None,
 ) -> None:
-    """Connect to Discord and answer until stopped (Ctrl-C). `on_start(client)` runs once
-    logged in, on the event loop (the CLI starts the scheduled briefings there)."""
-    token = token_of(settings)
-    store = FeedbackStore.in_data_dir(settings.data_dir)
-    await asyncio.to_thread(_warm_up, engine)
-    client = build_client(settings, engine, store)
+    """Connect to Discord and answer until stopped (Ctrl-C). The settings were checked, and the
+    engine warmed, by whoever calls this (bot/service.py). `on_start(client)` runs once logged
+    in, on the event loop (the service starts the scheduled briefings there)."""
+    client = build_client(settings, conversation)
     client.on_start = on_start
     async with client:
         with discord_errors():
-            await client.start(token)
+            await client.start(settings.discord_token.get_secret_value().strip())
 
 
 @contextlib.asynccontextmanager
-async def _logged_in(settings: Settings) -> AsyncIterator[BriefbotClient]:
+async def _logged_in(settings: DiscordSettings) -> AsyncIterator[BriefbotClient]:
     """A client logged in over HTTP only (no gateway), for housekeeping such as syncing."""
     token = token_of(settings)
-    client = build_client(settings, None, None)
+    client = build_client(settings, None)
     client.sync_guild_on_start = False  # housekeeping does exactly what it is told to
     async with client:
         with discord_errors():
@@ -550,9 +696,7 @@ async def _logged_in(settings: Settings) -> AsyncIterator[BriefbotClient]:
             yield client
 
 
-async def sync(
-    settings: Settings, engine: Engine | None = None, guild_id: int | None = None
-) -> list[str]:
+async def sync(settings: DiscordSettings, guild_id: int | None = None) -> list[str]:
     """Register the app commands with Discord: in one server (at once, and removed from the
     global set) or globally. Returns the names of the commands synced.
 
@@ -570,7 +714,9 @@ async def sync(
     return names
 
 
-async def clear(settings: Settings, places: Sequence[int | None]) -> dict[int | None, list[str]]:
+async def clear(
+    settings: DiscordSettings, places: Sequence[int | None]
+) -> dict[int | None, list[str]]:
     """Remove the app commands registered in each place (None: the global set, else a
     server's id); returns the names removed from each."""
     removed: dict[int | None, list[str]] = {}
@@ -578,3 +724,50 @@ async def clear(settings: Settings, places: Sequence[int | None]) -> dict[int | 
         for place in places:
             removed[place] = await unregister(client, place)
     return removed
+
+
+class DiscordAdapter:
+    """Discord, as bot/service.py runs it."""
+
+    platform = PLATFORM
+
+    def __init__(self, settings: DiscordSettings | None = None) -> None:
+        self.settings = settings or read_settings(DiscordSettings)
+        self._client: BriefbotClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
+
+    @property
+    def configured(self) -> bool:
+        return self.settings.configured
+
+    def check(self) -> None:
+        token_of(self.settings)
+
+    def channel(self, value: str) -> str:
+        """A schedule's channel: a Discord channel id, a number."""
+        if not value.isdigit():
+            raise ValueError("a channel id (a number)")
+        return value
+
+    def run(
+        self,
+        conversation: Conversation,
+        on_start: Callable[[Callable[[str, Briefing | str], None]], None],
+    ) -> None:
+        def started(client: BriefbotClient) -> None:
+            self._client, self._loop = client, asyncio.get_running_loop()
+            if self._stopped:  # stopped while connecting
+                self._loop.create_task(client.close())
+            on_start(client.threadsafe_poster())
+
+        try:
+            asyncio.run(run(self.settings, conversation, started))
+        except KeyboardInterrupt:
+            pass
+
+    def stop(self) -> None:
+        """Close the client on its own loop: `run` then returns."""
+        self._stopped = True
+        if self._client is not None and self._loop is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10.0)

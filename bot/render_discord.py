@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import discord
 
-from retrieval.models import Answer, Briefing, Citation, moment_label
+from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -125,7 +125,7 @@ def _guard_start(text: str) -> str:
 def link(label: str, url: str) -> str:
     """`[label](url)` for a web address; the bare label for anything else."""
     url = url.strip()
-    if not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
+    if len(url) > MAX_URL or not is_http_url(url):
         return label
     safe = "".join(_URL_ESCAPES.get(ch, ch) for ch in url)
     return f"[{label}]({safe})"
@@ -217,17 +217,40 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     for k, c in enumerate(answer.citations):
         also = answer.also_reported_by.get(c.article_id)
         fields += _citation_fields(c, also, "Sources" if k == 0 else BLANK)
+    description = escape_cited(answer.answer.strip())
+    if answer.notice:  # something left out, or the model failed: said under the answer
+        description += f"\n\n*{escape(one_line(answer.notice))}*"
     return _assemble(
         title=escape(one_line(answer.question)),
-        description=escape_cited(answer.answer.strip()),
+        description=description,
         fields=fields,
         footer=_footer(answer),
         colour=ABSTAIN_COLOUR if answer.abstained else ANSWER_COLOUR,
     )
 
 
+def item_line(item: NewsItem) -> str:
+    """`• Sentence [n] — [Source](url) · date`: one line, shorter than a field's limit."""
+    c = item.citation
+    source = link(escape(truncate(one_line(c.source or "source"), 100)), c.url)
+    meta = " · ".join(x for x in (source, escape(one_line(c.published or ""))) if x)
+    return f"• {truncate(escape(one_line(c.quote)), 400)} [{c.n}] — {meta}"
+
+
+def _join_lines(lines: Iterable[str], limit: int) -> list[str]:
+    """Whole lines (each within `limit`) grouped into values of at most `limit` characters."""
+    groups: list[str] = []
+    for line in lines:
+        if groups and len(groups[-1]) + 1 + len(line) <= limit:
+            groups[-1] += "\n" + line
+        else:
+            groups.append(line)
+    return groups
+
+
 def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
-    """One field per story (its lead sentence and sources), then the quotes of the day."""
+    """One field per story (its key sentences and sources), then "also in the news" (a line
+    per item), then the quotes of the day."""
     title = f"Briefing {moment_label(briefing.since)} → {moment_label(briefing.until)}"
     if briefing.topic:
         title += f" · {escape(one_line(briefing.topic))}"
@@ -239,12 +262,17 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
             name = truncate(name, FIELD_NAME_LIMIT - 14) + f" ({n_sources} sources)"
         lines = [escape_cited(one_line(story.summary))] + [source_line(c) for c in story.citations]
         fields.append((name, "\n".join(lines)))
+    lines = [item_line(i) for i in briefing.also_in_the_news]
+    for k, value in enumerate(_join_lines(lines, FIELD_VALUE_LIMIT)):
+        fields.append(("Also in the news" if k == 0 else BLANK, value))
     for k, q in enumerate(briefing.quotes):
         text = f"{quote_text(q.citation)} — {escape(one_line(q.speaker))} [{q.citation.n}]"
         fields.append(("Quotes of the day" if k == 0 else BLANK, text))
     note = "" if not briefing.empty else escape(briefing.note or "Nothing new in the window.")
-    n = len(briefing.stories)
+    n, more = len(briefing.stories), len(briefing.also_in_the_news)
     footer = f"{n} stor{'y' if n == 1 else 'ies'}" if n else ""
+    if more:
+        footer += f" · {more} also in the news"
     return _assemble(title, note, fields, footer, BRIEFING_COLOUR)
 
 
@@ -268,6 +296,12 @@ def message_groups(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
 def thread_name(question: str) -> str:
     """A thread's name from the question it answers (Discord allows 100 characters)."""
     return truncate(one_line(question), THREAD_NAME_LIMIT) or "Question"
+
+
+def streamed_text(text: str) -> str:
+    """An answer as it is written, shown as a message's content (its [n] markers kept); the
+    final answer, in embeds with its sources, replaces it."""
+    return truncate(escape_cited(text.strip()), CONTENT_LIMIT)
 
 
 def plain(text: str) -> str:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from retrieval.models import Answer, Briefing, Citation, moment_label
+from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
 
 TEXT_LIMIT = 3000  # characters per text object (section text, context element)
 BLOCK_LIMIT = 50  # blocks per message
@@ -64,7 +64,8 @@ def link(url: str, label: str) -> str:
     """`<url|label>` for an http(s) URL; otherwise the label in bold. `label` is raw text."""
     label = escape_clipped(label or url, 250)
     url = url.strip()
-    if len(url) > 1000 or not re.match(r"https?://\S+$", url):
+    # Slack's link syntax cannot hold whitespace; the rest is the one http(s) URL check.
+    if len(url) > 1000 or any(ch.isspace() for ch in url) or not is_http_url(url):
         return f"*{label}*" if label else ""
     safe_url = escape(url).replace("|", "%7C")
     return f"<{safe_url}|{label}>"
@@ -206,20 +207,25 @@ def render_answer(
     asked_by: str | None = None,
     vote_value: str | None = None,
     share_value: str | None = None,
+    with_text: bool = True,
 ) -> list[Message]:
-    """The answer with its [n] markers, its Sources, a context line and the buttons.
+    """The answer with its [n] markers, its notice (something left out, the model failed), its
+    Sources, a context line and the buttons.
 
     `vote_value` adds 👍 / 👎 buttons and `share_value` a "Share in channel" button, each
-    carrying that value; an abstention is a short plain sentence and has no buttons.
+    carrying that value; an abstention is a short plain sentence and has no buttons. Without
+    `with_text`, everything below the answer's text (which was streamed already).
     """
     blocks: list[Block] = []
     if show_question:
         blocks.append(_asked(answer.question, asked_by))
     text = escape(answer.answer)
-    if answer.abstained or not answer.citations:
+    if with_text:
         blocks.extend(_sections(text))
+    if answer.notice:
+        blocks.append(_context(f"_{escape_clipped(answer.notice, 1000)}_"))
+    if answer.abstained or not answer.citations:
         return pack(blocks, answer.answer)
-    blocks.extend(_sections(text))
     blocks.append(_section("*Sources*"))
     for c in answer.citations:
         blocks.extend(_citation_blocks(c, answer.also_reported_by.get(c.article_id)))
@@ -236,6 +242,14 @@ def render_answer(
     if buttons:
         blocks.append({"type": "actions", "block_id": "briefbot_answer", "elements": buttons})
     return pack(blocks, answer.answer)
+
+
+def item_line(item: NewsItem) -> str:
+    """`• Sentence [n] — <url|Source> · date`: one line, within a section's limit."""
+    c = item.citation
+    source = link(c.url, c.source) if c.source else link(c.url, "source")
+    meta = " · ".join(x for x in (source, escape_clipped(c.published or "", 20)) if x)
+    return f"• {escape_clipped(c.quote, 600)} [{c.n}] — {meta}"
 
 
 def _moment(iso: str) -> str:
@@ -264,6 +278,10 @@ def render_briefing(
         blocks.append(_section(f"{title}\n{pieces[0]}" if pieces else title))
         blocks.extend(_section(p) for p in pieces[1:])
         blocks.extend(_context(group) for group in _join_lines(map(source_line, story.citations)))
+    if briefing.also_in_the_news:
+        blocks.append(_section("*Also in the news*"))
+        lines = map(item_line, briefing.also_in_the_news)
+        blocks.extend(_section(group) for group in _join_lines(lines))
     if briefing.quotes:
         blocks.append(_section("*Quotes*"))
         for q in briefing.quotes:
@@ -271,8 +289,9 @@ def render_briefing(
             who = escape_clipped(q.speaker, 100)
             pieces = split_text(f"“{quote}” — {who} [{q.citation.n}]", TEXT_LIMIT - 2)
             blocks.extend(_section(f"> {p}") for p in pieces)
-    n = len(briefing.stories)
-    blocks.append(_context(f"{n} stor{'y' if n == 1 else 'ies'}"))
+    n, more = len(briefing.stories), len(briefing.also_in_the_news)
+    footer = f"{n} stor{'y' if n == 1 else 'ies'}" + (f" · {more} also in the news" if more else "")
+    blocks.append(_context(footer))
     if share_value is not None:
         blocks.append(
             {

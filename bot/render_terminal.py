@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.text import Text
 
-from retrieval.models import Answer, Briefing, Citation, moment_label
+from retrieval import Answer, Briefing, Citation, moment_label
 
 
 def _source_line(c: Citation) -> Text:
@@ -27,7 +28,10 @@ def _quote(c: Citation) -> Text:
 def render_answer(answer: Answer) -> RenderableType:
     if answer.abstained:
         return Text(answer.answer, style="yellow")
-    parts: list[RenderableType] = [Text(answer.answer), Text(""), Text("Sources", style="bold")]
+    parts: list[RenderableType] = [Text(answer.answer)]
+    if answer.notice:  # something left out, or the model failed
+        parts.append(Text(answer.notice, style="italic yellow"))
+    parts += [Text(""), Text("Sources", style="bold")]
     for c in answer.citations:
         parts.append(_source_line(c))
         parts.append(_quote(c))
@@ -56,6 +60,15 @@ def render_briefing(briefing: Briefing) -> RenderableType:
         parts.append(Text(story.summary))
         for c in story.citations:
             parts.append(_source_line(c))
+    if briefing.also_in_the_news:
+        parts.append(Text("\nAlso in the news", style="bold"))
+        for item in briefing.also_in_the_news:
+            c = item.citation
+            line = Text(f"• {' '.join(c.quote.split())} [{c.n}]")
+            meta = " · ".join(x for x in (c.source, c.published or "") if x)
+            if meta:
+                line.append(f" — {meta}", style=Style(dim=True, link=c.url or None))
+            parts.append(line)
     if briefing.quotes:
         parts.append(Text("\nQuotes of the day", style="bold"))
         for q in briefing.quotes:

@@ -1,69 +1,74 @@
-"""The Slack adapter: Bolt listeners that turn Slack payloads into engine calls.
+"""Slack's listeners: Slack payloads in, neutral messages to the conversation, Block Kit out.
 
-Everything the bot says comes from the engine's Answer and Briefing objects, rendered by
+Everything the bot says comes from the conversation (bot/conversation.py) and is rendered by
 `bot.render_slack`. Listeners only acknowledge and hand the work to a thread pool: every Web API
 call (the "Searching…" message included) is made there, so that Slack's three-second
-acknowledgement never waits on the engine, nor on a post waiting out a rate limit. The same app
-serves Socket Mode (`run(..., http=False)`) and the Events API over HTTP at /slack/events.
+acknowledgement never waits on the engine, nor on a post waiting out a rate limit. The server
+around the app (settings, client, Socket Mode or HTTP) is bot/slack_server.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
-import threading
-import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from socketserver import ThreadingMixIn
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, Assistant, BoltContext
 from slack_bolt.context.ack import Ack
 from slack_bolt.context.respond import Respond
-from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.web import SlackResponse
+from slack_sdk.web.chat_stream import ChatStream
 
-from bot.events import SeenEvents
+from bot.conversation import (
+    SEARCHING,
+    Conversation,
+    Earlier,
+    Message,
+    Reply,
+    window_start,
+)
 from bot.render_slack import (
     ACTION_SHARE,
     ACTION_VOTE_DOWN,
     ACTION_VOTE_UP,
-    Message,
     escape,
     escape_clipped,
     notice,
     render_answer,
     render_briefing,
 )
-from retrieval.answering.timewindow import is_moment, parse_moment
-from retrieval.config import Settings
-from retrieval.errors import BriefbotError, QuestionError, SettingsError
-from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer, Briefing
+from bot.render_slack import Message as SlackMessage
+from retrieval import (
+    AlreadyVoted,
+    Answer,
+    BriefbotError,
+    Briefing,
+    QuestionError,
+    UnknownAnswer,
+    is_moment,
+)
 
 if TYPE_CHECKING:
-    from retrieval.engine import Engine
+    from bot.slack_server import SlackSettings
 
 log = logging.getLogger(__name__)
 
+PLATFORM = "slack"
 WORKERS = 8  # answers computed and posted at once; acknowledgements never wait on these
+# Between two updates of an answer streamed as it is written: chat.update and
+# chat.appendStream allow about one a second per conversation.
+STREAM_INTERVAL_S = 1.0
 LISTENER_THREADS = 16  # Bolt's: they only acknowledge and queue work, so a few keep up
 BUTTON_VALUE_LIMIT = 2000  # Slack's limit on a button's value
-RECENT_RESULTS = 1000
-DEFAULT_WINDOW = timedelta(hours=24)
+THREAD_REPLIES = 100  # messages of a thread read for a follow-up's context
 
-SEARCHING = "Searching…"
-APOLOGY = "Sorry, something went wrong while answering. (error id {error_id})"
 DECLINE = "Sorry, I don't answer in this conversation. An admin can enable it for me."
 ASK_USAGE = "Usage: `/ask <question>`, for example `/ask What did Wallace say in Moscow?`"
 BRIEF_USAGE = (
@@ -71,12 +76,27 @@ BRIEF_USAGE = (
     "(since: 24h, 7d, 2w or a date)."
 )
 MENTION_HINT = "Mention me with a question, for example “@briefbot what did Wallace say in Moscow?”"
+BUTTON_GONE = "This button no longer works. Ask the question again."
+
+# Slack's assistant pane: what it says when a thread opens, and the prompts it suggests; two of
+# them ask for a briefing (from the start of the day, of the last 24 hours).
+GREETING = "Ask me about the news: every answer cites the passages it rests on."
+SUGGESTED_PROMPTS = [
+    {"title": "Brief me on today", "message": "Brief me on today"},
+    {"title": "What changed since yesterday?", "message": "What changed since yesterday?"},
+    {"title": "Ask about a story", "message": "What did Wallace say after meeting Shoigu?"},
+]
+BRIEF_PROMPTS: dict[str, Callable[[datetime], datetime]] = {
+    "brief me on today": lambda now: now.replace(hour=0, minute=0, second=0, microsecond=0),
+    "what changed since yesterday": lambda now: window_start(None, now),
+}
+THREAD_TITLE_CHARS = 200
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 
-# -- helpers ----------------------------------------------------------------------------------
+# -- translation: Slack's text and arguments ----------------------------------------------------
 def plain_text(text: str, bot_user_id: str | None = None) -> str:
     """A Slack message's text as a plain question: the bot's mention removed, markup unwrapped."""
     text = _MENTION.sub(
@@ -95,55 +115,12 @@ def slack_time(ts: str) -> datetime:
 def parse_brief_args(text: str, now: datetime) -> tuple[str | None, datetime]:
     """`/brief [topic] [since]` -> (topic, since); `since` (24h, 7d, 2w, a date) first or last."""
     words = text.split()
-    since = now - DEFAULT_WINDOW
+    since = None
     for at in (-1, 0):
-        if not words:
+        if words and is_moment(words[at]):
+            since = words.pop(at)
             break
-        moment = _moment(words[at], now)
-        if moment is not None:
-            since = moment
-            words.pop(at)
-            break
-    return (" ".join(words) or None), since
-
-
-def _moment(word: str, now: datetime) -> datetime | None:
-    return parse_moment(word, now, "since") if is_moment(word) else None
-
-
-class Recent:
-    """A bounded, thread-safe map of recent items: the oldest are forgotten first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, key: str, item: Any) -> None:
-        with self._lock:
-            self._put(key, item)
-
-    def _put(self, key: str, item: Any) -> None:
-        self._items[key] = item
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            return self._items.get(key) if isinstance(key, str) else None
-
-    def add_new(self, key: str) -> bool:
-        """Remember `key`; False if it was already there (a second vote)."""
-        with self._lock:
-            if key in self._items:
-                return False
-            self._put(key, True)
-            return True
-
-    def discard(self, key: str) -> None:
-        with self._lock:
-            self._items.pop(key, None)
+    return (" ".join(words) or None), window_start(since, now)
 
 
 def encode_value(fields: dict[str, Any]) -> str:
@@ -169,46 +146,311 @@ def _decode_value(value: str) -> dict[str, Any]:
     except (TypeError, ValueError):
         fields = None
     if not isinstance(fields, dict):
-        raise BriefbotError("This button no longer works. Ask the question again.")
+        raise BriefbotError(BUTTON_GONE)
     return fields
 
 
+def answer_value(answer: Answer, key: str | None, now: datetime, context: str) -> str | None:
+    """What an answer's buttons carry: its key, and enough to ask it again after a restart."""
+    if key is None:
+        return None
+    ids = list(dict.fromkeys(c.article_id for c in answer.citations))
+    return encode_value(
+        {
+            "k": key,
+            "kind": "ask",
+            "t": now.timestamp(),
+            "ids": ids,
+            "q": answer.question,
+            "c": context,
+        }
+    )
+
+
+def briefing_value(briefing: Briefing, key: str) -> str | None:
+    if briefing.empty:
+        return None
+    return encode_value(
+        {
+            "k": key,
+            "kind": "brief",
+            "s": briefing.since,
+            "u": briefing.until,
+            "topic": briefing.topic,
+        }
+    )
+
+
+# -- sending: one loop for each way Slack takes messages ----------------------------------------
+def send_all(
+    messages: Sequence[SlackMessage], first: Callable[..., object], rest: Callable[..., object]
+) -> None:
+    """The first message with `first` (which may replace a placeholder), the others with
+    `rest`, in order."""
+    for i, message in enumerate(messages):
+        (first if i == 0 else rest)(**message)
+
+
+def _respond(respond: Respond, **message: Any) -> None:
+    response = respond(**message)
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"Slack's response_url answered {response.status_code}: {response.body[:200]}"
+        )
+
+
+def post_briefing(client: WebClient, channel: str, briefing: Briefing | str) -> None:
+    """Post a scheduled briefing to a channel; a string ("Nothing new…") is one plain line."""
+    messages = [notice(briefing)] if isinstance(briefing, str) else render_briefing(briefing)
+    post = lambda **m: client.chat_postMessage(channel=channel, unfurl_links=False, **m)  # noqa: E731
+    send_all(messages, post, post)
+
+
+# -- replies: the conversation's Reply, rendered for Slack ------------------------------------
+class ThreadReply(Reply):
+    """Replies to a mention or a direct message: "Searching…" in the thread (a DM: in place),
+    then replaced by the answer. A generated answer is streamed: in a thread with Slack's
+    streaming API (chat.startStream, appendStream, stopStream), which replaces "Searching…";
+    in place, by updates of "Searching…"."""
+
+    stream_interval = STREAM_INTERVAL_S
+
+    def __init__(
+        self,
+        client: WebClient,
+        message: Message,
+        reply_ts: str | None,
+        bot_user_id: str | None,
+        team_id: str | None = None,
+    ) -> None:
+        self.client = client
+        self.message = message
+        self.reply_ts = reply_ts  # the thread the answer goes in (None: the DM itself)
+        self.bot_user_id = bot_user_id
+        self.team_id = team_id  # the workspace: Slack's streams in channels need it
+        self.placeholder: str | None = None  # the message the answer replaces
+        self.streamer: ChatStream | None = None
+        self.streamed = ""  # the answer's text streamed so far
+        self.stream_failed = False
+
+    def stream(self, text: str) -> None:
+        if self.reply_ts is None:  # no thread to stream in: "Searching…" grows into the answer
+            if self.placeholder is not None:
+                self.client.chat_update(
+                    channel=self.message.channel, ts=self.placeholder, text=escape(text)
+                )
+                self.streamed = text
+            return
+        if self.stream_failed or not text.startswith(self.streamed):
+            return  # the answer will show it all
+        started = self.streamer is not None
+        if self.streamer is None:
+            self.streamer = self.client.chat_stream(
+                channel=self.message.channel,
+                thread_ts=self.reply_ts,
+                recipient_team_id=self.team_id,
+                recipient_user_id=self.message.user or None,
+                buffer_size=1,  # each verified sentence at once; the conversation throttles
+            )
+        try:
+            self.streamer.append(markdown_text=escape(text[len(self.streamed) :]))
+        except SlackApiError as exc:
+            # Streaming refused (a workspace without it, a scope missing): the answer is
+            # posted whole instead, where "Searching…" still stands.
+            log.warning("could not stream the answer: %s", exc.response.get("error"))
+            self.stream_failed = not started
+            if not started:
+                self.streamer = None
+            return
+        self.streamed = text
+        if not started:
+            self._drop_placeholder()
+
+    def _drop_placeholder(self) -> None:
+        if self.placeholder is None:
+            return
+        try:
+            self.client.chat_delete(channel=self.message.channel, ts=self.placeholder)
+        except SlackApiError as exc:
+            log.warning("could not delete the placeholder: %s", exc.response.get("error"))
+        self.placeholder = None
+
+    def _post(self, **message: Any) -> SlackResponse:
+        return self.client.chat_postMessage(
+            channel=self.message.channel, thread_ts=self.reply_ts, **message
+        )
+
+    def _send(self, messages: Sequence[SlackMessage]) -> None:
+        def first(**message: Any) -> None:
+            if self.placeholder:
+                self.client.chat_update(
+                    channel=self.message.channel, ts=self.placeholder, **message
+                )
+            else:
+                self._post(**message)
+
+        send_all(messages, first, self._post)
+
+    def progress(self, text: str) -> None:
+        if self.placeholder is not None:
+            self.client.chat_update(channel=self.message.channel, ts=self.placeholder, text=text)
+            return
+        try:
+            self.placeholder = self._post(text=text)["ts"]
+        except SlackApiError as exc:
+            log.warning("could not post the %r message: %s", text, exc.response.get("error"))
+
+    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
+        value = answer_value(answer, vote_key, self.message.sent_at, context)
+        if self.streamer is None or not answer.answer.startswith(self.streamed):
+            self._send(render_answer(answer, vote_value=value))
+            return
+        # The streamed message is finished with what was held back, and carries the rest:
+        # the notice, the sources and the buttons.
+        first, *rest = render_answer(answer, vote_value=value, with_text=False)
+        try:
+            self.streamer.stop(
+                markdown_text=escape(answer.answer[len(self.streamed) :]) or None,
+                blocks=first["blocks"],
+            )
+        except SlackApiError as exc:  # the stream expired: the answer is posted whole
+            log.warning("could not finish the stream: %s", exc.response.get("error"))
+            send_all(render_answer(answer, vote_value=value), self._post, self._post)
+            return
+        send_all(rest, self._post, self._post)
+
+    def briefing(self, briefing: Briefing, key: str) -> None:
+        self._send(render_briefing(briefing))
+
+    def notice(self, text: str) -> None:
+        if self.streamer is not None:
+            with contextlib.suppress(SlackApiError):
+                self.streamer.stop()
+            self.streamer = None
+        self._send([notice(f"{text} {MENTION_HINT}" if not self.message.text else text)])
+
+    def history(self) -> list[Earlier]:
+        """The thread's earlier messages from people (Slack's replies to the thread)."""
+        if self.message.thread is None:
+            return []
+        try:
+            replies = self.client.conversations_replies(
+                channel=self.message.channel, ts=self.message.thread, limit=THREAD_REPLIES
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("could not read the thread, answering without context: %s", error)
+            return []
+        mention = f"<@{self.bot_user_id}"
+        return [
+            Earlier(
+                plain_text(m.get("text", ""), self.bot_user_id),
+                self.message.direct or mention in m.get("text", ""),
+            )
+            for m in replies.get("messages") or []
+            if float(m.get("ts", "0")) < float(self.message.id)
+            and not m.get("bot_id")
+            and m.get("user") != self.bot_user_id
+            and not m.get("subtype")
+        ]
+
+
+class PrivateReply(Reply):
+    """Replies to a slash command, through its response_url: seen only by whoever typed it.
+    The command's acknowledgement is the placeholder ("Searching…"); the answer replaces it.
+    Nothing is streamed: a response_url takes five messages at most."""
+
+    stream_interval = STREAM_INTERVAL_S
+
+    def __init__(self, respond: Respond, message: Message) -> None:
+        self.respond = respond
+        self.message = message
+
+    def _send(self, messages: Sequence[SlackMessage]) -> None:
+        def first(**message: Any) -> None:
+            _respond(self.respond, response_type="ephemeral", replace_original=True, **message)
+
+        def rest(**message: Any) -> None:
+            _respond(self.respond, response_type="ephemeral", replace_original=False, **message)
+
+        send_all(messages, first, rest)
+
+    def progress(self, text: str) -> None:
+        pass  # the acknowledgement already says it
+
+    def stream(self, text: str) -> None:
+        pass
+
+    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
+        value = answer_value(answer, vote_key, self.message.sent_at, context)
+        self._send(render_answer(answer, show_question=True, vote_value=value, share_value=value))
+
+    def briefing(self, briefing: Briefing, key: str) -> None:
+        self._send(render_briefing(briefing, share_value=briefing_value(briefing, key)))
+
+    def notice(self, text: str) -> None:
+        self._send([notice(text)])
+
+    def history(self) -> list[Earlier]:
+        return []  # a command has no thread
+
+
+class AssistantReply(ThreadReply):
+    """Replies in a thread of Slack's assistant pane: a status ("Searching…") instead of a
+    placeholder, the thread titled with its first question, the answer (streamed, when a
+    language model writes it) in the thread."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        message: Message,
+        thread_ts: str,
+        bot_user_id: str | None,
+        team_id: str | None = None,
+    ) -> None:
+        super().__init__(client, message, thread_ts, bot_user_id, team_id)
+        self.thread_ts = thread_ts
+
+    def progress(self, text: str) -> None:
+        try:
+            self.client.assistant_threads_setStatus(
+                channel_id=self.message.channel, thread_ts=self.thread_ts, status=text
+            )
+        except SlackApiError as exc:
+            log.warning("could not set the status: %s", exc.response.get("error"))
+
+    def history(self) -> list[Earlier]:
+        earlier = super().history()
+        if not earlier and self.message.text:  # the thread's first question names it
+            try:
+                self.client.assistant_threads_setTitle(
+                    channel_id=self.message.channel,
+                    thread_ts=self.thread_ts,
+                    title=self.message.text[:THREAD_TITLE_CHARS],
+                )
+            except SlackApiError as exc:
+                log.warning("could not title the thread: %s", exc.response.get("error"))
+        return earlier
+
+
 # -- the listeners ----------------------------------------------------------------------------
-@dataclass
-class Turn:
-    """A question asked in a conversation (a mention, or a direct message)."""
-
-    channel: str
-    ts: str  # the question's own message
-    parent: str | None  # the thread it was asked in, if any
-    reply_ts: str | None  # the thread the answer goes in (None: the DM itself)
-    question: str
-    bot_user_id: str | None
-    dm: bool
-    placeholder: str | None = None  # the "Searching…" message the answer replaces
-
-
 class SlackBot:
     """The handlers: each acknowledges at once and leaves all other work, Slack's Web API calls
     included, to a thread pool."""
 
     def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        feedback: FeedbackStore,
-        seen: SeenEvents,
-        workers: int = WORKERS,
+        self, conversation: Conversation, allowed: set[str], workers: int = WORKERS
     ) -> None:
-        self.engine = engine
-        self.feedback = feedback
-        self.seen = seen  # messages already answered, by any process (Slack redelivers)
-        self.allowed = settings.allowed_slack_channels
+        self.conversation = conversation
+        self.allowed = allowed  # channel ids; empty: everywhere
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="briefbot-slack")
-        self.results = Recent(RECENT_RESULTS)  # what a button refers to: Answer or Briefing
-        self._voted = Recent(RECENT_RESULTS)  # one vote per person per answer
 
     def register(self, app: App) -> None:
+        # The assistant pane's threads (direct messages with a thread) go to the assistant.
+        assistant = Assistant()
+        assistant.thread_started(self.on_assistant_thread)
+        assistant.user_message(self.on_assistant_message)
+        app.use(assistant)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.command("/ask")(self.on_ask)
@@ -220,30 +462,10 @@ class SlackBot:
     def is_allowed(self, channel: str) -> bool:
         return not self.allowed or channel in self.allowed
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+    def _submit(self, fn: Callable[..., object], *args: Any) -> None:
         future = self.pool.submit(fn, *args)
-        # _guard catches everything it can; this catches what escaped it, so it is logged.
+        # The conversation's guard catches what it can; this logs what escaped it.
         future.add_done_callback(_log_failure)
-
-    @contextmanager
-    def _guard(self, reply: Callable[[str], Any]) -> Iterator[None]:
-        """User-actionable errors are shown as they are; anything else gets an apology with an
-        id that the log's traceback also carries."""
-        try:
-            yield
-        except BriefbotError as exc:
-            self._try(reply, str(exc))
-        except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("error id %s while answering", error_id)
-            self._try(reply, APOLOGY.format(error_id=error_id))
-
-    @staticmethod
-    def _try(reply: Callable[[str], Any], text: str) -> None:
-        try:
-            reply(text)
-        except Exception:
-            log.exception("could not deliver a reply to Slack")
 
     # -- mentions and direct messages ---------------------------------------------------------
     def on_mention(self, event: dict, context: BoltContext, client: WebClient) -> None:
@@ -251,127 +473,120 @@ class SlackBot:
         if event.get("bot_id") or event.get("subtype") == "bot_message":
             log.debug("not answering a bot's mention in %s", event.get("channel"))
             return
-        self._submit(self._converse, event, context.bot_user_id, client, False)
+        self._submit(self._converse, event, context, client, False)
 
     def on_message(self, event: dict, context: BoltContext, client: WebClient) -> None:
         # Only direct messages; edits, joins and bots' messages are not questions.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        self._submit(self._converse, event, context.bot_user_id, client, True)
+        self._submit(self._converse, event, context, client, True)
 
-    def _converse(self, event: dict, bot_user_id: str | None, client: WebClient, dm: bool) -> None:
-        channel, ts = event["channel"], event["ts"]
-        # Keyed by the message, not the event id: a retry carries the same message.
-        if not self.seen.claim(f"slack/{channel}/{ts}"):
-            log.debug("%s/%s was already answered; not answering it again", channel, ts)
-            return
-        parent = event.get("thread_ts")
-        # In a channel the answer goes in the mention's thread; a DM is answered in place.
-        turn = Turn(
-            channel=channel,
-            ts=ts,
-            parent=parent,
-            reply_ts=parent or (None if dm else ts),
-            question=plain_text(event.get("text", ""), bot_user_id),
-            bot_user_id=bot_user_id,
-            dm=dm,
+    def _converse(self, event: dict, context: BoltContext, client: WebClient, dm: bool) -> None:
+        bot_user_id = context.bot_user_id
+        ts, parent = event["ts"], event.get("thread_ts")
+        message = Message(
+            platform=PLATFORM,
+            channel=event["channel"],
+            id=ts,  # not the event id: a retry carries the same message
+            user=event.get("user") or "",
+            text=plain_text(event.get("text", ""), bot_user_id),
+            sent_at=slack_time(ts),
+            thread=parent,
+            direct=dm,
         )
-        if not self.is_allowed(channel):
-            self._decline(client, turn, event.get("user", ""))
+        if not self.conversation.claim(message):
+            return
+        # In a channel the answer goes in the mention's thread; a DM is answered in place.
+        reply_ts = parent or (None if dm else ts)
+        if not self.is_allowed(message.channel):
+            self._decline(client, message, reply_ts)
+            return
+        reply = ThreadReply(client, message, reply_ts, bot_user_id, context.team_id)
+        self.conversation.answer(message, reply)
+
+    # -- the assistant pane -------------------------------------------------------------------
+    def on_assistant_thread(self, event: dict, client: WebClient) -> None:
+        self._submit(self._greet, event, client)
+
+    def _greet(self, event: dict, client: WebClient) -> None:
+        thread = event.get("assistant_thread") or {}
+        channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
+        if not channel or not thread_ts:
             return
         try:
-            reply = client.chat_postMessage(
-                channel=channel, thread_ts=turn.reply_ts, text=SEARCHING
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, **notice(GREETING))
+            client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel, thread_ts=thread_ts, prompts=SUGGESTED_PROMPTS
             )
-            turn.placeholder = reply["ts"]
         except SlackApiError as exc:
-            log.warning("could not post the 'Searching…' message: %s", exc.response.get("error"))
-        self._answer_turn(client, turn)
+            log.warning("could not greet in the assistant: %s", exc.response.get("error"))
 
-    def _decline(self, client: WebClient, turn: Turn, user: str) -> None:
+    def on_assistant_message(self, event: dict, context: BoltContext, client: WebClient) -> None:
+        self._submit(self._assist, event, context, client)
+
+    def _assist(self, event: dict, context: BoltContext, client: WebClient) -> None:
+        ts, thread_ts = event["ts"], event["thread_ts"]
+        message = Message(
+            platform=PLATFORM,
+            channel=event["channel"],
+            id=ts,
+            user=event.get("user") or "",
+            text=plain_text(event.get("text", ""), context.bot_user_id),
+            sent_at=slack_time(ts),
+            thread=thread_ts,
+            direct=True,
+        )
+        if not self.conversation.claim(message):
+            return
+        if not self.is_allowed(message.channel):
+            self._decline(client, message, thread_ts)
+            return
+        reply = AssistantReply(client, message, thread_ts, context.bot_user_id, context.team_id)
+        since = BRIEF_PROMPTS.get(message.text.rstrip(" ?.!").lower())
+        if since is None:
+            self.conversation.answer(message, reply)
+            return
+        with self.conversation.guard(reply.notice):
+            request = self.conversation.brief_request(None, since(message.sent_at), message.sent_at)
+            self.conversation.brief(request, reply)
+
+    def _decline(self, client: WebClient, message: Message, reply_ts: str | None) -> None:
         try:
-            if turn.dm:
-                client.chat_postMessage(channel=turn.channel, **notice(DECLINE))
+            if message.direct:
+                client.chat_postMessage(channel=message.channel, **notice(DECLINE))
             else:
                 client.chat_postEphemeral(
-                    channel=turn.channel, user=user, thread_ts=turn.reply_ts, **notice(DECLINE)
+                    channel=message.channel,
+                    user=message.user,
+                    thread_ts=reply_ts,
+                    **notice(DECLINE),
                 )
         except SlackApiError as exc:
-            log.warning("could not decline in %s: %s", turn.channel, exc.response.get("error"))
-
-    def _answer_turn(self, client: WebClient, turn: Turn) -> None:
-        def post(messages: list[Message]) -> None:
-            first, *rest = messages
-            if turn.placeholder:
-                client.chat_update(channel=turn.channel, ts=turn.placeholder, **first)
-            else:
-                client.chat_postMessage(channel=turn.channel, thread_ts=turn.reply_ts, **first)
-            for message in rest:
-                client.chat_postMessage(channel=turn.channel, thread_ts=turn.reply_ts, **message)
-
-        def reply(text: str) -> None:
-            post([notice(f"{text} {MENTION_HINT}" if not turn.question else text)])
-
-        with self._guard(reply):
-            context = self._thread_context(client, turn)
-            now = slack_time(turn.ts)
-            answer = self.engine.ask(turn.question, now=now, context=context)
-            value = self._remember_answer(answer, now, context)
-            post(render_answer(answer, vote_value=value))
-            log.info(
-                "answered in %s: %d citations, %.0f ms",
-                turn.channel,
-                len(answer.citations),
-                answer.timing_ms.get("total", 0),
-            )
-
-    def _thread_context(self, client: WebClient, turn: Turn) -> str:
-        """The thread's earlier questions (to the bot), so that a follow-up is understood."""
-        if not turn.parent:
-            return ""
-        try:
-            replies = client.conversations_replies(channel=turn.channel, ts=turn.parent, limit=100)
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            log.warning("could not read the thread, answering without context: %s", error)
-            return ""
-        earlier = [
-            m
-            for m in replies.get("messages") or []
-            if float(m.get("ts", "0")) < float(turn.ts)
-            and not m.get("bot_id")
-            and m.get("user") != turn.bot_user_id
-            and not m.get("subtype")
-        ]
-        mention = f"<@{turn.bot_user_id}"
-        asked = earlier if turn.dm else [m for m in earlier if mention in m.get("text", "")]
-        # A thread the bot was called into: its opening message is what it is about.
-        chosen = asked[-3:] or earlier[:1]
-        questions = (plain_text(m.get("text", ""), turn.bot_user_id) for m in chosen)
-        return " ".join(q for q in questions if q)
+            log.warning("could not decline in %s: %s", message.channel, exc.response.get("error"))
 
     # -- slash commands -----------------------------------------------------------------------
+    def _command_message(self, command: dict, text: str) -> Message:
+        return Message(
+            platform=PLATFORM,
+            channel=command.get("channel_id", ""),
+            id=command.get("trigger_id", ""),
+            user=command.get("user_id", ""),
+            text=text,
+            sent_at=datetime.now(UTC),
+        )
+
     def on_ask(self, ack: Ack, command: dict, respond: Respond) -> None:
         if not self.is_allowed(command.get("channel_id", "")):
             _ack_privately(ack, DECLINE)
             return
         try:
-            question = self.engine.check_question(plain_text(command.get("text", "")))
+            question = self.conversation.check_question(plain_text(command.get("text", "")))
         except QuestionError as exc:
             _ack_privately(ack, f"{escape(str(exc))} {ASK_USAGE}")
             return
         _ack_privately(ack, f"{SEARCHING} _{escape_clipped(question, 2900)}_")
-        self._submit(self._answer_privately, question, datetime.now(UTC), respond)
-
-    def _answer_privately(self, question: str, now: datetime, respond: Respond) -> None:
-        def send(messages: list[Message]) -> None:
-            for i, message in enumerate(messages):
-                _respond(respond, response_type="ephemeral", replace_original=i == 0, **message)
-
-        with self._guard(lambda text: send([notice(text)])):
-            answer = self.engine.ask(question, now=now)
-            value = self._remember_answer(answer, now, "")
-            send(render_answer(answer, show_question=True, vote_value=value, share_value=value))
+        message = self._command_message(command, question)
+        self._submit(self.conversation.answer, message, PrivateReply(respond, message))
 
     def on_brief(self, ack: Ack, command: dict, respond: Respond) -> None:
         if not self.is_allowed(command.get("channel_id", "")):
@@ -380,58 +595,18 @@ class SlackBot:
         now = datetime.now(UTC)
         try:
             topic, since = parse_brief_args(plain_text(command.get("text", "")), now)
-            if topic:
-                topic = self.engine.check_question(topic)
+            request = self.conversation.brief_request(topic, since, now)
         except BriefbotError as exc:
             _ack_privately(ack, f"{escape(str(exc))} {BRIEF_USAGE}")
             return
         _ack_privately(ack, "Preparing the briefing…")
-        self._submit(self._brief_privately, topic, since, now, respond)
-
-    def _brief_privately(
-        self, topic: str | None, since: datetime, until: datetime, respond: Respond
-    ) -> None:
-        def send(messages: list[Message]) -> None:
-            for i, message in enumerate(messages):
-                _respond(respond, response_type="ephemeral", replace_original=i == 0, **message)
-
-        with self._guard(lambda text: send([notice(text)])):
-            briefing = self.engine.brief(since, until, topic=topic)
-            key = uuid.uuid4().hex[:12]
-            self.results.put(key, briefing)
-            value = encode_value(
-                {
-                    "k": key,
-                    "kind": "brief",
-                    "s": since.isoformat(),
-                    "u": until.isoformat(),
-                    "topic": topic,
-                }
-            )
-            send(render_briefing(briefing, share_value=None if briefing.empty else value))
+        message = self._command_message(command, request.topic or "")
+        self._submit(self.conversation.brief, request, PrivateReply(respond, message))
 
     # -- buttons ------------------------------------------------------------------------------
-    def _remember_answer(self, answer: Answer, now: datetime, context: str) -> str | None:
-        """The value the answer's buttons carry: enough to find it again, or to re-ask."""
-        if answer.abstained or not answer.citations:
-            return None
-        key = uuid.uuid4().hex[:12]
-        self.results.put(key, answer)
-        ids = list(dict.fromkeys(c.article_id for c in answer.citations))
-        return encode_value(
-            {
-                "k": key,
-                "kind": "ask",
-                "t": now.timestamp(),
-                "ids": ids,
-                "q": answer.question,
-                "c": context,
-            }
-        )
-
     def _recall(self, fields: dict[str, Any]) -> Answer | Briefing:
         """The answer or briefing a button refers to; after a restart, asked again as it was."""
-        hit = self.results.get(fields.get("k"))
+        hit = self.conversation.recall(fields.get("k"))
         if hit is not None:
             return hit
         try:
@@ -440,11 +615,11 @@ class SlackBot:
                     datetime.fromisoformat(fields["s"]),
                     datetime.fromisoformat(fields["u"]),
                 )
-                return self.engine.brief(since, until, topic=fields.get("topic"))
+                return self.conversation.engine.brief(since, until, topic=fields.get("topic"))
             now = datetime.fromtimestamp(float(fields["t"]), UTC)
-            return self.engine.ask(fields["q"], now=now, context=fields.get("c", ""))
+            return self.conversation.engine.ask(fields["q"], now=now, context=fields.get("c", ""))
         except (KeyError, TypeError, ValueError):
-            raise BriefbotError("This button no longer works. Ask the question again.") from None
+            raise BriefbotError(BUTTON_GONE) from None
 
     def on_vote(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
         ack()
@@ -462,31 +637,28 @@ class SlackBot:
                 thread_ts=thread_ts,
             )
 
-        with self._guard(tell):
+        with self.conversation.guard(tell):
             fields = _decode_value(action.get("value", ""))
-            user = body["user"]["id"]
-            ballot = f"{fields.get('k')}/{user}"
-            if not self._voted.add_new(ballot):  # before the write: a double click counts once
+            key, user = str(fields.get("k") or ""), body["user"]["id"]
+            vote = 1 if action["action_id"] == ACTION_VOTE_UP else -1
+            try:
+                self._vote(fields, key, user, vote)
+            except AlreadyVoted:
                 tell("You have already voted on this answer.")
                 return
-            try:
-                answer = self._recall(fields)
-                if not isinstance(answer, Answer):
-                    raise BriefbotError("This button no longer works.")
-                vote = 1 if action["action_id"] == ACTION_VOTE_UP else -1
-                ids = fields.get("ids") or [c.article_id for c in answer.citations]
-                self.feedback.record(
-                    platform="slack",
-                    user_id=user,
-                    vote=vote,
-                    question=answer.question,
-                    answer=answer.answer,
-                    article_ids=[str(i) for i in ids],
-                )
-            except BaseException:
-                self._voted.discard(ballot)  # not recorded: the user may try again
-                raise
             tell(f"Thanks: your {'👍' if vote > 0 else '👎'} is recorded.")
+
+    def _vote(self, fields: dict[str, Any], key: str, user: str, vote: int) -> None:
+        try:
+            self.conversation.vote(key, PLATFORM, user, vote)
+        except UnknownAnswer:
+            # A button that outlived its process: the answer is asked again, as it was, and
+            # kept under the button's key, so that a second vote is still a second vote.
+            answer = self._recall(fields)
+            if not isinstance(answer, Answer) or not key:
+                raise BriefbotError(BUTTON_GONE) from None
+            self.conversation.keep_answer(answer, key=key)
+            self.conversation.vote(key, PLATFORM, user, vote)
 
     def on_share(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
         ack()
@@ -496,10 +668,9 @@ class SlackBot:
         def tell(text: str) -> None:
             _respond(respond, text=text, response_type="ephemeral", replace_original=False)
 
-        with self._guard(tell):
+        with self.conversation.guard(tell):
             value = action.get("value", "")
-            fields = _decode_value(value)
-            result = self._recall(fields)
+            result = self._recall(_decode_value(value))
             user = body["user"]["id"]
             if isinstance(result, Briefing):
                 messages = render_briefing(result, shared_by=user)
@@ -507,8 +678,10 @@ class SlackBot:
                 messages = render_answer(
                     result, show_question=True, asked_by=user, vote_value=value
                 )
-            for message in messages:
-                _respond(respond, response_type="in_channel", replace_original=False, **message)
+            public = lambda **m: _respond(  # noqa: E731
+                respond, response_type="in_channel", replace_original=False, **m
+            )
+            send_all(messages, public, public)
             _respond(
                 respond,
                 text="Shared in the channel.",
@@ -522,36 +695,13 @@ def _ack_privately(ack: Ack, text: str) -> None:
     ack(text=text, response_type="ephemeral")
 
 
-def _log_failure(future: Future[None]) -> None:
+def _log_failure(future: Future[object]) -> None:
     exc = future.exception()
     if exc is not None:
         log.error("background work failed", exc_info=exc)
 
 
-def _respond(respond: Respond, **message: Any) -> None:
-    response = respond(**message)
-    if response.status_code != 200:
-        raise RuntimeError(
-            f"Slack's response_url answered {response.status_code}: {response.body[:200]}"
-        )
-
-
-# -- scheduled briefings ----------------------------------------------------------------------
-def post_briefing(client: WebClient, channel: str, briefing: Briefing | str) -> None:
-    """Post a scheduled briefing to a channel; a string ("Nothing new…") is one plain line."""
-    messages = [notice(briefing)] if isinstance(briefing, str) else render_briefing(briefing)
-    for message in messages:
-        client.chat_postMessage(channel=channel, unfurl_links=False, **message)
-
-
 # -- the app ----------------------------------------------------------------------------------
-def make_client(settings: Settings) -> WebClient:
-    base_url = settings.slack_api_url.rstrip("/") + "/"
-    client = WebClient(token=settings.slack_bot_token.get_secret_value() or None, base_url=base_url)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
-    return client
-
-
 class _NotUnused(logging.Filter):
     """Bolt warns that SLACK_BOT_TOKEN "will be unused" when it is given a client, whenever that
     variable is in the environment. It is used: the client carries it."""
@@ -561,123 +711,22 @@ class _NotUnused(logging.Filter):
 
 
 def build_app(
-    settings: Settings,
-    engine: Engine,
-    feedback_store: FeedbackStore,
-    client: WebClient | None = None,
+    settings: SlackSettings, conversation: Conversation, client: WebClient | None = None
 ) -> App:
     """The Bolt app with briefbot's listeners; the same for Socket Mode and HTTP.
 
     Building it calls Slack's auth.test once, to learn the bot's own user id.
     """
+    from bot.slack_server import make_client
+
     bolt_log = logging.getLogger("slack_bolt.App")
     if not any(isinstance(f, _NotUnused) for f in bolt_log.filters):
         bolt_log.addFilter(_NotUnused())
     app = App(
         name="briefbot",
-        client=client or make_client(settings),
+        client=client or make_client(settings, lambda: conversation.metrics.retried(PLATFORM)),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="briefbot-bolt"),
     )
-    seen = SeenEvents.in_data_dir(settings.data_dir)
-    SlackBot(settings, engine, feedback_store, seen).register(app)
+    SlackBot(conversation, settings.allowed_channels).register(app)
     return app
-
-
-def check_settings(settings: Settings, http: bool) -> None:
-    """Name the missing setting before anything connects."""
-    if not settings.slack_bot_token.get_secret_value():
-        raise SettingsError(
-            "SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) from the app's OAuth page."
-        )
-    if not settings.slack_bot_token.get_secret_value().startswith("xoxb-"):
-        raise SettingsError("SLACK_BOT_TOKEN should be a bot token, starting with xoxb-.")
-    if http:
-        if not settings.slack_signing_secret.get_secret_value():
-            raise SettingsError(
-                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify Slack's requests "
-                "(Basic Information → Signing Secret)."
-            )
-        return
-    token = settings.slack_app_token.get_secret_value()
-    if not token:
-        raise SettingsError(
-            "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with "
-            "connections:write. Or serve over HTTP with --http."
-        )
-    if not token.startswith("xapp-"):
-        raise SettingsError("SLACK_APP_TOKEN should be an app-level token, starting with xapp-.")
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # a slow client never holds up another request
-    request_queue_size = 128  # Slack's requests come in bursts; the default of 5 refused some
-
-
-class _LoggingHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
-        log.debug("%s %s", self.address_string(), format % args)
-
-
-def serve_http(app: App, port: int, host: str = "0.0.0.0") -> WSGIServer:
-    """A threaded HTTP server for the app at /slack/events; call `serve_forever()` on it.
-
-    Bolt verifies each request's signature and timestamp and answers 401 before any listener.
-    """
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-    return make_server(
-        host,
-        port,
-        SlackRequestHandler(app),
-        server_class=_ThreadingWSGIServer,
-        handler_class=_LoggingHandler,
-    )
-
-
-def run(
-    settings: Settings,
-    engine: Engine,
-    http: bool,
-    port: int = 3000,
-    host: str = "0.0.0.0",
-    on_start: Callable[[], None] | None = None,
-) -> None:
-    """Serve Slack until interrupted: Socket Mode, or the Events API over HTTP with `http`.
-    `on_start()` runs once Slack has accepted the token (the CLI starts the schedules there)."""
-    check_settings(settings, http)
-    t = time.perf_counter()
-    engine.snapshot()  # load the index now rather than on the first question
-    log.info("index loaded in %.1f s", time.perf_counter() - t)
-    feedback = FeedbackStore.in_data_dir(settings.data_dir)
-    try:
-        app = build_app(settings, engine, feedback)
-    except BoltError as exc:
-        raise SettingsError(f"Slack refused SLACK_BOT_TOKEN ({_api_error(exc)}).") from None
-    except OSError as exc:
-        raise SettingsError(f"Could not reach Slack at {settings.slack_api_url}: {exc}") from None
-    if on_start is not None:
-        on_start()
-    if http:
-        server = serve_http(app, port, host)
-        log.info(
-            "serving Slack's Events API at http://%s:%d/slack/events", host, server.server_port
-        )
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-        return
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    log.info("connecting to Slack in Socket Mode")
-    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
-
-
-def _api_error(exc: BoltError) -> str:
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, SlackApiError):
-        return str(cause.response.get("error"))
-    return "auth.test failed"

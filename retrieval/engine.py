@@ -1,4 +1,8 @@
-"""The engine: one object that front ends hold. Nothing heavy happens until it is needed."""
+"""The engine: one object that front ends hold. Nothing heavy happens until it is needed.
+
+It answers and briefs, and it offers everything else a front end runs (ingest, feeds, watching,
+schedules, evaluation), so that no front end reaches past it into the modules behind.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,26 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.answering.answer import ComposeOptions, compose
-from retrieval.answering.timewindow import check_window, parse_window
+from retrieval.answering.timewindow import Window, check_window, parse_window
 from retrieval.config import Settings
-from retrieval.errors import QuestionError
+from retrieval.errors import BriefbotError, QuestionError, SettingsError
 from retrieval.index.live import LiveIndex
-from retrieval.index.search import SearchOptions, Snapshot, rank_articles, search
+from retrieval.index.search import (
+    Hit,
+    RankedArticle,
+    SearchOptions,
+    Snapshot,
+    rank_articles,
+    search,
+)
 from retrieval.index.store import Store
 from retrieval.intake.ingest import (
     Ingester,
@@ -26,9 +38,40 @@ from retrieval.intake.ingest import (
     load_articles,
     token_counter,
 )
-from retrieval.models import Answer, Briefing
+from retrieval.metrics import Metrics
+from retrieval.models import Answer, Article, Briefing
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
+    from retrieval.answering.llm import Writer
+    from retrieval.evaluation.evaluate import CheckResult, EvalRun, HarnessProgress
+    from retrieval.index.collections import ReindexReport
+    from retrieval.index.embedding import Encoder
+    from retrieval.intake.feeds import FeedReader, FeedReport
+    from retrieval.intake.watch import WatchConfig, Watcher
+    from retrieval.news.schedule import PostBriefing, Schedule, Scheduler
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChainState:
+    """What flows through the answering chain (retrieve | rank | compose)."""
+
+    question: str
+    context: str  # earlier questions of the conversation, for a follow-up
+    now: date | None
+    timing: dict[str, float] = field(default_factory=dict)  # ms per stage
+    snap: Snapshot | None = None
+    window: Window | None = None  # the time the question names ("last week"), if any
+    hits: list[Hit] = field(default_factory=list)
+    ranked: list[RankedArticle] = field(default_factory=list)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        assert self.snap is not None, "retrieve runs first"
+        return self.snap
 
 
 def as_date(moment: date | datetime | None) -> date | None:
@@ -42,13 +85,15 @@ class Engine:
     # While a write is under way, how often a reader catches up with what it committed so
     # far (milliseconds: retrieval/index/live.py); tests set it to 0.
     refresh_seconds = 1.0
+    # How often a reader looks whether `briefbot reindex` switched collections (one small read).
+    switch_check_seconds = 10.0
 
     def __init__(
         self,
         settings: Settings,
         store: Store | None = None,
-        query_encoder: Any = None,
-        document_encoder: Any = None,
+        query_encoder: Encoder | None = None,
+        document_encoder: Encoder | None = None,
         search_options: SearchOptions | None = None,
     ) -> None:
         self.settings = settings
@@ -56,26 +101,98 @@ class Engine:
         self._query_encoder = query_encoder
         self._document_encoder = document_encoder
         self._index: LiveIndex | None = None
+        self._switch_checked = time.monotonic()
         self._lock = threading.RLock()
         self.search_options = search_options or SearchOptions(k=settings.retrieve_k)
         self.compose_options = ComposeOptions(
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
-        self._chain: Any = None
-        from retrieval.answering.llm import LLMWriter
-
-        self.writer = LLMWriter.from_settings(settings)  # None: the extractive answer as it is
+        self._chain: Runnable[ChainState, Answer] | None = None
+        self.metrics = Metrics()  # what this engine counts (served at /metrics)
+        self.metrics.watch_newest(self.newest_article)
+        self._writer: Writer | None = None
 
     # -- parts, built on first use ----------------------------------------------------------
     @property
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self.settings)
+                from retrieval.index.collections import open_serving
+
+                # The collection `briefbot reindex` last switched to, if it did.
+                self._store = open_serving(self.settings, lambda: self.recipe)
+                self._store.guard = self._before_write
             return self._store
 
+    # -- following `briefbot reindex` (retrieval/index/collections.py) ----------------------
+    def _before_write(self) -> None:
+        """Under the write lock: the collection about to be written still serves."""
+        from retrieval.index.collections import CollectionSwitched, serving
+
+        store = self._store
+        if store is None:
+            return
+        now = serving(store.client, self.settings.collection)
+        if now.name != store.name:
+            raise CollectionSwitched(now)
+
+    def _follow_switch(self, force: bool = False) -> None:
+        """Drop the store (and the index in memory) once another collection serves, if its
+        vectors are made as ours are; else keep serving this one, and say why."""
+        from retrieval.index.collections import mismatch, serving
+
+        if self._store is None:
+            return
+        if not force and time.monotonic() - self._switch_checked < self.switch_check_seconds:
+            return
+        self._switch_checked = time.monotonic()
+        target = serving(self._store.client, self.settings.collection)
+        if target.name == self._store.name:
+            return
+        if (why := mismatch(target, self.recipe)) is not None:
+            if force:
+                raise BriefbotError(why[0].upper() + why[1:] + ".")
+            log.warning("still serving %s: %s", self._store.name, why)
+            return
+        log.info("the index was rebuilt: switching from %s to %s", self._store.name, target.name)
+        # The index on disk is per collection: the new one's is opened on the next read.
+        self._store, self._index = None, None
+
+    def reindex(
+        self, on_progress: ProgressCallback | None = None, drop_old: bool = False
+    ) -> ReindexReport:
+        """Rebuild the index into a new collection with these settings' model and chunking,
+        beside the serving one, and switch every process to it at once (see
+        retrieval/index/collections.py)."""
+        from retrieval.index.collections import Reindexer
+
+        return Reindexer(self).run(on_progress, drop_old)
+
+    def export(self, path: Path) -> int:
+        """Every stored article to a JSON-lines file (.gz: compressed) that `ingest` reads:
+        how an index moves to another store (embedded to a server) or is kept as text."""
+        from retrieval.index.collections import export_jsonl
+
+        return export_jsonl(self.store, Path(path))
+
     @property
-    def query_encoder(self) -> Any:
+    def generates(self) -> bool:
+        """Whether answers are written by a language model (BRIEFBOT_LLM) by default."""
+        return bool(self.settings.llm)
+
+    @property
+    def writer(self) -> Writer | None:
+        """The language model's writer (retrieval/answering/llm.py); None without BRIEFBOT_LLM.
+        A SettingsError names a missing package or key."""
+        with self._lock:
+            if self._writer is None and self.settings.llm:
+                from retrieval.answering.llm import Writer
+
+                self._writer = Writer.from_settings(self.settings, self.query_encoder.encode)
+            return self._writer
+
+    @property
+    def query_encoder(self) -> Encoder:
         with self._lock:
             if self._query_encoder is None:
                 from retrieval.index.embedding import NumpyEncoder
@@ -83,12 +200,23 @@ class Engine:
                 self._query_encoder = NumpyEncoder(self.settings.resolved_model_path)
             return self._query_encoder
 
-    def _make_document_encoder(self) -> Any:
+    def _make_document_encoder(self) -> Encoder:
         if self._document_encoder is None:
-            from retrieval.index.embedding import TorchEncoder
+            from retrieval.index.torch_encoder import TorchEncoder
 
             self._document_encoder = TorchEncoder(self.settings.resolved_model_path)
         return self._document_encoder
+
+    def for_collection(self, name: str) -> Engine:
+        """The same engine (settings, encoders, options) over another collection."""
+        other = Engine(
+            self.settings.model_copy(update={"collection": name}),
+            query_encoder=self._query_encoder,
+            document_encoder=self._document_encoder,
+            search_options=self.search_options,
+        )
+        other._writer = self._writer  # the same model, if one was made
+        return other
 
     @cached_property
     def recipe(self) -> str:
@@ -111,6 +239,7 @@ class Engine:
 
     @property
     def index(self) -> LiveIndex:
+        """This process's index of the serving collection (opened on first use)."""
         with self._lock:
             if self._index is None:
                 self._index = LiveIndex.open(
@@ -121,16 +250,124 @@ class Engine:
 
     def snapshot(self) -> Snapshot:
         """The index as of the store's last commit, caught up with what other writers
-        committed since it was last read (O(changes); see retrieval/index/live.py)."""
-        return self.index.snapshot(self.refresh_seconds)
+        committed since it was last read (O(changes); see retrieval/index/live.py), and
+        reopened for the new collection once `briefbot reindex` has switched."""
+        with self._lock:
+            self._follow_switch()
+            index = self.index
+        return index.snapshot(self.refresh_seconds)
+
+    def warm(self, on_progress: ProgressCallback | None = None) -> IngestReport | None:
+        """Ready to answer at once: the seeds indexed if nothing is, and the index loaded.
+        Returns the seeds' report when they were indexed."""
+        report = self.ensure_seeded(on_progress)
+        t = time.perf_counter()
+        self.snapshot()
+        _ = self.writer  # a model that can't be made is named now, not at the first question
+        log.info("index loaded in %.1f s", time.perf_counter() - t)
+        return report
 
     # -- ingest -----------------------------------------------------------------------------
     def ingest(
         self, paths: Iterable[Path | str], on_progress: ProgressCallback | None = None
     ) -> IngestReport:
+        """Index the articles in files and folders; a missing path stops before any write."""
         report = IngestReport()
         articles = load_articles(paths, report, self.settings.max_article_bytes)
-        return self.ingester().ingest_articles(articles, report, on_progress)
+        return self.ingest_articles(articles, report, on_progress)
+
+    def ingest_articles(
+        self,
+        articles: Sequence[Article],
+        report: IngestReport | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        from retrieval.index.collections import CollectionSwitched
+
+        try:
+            report = self.ingester().ingest_articles(articles, report, on_progress)
+        except CollectionSwitched:  # `briefbot reindex` switched: write to the new collection
+            with self._lock:
+                self._follow_switch(force=True)
+            report = self.ingester().ingest_articles(articles, report, on_progress)
+        self.metrics.ingest(report)
+        return report
+
+    def feed_reader(self) -> FeedReader:
+        """Polls feeds into this engine, with the feeds' state in the data directory."""
+        from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
+
+        state = FeedState.in_data_dir(self.settings.data_dir)
+        return FeedReader(
+            state,
+            self.ingest_articles,
+            FeedOptions.from_settings(self.settings),
+            observe=self.metrics.feed_polled,
+        )
+
+    def poll_feed(self, url: str) -> FeedReport:
+        """One round of one feed: its new items fetched and ingested."""
+        return self.feed_reader().poll(url)
+
+    def watcher(self, config: WatchConfig) -> Watcher:
+        """Rounds over the configured feeds and folders, ingesting what is new."""
+        from retrieval.intake.watch import FolderWatcher, Watcher
+
+        folders = FolderWatcher(
+            config.folders, self.ingest_articles, self.settings.max_article_bytes
+        )
+        return Watcher(config, self.feed_reader(), folders)
+
+    def scheduler(
+        self, schedules: Sequence[Schedule], platform: str, post: PostBriefing
+    ) -> Scheduler:
+        """Posts the schedules' briefings to one platform's channels with `post`; the history of
+        what was posted is kept in the data directory."""
+        from retrieval.news.schedule import Scheduler, ScheduleState
+
+        def build(
+            since: datetime, until: datetime, topic: str | None, max_stories: int, seen: set[str]
+        ) -> Briefing:
+            return self.brief(since, until, topic=topic, max_stories=max_stories, exclude=seen)
+
+        state = ScheduleState.in_data_dir(self.settings.data_dir)
+        return Scheduler(list(schedules), state, build, post, platform, metrics=self.metrics)
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(
+        self,
+        corpus: Path,
+        questions: list[dict[str, Any]],
+        *,
+        baseline: bool = False,
+        on_progress: HarnessProgress | None = None,
+        ingest_progress: ProgressCallback | None = None,
+        llm: bool = False,
+    ) -> EvalRun:
+        """The harness: the corpus indexed in a collection of its own (cached), every question
+        asked as of its date; with `baseline`, the baselines too; with `llm`, again with the
+        language model writing the answers (retrieval.evaluation)."""
+        from retrieval.evaluation.evaluate import eval_corpus
+
+        return eval_corpus(
+            self,
+            corpus,
+            questions,
+            baseline=baseline,
+            on_progress=on_progress,
+            ingest_progress=ingest_progress,
+            llm=llm,
+        )
+
+    def check_questions(
+        self,
+        questions: list[dict[str, Any]],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[CheckResult]:
+        """Seed-style questions (must_cite / must_not_cite / abstain) asked of this index."""
+        from retrieval.evaluation.evaluate import check_questions
+
+        return check_questions(lambda q, d: self.ask(q, now=d), questions, on_progress)
 
     def is_empty(self) -> bool:
         return self.store.count()[0] == 0
@@ -155,7 +392,7 @@ class Engine:
         return q
 
     @property
-    def chain(self) -> Any:
+    def chain(self) -> Runnable[ChainState, Answer]:
         """retrieve | rank | compose, as LangChain runnables."""
         if self._chain is None:
             from langchain_core.runnables import RunnableLambda
@@ -172,93 +409,107 @@ class Engine:
         question: str,
         now: date | datetime | None = None,
         context: str = "",
+        *,
+        llm: bool | None = None,
+        on_sentence: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer as of `now` (default: today): nothing published after it is used."""
+        """Answer as of `now` (default: today): nothing published after it is used.
+
+        `llm`: written by the language model (default: when BRIEFBOT_LLM is set), each of its
+        sentences handed to `on_sentence` once verified, as the model writes."""
         t0 = time.perf_counter()
         q = self.check_question(question)
-        state: dict[str, Any] = {
-            "question": q,
-            "context": " ".join(context.split())[:2000],
-            "now": as_date(now),
-            "timing": {},
-        }
-        answer: Answer = self.chain.invoke(state)
-        if self.writer is not None:
+        state = ChainState(q, " ".join(context.split())[:2000], as_date(now))
+        answer = self.chain.invoke(state)
+        if self.generates if llm is None else llm:
             t = time.perf_counter()
-            answer = self.writer.rewrite(answer, (state["now"] or date.today()).isoformat())
+            answer = self._write(answer, state.now or date.today(), on_sentence)
             answer.timing_ms["llm"] = round((time.perf_counter() - t) * 1000, 1)
         answer.timing_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return answer
 
-    def _retrieve(self, state: dict) -> dict:
+    def _write(
+        self, answer: Answer, asked_on: date, on_sentence: Callable[[str], None] | None
+    ) -> Answer:
+        writer = self.writer
+        if writer is None:
+            raise SettingsError(
+                "A written answer needs a language model: set BRIEFBOT_LLM "
+                "(e.g. openai:gpt-4o-mini or ollama:llama3.1)."
+            )
+        if answer.abstained or not answer.citations:
+            return answer
+        from retrieval.answering.llm import passages_for
+
+        ids = list(dict.fromkeys(c.article_id for c in answer.citations))
+        passages = passages_for(answer, self.store.get_articles(ids))
+        return writer.write(answer, passages, asked_on, on_sentence)
+
+    def _retrieve(self, state: ChainState) -> ChainState:
         t = time.perf_counter()
         snap = self.snapshot()
-        state["timing"]["load"] = (time.perf_counter() - t) * 1000
+        state.timing["load"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        query = f"{state['context']} {state['question']}".strip()
+        query = f"{state.context} {state.question}".strip()
         vector = self.query_encoder.encode([query])[0]
-        state["timing"]["embed"] = (time.perf_counter() - t) * 1000
+        state.timing["embed"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         snap = snap.widened(vector)  # older articles than this process holds (max_chunks)
-        state["snap"] = snap
-        now = state["now"] or date.today()
-        named = parse_window(state["question"], now)
-        state["window"] = named
+        state.snap = snap
+        now = state.now or date.today()
+        named = parse_window(state.question, now)
+        state.window = named
         window = (named.start, named.end) if named else None
-        state["hits"] = search(snap, vector, query, now, self.search_options, window)
-        state["timing"]["search"] = (time.perf_counter() - t) * 1000
+        state.hits = search(snap, vector, query, now, self.search_options, window)
+        state.timing["search"] = (time.perf_counter() - t) * 1000
         return state
 
-    def _rank(self, state: dict) -> dict:
-        state["ranked"] = rank_articles(state["snap"], state["hits"], self.search_options)
+    def _rank(self, state: ChainState) -> ChainState:
+        state.ranked = rank_articles(state.snapshot, state.hits, self.search_options)
         return state
 
-    def _compose(self, state: dict) -> Answer:
+    def _compose(self, state: ChainState) -> Answer:
         t = time.perf_counter()
-        named = state.get("window")
-        if named is not None and named.relative and not self._in_window(state, named):
-            # The question asks about news of its time ("yesterday", "this week") and nothing
-            # retrieved was published then: older stories on the subject don't answer it.
-            import prompts
+        named = state.window
+        ranked = state.ranked
+        if named is not None and named.relative:
+            # The question asks about news of its time ("yesterday", "this week"): it is
+            # answered from what was published then; older stories on the subject don't.
+            ranked = self._in_window(state, named)
+            if not ranked:
+                import prompts
 
-            return Answer(
-                state["question"], prompts.render("abstain_window", window=named.phrase), True
-            )
-        answer = compose(
-            state["question"],
-            state["snap"],
-            state["ranked"],
-            self.compose_options,
-            state["context"],
-        )
-        state["timing"]["compose"] = (time.perf_counter() - t) * 1000
-        answer.timing_ms = {k: round(v, 1) for k, v in state["timing"].items()}
-        snap = state["snap"]
+                return Answer(
+                    state.question, prompts.render("abstain_window", window=named.phrase), True
+                )
+        snap = state.snapshot
+        answer = compose(state.question, snap, ranked, self.compose_options, state.context)
+        state.timing["compose"] = (time.perf_counter() - t) * 1000
+        answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}
         answer.articles_searched = len(snap.articles)
-        answer.ranked_article_ids = [snap.articles[r.article].id for r in state["ranked"]]
+        answer.ranked_article_ids = [snap.articles[r.article].id for r in state.ranked]
         answer.ranked_groups = [
-            [snap.articles[a].id for a in (r.article, *r.duplicates)] for r in state["ranked"]
+            [snap.articles[a].id for a in (r.article, *r.duplicates)] for r in state.ranked
         ]
         cited = {c.article_id for c in answer.citations}
-        for r in state["ranked"]:
+        for r in state.ranked:
             art = snap.articles[r.article]
             others = sorted({snap.articles[d].source for d in r.duplicates} - {art.source, ""})
             if art.id in cited and others:
                 answer.also_reported_by[art.id] = others
         return answer
 
-    def _in_window(self, state: dict, named: Any) -> bool:
-        """Whether one of the best articles was published in the named window (or in the few
-        days after it, when reports of an event come out)."""
-        from datetime import timedelta
-
-        snap = state["snap"]
+    def _in_window(self, state: ChainState, named: Window) -> list[RankedArticle]:
+        """The best articles published in the named window (or in the few days after it, when
+        reports of an event come out), best first."""
+        snap = state.snapshot
         last = named.end + timedelta(days=self.search_options.window_slack_days)
-        best = state["ranked"][: self.compose_options.max_articles]
-        return any(
-            (d := snap.articles[r.article].published) is not None and named.start <= d <= last
+        best = state.ranked[: self.compose_options.max_articles]
+        return [
+            r
             for r in best
-        )
+            if (d := snap.articles[r.article].published) is not None and named.start <= d <= last
+        ]
 
     # -- briefing ---------------------------------------------------------------------------
     def brief(
@@ -268,10 +519,12 @@ class Engine:
         topic: str | None = None,
         max_stories: int = 10,
         *,
+        also_in_the_news: int | None = None,
         exclude: Collection[str] = (),
     ) -> Briefing:
-        """The window's stories, clustered across outlets, with cited key sentences and the
-        quotes of the day (see retrieval.news.briefing). `exclude`: articles already briefed."""
+        """The window's stories, clustered across outlets, with cited key sentences, the events
+        below them in one line each (`also_in_the_news`, default: the setting) and the quotes
+        of the day (see retrieval.news.briefing). `exclude`: articles already briefed."""
         from retrieval.news.briefing import build_briefing
 
         until = until or datetime.now(UTC)
@@ -284,10 +537,22 @@ class Engine:
             until,
             topic=topic,
             max_stories=max_stories,
+            also_in_the_news=(
+                self.settings.also_in_the_news if also_in_the_news is None else also_in_the_news
+            ),
             exclude=exclude,
         )
 
     # -- what is indexed --------------------------------------------------------------------
+    def newest_article(self) -> date | None:
+        """The newest publication date in the index this process has loaded (None before the
+        first load): what the health report and the ingest lag metric show, at no cost."""
+        index = self._index
+        snap = index.current if index is not None else None
+        if snap is None:
+            return None
+        return max((a.published for a in snap.articles if a.published), default=None)
+
     def sources(self) -> dict[str, Any]:
         snap = self.snapshot()
         dates = [a.published for a in snap.articles if a.published]

@@ -101,13 +101,17 @@ class FeedbackStore:
             _insert(db, row, None)
         return row
 
-    def remember(self, question: str, answer: str, article_ids: Sequence[str]) -> str:
-        """Keep an answer to be voted on later; returns its new key (16 hex digits)."""
-        key = secrets.token_hex(8)
+    def remember(
+        self, question: str, answer: str, article_ids: Sequence[str], key: str | None = None
+    ) -> str:
+        """Keep an answer to be voted on later; returns its key: a new one (16 hex digits), or
+        `key`, under which an answer asked again (its button outlived the process) is kept,
+        unless one is there already."""
+        key = key or secrets.token_hex(8)
         created = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock, self._connect() as db:
             db.execute(
-                "INSERT INTO answers (key, question, answer, article_ids, created_at)"
+                "INSERT OR IGNORE INTO answers (key, question, answer, article_ids, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (key, question, answer, json.dumps(list(article_ids)), created),
             )

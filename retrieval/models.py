@@ -46,6 +46,16 @@ class Answer:
     also_reported_by: dict[str, list[str]] = field(default_factory=dict)  # article id -> sources
     ranked_article_ids: list[str] = field(default_factory=list)  # retrieval order, for evaluation
     ranked_groups: list[list[str]] = field(default_factory=list)  # each with its near-duplicates
+    # A language model's answer (retrieval/answering/llm.py): a one-line notice for the reader
+    # (something was left out, the model failed), and its sentences kept and dropped.
+    notice: str = ""
+    sentences_kept: int = 0
+    sentences_dropped: int = 0
+
+    @property
+    def generated(self) -> bool:
+        """The text is a language model's, every sentence of it verified."""
+        return self.sentences_kept > 0
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +66,8 @@ class Answer:
             "timing_ms": self.timing_ms,
             "articles_searched": self.articles_searched,
             "also_reported_by": self.also_reported_by,
+            "generated": self.generated,
+            "notice": self.notice,
         }
 
 
@@ -80,6 +92,24 @@ class Story:
 
 
 @dataclass
+class NewsItem:
+    """An "also in the news" line: an event below the top stories, in one cited sentence."""
+
+    headline: str
+    citation: Citation  # the sentence that sums it up
+    article_ids: list[str]
+    sources: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "headline": self.headline,
+            "citation": self.citation.to_dict(),
+            "article_ids": self.article_ids,
+            "sources": self.sources,
+        }
+
+
+@dataclass
 class Quote:
     speaker: str
     citation: Citation
@@ -96,6 +126,7 @@ class Briefing:
     stories: list[Story] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
     note: str = ""  # e.g. "Nothing in the window matches 'X'."
+    also_in_the_news: list[NewsItem] = field(default_factory=list)  # below the stories
 
     @property
     def empty(self) -> bool:
@@ -107,6 +138,7 @@ class Briefing:
             "until": self.until,
             "topic": self.topic,
             "stories": [s.to_dict() for s in self.stories],
+            "also_in_the_news": [i.to_dict() for i in self.also_in_the_news],
             "quotes": [q.to_dict() for q in self.quotes],
             "note": self.note,
         }

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import retrieval  # noqa: F401  (offline environment)
 from retrieval.config import PROJECT_ROOT, Settings
 from retrieval.engine import Engine
 from retrieval.models import Answer

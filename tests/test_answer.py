@@ -162,3 +162,209 @@ def test_a_story_outranks_a_round_up_that_mentions_it(make_engine, tmp_path):
     engine.search_options = SearchOptions(k=engine.settings.retrieve_k, roundup_weight=1.0)
     unweighted = engine.ask("why are rail workers on strike", now=date(2022, 7, 2))
     assert unweighted.ranked_article_ids[0] == "roundup"  # the weight is what puts it second
+
+
+def _ingest_jsonl(engine, tmp_path, name, records):
+    import json
+
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    engine.ingest([path])
+
+
+_PREVIEW = {
+    "id": "preview",
+    "title": "Kansas voters to decide on abortion amendment",
+    "published": "2022-07-31",
+    "text": "Kansas primary voters on Tuesday will be the first in the country to decide on the "
+    "right to abortion since Roe v. Wade fell. The amendment on the ballot would declare that "
+    "there is no right to an abortion in Kansas. Turnout in the vote is expected to be high, "
+    "election officials said. Both campaigns will hold rallies across Kansas on Monday.",
+}
+_RESULT = {
+    "id": "result",
+    "title": "Kansas voters reject abortion amendment",
+    "published": "2022-08-03",
+    "text": "Kansas voters rejected an amendment that would have removed the right to abortion "
+    "from the state constitution, by 59% to 41% in Tuesday's vote. The result was a major "
+    "victory for abortion rights supporters in Kansas.",
+}
+
+
+def test_an_outcome_asked_before_it_is_reported_is_not_answered_by_previews(make_engine, tmp_path):
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "preview", [_PREVIEW])
+    question = "how did the kansas abortion vote turn out"
+    before = engine.ask(question, now=date(2022, 8, 1))
+    assert before.abstained and before.citations == []
+    assert "turned out" in before.answer
+    _ingest_jsonl(engine, tmp_path, "result", [_RESULT])
+    after = engine.ask(question, now=date(2022, 8, 4))
+    assert not after.abstained
+    assert any("59%" in c.quote for c in after.citations)
+
+
+def test_who_won_needs_a_sentence_that_names_a_win_of_that_subject(make_engine, tmp_path):
+    open_preview = {
+        "id": "open",
+        "title": "The 150th Open begins at St Andrews",
+        "published": "2022-07-13",
+        "text": "The 150th Open Championship begins Thursday on the Old Course at St Andrews. "
+        "Tiger Woods won the Open at St Andrews in 2000 and 2005, and fans hope he can contend. "
+        "Rory McIlroy said the Old Course suits his game and that he feels ready.",
+    }
+    tour = {
+        "id": "tour",
+        "title": "Heat wave grips France",
+        "published": "2022-07-18",
+        "text": "France won praise for its firefighting as the heat wave spread across France. "
+        "Firefighters in France battled blazes near Bordeaux for a fifth day.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "golf", [open_preview, tour])
+    # The preview names an old win at St Andrews but not this year's: "who won" is answered
+    # by a sentence that names a win of the subject.
+    assert engine.ask("who won the tour de france", now=date(2022, 7, 26)).abstained
+    result = {
+        "id": "smith",
+        "title": "Cameron Smith wins the 150th Open at St Andrews",
+        "published": "2022-07-17",
+        "text": "Cameron Smith won the 150th Open Championship at St Andrews on Sunday, "
+        "shooting a final-round 64 to beat Cameron Young by one stroke.",
+    }
+    _ingest_jsonl(engine, tmp_path, "smith", [result])
+    answer = engine.ask("who won the open at st andrews", now=date(2022, 7, 18))
+    assert not answer.abstained
+    assert any("Cameron Smith won" in c.quote for c in answer.citations)
+
+
+def test_the_month_of_an_event_with_no_article_then_abstains(seed_engine):
+    answer = seed_engine.ask(
+        "what did wallace say about russia at the september meeting", now=date(2022, 9, 20)
+    )
+    assert answer.abstained and "September" in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("line", "prose"),
+    [
+        ("Tour de France winner is crowned", False),  # a link to another story
+        ("See the severe flooding that shut down Yellowstone National Park", False),  # a promo
+        ("The Tour de France winner was crowned in Paris on Sunday.", True),
+        # a sentence the page left without its full stop is still a sentence
+        (
+            "More than 1.2 million acres were burned in nearly 9,000 fires last year, according "
+            "to Cal Fire",
+            True,
+        ),
+    ],
+)
+def test_a_short_line_without_a_full_stop_is_not_quoted(line, prose):
+    from retrieval.answering.answer import _is_prose
+
+    assert _is_prose(line) is prose
+
+
+def test_the_lead_of_the_best_article_tells_its_news(make_engine, tmp_path):
+    filler = " ".join(
+        f"Paragraph {i} describes the store layouts, parking and opening hours in detail."
+        for i in range(40)
+    )
+    story = {
+        "id": "bbb",
+        "title": "Shoppers swelter in stores",
+        "published": "2022-06-29",
+        "text": "Bed Bath & Beyond is accused of letting its stores get hot to cut costs. "
+        + filler
+        + " Workers say the company has been turning off the air "
+        "conditioning in stores to save money as sales plummet, and customers accuse the "
+        "company of it.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "bbb", [story])
+    question = "which company is accused of turning off the air conditioning in its stores"
+    answer = engine.ask(question, now=date(2022, 7, 1))
+    assert "Bed Bath & Beyond" in answer.citations[0].quote
+    from dataclasses import replace
+
+    engine.compose_options = replace(engine.compose_options, lead_sentences=0)
+    without = engine.ask(question, now=date(2022, 7, 1))
+    assert not any("Bed Bath" in c.quote for c in without.citations)  # the lead is what adds it
+
+
+def test_declining_what_was_asked_is_the_persons_answer(make_engine, tmp_path):
+    hearing = {
+        "id": "hearing",
+        "title": "Judge Jackson faces senators at her hearing",
+        "published": "2022-02-02",
+        "text": "Judge Ketanji Brown Jackson spoke about her career at the hearing.\n\n"
+        '"My parents were in public service, and I felt called to it too," Jackson said.\n\n'
+        '"I have experienced life in a different way than some colleagues," she added.\n\n'
+        + "".join(
+            f'"{line}," Jackson said.\n\n'
+            for line in (
+                "Judges must apply the law as written, without fear or favor",
+                "My mentors taught me patience in every courtroom I served",
+                "Public defenders see the system from the side of the accused",
+                "Sentencing guidelines deserve careful study by every district judge",
+                "Clerks in my chambers come from many different law schools",
+                "Precedent gives the public stability and predictability",
+            )
+        )
+        + "Senator Blackburn asked what the judge thought about proposals to add more "
+        "justices to the Supreme Court bench.\n\n"
+        "Jackson declined to comment.\n\n"
+        "The committee will vote next month.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "hearing", [hearing])
+    answer = engine.ask(
+        "what did jackson say when asked about adding more justices to the supreme court",
+        now=date(2022, 2, 3),
+    )
+    assert not answer.abstained
+    assert any("Jackson declined to comment." in c.quote for c in answer.citations)
+
+
+def test_sentences_of_consecutive_paragraphs_make_one_quote_and_repeat_nothing(
+    make_engine, tmp_path
+):
+    tonys = {
+        "id": "tonys",
+        "title": "Tony Awards 2022: the winners",
+        "published": "2022-06-13",
+        "text": "Broadway's best stars were recognized Sunday night at Radio City Music Hall.\n\n"
+        "The Tony Awards were hosted by Ariana DeBose, who won an Oscar this year.\n\n"
+        "Broadway's best stars were recognized at the Tony Awards, hosted by DeBose.\n\n"
+        "Ticket sales on Broadway have not recovered from the pandemic.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "tonys", [tonys])
+    answer = engine.ask(
+        "broadway's best stars were recognized at which awards show", now=date(2022, 6, 14)
+    )
+    first = answer.citations[0].quote
+    assert "Radio City Music Hall.\n\nThe Tony Awards were hosted" in first
+    # the third paragraph tells what the first two do together: it is not cited again
+    assert not any("hosted by DeBose." in c.quote for c in answer.citations)
+
+
+def test_this_weeks_question_cites_only_this_weeks_articles(make_engine, tmp_path):
+    old = {
+        "id": "old",
+        "title": "Rail workers strike, a history",
+        "published": "2020-04-08",
+        "text": "Rail workers went on strike in 1922 over a wage cut, and rail workers lost. "
+        "Rail workers on strike were broken by a court injunction.",
+    }
+    new = {
+        "id": "new",
+        "title": "Rail staff walk out",
+        "published": "2022-06-21",
+        "text": "Rail workers began a strike on Tuesday over pay and job cuts. "
+        "The union said the strike by rail workers would go on all week.",
+    }
+    engine = make_engine()
+    _ingest_jsonl(engine, tmp_path, "rail", [old, new])
+    answer = engine.ask("why are rail workers on strike this week", now=date(2022, 6, 22))
+    assert answer.citations and {c.article_id for c in answer.citations} == {"new"}

@@ -407,6 +407,11 @@ PAGE_LINES = [
     ),
     ("Jane Doe/AP Protesters gather outside the court in Washington on Friday.", "credited photo"),
     (
+        "Sayed Khodaiberdi Sadat/Anadolu Agency/Getty Images A man sits on the debris of a "
+        "building after an earthquake in Paktika, Afghanistan on June 22.",
+        "credited photo",
+    ),
+    (
         "Fans celebrate the victory at the stadium on Sunday, July 31. Photos: A night to remember",
         "photo gallery",
     ),

@@ -72,3 +72,11 @@ def test_sentence_splitter_keeps_abbreviations_and_quotes():
         '"We agreed," he said.',
         "Next one?",
     ]
+
+
+def test_a_company_named_bros_is_one_sentence():
+    text = "Warner Bros. Discovery cut the film. It had cost $90 million."
+    assert [text[s:e] for s, e in sentences(text)] == [
+        "Warner Bros. Discovery cut the film.",
+        "It had cost $90 million.",
+    ]

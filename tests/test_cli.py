@@ -13,11 +13,30 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import cli
+from retrieval.config import PROJECT_ROOT
+from retrieval.engine import Engine
 from tests.conftest import FIXTURES, SEED
+
+
+@pytest.fixture
+def numpy_cli(monkeypatch, tmp_path, numpy_encoder):
+    """The CLI in this process, on a fresh data directory, with the numpy encoder for both
+    questions and documents (the same vectors, without loading torch)."""
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(
+        cli,
+        "make_engine",
+        lambda: Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder),
+    )
+    return lambda *args: CliRunner().invoke(cli.app, list(args))
 
 
 def run(*args: str, data: Path, check: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "BRIEFBOT_DATA_DIR": str(data), "NO_COLOR": "1", "COLUMNS": "200"}
+    # This checkout's code, whatever the installed package points at (the process runs
+    # elsewhere, so `-m` alone would find the installed one).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         env=env,
@@ -68,7 +87,7 @@ def test_sources_lists_what_is_indexed(seeded):
 def test_seed_questions_check(seeded):
     proc = run("eval", "--questions", str(FIXTURES / "seed_questions.jsonl"), data=seeded)
     assert proc.returncode == 0, proc.stdout
-    assert "10/10 passed" in proc.stdout
+    assert "12/12 passed" in proc.stdout
 
 
 @pytest.mark.parametrize(
@@ -87,29 +106,25 @@ def test_bad_input_exits_with_a_clear_error(tmp_path, args, code, message):
     assert "Traceback" not in proc.stderr
 
 
-def test_folder_ingest_goes_on_past_bad_files(tmp_path, monkeypatch):
+def test_folder_ingest_goes_on_past_bad_files(tmp_path, numpy_cli):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "good.txt").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "empty.txt").write_text("")
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02garbage")
     (folder / "budget.md").write_text((FIXTURES / "articles" / "council-budget.md").read_text())
-    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
-    result = CliRunner().invoke(cli.app, ["ingest", str(folder)])
+    result = numpy_cli("ingest", str(folder))
     assert result.exit_code == 1
     assert "empty.txt" in result.output and "binary.txt" in result.output
     assert "2 added" in result.output and "2 failed" in result.output
-    result = CliRunner().invoke(cli.app, ["ingest", str(folder / "good.txt")])
+    result = numpy_cli("ingest", str(folder / "good.txt"))
     assert result.exit_code == 0 and "1 unchanged" in result.output
 
 
-def test_unknown_file_type_is_refused(tmp_path, monkeypatch):
+def test_unknown_file_type_is_refused(tmp_path, numpy_cli):
     doc = tmp_path / "notes.docx"
     doc.write_bytes(b"PK\x03\x04")
-    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
-    result = CliRunner().invoke(cli.app, ["ingest", str(doc)])
+    result = numpy_cli("ingest", str(doc))
     assert result.exit_code == 1 and "notes.docx" in result.output
     assert "unsupported file type" in result.output
 
@@ -117,18 +132,12 @@ def test_unknown_file_type_is_refused(tmp_path, monkeypatch):
 # --- hostile input and broken set-ups: one clear line, never a traceback --------------------
 
 
-def _invoke(monkeypatch, tmp_path, *args: str):
-    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
-    return CliRunner().invoke(cli.app, list(args))
-
-
-def test_user_data_is_printed_as_plain_text_not_markup(tmp_path, monkeypatch):
+def test_user_data_is_printed_as_plain_text_not_markup(tmp_path, numpy_cli):
     folder = tmp_path / "in"
     (folder / "a[").mkdir(parents=True)
     (folder / "a[" / "x]b.txt").write_text("")  # its path holds "[/x]"
     (folder / "[draft] notes.txt").write_text("")
-    result = _invoke(monkeypatch, tmp_path, "ingest", str(folder))
+    result = numpy_cli("ingest", str(folder))
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "a[/x]b.txt: file is empty" in result.output
@@ -142,6 +151,61 @@ def test_an_empty_or_reversed_briefing_window_is_an_error(tmp_path, monkeypatch)
         assert "The window is empty" in proc.stderr and since in proc.stderr
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "data").exists()  # refused before anything was indexed
+
+
+def test_a_relative_since_counts_back_from_until(seeded):
+    proc = run("brief", "--since", "7d", "--until", "2022-02-14", "--json", data=seeded)
+    assert proc.returncode == 0, proc.stderr
+    briefing = json.loads(proc.stdout)
+    assert (briefing["since"], briefing["until"]) == (
+        "2022-02-07T00:00:00+00:00",
+        "2022-02-14T00:00:00+00:00",
+    )
+    assert len(briefing["stories"]) == 1 and briefing["also_in_the_news"] == []
+    proc = run("brief", "--since", "0d", "--until", "2022-02-14", data=seeded)
+    assert proc.returncode == 2 and "The window is empty" in proc.stderr
+
+
+def test_the_terminal_shows_also_in_the_news_one_line_each():
+    from rich.console import Console
+
+    from bot.render_terminal import render_briefing
+    from retrieval.models import Briefing, Citation, NewsItem, Story
+
+    def cite(n: int, quote: str) -> Citation:
+        return Citation(
+            n,
+            f"a{n}",
+            f"T{n}",
+            "cnn.com",
+            "2022-08-04",
+            f"https://x.example/{n}",
+            quote,
+            0,
+            len(quote),
+        )
+
+    story = Story(
+        "Griner sentenced",
+        "She was sentenced. [1]",
+        [cite(1, "She was sentenced.")],
+        ["a1"],
+        ["cnn.com"],
+    )
+    item = NewsItem(
+        "Rates rise", cite(2, "The Bank of England raised\nrates."), ["a2"], ["cnn.com"]
+    )
+    console = Console(record=True, width=200, color_system=None)
+    console.print(
+        render_briefing(Briefing("2022-08-01", "2022-08-04", None, [story], [], "", [item]))
+    )
+    shown = console.export_text()
+    assert (
+        "Also in the news\n• The Bank of England raised rates. [2] — cnn.com · 2022-08-04" in shown
+    )
+    console = Console(record=True, width=200, color_system=None)
+    console.print(render_briefing(Briefing("2022-08-01", "2022-08-04", None, [story])))
+    assert "Also in the news" not in console.export_text()
 
 
 def test_a_data_directory_that_is_a_file_is_named(tmp_path):

@@ -27,11 +27,13 @@ import pytest
 import yarl
 from aiohttp import web
 from discord.ext.test import backend as dpytest_backend
+from discord.ext.test import callbacks as dpytest_callbacks
 from discord.ext.test import factories as dpytest_factories
 from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot import cli, discord_app
-from bot.discord_app import BriefbotClient, build_client, parse_since
+from bot.conversation import Conversation
+from bot.discord_app import BriefbotClient, DiscordSettings, build_client, vote_buttons
 from bot.render_discord import (
     CHARS_PER_MESSAGE,
     CONTENT_LIMIT,
@@ -49,11 +51,13 @@ from bot.render_discord import (
     message_groups,
     split_text,
 )
-from retrieval.config import Settings
 from retrieval.engine import Engine
-from retrieval.errors import BriefbotError, SettingsError
+from retrieval.errors import SettingsError
+from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer, Briefing, Citation, Quote, Story
+from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
+from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, FakeLLM, engine_with_model
+from tests.fake_llm import QUESTION as QUESTION_WRITTEN
 
 SEED_TITLE = "U.K. Defense Official Says Russia Assures They Will 'Not Invade Ukraine'"
 QUESTION = "What did Russia assure Ben Wallace?"
@@ -321,14 +325,56 @@ def test_a_big_briefing_splits_within_every_limit() -> None:
     assert "(2 sources)" in text
 
 
-def test_parse_since() -> None:
-    now = datetime(2022, 2, 20, 12, tzinfo=UTC)
-    assert parse_since(None, now) == datetime(2022, 2, 19, 12, tzinfo=UTC)
-    assert parse_since("7d", now) == datetime(2022, 2, 13, 12, tzinfo=UTC)
-    assert parse_since("2w", now) == datetime(2022, 2, 6, 12, tzinfo=UTC)
-    assert parse_since("2022-02-01", now) == datetime(2022, 2, 1, tzinfo=UTC)
-    with pytest.raises(BriefbotError, match="since: 'yesterday'"):
-        parse_since("yesterday", now)
+def test_ten_stories_and_ten_items_stay_within_discord_limits() -> None:
+    long_url = "https://news.example/" + "x" * 480
+    stories = [
+        Story(
+            f"Headline {k} " * 30,
+            " ".join(f"A key sentence that goes on and on. [{3 * k + j}]" * 8 for j in range(3)),
+            [citation(3 * k + j, url=long_url, title="T " * 120) for j in range(3)],
+            [f"a{k}"],
+            ["A", "B"],
+        )
+        for k in range(10)
+    ]
+    items = [
+        NewsItem(
+            f"Item {k}",
+            citation(31 + k, quote="A one-line summary of what else happened. " * 6, url=long_url),
+            [f"b{k}"],
+            ["The Daily Tide"],
+        )
+        for k in range(10)
+    ]
+    quotes = [
+        Quote("Maria Okafor", citation(41 + k, quote="We had no choice. " * 30)) for k in range(3)
+    ]
+    briefing = Briefing(
+        "2022-02-01T00:00:00", "2022-02-08T00:00:00", None, stories, quotes, "", items
+    )
+    groups = message_groups(briefing_embeds(briefing))
+    for group in groups:
+        assert_message_within_limits(None, group)
+    fields = [f for e in embed_dicts([e for g in groups for e in g]) for f in e.get("fields", [])]
+    names = [f["name"] for f in fields]
+    assert names.count("Also in the news") == 1
+    first = names.index("Also in the news")
+    lines = [
+        line for f in fields[first:] for line in f["value"].split("\n") if line.startswith("• ")
+    ]
+    assert len(lines) == 10  # one line each, none split between fields
+    for item, line in zip(items, lines, strict=True):
+        assert f"[{item.citation.n}] — [The Daily Tide]({long_url}) · 2022-02-11" in line
+    assert embed_dicts(groups[-1])[-1]["footer"]["text"] == "10 stories · 10 also in the news"
+
+
+def test_a_briefing_without_items_has_no_also_in_the_news_field(seed_engine: Engine) -> None:
+    briefing = seed_engine.brief(
+        datetime(2022, 2, 1, tzinfo=UTC), datetime(2022, 2, 20, tzinfo=UTC)
+    )
+    assert briefing.also_in_the_news == []
+    text = all_text(embed_dicts(briefing_embeds(briefing)))
+    assert "Also in the news" not in text
 
 
 # -- a fake Discord: dpytest for the gateway and REST, a recorder for interactions ---------
@@ -593,7 +639,8 @@ def install_recorders(env: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None
 
 def make_fake_discord(engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
     store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    client = build_client(engine.settings, engine, store)
+    conversation = Conversation(engine, store, SeenEvents.in_data_dir(tmp_path))
+    client = build_client(DiscordSettings(_env_file=None), conversation)
     # The bot needs no members intent: Discord puts the mentioned users in the message. dpytest
     # instead looks mentions up in its member cache, which only exists with that intent.
     intents = client.intents
@@ -664,10 +711,67 @@ class Broken(Spy):
         raise RuntimeError("the index is on fire")
 
 
+# -- answers written by a language model, streamed as edits ---------------------------------
+@pytest.fixture
+async def model_discord(seed_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fake Discord whose engine has a (fake) language model write its answers; the edits
+    of messages are recorded too, as (channel id, payload)."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    fake_llm = FakeLLM()
+    engine = engine_with_model(seed_engine, fake_llm, tmp_path / "model")
+    env = await start_fake_discord(engine, tmp_path, monkeypatch)
+    edits: list[tuple[int, dict]] = []
+
+    async def edited(channel: Any, message: Any, fields: dict) -> None:
+        edits.append((channel.id, json.loads(json.dumps(fields["params"].payload or {}))))
+
+    dpytest_callbacks.set_callback(edited, "edit_message")
+    yield env, fake_llm, edits
+    dpytest_callbacks.remove_callback("edit_message")
+    await stop_fake_discord(env)
+    fake_llm.close()
+
+
+async def test_a_mention_streams_verified_sentences_then_becomes_the_cited_answer(model_discord):
+    env, fake_llm, edits = model_discord
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    question = await env.say(env.mention(QUESTION_WRITTEN))
+
+    thread = env.guild.get_thread(question.id)
+    [streamed] = env.sent_to(thread.id)
+    assert streamed["content"] == GOOD[0]  # the first verified sentence, at once
+    assert streamed["allowed_mentions"] == {"parse": []}
+    # The same message then becomes the answer: embeds with the sources, and the buttons.
+    final = edits[-1][1]
+    assert edits[-1][0] == thread.id and final["content"] is None
+    [embed] = final["embeds"]
+    assert embed["description"].startswith(" ".join(GOOD))
+    assert "*Something was left out: one sentence" in embed["description"]
+    assert embed["fields"][0]["value"].startswith(f"**[1]** {escape(SEED_TITLE)}")
+    assert len(custom_ids(final)) == 2
+    shown = [streamed["content"]] + [p.get("content") or "" for _, p in edits]
+    assert all(p.strip() in ("", GOOD[0], " ".join(GOOD)) for p in shown)
+    assert not any("200,000" in p for p in shown)
+
+
+async def test_ask_streams_into_its_deferred_response(model_discord):
+    env, fake_llm, _ = model_discord
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    payload = await env.command("ask", question=QUESTION_WRITTEN)
+
+    original = f"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
+    edits = [c.payload for c in env.calls if c.method == "PATCH" and c.path == original]
+    assert edits[0]["content"] == GOOD[0]
+    [embed] = edits[-1]["embeds"]
+    assert embed["description"].startswith(" ".join(GOOD)) and len(custom_ids(edits[-1])) == 2
+    assert not [c for c in env.calls if c.method == "POST" and c.path.endswith(payload["token"])]
+    assert not any("200,000" in (e.get("content") or "") for e in edits)
+
+
 # -- mentions, threads and DMs (dpytest) --------------------------------------------------
 async def test_a_mention_is_answered_in_a_thread_started_from_it(fake_discord: FakeDiscord):
     env = fake_discord
-    spy = env.client.engine = Spy(env.client.engine)
+    spy = env.client.conversation.engine = Spy(env.client.conversation.engine)
     question = await env.say(env.mention(QUESTION))
 
     thread = env.guild.get_thread(question.id)
@@ -689,7 +793,7 @@ async def test_a_mention_is_answered_in_a_thread_started_from_it(fake_discord: F
 
 async def test_a_mention_in_the_thread_follows_up_on_its_question(fake_discord: FakeDiscord):
     env = fake_discord
-    spy = env.client.engine = Spy(env.client.engine)
+    spy = env.client.conversation.engine = Spy(env.client.conversation.engine)
     first = await env.say(env.mention(QUESTION))
     thread = env.guild.get_thread(first.id)
 
@@ -740,7 +844,7 @@ async def test_an_engine_error_in_a_thread_is_an_apology_with_an_id(
     fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture
 ):
     env = fake_discord
-    env.client.engine = Broken(env.client.engine)
+    env.client.conversation.engine = Broken(env.client.conversation.engine)
     with caplog.at_level(logging.ERROR, logger="bot.discord_app"):
         question = await env.say(env.mention(QUESTION))
     [payload] = env.sent_to(question.id)  # in the thread
@@ -821,9 +925,11 @@ VOTE_ID = re.compile(r"briefbot:vote:(up|down):([0-9a-f]{16})")
 
 async def test_the_buttons_under_an_answer_are_persistent(fake_discord: FakeDiscord):
     env = fake_discord
-    answer = await env.client.ask(QUESTION, now=datetime(2022, 2, 12, tzinfo=UTC))
-    view = await env.client.feedback_view(answer)
-    assert view is not None
+    conversation = env.client.conversation
+    answer = conversation.engine.ask(QUESTION, now=datetime(2022, 2, 12, tzinfo=UTC))
+    key = conversation.keep_answer(answer)
+    assert key is not None
+    view = vote_buttons(key)
     assert view.timeout is None and view.is_persistent()  # no day's limit, no random ids
     ids = [item.custom_id for item in view.children]  # type: ignore[attr-defined]
     matches = [VOTE_ID.fullmatch(i) for i in ids]
@@ -891,7 +997,7 @@ async def test_a_button_for_an_answer_not_on_record_says_so(fake_discord: FakeDi
 # -- app commands (interactions built from payloads) --------------------------------------
 async def test_ask_defers_then_follows_up_with_the_cited_answer(fake_discord: FakeDiscord):
     env = fake_discord
-    spy = env.client.engine = Spy(env.client.engine)
+    spy = env.client.conversation.engine = Spy(env.client.conversation.engine)
     payload = await env.command("ask", question=QUESTION)
 
     token = payload["token"]
@@ -927,7 +1033,7 @@ async def test_ask_feedback_buttons_work_under_a_follow_up(fake_discord: FakeDis
 
 async def test_a_long_answer_follows_up_in_order_within_every_limit(fake_discord: FakeDiscord):
     env = fake_discord
-    env.client.engine = Verbose(env.client.engine)
+    env.client.conversation.engine = Verbose(env.client.conversation.engine)
     await env.command("ask", question=QUESTION)
 
     defer, *follow_ups = env.calls
@@ -983,11 +1089,22 @@ async def test_a_too_long_question_is_refused_at_once_and_only_to_the_user(
     assert "the limit is 2,000" in reply.payload["data"]["content"]
 
 
+async def test_a_too_long_topic_is_refused_at_once_and_only_to_the_user(
+    fake_discord: FakeDiscord,
+):
+    """/brief checks its topic as /ask checks its question (it used not to, unlike Slack's)."""
+    env = fake_discord
+    await env.command("brief", topic="why " * 600)
+    [reply] = env.calls
+    assert reply.payload["type"] == 4 and reply.payload["data"]["flags"] == 64
+    assert "the limit is 2,000" in reply.payload["data"]["content"]
+
+
 async def test_an_engine_error_gives_the_ephemeral_apology(
     fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture
 ):
     env = fake_discord
-    env.client.engine = Broken(env.client.engine)
+    env.client.conversation.engine = Broken(env.client.conversation.engine)
     with caplog.at_level(logging.ERROR, logger="bot.discord_app"):
         payload = await env.command("ask", question=QUESTION)
 
@@ -1009,19 +1126,16 @@ async def test_an_engine_error_gives_the_ephemeral_apology(
 
 
 # -- lifecycle: settings, sync, and failing to reach Discord -------------------------------
-async def test_run_and_sync_need_a_token(seed_engine: Engine):
-    settings = Settings(data_dir=seed_engine.settings.data_dir, _env_file=None)
+async def test_sync_needs_a_token():
+    """(Serving without one is refused by the service: tests/test_service.py.)"""
+    settings = DiscordSettings(_env_file=None)
     with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
-        await discord_app.run(settings, seed_engine)
-    with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
-        await discord_app.sync(settings, seed_engine)
+        await discord_app.sync(settings)
 
 
 def test_a_token_with_a_space_or_control_character_is_refused(seed_engine: Engine):
     for token in ("abc def", "abc\x01def", "abc…def"):
-        settings = Settings(
-            data_dir=seed_engine.settings.data_dir, _env_file=None, DISCORD_TOKEN=token
-        )
+        settings = DiscordSettings(_env_file=None, DISCORD_TOKEN=token)
         with pytest.raises(SettingsError, match="DISCORD_TOKEN has a space or a character") as e:
             discord_app.token_of(settings)
         assert token not in str(e.value)
@@ -1141,8 +1255,8 @@ def discord_api(monkeypatch: pytest.MonkeyPatch):
     api.stop()
 
 
-def discord_settings(engine: Engine, **env: Any) -> Settings:
-    return Settings(data_dir=engine.settings.data_dir, _env_file=None, **env)
+def discord_settings(engine: Engine, **env: Any) -> DiscordSettings:
+    return DiscordSettings(_env_file=None, **env)
 
 
 async def test_sync_registers_both_commands_in_one_guild(
@@ -1151,7 +1265,7 @@ async def test_sync_registers_both_commands_in_one_guild(
     token = "test-token-not-a-secret-but-never-logged"
     settings = discord_settings(seed_engine, DISCORD_TOKEN=token)
     with caplog.at_level(logging.DEBUG):
-        names = await discord_app.sync(settings, seed_engine, guild_id=987654321)
+        names = await discord_app.sync(settings, guild_id=987654321)
     assert names == ["ask", "brief"]
     [(method, path, auth, body)] = [r for r in discord_api.requests if r[0] == "PUT"]
     assert (method, path) == ("PUT", f"/api/v10/applications/{APP_ID}/guilds/987654321/commands")
@@ -1165,7 +1279,7 @@ async def test_sync_registers_both_commands_in_one_guild(
 
 async def test_sync_without_a_guild_is_global(discord_api: FakeDiscordAPI, seed_engine: Engine):
     settings = discord_settings(seed_engine, DISCORD_TOKEN="t")
-    assert await discord_app.sync(settings, seed_engine) == ["ask", "brief"]
+    assert await discord_app.sync(settings) == ["ask", "brief"]
     assert discord_api.puts() == [("global", ["ask", "brief"])]
 
 
@@ -1174,7 +1288,7 @@ async def test_a_global_sync_is_refused_while_a_guild_id_is_set(
 ):
     settings = discord_settings(seed_engine, DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
     with pytest.raises(SettingsError, match=r"DISCORD_GUILD_ID is set \(555\)"):
-        await discord_app.sync(settings, seed_engine)
+        await discord_app.sync(settings)
     assert discord_api.requests == []  # refused before anything is sent
 
 
@@ -1187,7 +1301,7 @@ async def test_a_start_with_a_guild_id_after_a_global_sync_shows_each_command_on
     discord_api.requests.clear()
     with_guild = discord_settings(seed_engine, DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
     with caplog.at_level(logging.WARNING, logger="bot.discord_app"):
-        async with build_client(with_guild, seed_engine, None) as client:
+        async with build_client(with_guild, None) as client:
             await client.login("t")  # login runs setup_hook
     # In the server, and the global ones (which would show there too) overwritten with none.
     assert discord_api.puts() == [("555", ["ask", "brief"]), ("global", [])]
@@ -1195,14 +1309,14 @@ async def test_a_start_with_a_guild_id_after_a_global_sync_shows_each_command_on
     assert "removed the global commands (ask, brief)" in caplog.text
 
     discord_api.requests.clear()  # the next start: nothing global left, so nothing to remove
-    async with build_client(with_guild, seed_engine, None) as client:
+    async with build_client(with_guild, None) as client:
         await client.login("t")
     assert discord_api.puts() == [("555", ["ask", "brief"])]
 
 
 async def test_a_start_without_a_guild_id_registers_nothing(discord_api, seed_engine):
     without = discord_settings(seed_engine, DISCORD_TOKEN="t")
-    async with build_client(without, seed_engine, None) as client:
+    async with build_client(without, None) as client:
         await client.login("t")
     assert discord_api.puts() == []  # commands are registered on purpose only
 
@@ -1218,12 +1332,23 @@ class Exit:
 def briefbot(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
-    settings: Settings,
+    settings: DiscordSettings,
     engine: Engine,
     *args: str,
 ) -> Exit:
-    """`briefbot ARGS` through the CLI's own entry point, on these settings and this engine."""
-    monkeypatch.setattr(cli.State, "settings", settings)
+    """`briefbot ARGS` through the CLI's own entry point, with Discord's settings in the
+    environment (where the CLI reads them) and this engine."""
+    for name, value in (
+        ("DISCORD_TOKEN", settings.discord_token.get_secret_value()),
+        ("DISCORD_GUILD_ID", settings.discord_guild_id),
+    ):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, str(value))
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cli.State, "settings", engine.settings)
     monkeypatch.setattr(cli, "make_engine", lambda: engine)
     monkeypatch.setattr(sys, "argv", ["briefbot", *args])
     capsys.readouterr()

@@ -13,7 +13,8 @@ import pytest
 
 from retrieval.config import PROJECT_ROOT, default_model_path
 from retrieval.errors import SettingsError
-from retrieval.index.embedding import NumpyEncoder, TorchEncoder, model_fingerprint
+from retrieval.index.embedding import NumpyEncoder, model_fingerprint
+from retrieval.index.torch_encoder import TorchEncoder
 
 LONG = " ".join(
     f"Paragraph {i}: the ministry said on Tuesday that exports rose {i}.{i}% in May, "
@@ -121,10 +122,37 @@ def test_the_question_path_never_imports_torch() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_loading_the_torch_model_downloads_nothing(tmp_path: Path) -> None:
+    """`import retrieval` leaves the environment alone; the torch encoder turns the Hub offline
+    itself, before sentence-transformers is imported, and connects nowhere."""
+    code = (
+        "import os, socket\n"
+        "attempts = []\n"
+        "def connect(self, address):\n"
+        "    attempts.append(address)\n"
+        "    raise OSError('no network in this test')\n"
+        "socket.socket.connect = connect\n"
+        "import retrieval\n"
+        "assert 'HF_HUB_OFFLINE' not in os.environ\n"
+        "from retrieval.index.torch_encoder import TorchEncoder\n"
+        "e = TorchEncoder()\n"
+        "import huggingface_hub.constants\n"
+        "assert huggingface_hub.constants.HF_HUB_OFFLINE, 'the Hub was imported online'\n"
+        "assert e.encode(['hi']).shape == (1, e.dimension)\n"
+        "assert not attempts, attempts\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env["HF_HOME"] = str(tmp_path / "hf")  # an empty cache: nothing to find there either
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_langchain_adapter(numpy_encoder: NumpyEncoder) -> None:
     from langchain_core.embeddings import Embeddings
 
-    from retrieval.index.embedding import LangchainEmbeddings
+    from retrieval.index.langchain_embeddings import LangchainEmbeddings
 
     adapter = LangchainEmbeddings(numpy_encoder)
     assert isinstance(adapter, Embeddings)

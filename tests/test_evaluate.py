@@ -56,13 +56,49 @@ def test_nothing_after_now_over_random_dates(make_engine):
             assert published[aid] <= now
 
 
-def test_harness_end_to_end_with_baselines(tmp_path):
+class Counting:
+    """An encoder that counts the texts it embeds (the numpy one underneath)."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.texts = 0
+
+    def __getattr__(self, name):
+        return getattr(self.encoder, name)
+
+    def encode(self, texts, batch_size: int = 32):
+        self.texts += len(texts)
+        return self.encoder.encode(texts, batch_size=batch_size)
+
+
+def test_harness_end_to_end_with_baselines(tmp_path, monkeypatch, numpy_encoder):
+    """`briefbot eval --corpus --baseline --report` in this process; the numpy encoder stands
+    in for torch (same vectors), for the engine's documents and the LangChain baseline alike."""
+    from typer.testing import CliRunner
+
+    import retrieval.evaluation.baselines as baselines
+    from bot import cli
+    from retrieval.engine import Engine
+    from retrieval.index.langchain_embeddings import LangchainEmbeddings
+
+    class Baseline(LangchainEmbeddings):
+        documents = 0  # embedded for the index (questions are embedded at every run)
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            Baseline.documents += len(texts)
+            return super().embed_documents(texts)
+
+    documents = Counting(numpy_encoder)
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(
+        cli,
+        "make_engine",
+        lambda: Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=documents),
+    )
+    monkeypatch.setattr(baselines, "huggingface_embeddings", lambda _: Baseline(numpy_encoder))
     report = tmp_path / "report"
-    env = {**os.environ, "BRIEFBOT_DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "bot.cli",
+    args = [
         "eval",
         "--corpus",
         str(EVAL / "corpus.jsonl"),
@@ -72,8 +108,9 @@ def test_harness_end_to_end_with_baselines(tmp_path):
         "--report",
         str(report),
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert documents.texts and Baseline.documents
     data = json.loads((report / "report.json").read_text())
     assert set(data["systems"]) == {"briefbot", "langchain-chroma", "bm25"}
     for m in data["systems"].values():
@@ -93,9 +130,32 @@ def test_harness_end_to_end_with_baselines(tmp_path):
     mine = data["systems"]["briefbot"]
     assert mine["hit@1"] == 1.0  # the week's flood, not last year's; the syndicated $5 story
     assert (report / "chart.png").read_bytes()[:4] == b"\x89PNG"
-    assert "briefbot / bm25" in proc.stdout
+    assert "briefbot / bm25" in result.output
     # A second run reuses every cached index: nothing is embedded again.
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "indexing" not in again.stderr.lower().replace(
-        "indexing corpus (articles)", ""
-    )
+    documents.texts = Baseline.documents = 0
+    again = CliRunner().invoke(cli.app, args)
+    assert again.exit_code == 0, again.output
+    assert "indexing" not in again.output.lower().replace("indexing corpus (articles)", "")
+    assert (documents.texts, Baseline.documents) == (0, 0)
+
+
+def test_harness_smoke_in_a_process_of_its_own(tmp_path):
+    """The command as a user runs it (torch for the documents), without the baselines."""
+    report = tmp_path / "report"
+    env = {**os.environ, "BRIEFBOT_DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "eval",
+        "--corpus",
+        str(EVAL / "corpus.jsonl"),
+        "--questions",
+        str(EVAL / "questions.jsonl"),
+        "--report",
+        str(report),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((report / "report.json").read_text())
+    assert set(data["systems"]) == {"briefbot"} and data["systems"]["briefbot"]["hit@1"] == 1.0

@@ -9,7 +9,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from bot.events import SeenEvents
+from retrieval.events import SeenEvents
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_700_000_000.0
@@ -48,7 +48,7 @@ def test_the_file_and_a_new_folder_are_private(tmp_path: Path):
 
 RACER = """
 import json, sys
-from bot.events import SeenEvents
+from retrieval.events import SeenEvents
 events = SeenEvents.in_data_dir(sys.argv[1])
 sys.stdin.readline()  # both processes start claiming together
 print(json.dumps([k for k in map(str, range(300)) if events.claim(k)]))

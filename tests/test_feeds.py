@@ -24,24 +24,12 @@ from typing import Any
 import pytest
 
 from retrieval.config import PROJECT_ROOT, load_settings
+from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
-from retrieval.intake.feeds import (
-    FeedOptions,
-    FeedReader,
-    FeedReport,
-    FeedState,
-    FetchError,
-    FetchPolicy,
-    FolderWatcher,
-    WatchConfig,
-    Watcher,
-    address_refusal,
-    fetch,
-    parse_feed,
-    parse_interval,
-    resolve_host,
-)
+from retrieval.intake.feeds import FeedOptions, FeedReader, FeedReport, FeedState, parse_feed
+from retrieval.intake.fetch import FetchError, FetchPolicy, address_refusal, fetch, resolve_host
+from retrieval.intake.watch import FolderWatcher, WatchConfig, Watcher, parse_interval
 
 PAGE_WITH_META = """<!doctype html><html><head>
 <title>Harbour Bridge closed after crack found | The Herald</title>
@@ -354,14 +342,14 @@ def test_folders_are_polled_for_new_and_changed_files(engine: Engine, tmp_path: 
 def test_watch_config_and_a_round(engine: Engine, site: NewsSite, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="Nothing to watch"):
         Watcher(WatchConfig(), reader_for(engine), FolderWatcher([], lambda a: None))  # type: ignore[arg-type,return-value]
-    with pytest.raises(SettingsError, match="feeds: 'ftp://x' is not"):
-        WatchConfig.from_config({"feeds": ["ftp://x"]})
+    with pytest.raises(SettingsError, match=r"feeds\[0\]: 'ftp://x' is not"):
+        ConfigFile.parse({"feeds": ["ftp://x"]})
     assert parse_interval("15m", "x") == 900 and parse_interval("90", "x") == 90
     with pytest.raises(SettingsError, match="watch_interval"):
-        WatchConfig.from_config({"watch_interval": "often"})
-    config = WatchConfig.from_config(
+        ConfigFile.parse({"watch_interval": "often"})
+    config = ConfigFile.parse(
         {"feeds": [f"{site.base}/feed.xml"], "folders": [str(tmp_path)], "watch_interval": "1s"}
-    )
+    ).watch_config()
     watcher = Watcher(
         config, reader_for(engine), FolderWatcher(config.folders, engine.ingester().ingest_articles)
     )
@@ -639,7 +627,7 @@ def test_a_round_goes_on_past_a_file_that_trips_the_loader(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import retrieval.intake.feeds as feeds
+    import retrieval.intake.watch as watch
 
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -651,18 +639,18 @@ def test_a_round_goes_on_past_a_file_that_trips_the_loader(
     # ... and one whose loader trips over a bug nobody has met yet.
     boom = folder / "boom.md"
     boom.write_text(GOOD_MD.replace("library", "museum"))
-    real_load = feeds.load_path
+    real_load = watch.load_path
 
     def load(path: Path, **kwargs: Any) -> list[Any]:
         if path == boom:
             raise RuntimeError("an unforeseen bug")
         return real_load(path, **kwargs)
 
-    monkeypatch.setattr(feeds, "load_path", load)
+    monkeypatch.setattr(watch, "load_path", load)
     config = WatchConfig(feeds=(f"{site.base}/feed.xml",), folders=(folder,), interval_s=1)
     ingest = engine.ingester().ingest_articles
     watcher = Watcher(config, reader_for(engine), FolderWatcher(config.folders, ingest))
-    with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
         first = watcher.round()
     assert first.folders is not None and first.folders.added == 1
     failures = "\n".join(first.folders.failures)

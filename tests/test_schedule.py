@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from retrieval.config import PROJECT_ROOT
-from retrieval.errors import SettingsError
+from retrieval.config_file import ConfigFile, load_config
+from retrieval.errors import BriefbotError, SettingsError
 from retrieval.models import Briefing, Citation, Story
-from retrieval.news.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState, schedules_from
+from retrieval.news.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState
 
-DAILY = Schedule("morning", "0 8 * * *", "UTC", slack_channel="C1", topic=None, max_stories=5)
+DAILY = Schedule("morning", "0 8 * * *", "UTC", {"slack": "C1"}, topic=None, max_stories=5)
 
 
 class Clock:
@@ -125,13 +126,38 @@ def test_nothing_new_is_one_line_and_articles_are_not_repeated(tmp_path: Path) -
     s.tick()
     assert rec.built[-1][4] == {"a1", "a2"}  # already briefed: left out of the next one
     assert rec.posted[-1] == ("C1", NOTHING_NEW)
-    topical = Schedule("ukraine", "0 8 * * *", slack_channel="C2", topic="Ukraine")
+    topical = Schedule("ukraine", "0 8 * * *", channels={"slack": "C2"}, topic="Ukraine")
     rec2 = Recorder(stories=[])
     t = scheduler(db, rec2, clock.at("2024-03-05T07:00:00"), topical)
     t.tick()
     clock.at("2024-03-05T08:00:00")
     t.tick()
     assert rec2.posted == [("C2", "Nothing new about 'Ukraine' since the last briefing.")]
+
+
+def test_articles_of_the_also_in_the_news_lines_are_not_repeated_either(tmp_path: Path) -> None:
+    from retrieval.models import NewsItem
+
+    class WithLines(Recorder):
+        def build(self, since, until, topic, max_stories, seen) -> Briefing:
+            briefing = super().build(since, until, topic, max_stories, seen)
+            if "b1" not in seen:
+                line = NewsItem(
+                    "h", Citation(2, "b1", "t", "s", None, "", "q", 0, 1), ["b1"], ["s"]
+                )
+                briefing.also_in_the_news.append(line)
+            return briefing
+
+    db = tmp_path / "schedules.sqlite3"
+    clock = Clock(datetime(2024, 3, 4, 7, 0, tzinfo=UTC))
+    rec = WithLines(stories=["a1"])
+    s = scheduler(db, rec, clock)
+    s.tick()
+    clock.at("2024-03-04T08:00:00")
+    s.tick()
+    clock.at("2024-03-05T08:00:00")
+    s.tick()
+    assert rec.built[-1][4] == {"a1", "b1"}  # the line's article was briefed too
 
 
 def test_a_failed_post_is_retried_not_skipped(tmp_path: Path) -> None:
@@ -216,7 +242,7 @@ from retrieval.news.schedule import Schedule, Scheduler, ScheduleState
 db, out, when = sys.argv[1:4]
 posted = []
 sched = Scheduler(
-    [Schedule("morning", "0 8 * * *", slack_channel="C1")],
+    [Schedule("morning", "0 8 * * *", channels={"slack": "C1"})],
     ScheduleState(__import__("pathlib").Path(db)),
     lambda s, u, t, n, seen: Briefing(s.isoformat(), u.isoformat(), t),
     lambda channel, b: posted.append(str(b)),
@@ -251,7 +277,7 @@ def test_two_processes_racing_post_once(tmp_path: Path) -> None:
 
 
 def test_cron_in_a_time_zone_follows_daylight_saving() -> None:
-    ny = Schedule("ny", "0 8 * * 1-5", "America/New_York", slack_channel="C1")
+    ny = Schedule("ny", "0 8 * * 1-5", "America/New_York", {"slack": "C1"})
     # 08:00 in New York is 13:00 UTC in winter and 12:00 UTC in summer.
     assert ny.latest_fire(datetime(2024, 3, 8, 13, 30, tzinfo=UTC)) == datetime(
         2024, 3, 8, 13, tzinfo=UTC
@@ -267,11 +293,15 @@ def test_cron_in_a_time_zone_follows_daylight_saving() -> None:
 
 
 def test_a_scheduler_serves_only_its_platform(tmp_path: Path) -> None:
-    both = Schedule("both", "0 8 * * *", slack_channel="C1", discord_channel=42)
-    only_discord = Schedule("d", "0 9 * * *", discord_channel=43)
-    s = Scheduler([both, only_discord], ScheduleState(tmp_path / "s.db"), None, None, "slack")  # type: ignore[arg-type]
+    both = Schedule("both", "0 8 * * *", channels={"slack": "C1", "discord": "42"})
+    only_discord = Schedule("d", "0 9 * * *", channels={"discord": "43"})
+    rec = Recorder()
+    s = Scheduler(
+        [both, only_discord], ScheduleState(tmp_path / "s.db"), rec.build, rec.post, "slack"
+    )
     assert [x.name for x in s.schedules] == ["both"]
-    assert both.channel("discord") == 42 and both.channel("slack") == "C1"
+    assert both.channel("discord") == "42" and both.channel("slack") == "C1"
+    assert both.channel("irc") is None  # a platform is a key like any other
 
 
 @pytest.mark.parametrize(
@@ -284,18 +314,55 @@ def test_a_scheduler_serves_only_its_platform(tmp_path: Path) -> None:
             {"name": "x", "cron": "0 8 * * *", "timezone": "Mars/Base", "slack_channel": "C1"},
             "schedules[0].timezone: 'Mars/Base' is not a time zone",
         ),
-        ({"name": "x", "cron": "0 8 * * *"}, "needs slack_channel or discord_channel"),
-        ({"name": "x", "cron": "0 8 * * *", "discord_channel": "general"}, "a channel id"),
+        ({"name": "x", "cron": "0 8 * * *", "slack_channel": []}, "slack_channel: a channel id"),
         ({"name": "x", "cron": "0 8 * * *", "slack_channel": "C1", "chanel": 1}, "chanel"),
     ],
 )
 def test_a_bad_schedule_is_named(entry: dict, message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        schedules_from({"schedules": [entry]}, "briefbot.yaml")
+        ConfigFile.parse({"schedules": [entry]}, "briefbot.yaml")
+
+
+def test_errors_in_the_file_name_its_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "briefbot.yaml"
+    path.write_text(
+        "schedules:\n"
+        "  - name: morning\n"
+        "    cron: '0 8 * * *'\n"
+        "    slack_channel: C1\n"
+        "  - name: morning\n"
+        "    cron: every day\n"
+        "feeds:\n"
+        "  - https://example.com/feed.xml\n"
+        "  - ftp://example.com/feed.xml\n"
+        "watch_interval: often\n"
+        "folder: [in]\n"
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_config(path)
+    assert str(caught.value).split("; ") == [
+        f"{path}, line 6: schedules[1].cron: 'every day' is not a cron expression (e.g. '0 8 * *"
+        " 1-5')",
+        f"{path}, line 9: feeds[1]: 'ftp://example.com/feed.xml' is not an http or https URL",
+        f"{path}, line 10: watch_interval: 'often' is not an interval such as 90s, 15m or 2h",
+        f"{path}, line 11: folder: unknown key",
+    ]
+    path.write_text(
+        "schedules:\n  - {name: a, cron: '0 8 * * *'}\n  - {name: a, cron: '0 9 * * *'}\n"
+    )
+    with pytest.raises(
+        SettingsError, match=rf"^{path}, line 3: schedules\[1\]\.name: 'a' is used twice$"
+    ):
+        load_config(path)
+    path.write_text("- just a list\n")
+    with pytest.raises(SettingsError, match="a mapping of keys"):
+        load_config(path)
+    with pytest.raises(SettingsError, match="--config: .*nowhere.yaml: no such file"):
+        load_config(tmp_path / "nowhere.yaml")
 
 
 def test_schedules_from_config() -> None:
-    [s] = schedules_from(
+    [s] = ConfigFile.parse(
         {
             "schedules": [
                 {
@@ -309,9 +376,14 @@ def test_schedules_from_config() -> None:
                 }
             ]
         }
-    )
+    ).schedule_list()
     assert s == Schedule(
-        "morning", "30 7 * * 1-5", "Europe/London", "C123", 987654321, "Ukraine war", 5
+        "morning",
+        "30 7 * * 1-5",
+        "Europe/London",
+        {"slack": "C123", "discord": "987654321"},
+        "Ukraine war",
+        5,
     )
 
 
@@ -358,12 +430,9 @@ async def test_discord_posts_a_briefing_and_a_one_line_notice() -> None:
 def test_the_serve_commands_scheduler_briefs_with_the_engine(
     seed_engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import cli
-
-    monkeypatch.setattr(cli.State, "settings", seed_engine.settings)
     posted: list[tuple[Any, Briefing | str]] = []
-    seed_day = Schedule("seed", "0 8 * * *", slack_channel="C9")
-    scheduler = cli._scheduler(seed_engine, [seed_day], "slack", lambda c, b: posted.append((c, b)))
+    seed_day = Schedule("seed", "0 8 * * *", channels={"slack": "C9"})
+    scheduler = seed_engine.scheduler([seed_day], "slack", lambda c, b: posted.append((c, b)))
     clock = Clock(datetime(2022, 2, 11, 7, 0, tzinfo=UTC))
     scheduler.clock = clock
     scheduler.tick()
@@ -381,18 +450,27 @@ def test_the_serve_commands_scheduler_briefs_with_the_engine(
 async def test_discord_posts_from_the_scheduler_thread_on_the_clients_loop(tmp_path: Path) -> None:
     import asyncio
 
-    from bot.discord_app import build_client
-    from retrieval.config import Settings
+    import discord
 
-    class Channel:
+    from bot.discord_app import DiscordSettings, build_client
+
+    class Channel(discord.abc.Messageable):
         sent: list[str] = []
 
-        async def send(self, content: str | None = None, **kwargs: Any) -> None:
+        async def _get_channel(self) -> Any:
+            return self
+
+        async def send(self, content: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
             self.sent.append(content or "")
 
-    client = build_client(Settings(data_dir=tmp_path, _env_file=None), None, None)
+    client = build_client(DiscordSettings(_env_file=None), None)
     channel = Channel()
     client.get_channel = lambda channel_id: channel if channel_id == 42 else None  # type: ignore[method-assign]
     post = client.threadsafe_poster(timeout=10)
     await asyncio.to_thread(post, "42", NOTHING_NEW)  # as the scheduler's thread calls it
     assert channel.sent == [NOTHING_NEW]
+    # A channel that takes no messages (a category, say) is named, not an AttributeError.
+    category = object()
+    client.get_channel = lambda channel_id: category  # type: ignore[method-assign]
+    with pytest.raises(BriefbotError, match="Discord channel 7 takes no messages"):
+        await asyncio.to_thread(post, "7", NOTHING_NEW)

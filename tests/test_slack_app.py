@@ -28,11 +28,13 @@ import pytest
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.conversation import APOLOGY, SEARCHING, Conversation
 from bot.render_slack import (
     ACTION_SHARE,
     ACTION_VOTE_DOWN,
     ACTION_VOTE_UP,
     BLOCK_LIMIT,
+    MESSAGE_CHARS,
     TEXT_LIMIT,
     escape,
     render_answer,
@@ -41,23 +43,22 @@ from bot.render_slack import (
     split_text,
 )
 from bot.slack_app import (
-    APOLOGY,
     DECLINE,
+    GREETING,
     LISTENER_THREADS,
-    SEARCHING,
+    SUGGESTED_PROMPTS,
     WORKERS,
-    build_app,
-    check_settings,
     encode_value,
     parse_brief_args,
     plain_text,
-    serve_http,
 )
-from retrieval.config import Settings
+from bot.slack_server import SlackSettings, check_settings, serve_http
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
+from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer, Briefing, Citation, Quote, Story
+from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
+from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, QUESTION, FakeLLM, engine_with_model
 
 BOT_TOKEN = "xoxb-test-0000-secret-bot-token"
 APP_TOKEN = "xapp-test-0000-secret-app-token"
@@ -85,6 +86,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.threads: dict[str, list[dict[str, Any]]] = {}  # thread ts -> conversations.replies
+        self.refused: set[str] = set()  # methods answered {"ok": false}
         self.held = 0
         self._lifted = threading.Event()
         self._lifted.set()
@@ -121,7 +123,7 @@ class FakeSlack:
                 if method == "chat.postMessage" and not fake._lifted.is_set():
                     fake.hold()
                 result = fake.answer(method, payload)
-                if "ts" in result and method == "chat.postMessage":
+                if "ts" in result and method in ("chat.postMessage", "chat.startStream"):
                     payload["_ts"] = result["ts"]  # so that a test can find its chat.update
                 fake.record(method, payload)
                 self._reply(200, json.dumps(result))
@@ -168,6 +170,8 @@ class FakeSlack:
             self._cond.notify_all()
 
     def answer(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if method in self.refused:
+            return {"ok": False, "error": "feature_not_enabled"}
         if method == "auth.test":
             return {
                 "ok": True,
@@ -178,6 +182,9 @@ class FakeSlack:
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = payload.get("ts") or f"{T0 + 1000}.{next(self._ts):06d}"
+            return {"ok": True, "channel": payload.get("channel"), "ts": ts}
+        if method == "chat.startStream":
+            ts = f"{T0 + 2000}.{next(self._ts):06d}"
             return {"ok": True, "channel": payload.get("channel"), "ts": ts}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{T0 + 1000}.{next(self._ts):06d}"}
@@ -345,9 +352,8 @@ def feedback(tmp_path_factory: pytest.TempPathFactory) -> FeedbackStore:
     return FeedbackStore.in_data_dir(tmp_path_factory.mktemp("slack-data"))
 
 
-def slack_settings(fake: FakeSlack, data_dir: Path, **overrides: Any) -> Settings:
+def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
     values: dict[str, Any] = {
-        "data_dir": data_dir,
         "slack_bot_token": BOT_TOKEN,
         "slack_app_token": APP_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
@@ -355,13 +361,20 @@ def slack_settings(fake: FakeSlack, data_dir: Path, **overrides: Any) -> Setting
         "slack_allowed_channels": ALLOWED,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return SlackSettings(_env_file=None, **values)
+
+
+def build_app(settings: SlackSettings, engine: Engine, feedback: FeedbackStore, data_dir: Path):
+    """The app as the service builds it: one conversation, its events kept in `data_dir`."""
+    from bot.slack_app import build_app
+
+    return build_app(settings, Conversation(engine, feedback, SeenEvents.in_data_dir(data_dir)))
 
 
 @pytest.fixture(scope="module")
 def slack(fake_slack: FakeSlack, seed_engine: Engine, feedback: FeedbackStore):
-    settings = slack_settings(fake_slack, feedback.path.parent)
-    app = build_app(settings, seed_engine, feedback)
+    settings = slack_settings(fake_slack)
+    app = build_app(settings, seed_engine, feedback, feedback.path.parent)
     server = serve_http(app, port=0, host="127.0.0.1")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake_slack)
@@ -502,9 +515,9 @@ def test_a_redelivered_event_is_answered_once_by_any_replica(
 ):
     """Two apps sharing a data directory, as two replicas or one process before and after a
     restart: Slack's retries of an event (same event id) reach either, and one answers."""
-    caplog.set_level(logging.DEBUG, logger="bot.slack_app")
-    settings = slack_settings(fake_slack, tmp_path)
-    first, second = (build_app(settings, seed_engine, feedback) for _ in range(2))
+    caplog.set_level(logging.DEBUG, logger="bot")
+    settings = slack_settings(fake_slack)
+    first, second = (build_app(settings, seed_engine, feedback, tmp_path) for _ in range(2))
     event = {
         "type": "app_mention",
         "user": "U1",
@@ -527,7 +540,7 @@ def test_a_redelivered_event_is_answered_once_by_any_replica(
 
 def test_mentions_from_other_bots_get_no_reply(slack, fake_slack, caplog):
     """Answering another bot could start two bots answering each other forever."""
-    caplog.set_level(logging.DEBUG, logger="bot.slack_app")
+    caplog.set_level(logging.DEBUG, logger="bot")
     question = "What did Wallace say about the Minsk agreement?"
     by_bot = [
         slack.mention(question, ts(100), channel="C3", bot_id="B2"),
@@ -620,7 +633,7 @@ def test_a_vote_after_a_restart_asks_again(fake_slack, seed_engine, feedback, tm
     moment = datetime.fromtimestamp(T0, UTC)
     answer = seed_engine.ask(question, now=moment)
     value = encode_value({"k": "gone", "kind": "ask", "t": T0, "ids": ["x"], "q": question})
-    app = build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    app = build_app(slack_settings(fake_slack), seed_engine, feedback, tmp_path)
     payload = {
         "type": "block_actions",
         "team": {"id": "T1"},
@@ -828,7 +841,7 @@ def test_acknowledgements_never_wait_behind_rate_limited_posts(seed_engine, feed
     wait for their "Searching…" posts; an /ask is still acknowledged, and every post waits."""
     fake = FakeSlack()
     server = serve_http(
-        build_app(slack_settings(fake, tmp_path), seed_engine, feedback), port=0, host="127.0.0.1"
+        build_app(slack_settings(fake), seed_engine, feedback, tmp_path), port=0, host="127.0.0.1"
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     slack = Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake)
@@ -857,7 +870,7 @@ def test_acknowledgements_never_wait_behind_rate_limited_posts(seed_engine, feed
 
 def test_a_burst_of_connections_waits_in_the_servers_queue(fake_slack, seed_engine, feedback):
     """Slack's requests arrive in bursts; a short listen queue turns them away."""
-    app = build_app(slack_settings(fake_slack, feedback.path.parent), seed_engine, feedback)
+    app = build_app(slack_settings(fake_slack), seed_engine, feedback, feedback.path.parent)
     server = serve_http(app, port=0, host="127.0.0.1")  # not serving yet: nothing is accepted
     connections = []
     try:
@@ -903,7 +916,7 @@ def test_tokens_never_reach_the_logs(slack, fake_slack, caplog):
     assert caplog.records  # debug logging was on
     for secret in (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET):
         assert secret not in caplog.text
-    settings = slack_settings(fake_slack, Path("."))
+    settings = slack_settings(fake_slack)
     assert BOT_TOKEN not in repr(settings) and BOT_TOKEN not in str(settings.model_dump())
 
 
@@ -911,12 +924,12 @@ def test_no_misleading_warning_when_the_token_is_in_the_environment(
     fake_slack, seed_engine, feedback, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # as in a container
-    build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    build_app(slack_settings(fake_slack), seed_engine, feedback, tmp_path)
     assert "unused" not in caplog.text
 
 
 def test_socket_mode_requests_reach_the_same_handlers(fake_slack, seed_engine, feedback, tmp_path):
-    app = build_app(slack_settings(fake_slack, tmp_path), seed_engine, feedback)
+    app = build_app(slack_settings(fake_slack), seed_engine, feedback, tmp_path)
     payload = {
         "command": "/ask",
         "text": "What did Wallace say about the Minsk agreement?",
@@ -934,15 +947,15 @@ def test_socket_mode_requests_reach_the_same_handlers(fake_slack, seed_engine, f
 
 def test_missing_settings_are_named(fake_slack, tmp_path):
     with pytest.raises(SettingsError, match="SLACK_APP_TOKEN"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_app_token=""), http=False)
+        check_settings(slack_settings(fake_slack, slack_app_token=""), http=False)
     with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_signing_secret=""), http=True)
+        check_settings(slack_settings(fake_slack, slack_signing_secret=""), http=True)
     with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_bot_token=""), http=True)
+        check_settings(slack_settings(fake_slack, slack_bot_token=""), http=True)
     with pytest.raises(SettingsError, match="xapp-"):
-        check_settings(slack_settings(fake_slack, tmp_path, slack_app_token="xoxb-1"), http=False)
-    check_settings(slack_settings(fake_slack, tmp_path), http=False)
-    check_settings(slack_settings(fake_slack, tmp_path), http=True)
+        check_settings(slack_settings(fake_slack, slack_app_token="xoxb-1"), http=False)
+    check_settings(slack_settings(fake_slack), http=False)
+    check_settings(slack_settings(fake_slack), http=True)
 
 
 # -- rendering, as data -----------------------------------------------------------------------
@@ -1111,6 +1124,60 @@ def test_briefing_with_several_sources_and_quotes():
     assert set(buttons(message)) == {ACTION_SHARE}
 
 
+def big_briefing() -> Briefing:
+    """Ten stories of three long cited sentences and ten long one-line items: the most a
+    default briefing shows."""
+    long_url = "https://dailytide.example/" + "x" * 900
+    stories = [
+        Story(
+            f"Headline {k} & <more> " * 8,
+            " ".join(f"A key sentence that goes on & on. [{3 * k + j}]" * 8 for j in range(3)),
+            [citation(3 * k + j, url=long_url, title="T <" * 60) for j in range(3)],
+            [f"a{k}"],
+            ["The Daily Tide", "Harbour News"],
+        )
+        for k in range(10)
+    ]
+    items = [
+        NewsItem(
+            f"Item {k}",
+            citation(31 + k, quote="A one-line summary of what else happened. " * 6, url=long_url),
+            [f"b{k}"],
+            ["The Daily Tide"],
+        )
+        for k in range(10)
+    ]
+    quotes = [
+        Quote("Maria Okafor", citation(41 + k, quote="We had no choice. " * 30)) for k in range(3)
+    ]
+    return Briefing(
+        "2023-03-13T00:00:00+00:00", "2023-03-14T00:00:00+00:00", None, stories, quotes, "", items
+    )
+
+
+def test_ten_stories_and_ten_items_stay_within_slack_limits():
+    briefing = big_briefing()
+    messages = render_briefing(briefing, share_value="v")
+    for message in messages:
+        assert len(message["blocks"]) <= BLOCK_LIMIT
+        assert all(0 < len(t) <= TEXT_LIMIT for t in all_text_objects(message))
+        assert sum(len(t) for t in all_text_objects(message)) <= MESSAGE_CHARS
+    lines = [line for m in messages for t in texts(m) for line in t.split("\n")]
+    assert "*Also in the news*" in lines
+    items = [line for line in lines if line.startswith("• ")]
+    assert len(items) == 10  # one line each, none cut in two
+    for item, line in zip(briefing.also_in_the_news, items, strict=True):
+        assert f"[{item.citation.n}] — <{item.citation.url}|The Daily Tide> · 2023-03-14" in line
+    assert texts(messages[-1])[-1] == "10 stories · 10 also in the news"
+
+
+def test_a_briefing_without_items_has_no_also_in_the_news_heading():
+    briefing = big_briefing()
+    briefing.also_in_the_news = []
+    messages = render_briefing(briefing)
+    assert not any("Also in the news" in t for m in messages for t in texts(m))
+
+
 def test_split_text_never_cuts_an_entity():
     text = escape("&" * 5000)
     pieces = split_text(text, 3000)
@@ -1140,7 +1207,15 @@ def test_the_manifest_asks_for_what_the_app_handles():
     manifest = yaml.safe_load((PROJECT_ROOT / "deploy" / "slack-manifest.yml").read_text())
     features, settings = manifest["features"], manifest["settings"]
     assert {c["command"] for c in features["slash_commands"]} == {"/ask", "/brief"}
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "message.im",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
+    }
+    assert features["assistant_view"]["suggested_prompts"] == [
+        {"title": p["title"], "message": p["message"]} for p in SUGGESTED_PROMPTS[:2]
+    ]
     assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"]
     assert features["app_home"]["messages_tab_enabled"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
@@ -1150,12 +1225,13 @@ def test_the_manifest_asks_for_what_the_app_handles():
         "commands",
         "im:history",
         "channels:history",
+        "assistant:write",
     } <= scopes
 
 
 def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, monkeypatch):
-    """What `briefbot serve slack --http` calls: check the settings, load, serve until stopped."""
-    import bot.slack_app as slack_app
+    """What `briefbot serve slack --http` runs: serve until stopped."""
+    import bot.slack_server as slack_server
 
     servers: list[Any] = []
 
@@ -1163,10 +1239,13 @@ def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, 
         servers.append(serve_http(app, port, host))
         return servers[-1]
 
-    monkeypatch.setattr(slack_app, "serve_http", serve)
-    settings = slack_settings(fake_slack, tmp_path)
+    monkeypatch.setattr(slack_server, "serve_http", serve)
+    settings = slack_settings(fake_slack)
+    conversation = Conversation(seed_engine, FeedbackStore.in_data_dir(tmp_path))
     thread = threading.Thread(
-        target=slack_app.run, args=(settings, seed_engine, True, 0, "127.0.0.1"), daemon=True
+        target=slack_server.run,
+        args=(settings, conversation, True, 0, "127.0.0.1"),
+        daemon=True,
     )
     thread.start()
     deadline = time.monotonic() + TIMEOUT
@@ -1179,4 +1258,184 @@ def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, 
     servers[0].shutdown()
     thread.join(TIMEOUT)
     assert not thread.is_alive()
-    assert (tmp_path / "feedback.sqlite3").is_file()
+
+
+# -- answers written by a language model, streamed; Slack's assistant pane --------------------
+@pytest.fixture
+def model_slack(fake_slack, seed_engine, feedback, tmp_path, monkeypatch):
+    """The app with an engine whose answers a (fake) language model writes."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    fake_llm = FakeLLM()
+    engine = engine_with_model(seed_engine, fake_llm, tmp_path / "model")
+    app = build_app(slack_settings(fake_slack), engine, feedback, tmp_path)
+    server = serve_http(app, port=0, host="127.0.0.1")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Slack(f"http://127.0.0.1:{server.server_port}/slack/events", fake_slack), fake_llm
+    server.shutdown()
+    server.server_close()
+    fake_llm.close()
+
+
+def streamed(fake: FakeSlack, channel: str, thread: str) -> list[str]:
+    """The text of every chunk streamed to the thread, in order (one stream)."""
+    with fake._cond:
+        calls = list(fake.calls)
+    [stream_ts] = [
+        p["_ts"]
+        for m, p in calls
+        if m == "chat.startStream" and p.get("channel") == channel and p["thread_ts"] == thread
+    ]
+    out = []
+    for method, payload in calls:
+        same = payload.get("_ts") == stream_ts or payload.get("ts") == stream_ts
+        if method in ("chat.startStream", "chat.appendStream", "chat.stopStream") and same:
+            chunks = payload.get("chunks") or []
+            chunks = json.loads(chunks) if isinstance(chunks, str) else chunks
+            out += [c["text"] for c in chunks if c.get("type") == "markdown_text"]
+    return out
+
+
+def test_a_generated_answer_streams_in_verified_sentences_then_carries_its_sources(
+    model_slack, fake_slack
+):
+    slack, fake_llm = model_slack
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    event = slack.mention(QUESTION, ts(300), channel="C3")
+
+    [start] = fake_slack.wait("chat.startStream", channel="C3", thread_ts=event["ts"])
+    [stop] = fake_slack.wait("chat.stopStream", channel="C3", ts=start["_ts"])
+    assert (start["thread_ts"], start["recipient_team_id"], start["recipient_user_id"]) == (
+        event["ts"],
+        "T1",
+        "U1",
+    )
+    chunks = streamed(fake_slack, "C3", event["ts"])
+    # Sentence by sentence, each whole and verified; the fabricated one never shown.
+    assert chunks[0] == GOOD[0] and "".join(chunks) == " ".join(GOOD)
+    assert all(c.strip() in GOOD for c in chunks)
+    blocks = json.loads(stop["blocks"]) if isinstance(stop["blocks"], str) else stop["blocks"]
+    text = "\n".join(t for b in blocks for t in texts({"blocks": [b]}))
+    assert "Something was left out: one sentence" in text and "*Sources*" in text
+    assert "[1] *U.K. Defense Official Says Russia Assures" in text
+    # "Searching…" made way for the stream; no other answer was posted.
+    [searching] = fake_slack.where("chat.postMessage", channel="C3", thread_ts=event["ts"])
+    fake_slack.wait("chat.delete", channel="C3", ts=searching["_ts"])
+    assert not fake_slack.where("chat.update", channel="C3", ts=searching["_ts"])
+
+
+def test_the_assistant_greets_a_new_thread_with_suggested_prompts(slack, fake_slack):
+    thread = ts(400)
+    status, _ = slack.event(
+        {
+            "type": "assistant_thread_started",
+            "assistant_thread": {"user_id": "U1", "channel_id": "D1", "thread_ts": thread},
+            "event_ts": thread,
+        }
+    )
+    assert status == 200
+    [prompts] = fake_slack.wait("assistant.threads.setSuggestedPrompts", thread_ts=thread)
+    sent = prompts["prompts"]
+    sent = json.loads(sent) if isinstance(sent, str) else sent
+    assert sent == SUGGESTED_PROMPTS and prompts["channel_id"] == "D1"
+    [greeting] = fake_slack.wait("chat.postMessage", channel="D1", thread_ts=thread)
+    assert greeting["text"] == GREETING
+
+
+def assistant_message(slack: Slack, text: str, thread: str, at: str) -> None:
+    status, _ = slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": text,
+            "ts": at,
+            "thread_ts": thread,
+        }
+    )
+    assert status == 200
+
+
+def test_the_assistant_shows_a_status_titles_the_thread_and_answers_in_it(
+    slack, fake_slack, seed_engine
+):
+    thread, at = ts(410), ts(411)
+    assistant_message(slack, QUESTION, thread, at)
+    [answer] = fake_slack.wait("chat.postMessage", channel="D1", thread_ts=thread)
+    [status] = fake_slack.where("assistant.threads.setStatus", thread_ts=thread)
+    assert (status["channel_id"], status["status"]) == ("D1", SEARCHING)
+    [title] = fake_slack.where("assistant.threads.setTitle", thread_ts=thread)
+    assert title["title"] == QUESTION
+    expected = seed_engine.ask(QUESTION, now=datetime.fromtimestamp(T0 + 411, UTC))
+    n = len(expected.citations)
+    assert answer["blocks"][: n + 2] == expected_answer_blocks(expected)
+
+    # A follow-up in the same thread: read with the first question, and no new title.
+    fake_slack.threads[thread] = [
+        {"type": "message", "user": "U1", "text": QUESTION, "ts": at},
+    ]
+    assistant_message(slack, "and what about the Minsk agreement?", thread, ts(412))
+    fake_slack.wait("chat.postMessage", n=2, channel="D1", thread_ts=thread)
+    assert len(fake_slack.where("assistant.threads.setTitle", thread_ts=thread)) == 1
+
+
+def test_the_assistants_brief_me_prompt_gives_a_briefing(slack, fake_slack):
+    thread = ts(420)
+    assistant_message(slack, "What changed since yesterday?", thread, ts(421))
+    [briefing] = fake_slack.wait("chat.postMessage", channel="D1", thread_ts=thread)
+    head = texts(briefing)[0]
+    assert head.startswith("*Briefing* · 2022-02-11 10:07 UTC → 2022-02-12 10:07 UTC")
+
+
+def test_the_assistant_streams_a_generated_answer(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = " ".join(GOOD)
+    thread = ts(430)
+    assistant_message(slack, QUESTION, thread, ts(431))
+    [start] = fake_slack.wait("chat.startStream", channel="D1", thread_ts=thread)
+    fake_slack.wait("chat.stopStream", channel="D1", ts=start["_ts"])
+    assert "".join(streamed(fake_slack, "D1", thread)) == " ".join(GOOD)
+    assert fake_slack.where("assistant.threads.setStatus", thread_ts=thread)
+    assert not fake_slack.where("chat.postMessage", channel="D1", thread_ts=thread)
+
+
+def test_a_direct_message_grows_into_the_generated_answer_in_place(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = f"{GOOD[0]} {FABRICATED_NUMBER} {GOOD[1]}"
+    before = len(fake_slack.where("chat.postMessage", channel="D1", text=SEARCHING))
+    status, _ = slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "user": "U1",
+            "text": QUESTION,
+            "ts": ts(440),
+        }
+    )
+    assert status == 200
+    searching = fake_slack.wait("chat.postMessage", before + 1, channel="D1", text=SEARCHING)[-1]
+    updates = fake_slack.wait("chat.update", n=2, channel="D1", ts=searching["_ts"])
+    assert updates[0] == {
+        "channel": "D1",
+        "ts": searching["_ts"],
+        "text": GOOD[0],
+        "team_id": "T1",
+    }
+    final = updates[-1]
+    assert texts(final)[0] == escape(" ".join(GOOD))
+    assert not any("200,000" in u["text"] for u in updates)
+
+
+def test_where_streaming_is_refused_the_answer_is_posted_whole(model_slack, fake_slack):
+    slack, fake_llm = model_slack
+    fake_llm.reply = " ".join(GOOD)
+    fake_slack.refused.add("chat.startStream")
+    try:
+        event = slack.mention(QUESTION, ts(450), channel="C2")
+        [searching] = fake_slack.wait("chat.postMessage", channel="C2", thread_ts=event["ts"])
+        [update] = fake_slack.wait("chat.update", channel="C2", ts=searching["_ts"])
+    finally:
+        fake_slack.refused.clear()
+    assert texts(update)[0] == escape(" ".join(GOOD)) and "*Sources*" in texts(update)
+    assert not fake_slack.where("chat.delete", channel="C2", ts=searching["_ts"])

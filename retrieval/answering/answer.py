@@ -13,6 +13,7 @@ from retrieval.answering.attribution import (
     attribute_all,
     has_quote,
 )
+from retrieval.answering.outcome import holds, unreported
 from retrieval.answering.timewindow import MONTHS
 from retrieval.index.lexical import stem, terms
 from retrieval.index.search import LexicalStats, RankedArticle, Snapshot
@@ -30,6 +31,7 @@ class Candidate:
     attribution: Attribution
     chunk_dense: float
     chunk: int  # the snapshot chunk it was read from
+    lead: bool = False  # one of the first sentences of the article, which tell its news
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,14 @@ class ComposeOptions:
     min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
     novelty_weight: float = 0.3  # how much a sentence's new, fitting information counts
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
+    lead_sentences: int = 2  # the best article's first sentences, which hold its news...
+    lead_weight: float = 0.2  # ...count this much more
 
 
 ABSTAIN = prompts.load("abstain")
+UNREPORTED = prompts.load("abstain_outcome")
+SHORT_SUBJECT = 4  # a question of at most this many subject words names its subject in each
+SHORT_SUBJECT_SHARE = 0.4  # of whose weight a cited sentence (with its title) holds this much
 
 
 def _abstain_speaker(name: str) -> str:
@@ -58,23 +65,32 @@ def candidates(
     out: dict[tuple[int, int], Candidate] = {}
     for rank, r in enumerate(ranked[: options.max_articles]):
         art = r.article
-        for hit in sorted(r.hits[: options.chunks_per_article], key=lambda h: h.chunk):
-            text = snap.chunk_texts[hit.chunk]
-            base = int(snap.chunk_start[hit.chunk])
-            spans = snap.chunk_sentences[hit.chunk]
+        chunks = {h.chunk: h.dense for h in r.hits[: options.chunks_per_article]}
+        own = snap.article_chunks(art).tolist()
+        first = min(own, key=lambda k: snap.chunk_start[k]) if own else None
+        if rank == 0 and first is not None and options.lead_sentences:
+            # A news story's lead tells its news, whether or not it matched the question best.
+            chunks.setdefault(first, min(chunks.values(), default=0.0))
+        for chunk in sorted(chunks):
+            text = snap.chunk_texts[chunk]
+            base = int(snap.chunk_start[chunk])
+            spans = snap.chunk_sentences[chunk]
             sents = [text[s - base : e - base] for s, e in spans]
             new_para = [True] + [
                 "\n\n" in text[spans[i - 1][1] - base : spans[i][0] - base]
                 for i in range(1, len(spans))
             ]
+            leads = 0
             for (s, e), sent, attr in zip(
                 spans, sents, attribute_all(sents, new_para), strict=True
             ):
+                lead = chunk == first and leads < options.lead_sentences and _is_prose(sent)
+                leads += lead
                 key = (art, s)
                 old = out.get(key)
                 if old is not None and (old.attribution.speaker or not attr.speaker):
                     continue  # keep the attribution made with the most context
-                out[key] = Candidate(art, rank, s, e, sent, attr, hit.dense, hit.chunk)
+                out[key] = Candidate(art, rank, s, e, sent, attr, chunks[chunk], chunk, lead)
     return [c for c in out.values() if _is_prose(c.text)]
 
 
@@ -124,10 +140,17 @@ def novelty(sentence: str, question_terms: set[str], wants: str) -> float:
     return min(1.0, len(new) / 6)
 
 
+# A sentence of the story ends on its punctuation (or a closing quote or bracket after it).
+_ENDS = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+
+
 def _is_prose(sentence: str) -> bool:
     words = sentence.split()
     return (
         len(words) >= 4
+        # A short line with no full stop is a headline, a link to another story or a promo
+        # ("Tour de France winner is crowned"), not a sentence of this one.
+        and (len(words) > 10 or _ENDS.search(sentence) is not None)
         and sum(ch.isalpha() for ch in sentence) >= 15
         and not looks_like_caption(sentence)
         # Furniture the ingest could not cut out because it shares a line with text.
@@ -183,12 +206,20 @@ def compose(
     people = People(best, lambda a: _article_pieces(snap, a))
     speaker = asked_speaker(question, context, people)
     pool = [] if speaker else candidates(snap, ranked, options)
+    asked: dict[tuple[int, int], str] = {}
     if speaker:
         speaker_terms = set(terms(speaker))
         q_terms = [t for t in q_terms if t not in speaker_terms]
+        every = speaker_candidates(snap, ranked, options)
+        # What a person declined to answer is the sentence before "X declined to comment".
+        asked = {
+            (b.article, b.start): a.text
+            for a, b in zip(every, every[1:], strict=False)
+            if a.article == b.article and b.attribution.declined
+        }
         pool = [
             c
-            for c in speaker_candidates(snap, ranked, options)
+            for c in every
             if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
         ]
         pool = _on_topic(snap, pool, q_terms, options.speaker_topic)
@@ -196,8 +227,9 @@ def compose(
             return Answer(question, _abstain_speaker(speaker), True)
 
     def lexical(c: Candidate) -> float:
-        lex = _overlap(q_terms, c.text, snap.bm25) if q_terms else 0.0
-        return lex + (0.5 * _overlap(c_terms, c.text, snap.bm25) if c_terms else 0.0)
+        text = f"{asked.get((c.article, c.start), '')} {c.text}"
+        lex = _overlap(q_terms, text, snap.bm25) if q_terms else 0.0
+        return lex + (0.5 * _overlap(c_terms, text, snap.bm25) if c_terms else 0.0)
 
     q_set = set(q_terms) | set(c_terms)
     wants = answer_type(question)
@@ -205,11 +237,14 @@ def compose(
     def score(c: Candidate, lex: float) -> float:
         s = 0.3 * (c.chunk_dense / best_dense) + 0.1 / (1 + c.article_rank)
         if not speaker:
+            s += options.lead_weight * (c.lead and c.article_rank == 0)
             return s + lex + options.novelty_weight * novelty(c.text, q_set, wants)
         # The speaker's own words first, then what they are reported to have said; the rest
         # of the question only orders them.
+        # Declining to answer what was asked is the person's answer to it.
         a = c.attribution
-        return s + 0.4 * lex + (0.6 if a.direct and not a.inherited else 0.4 if a.direct else 0.1)
+        own = a.direct and not a.inherited or a.declined
+        return s + 0.4 * lex + (0.6 if own else 0.4 if a.direct else 0.1)
 
     lexes = {id(c): lexical(c) for c in pool}
     best_lex = max(lexes.values(), default=0.0)
@@ -219,7 +254,11 @@ def compose(
     # cited for padding. Questions about what someone said are answered by their words.
     floor = 0.0 if speaker else max(options.min_overlap, options.keep_ratio * best_lex)
     scored = sorted(
-        ((score(c, lexes[id(c)]), c) for c in pool if lexes[id(c)] >= floor),
+        (
+            (score(c, lexes[id(c)]), c)
+            for c in pool
+            if lexes[id(c)] >= (min(floor, options.min_overlap) if c.lead else floor)
+        ),
         key=lambda sc: -sc[0],
     )
     if not scored:  # nothing shares enough of the question to be cited
@@ -232,6 +271,17 @@ def compose(
             break
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
+    if not speaker and not c_terms and not _about_subject(snap, chosen, q_terms, wants):
+        return Answer(question, ABSTAIN, True)
+    if not speaker and unreported(
+        question,
+        [
+            (c.text, snap.articles[c.article].title, snap.articles[c.article].published)
+            for c in chosen
+        ],
+        _subject(q_terms, snap.bm25),
+    ):
+        return Answer(question, UNREPORTED, True)
     # A sentence right after a chosen one, in the same paragraph, that shares enough of the
     # question joins its quote ("...signed in 2014 and 2015. These agreements stopped..."); so
     # does the rest of the asked person's quote ('"This primary is over," Cheney said. "But
@@ -249,12 +299,58 @@ def compose(
 # X say about ... yesterday".
 _ASKING_FOR_WORDS = frozenset(
     terms(
+        "approximately roughly about many much "
         "say said says tell told comment comments commented statement statements reaction react "
         "reacted respond responded response remarks think thought thinks view views word words "
         "quote quotes announce announced speech yesterday today tonight week weekend month year "
         "recently recent latest last ago"
     )
 )
+
+
+def _about_subject(snap: Snapshot, chosen: list[Candidate], q_terms: list[str], wants: str) -> bool:
+    """Whether a short question (at most SHORT_SUBJECT words of subject) is answered about its
+    own subject. Every word of a short question names it, so a cited sentence with its
+    article's title must hold SHORT_SUBJECT_SHARE of the words' weight (other strikes share
+    "rail" and "strike" but not "uk"); asked how many or how much, a number must come from an
+    article that holds the two rarest words (37 killed in Kentucky's floods don't count
+    Seoul's). A long question describes its subject in words an article may paraphrase
+    ("astonishing", "catapulted"): it is not held to this."""
+    subject = _subject(q_terms, snap.bm25)
+    if not subject or len(subject) > SHORT_SUBJECT:
+        return True
+    titled = [f"{c.text} {snap.articles[c.article].title}" for c in chosen]
+    if max((holds(text, subject) for text in titled), default=0.0) < SHORT_SUBJECT_SHARE:
+        return False
+    if wants != "number":
+        return True
+    rarest = sorted(subject, key=lambda t: -subject[t])[:2]
+    return any(
+        _NUMBER.search(c.text) and all(t in _article_terms(snap, c.article) for t in rarest)
+        for c in chosen
+    )
+
+
+def _article_terms(snap: Snapshot, article: int) -> set[str]:
+    held = {t for _, text in _article_pieces(snap, article) for t in terms(text)}
+    return held | set(terms(snap.articles[article].title))
+
+
+# Verbs that ask how something went, not what it is about: "how many golds did England win".
+_ASKING_HOW_IT_WENT = frozenset(terms("win wins won get gets got go goes went gone end ended"))
+
+
+def _subject(q_terms: list[str], bm25: LexicalStats) -> dict[str, float]:
+    """The words of the question that name its subject, with their weights (idf). A word no
+    article holds weighs as much as the rarest one that some article holds."""
+    # A year or a count says when or how much, not what.
+    words = [
+        t
+        for t in dict.fromkeys(q_terms)
+        if t not in _ASKING_FOR_WORDS and t not in _ASKING_HOW_IT_WENT and not t.isdigit()
+    ]
+    known = [bm25.idf_of(t) for t in words if t in bm25.vocab]
+    return {t: bm25.idf_of(t) if t in bm25.vocab else max(known, default=1.0) for t in words}
 
 
 def _on_topic(
@@ -361,14 +457,20 @@ def _cite(
             last is not None
             and last.article == c.article
             and len(groups[-1]) < 2
-            and _adjacent(snap, last, c)
+            and _adjacent(snap, last, c, paragraphs=True)
         ):
             groups[-1].append(c)
         else:
             groups.append([c])
+    # Two sentences joined into one quote may together tell what a third one says.
+    kept: list[list[Candidate]] = []
+    for group in groups:
+        text = " ".join(c.text for c in group)
+        if not any(same_fact(text, " ".join(c.text for c in k)) for k in kept):
+            kept.append(group)
     citations: list[Citation] = []
     parts: list[str] = []
-    for n, group in enumerate(groups, start=1):
+    for n, group in enumerate(kept, start=1):
         meta = snap.articles[group[0].article]
         start, end = group[0].start, group[-1].end
         quote = _slice(snap, group[0], group[-1])
@@ -389,12 +491,18 @@ def _cite(
     return Answer(question, " ".join(parts), False, citations)
 
 
-def _adjacent(snap: Snapshot, a: Candidate, b: Candidate) -> bool:
-    """b follows a with only whitespace between, inside a's chunk."""
+def _adjacent(snap: Snapshot, a: Candidate, b: Candidate, paragraphs: bool = False) -> bool:
+    """b follows a with only whitespace between, inside a's chunk: in the same paragraph, or
+    with `paragraphs`, in the next one (news sites give most sentences a paragraph)."""
     base = int(snap.chunk_start[a.chunk])
     text = snap.chunk_texts[a.chunk]
     gap = text[a.end - base : b.start - base]
-    return a.end <= b.start and b.end <= base + len(text) and not gap.strip() and "\n" not in gap
+    return (
+        a.end <= b.start
+        and b.end <= base + len(text)
+        and not gap.strip()
+        and gap.count("\n") <= (2 if paragraphs else 0)
+    )
 
 
 def _slice(snap: Snapshot, first: Candidate, last: Candidate) -> str:

@@ -1,92 +1,344 @@
-"""An optional LLM writer, for users who have one: an OpenAI-compatible chat completions API.
+"""An optional chat model that writes the answer in prose, each sentence checked before it is
+shown.
 
-The extractive chain still picks and cites the passages; the LLM only rewrites them into prose
-with [n] markers. Its answer is kept only if every marker points at a passage it was given and
-it makes no claim without a marker; otherwise, or if the API fails, the extractive answer
-stands. The API key is sent in a header and never logged.
+The extractive chain still picks and cites the passages; a LangChain chat model, named in
+LangChain's `provider:model` form (BRIEFBOT_LLM), rewrites them into a short answer with [n]
+markers. Its reply is read as it streams, cut into sentences, and each sentence is verified
+(retrieval/answering/verification.py) before anyone sees it: a sentence that fails is dropped and
+the answer says that something was left out; if none passes, the extractive answer stands. A
+timeout, a 429 or a server error is tried again a bounded number of times, then the extractive
+answer is given with a one-line notice. Keys come from the provider's own environment variable
+(OPENAI_API_KEY, ANTHROPIC_API_KEY) and are never logged or shown.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
+import importlib.util
 import logging
+import os
 import re
-import urllib.error
-import urllib.request
-from dataclasses import replace
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import prompts
-from retrieval.config import Settings
-from retrieval.models import Answer
+from retrieval.answering.verification import MARKER, Encode, Passage, Verifier
+from retrieval.errors import SettingsError
+from retrieval.intake.sentences import sentences
+from retrieval.models import Answer, Article
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+
+    from retrieval.config import Settings
 
 log = logging.getLogger(__name__)
-_MARKER = re.compile(r"\[(\d+)\]")
+
+OnSentence = Callable[[str], None]
 
 
-class LLMWriter:
-    def __init__(self, url: str, model: str, api_key: str = "", timeout_s: float = 30.0) -> None:
-        self.url = url.rstrip("/") + "/chat/completions"
+@dataclass(frozen=True)
+class Provider:
+    module: str  # the LangChain integration's module
+    chat_model: str  # its chat model class
+    package: str  # the distribution that holds it
+    extra: str  # briefbot's optional extra that installs it
+    key_variable: str | None  # the provider's usual environment variable for its key
+
+
+PROVIDERS = {
+    "openai": Provider(
+        "langchain_openai", "ChatOpenAI", "langchain-openai", "openai", "OPENAI_API_KEY"
+    ),
+    "ollama": Provider("langchain_ollama", "ChatOllama", "langchain-ollama", "ollama", None),
+    "anthropic": Provider(
+        "langchain_anthropic",
+        "ChatAnthropic",
+        "langchain-anthropic",
+        "anthropic",
+        "ANTHROPIC_API_KEY",
+    ),
+}
+
+
+def parse_model_name(name: str) -> tuple[str, str]:
+    """`provider:model` -> (provider, model); a ValueError says what the form is."""
+    provider, sep, model = name.strip().partition(":")
+    if not sep or not model.strip() or provider not in PROVIDERS:
+        raise ValueError(
+            f"expected provider:model with a provider of {', '.join(PROVIDERS)} "
+            "(e.g. openai:gpt-4o-mini, ollama:llama3.1)"
+        )
+    return provider, model.strip()
+
+
+def check_model_settings(settings: Settings) -> None:
+    """A SettingsError naming what is missing for BRIEFBOT_LLM (the integration's package, the
+    provider's key), before anything is imported or sent."""
+    provider, _ = parse_model_name(settings.llm)
+    spec = PROVIDERS[provider]
+    if importlib.util.find_spec(spec.module) is None:
+        raise SettingsError(
+            f"BRIEFBOT_LLM={settings.llm} needs {spec.package}: "
+            f"pip install 'briefbot[{spec.extra}]'"
+        )
+    # A self-hosted OpenAI-compatible server (BRIEFBOT_LLM_BASE_URL) often needs no key.
+    needs_key = spec.key_variable and not (provider == "openai" and settings.llm_base_url)
+    if needs_key and not os.environ.get(spec.key_variable or ""):
+        raise SettingsError(f"BRIEFBOT_LLM={settings.llm} needs {spec.key_variable} to be set.")
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    """The chat model BRIEFBOT_LLM names, through its LangChain integration, with the timeout
+    and no retries of its own (the writer's retries are the only ones, the same for every
+    provider)."""
+    check_model_settings(settings)
+    provider, model = parse_model_name(settings.llm)
+    spec = PROVIDERS[provider]
+    chat_model = getattr(importlib.import_module(spec.module), spec.chat_model)
+    base_url = settings.llm_base_url or None
+    timeout = settings.llm_timeout_s
+    kwargs: dict[str, Any] = {"model": model, "temperature": 0}
+    if provider == "ollama":
+        kwargs.update(base_url=base_url, client_kwargs={"timeout": timeout})
+    else:
+        kwargs.update(timeout=timeout, max_retries=0)
+        if base_url:
+            kwargs["base_url"] = base_url
+        if provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
+            kwargs["api_key"] = "unused"  # a local server that takes no key
+    return chat_model(**kwargs)
+
+
+# -- the prompt ---------------------------------------------------------------------------
+def _fenced(text: str, attribute: bool = False) -> str:
+    """Untrusted text that cannot close or forge the fence around it (nor, as an attribute's
+    value, end the attribute)."""
+    text = text.replace("<", "‹").replace(">", "›")
+    return text.replace('"', "'") if attribute else text
+
+
+def passage_block(passages: Iterable[Passage]) -> str:
+    return "\n".join(
+        prompts.render(
+            "llm_passage",
+            n=str(p.n),
+            title=_fenced(" ".join(p.title.split()), attribute=True),
+            source=_fenced(p.source, attribute=True),
+            date=p.published or "unknown",
+            speaker=_fenced(", ".join(p.speakers) or "none", attribute=True),
+            text=_fenced(" ".join(p.text.split())),
+        )
+        for p in passages
+    )
+
+
+def messages(question: str, passages: list[Passage], asked_on: date) -> list[BaseMessage]:
+    """The system prompt and the user's turn: the fenced passages, the date, the question."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    return [
+        SystemMessage(prompts.render("llm_system", abstain=prompts.load("abstain"))),
+        HumanMessage(
+            prompts.render(
+                "llm_user",
+                passages=passage_block(passages),
+                asked_on=asked_on.isoformat(),
+                question=_fenced(question),
+            )
+        ),
+    ]
+
+
+def passages_for(answer: Answer, articles: Mapping[str, Article]) -> list[Passage]:
+    """The answer's citations as passages for the model: with title, source, date and the
+    speakers the attribution module reads in each quote."""
+    from retrieval.answering.verification import speakers_in
+
+    out = []
+    for c in answer.citations:
+        art = articles.get(c.article_id)
+        speakers = speakers_in(art.text, c.start, c.end, art.title) if art else ()
+        out.append(Passage(c.n, c.quote, c.title, c.source, c.published, speakers))
+    return out
+
+
+# -- reading the stream -------------------------------------------------------------------
+_LEADING_MARKERS = re.compile(rf"^(?:{MARKER.pattern}\s*)+")
+_PARTIAL_MARKERS = re.compile(r"\s*(?:\[[\d,\s]*\]?\s*)+")
+
+
+def split_sentences(text: str, final: bool) -> list[str]:
+    """The complete sentences of a reply so far, each with the markers that follow it ("X. [2]"
+    is one sentence); with `final`, the last one too. The last sentence is never complete while
+    the reply streams, nor is the one before a marker still arriving ("X. [2")."""
+    merged: list[str] = []
+    pieces = [text[s:e] for s, e in sentences(text)]
+    for piece in pieces:
+        m = _LEADING_MARKERS.match(piece)
+        if merged and m:
+            merged[-1] = f"{merged[-1]} {m.group(0).strip()}"
+            piece = piece[m.end() :]
+        if piece.strip():
+            merged.append(piece.strip())
+    if final:
+        return merged
+    hold = 1
+    if pieces and _PARTIAL_MARKERS.fullmatch(pieces[-1]):
+        hold = 2  # "X. [2": the marker may belong to X
+    return merged[:-hold] if len(merged) > hold else []
+
+
+def _text_of(chunk: Any) -> str:
+    content = getattr(chunk, "content", chunk)
+    if isinstance(content, str):
+        return content
+    # Some providers stream a list of content blocks.
+    return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content or [])
+
+
+def _status(exc: BaseException) -> int | None:
+    for holder in (exc, getattr(exc, "response", None)):
+        status = getattr(holder, "status_code", None)
+        if isinstance(status, int):
+            return status
+    return None
+
+
+def retryable(exc: BaseException) -> bool:
+    """A timeout, a lost connection, a 429 or a server error: worth another try."""
+    status = _status(exc)
+    if status is not None:
+        return status in (408, 409, 429) or status >= 500
+    name = type(exc).__name__
+    return isinstance(exc, TimeoutError | ConnectionError) or "Timeout" in name or "Connect" in name
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    try:
+        return float(headers.get("retry-after") or "")
+    except (TypeError, ValueError):
+        return None
+
+
+class ModelFailed(Exception):
+    """The model could not be reached, or failed, after the retries."""
+
+
+# -- the writer ---------------------------------------------------------------------------
+class Writer:
+    """Writes the answer with a chat model; every sentence verified before it is passed on."""
+
+    max_backoff_s = 10.0
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        verifier: Verifier,
+        name: str,
+        retries: int = 2,
+        backoff_s: float = 1.0,
+    ) -> None:
         self.model = model
-        self._api_key = api_key
-        self.timeout_s = timeout_s
+        self.verifier = verifier
+        self.name = name  # "provider:model", for logs: never a key
+        self.retries = retries
+        self.backoff_s = backoff_s
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LLMWriter | None:
-        if not settings.llm_url:
-            return None
-        return cls(
-            settings.llm_url,
-            settings.llm_model or "default",
-            settings.llm_api_key.get_secret_value(),
-            settings.llm_timeout_s,
-        )
+    def from_settings(cls, settings: Settings, encode: Encode) -> Writer:
+        return cls(make_chat_model(settings), Verifier(encode), settings.llm, settings.llm_retries)
 
-    def __repr__(self) -> str:  # never show the key
-        return f"LLMWriter(url={self.url!r}, model={self.model!r})"
+    def __repr__(self) -> str:  # never show the model's client, which holds the key
+        return f"Writer({self.name!r})"
 
-    def rewrite(self, answer: Answer, asked_on: str) -> Answer:
-        """The answer in the LLM's words, if they keep to the cited passages; else unchanged."""
+    def write(
+        self,
+        answer: Answer,
+        passages: list[Passage],
+        asked_on: date,
+        on_sentence: OnSentence | None = None,
+    ) -> Answer:
+        """The answer in the model's words, the sentences that passed; else the extractive
+        answer (with a notice why, when the model failed or nothing it wrote held up)."""
         if answer.abstained or not answer.citations:
             return answer
-        passages = "\n".join(f"[{c.n}] {' '.join(c.quote.split())}" for c in answer.citations)
-        prompt = prompts.render(
-            "llm_answer",
-            abstain=prompts.load("abstain"),
-            passages=passages,
-            asked_on=asked_on,
-            question=answer.question,
-        )
+        by_n = {p.n: p for p in passages}
+        prompt = messages(answer.question, passages, asked_on)
+        kept: list[str] = []
+        dropped: list[str] = []
+
+        def take(sentence: str) -> None:
+            verdict = self.verifier.check(sentence, by_n)
+            if verdict.kept:
+                kept.append(sentence)
+                if on_sentence is not None:
+                    on_sentence(sentence)
+            else:
+                dropped.append(sentence)
+                log.info("dropped a generated sentence: %s", verdict.reason)
+
         try:
-            text = self._complete(prompt)
-        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-            log.warning("LLM at %s failed (%s); keeping the extractive answer", self.url, exc)
-            return answer
-        if not self._grounded(text, {c.n for c in answer.citations}):
-            log.warning("LLM answer cites passages it was not given; keeping the extractive one")
-            return answer
-        return replace(answer, answer=text.strip())
+            reply = self._stream(prompt, take, lambda: bool(kept or dropped))
+        except ModelFailed:
+            if not kept:
+                return replace(answer, notice=prompts.load("llm_unavailable"))
+            reply = ""  # what was shown stands; the rest of the reply never came
+            dropped.append("(the rest of the reply)")
+        if not kept:
+            if reply.strip().startswith(prompts.load("abstain")[:40]):
+                return answer  # the model found no answer: the passages speak for themselves
+            notice = prompts.load("llm_unchecked")
+            return replace(answer, notice=notice, sentences_dropped=len(dropped))
+        notice = ""
+        if dropped:
+            n = len(dropped)
+            what = "one sentence" if n == 1 else f"{n} sentences"
+            notice = prompts.render("llm_left_out", what=what)
+        return replace(
+            answer,
+            answer=" ".join(kept),
+            notice=notice,
+            sentences_kept=len(kept),
+            sentences_dropped=len(dropped),
+        )
 
-    def _complete(self, prompt: str) -> str:
-        body = json.dumps(
-            {
-                "model": self.model,
-                "messages": [{"role": "user", "content": prompt}],
-                "temperature": 0,
-            }
-        ).encode()
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-            data = json.load(response)
-        return str(data["choices"][0]["message"]["content"])
-
-    @staticmethod
-    def _grounded(text: str, numbers: set[int]) -> bool:
-        cited = {int(n) for n in _MARKER.findall(text)}
-        if not cited or not cited <= numbers:
-            return False
-        # Every sentence that says something carries a marker (or is followed by one).
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if len(s.split()) > 3]
-        return all(_MARKER.search(s) for s in sentences)
+    def _stream(
+        self, prompt: list[BaseMessage], take: OnSentence, started: Callable[[], bool]
+    ) -> str:
+        """Stream the reply, handing each complete sentence to `take`; returns the reply. A
+        failure before any sentence was taken is tried again up to `retries` times."""
+        for attempt in range(self.retries + 1):
+            text, done = "", 0
+            try:
+                for chunk in self.model.stream(prompt):
+                    text += _text_of(chunk)
+                    complete = split_sentences(text, final=False)
+                    for sentence in complete[done:]:
+                        take(sentence)
+                    done = max(done, len(complete))
+                for sentence in split_sentences(text, final=True)[done:]:
+                    take(sentence)
+                return text
+            except Exception as exc:
+                status = _status(exc)
+                log.warning(
+                    "the chat model %s failed (%s%s), attempt %d of %d",
+                    self.name,
+                    type(exc).__name__,
+                    f", HTTP {status}" if status else "",
+                    attempt + 1,
+                    self.retries + 1,
+                )
+                if started() or not retryable(exc) or attempt == self.retries:
+                    raise ModelFailed() from None
+                pause = _retry_after(exc)
+                if pause is None:
+                    pause = self.backoff_s * 2**attempt
+                time.sleep(min(pause, self.max_backoff_s))
+        raise ModelFailed()  # not reached: the last attempt returns or raises

@@ -36,6 +36,7 @@ _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
 _PART = r"(?:early\s+|late\s+|mid-?)?"
+_EVENT_MONTH = r"(?:january|february|april|june|july|august|september|october|november|december)"
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,27 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\blast month\b", re.I), "last_month"),
     (re.compile(rf"\b(?:in|during|since|throughout)\s+{_PART}{_MONTH}{_YEAR}\b", re.I), "in_month"),
     (re.compile(r"\b(?:in|during|since)\s+(?P<year>(?:19|20)\d{2})\b", re.I), "in_year"),
+    # "the September meeting", "July's jobs report": an event of that month, reported then.
+    # Full names only, and not "march" or "may", which are also words.
+    (
+        re.compile(
+            rf"\b(?:the\s+{_PART}(?P<month>{_EVENT_MONTH})\b(?!\s*\d)|(?P<month2>{_EVENT_MONTH})'s)",
+            re.I,
+        ),
+        "the_month",
+    ),
 ]
 
 
-_RELATIVE_KINDS = {"today", "yesterday", "this_week", "last_week", "this_month", "last_month"}
+_RELATIVE_KINDS = {
+    "today",
+    "yesterday",
+    "this_week",
+    "last_week",
+    "this_month",
+    "last_month",
+    "the_month",
+}
 
 
 def parse_window(question: str, now: date) -> Window | None:
@@ -97,7 +115,7 @@ def parse_window(question: str, now: date) -> Window | None:
             continue
         w = _window(kind, m, now)
         if w is not None and w.start <= now:
-            return Window(w.start, min(w.end, now), m.group(0), kind in _RELATIVE_KINDS)
+            return Window(w.start, min(w.end, now), w.phrase, kind in _RELATIVE_KINDS)
     return None
 
 
@@ -127,9 +145,12 @@ def _window(kind: str, m: re.Match[str], now: date) -> Window | None:
     if kind == "last_month":
         last = now.replace(day=1) - timedelta(days=1)
         return Window(last.replace(day=1), last, phrase)
-    if kind == "in_month":
-        month = MONTHS[g["month"].lower()]
+    if kind in ("in_month", "the_month"):
+        name = g["month"] or g["month2"]
+        month = MONTHS[name.lower()]
         year = int(g["year"]) if g.get("year") else _latest(month, None, now)
+        if kind == "the_month":
+            phrase = name.capitalize()
         return Window(date(year, month, 1), _month_end(year, month), phrase)
     if kind == "in_year":
         year = int(g["year"])

@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.models import Article
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +45,24 @@ def split(articles: Sequence[Article]) -> list[Any]:
     return splitter.split_documents(docs)
 
 
+def huggingface_embeddings(model_path: Path) -> Embeddings:
+    """The tutorial's embeddings: the model through langchain-huggingface (sentence-transformers,
+    so torch)."""
+    from retrieval.index.torch_encoder import offline_hub
+
+    offline_hub()  # before langchain_huggingface imports sentence_transformers
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(model_name=str(model_path), model_kwargs={"device": "cpu"})
+
+
 class LangchainChroma:
     name = "langchain-chroma"
 
-    def __init__(self, client: Any, collection: str, model_path: Path) -> None:
+    def __init__(self, client: Any, collection: str, embeddings: Embeddings) -> None:
         from langchain_chroma import Chroma
-        from langchain_huggingface import HuggingFaceEmbeddings
 
-        self.embeddings = HuggingFaceEmbeddings(
-            model_name=str(model_path), model_kwargs={"device": "cpu"}
-        )
+        self.embeddings = embeddings
         self.store = Chroma(
             collection_name=collection, embedding_function=self.embeddings, client=client
         )

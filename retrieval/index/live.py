@@ -203,6 +203,11 @@ class LiveIndex:
         assert self._view is not None
         return self._view
 
+    @property
+    def current(self) -> Snapshot | None:
+        """The view in hand, as last read (None before the first read): nothing is read."""
+        return self._view
+
     def refresh(self) -> Snapshot:
         """Catch up now, waiting for any other thread that is (tests, benchmarks)."""
         with self._lock:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.config import MODEL_DIMENSION
 from retrieval.index.lexical import terms
 from retrieval.index.segment import ArticleMeta, Draft, Segment, build, term_hash
 from retrieval.index.store import NO_DATE, Store, day_number, from_day_number
@@ -127,7 +128,7 @@ class _Vectors:
         idx = np.asarray(idx)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
-        out = np.zeros((len(idx), 384), dtype=np.float32)
+        out = np.zeros((len(idx), MODEL_DIMENSION), dtype=np.float32)
         for i, k in enumerate(idx):
             if self.articles:
                 part, local = self.snap.locate_article(int(k))
@@ -588,7 +589,7 @@ def rank_articles(
     vecs = snap.article_vectors
     for r in ranked:
         for k in kept:
-            if _same_story(
+            if same_story(
                 snap, vecs, k.article, r.article, options.duplicate_cosine, options.duplicate_days
             ):
                 k.duplicates.append(r.article)
@@ -598,7 +599,9 @@ def rank_articles(
     return kept
 
 
-def _same_story(snap: Snapshot, vecs: Any, a: int, b: int, cos: float, days: int) -> bool:
+def same_story(snap: Snapshot, vecs: Any, a: int, b: int, cos: float, days: int) -> bool:
+    """Articles a and b are one report (syndicated, or lightly rewritten): their vectors at
+    least `cos` alike, published at most `days` apart."""
     da, db = snap.articles[a].published, snap.articles[b].published
     if da is None or db is None or abs((da - db).days) > days:
         return False

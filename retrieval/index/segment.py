@@ -37,13 +37,14 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.config import MODEL_DIMENSION
 from retrieval.index.lexical import terms
 from retrieval.index.store import NO_DATE, day_number, from_day_number
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # bump when the files of a segment change
-DIM = 384
+DIM = MODEL_DIMENSION
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 _ARRAYS = (

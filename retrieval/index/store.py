@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -149,9 +149,11 @@ class Store:
         self.name = name
         self.location = location  # the server URL or the folder: where this store lives
         self.lock_path = lock_path  # None: no other writer is expected
-        self.journal: Any = None  # retrieval.index.live.Journal: where readers on this machine look
+        # retrieval.index.live.Journal: where readers on this machine look
+        self.journal: Any = None
         self.write_seq = 0  # the generation the write under way began at
         self.write_part = 0  # how many commits that write has made
+        self.guard: Callable[[], None] | None = None  # called under the write lock, may raise
         config = {"hnsw": {"space": "cosine"}}
         # embedding_function=None: Chroma's default would try to download a model.
         self.chunks = client.get_or_create_collection(
@@ -283,6 +285,8 @@ class Store:
         except ImportError:  # Windows
             fcntl = None  # type: ignore[assignment]
         if self.lock_path is None or fcntl is None:
+            if self.guard is not None:
+                self.guard()
             yield
             return
         with open(private_file(self.lock_path), "a") as f:
@@ -292,6 +296,8 @@ class Store:
                 log.info("waiting for another ingest into %s to finish", self.location)
                 fcntl.flock(f, fcntl.LOCK_EX)
             try:
+                if self.guard is not None:  # e.g. the collection still serves (reindex)
+                    self.guard()
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
@@ -366,7 +372,7 @@ class Store:
         self.write_part += 1
         means = []
         for _a, _h, _c, vectors in items:
-            mean = vectors.mean(axis=0) if len(vectors) else np.zeros(384, dtype=np.float32)
+            mean = vectors.mean(axis=0) if len(vectors) else np.zeros(vectors.shape[-1], np.float32)
             means.append((mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32))
         self.articles.upsert(
             ids=[a.id for a, _, _, _ in items],

@@ -251,9 +251,11 @@ _PAGE_LINES = {
         r"^Photos?:|(?<=[.!?”\"]) Photos?: [A-Z]|\bHide Caption \d+ of \d+|\bIn pictures: [A-Z]",
         re.IGNORECASE,
     ),
-    # "Gemunu Amarasinghe/AP Anti-abortion protesters gather ...": a credit, then its caption
+    # "Gemunu Amarasinghe/AP Anti-abortion protesters gather ...": a credit, then its caption;
+    # the credit may pass through an agency first ("Jane Doe/Anadolu Agency/Getty Images").
     "credited photo": re.compile(
         r"^[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+){1,3} ?/ ?"
+        r"(?:[A-Z][\w&.-]*(?: [A-Z][\w&.-]*){0,2} ?/ ?)?"
         r"(?:Getty Images|AP|AFP|Reuters|Shutterstock|Bloomberg|USA TODAY)\b"
     ),
     # "WASHINGTON, DC - JANUARY 26: The U.S. Supreme Court building ..." (wire photo caption)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from retrieval.index.store import Store
 from retrieval.intake.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
 from retrieval.intake.chunking import Chunk, CountTokens, chunk_article
 from retrieval.models import Article
+
+if TYPE_CHECKING:
+    from retrieval.index.embedding import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +141,19 @@ class Ingester:
         self,
         settings: Settings,
         store: Store,
-        encoder_factory: Callable[[], Any],
+        encoder_factory: Callable[[], Encoder],
         recipe: str,
         count_tokens: CountTokens,
     ) -> None:
         self.settings = settings
         self.store = store
         self._encoder_factory = encoder_factory
-        self._encoder: Any = None
+        self._encoder: Encoder | None = None
         self.recipe = recipe
         self.count_tokens = count_tokens
 
     @property
-    def encoder(self) -> Any:
+    def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = self._encoder_factory()
         return self._encoder
@@ -254,7 +257,7 @@ class Ingester:
                 vectors = (
                     self.encoder.encode(texts, batch_size=self.settings.embed_batch_size)
                     if texts
-                    else np.zeros((0, 384), dtype=np.float32)
+                    else np.zeros((0, self.encoder.dimension), dtype=np.float32)
                 )
                 report.encode_seconds += time.perf_counter() - t
                 if last is not None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof gen sen rep gov lt col capt sgt st jr sr inc corp co ltd vs etc no
     jan feb mar apr jun jul aug sep sept oct nov dec fig approx dept est mt ft rev hon pres
-    adm cmdr maj brig supt insp det u.s u.k u.n e.g i.e a.m p.m""".split()
+    adm cmdr maj brig supt insp det bros u.s u.k u.n e.g i.e a.m p.m""".split()
 )
 
 _PARAGRAPH = re.compile(r"\n\s*\n")

@@ -1,13 +1,17 @@
 """Briefings that post themselves: cron schedules, run inside `briefbot serve ...`.
 
-Each schedule (a cron expression in a time zone, a Slack and/or Discord channel, an optional
-topic) fires at its cron times. A briefing covers the time since the schedule's last briefing,
-which is kept in SQLite in the data directory (`schedules.sqlite3`), so that a restart neither
-repeats a briefing nor skips one: a fire time missed while nothing ran is posted on start-up.
+Each schedule (a cron expression in a time zone, channels on one or more chat platforms, an
+optional topic) fires at its cron times. A platform is an opaque key here, and so is a channel:
+what they mean is the business of the front end that posts. A briefing covers the time since
+the schedule's last briefing, which is kept in SQLite in the data directory
+(`schedules.sqlite3`), so that a restart neither repeats a briefing nor skips one: a fire time
+missed while nothing ran is posted on start-up.
 
 Before posting, a process claims the briefing with an INSERT that a UNIQUE key allows once per
 (schedule, platform, fire time): of two processes racing, one posts and the other moves on.
 A claim whose process died before posting expires after `claim_ttl`, so another can take over.
+A process that is stopped (SIGTERM) finishes a post under way and releases the claims it has not
+posted (`Scheduler.shutdown`), so the next process posts them at once, and none twice.
 """
 
 from __future__ import annotations
@@ -19,20 +23,21 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from retrieval import datadir
-from retrieval.errors import SettingsError
 from retrieval.models import Briefing
+
+if TYPE_CHECKING:
+    from retrieval.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("slack", "discord")
 NOTHING_NEW = "Nothing new since the last briefing."
 
 
@@ -41,13 +46,12 @@ class Schedule:
     name: str
     cron: str
     timezone: str = "UTC"
-    slack_channel: str = ""
-    discord_channel: int | None = None
+    channels: Mapping[str, str] = field(default_factory=dict)  # platform key -> channel id
     topic: str | None = None
     max_stories: int = 10
 
-    def channel(self, platform: str) -> str | int | None:
-        return self.slack_channel or None if platform == "slack" else self.discord_channel
+    def channel(self, platform: str) -> str | None:
+        return self.channels.get(platform)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -70,60 +74,6 @@ class Schedule:
         from croniter import croniter
 
         return croniter(self.cron, moment.astimezone(self.tz)).get_prev(datetime).astimezone(UTC)
-
-
-def schedules_from(config: dict[str, Any], where: str = "config") -> list[Schedule]:
-    """The `schedules` list of a configuration file; a bad entry is named with its key."""
-    from croniter import croniter
-
-    raw = config.get("schedules") or []
-    if not isinstance(raw, list):
-        raise SettingsError(f"{where}: schedules: a list of schedules")
-    out: list[Schedule] = []
-    for k, entry in enumerate(raw):
-        at = f"{where}: schedules[{k}]"
-        if not isinstance(entry, dict):
-            raise SettingsError(f"{at}: a mapping with name, cron, timezone and a channel")
-        unknown = set(entry) - {
-            "name",
-            "cron",
-            "timezone",
-            "slack_channel",
-            "discord_channel",
-            "topic",
-            "max_stories",
-        }
-        if unknown:
-            raise SettingsError(f"{at}: unknown key(s) {', '.join(sorted(unknown))}")
-        name = str(entry.get("name") or "").strip()
-        if not name:
-            raise SettingsError(f"{at}.name is missing")
-        cron = str(entry.get("cron") or "").strip()
-        if not cron:
-            raise SettingsError(f"{at}.cron is missing (e.g. '0 8 * * 1-5')")
-        if not croniter.is_valid(cron):
-            raise SettingsError(f"{at}.cron: {cron!r} is not a cron expression")
-        tz = str(entry.get("timezone") or "UTC")
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"{at}.timezone: {tz!r} is not a time zone") from None
-        slack = str(entry.get("slack_channel") or "").strip()
-        discord_raw = entry.get("discord_channel")
-        try:
-            discord = int(discord_raw) if discord_raw not in (None, "") else None
-        except (TypeError, ValueError):
-            raise SettingsError(f"{at}.discord_channel: a channel id (a number)") from None
-        if not slack and discord is None:
-            raise SettingsError(f"{at}: needs slack_channel or discord_channel (or both)")
-        max_stories = entry.get("max_stories", 10)
-        if not isinstance(max_stories, int) or not 1 <= max_stories <= 50:
-            raise SettingsError(f"{at}.max_stories: a number from 1 to 50")
-        topic = " ".join(str(entry.get("topic") or "").split()) or None
-        if any(s.name == name for s in out):
-            raise SettingsError(f"{at}.name: {name!r} is used twice")
-        out.append(Schedule(name, cron, tz, slack, discord, topic, max_stories))
-    return out
 
 
 # -- state --------------------------------------------------------------------------------------
@@ -261,6 +211,41 @@ class ScheduleState:
                 (claim.schedule, claim.platform, _iso(claim.until), self.owner),
             )
 
+    def release_mine(self) -> int:
+        """Give back every claim of this process not yet posted; how many there were."""
+        with self._lock:
+            cur = self.db.execute(
+                "DELETE FROM briefings WHERE owner = ? AND status = 'claimed'", (self.owner,)
+            )
+        return cur.rowcount
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Each schedule and platform: its last briefing posted, and any claim not posted yet
+        (a briefing being posted, or left by a process that died)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT s.schedule, s.platform, s.first_seen, "
+                "(SELECT MAX(window_end) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'posted'), "
+                "(SELECT MAX(posted_at) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'posted'), "
+                "(SELECT COUNT(*) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'claimed'), "
+                "(SELECT MIN(claimed_at) FROM briefings b WHERE b.schedule = s.schedule AND "
+                " b.platform = s.platform AND b.status = 'claimed') "
+                "FROM schedules s ORDER BY s.schedule, s.platform"
+            ).fetchall()
+        keys = (
+            "schedule",
+            "platform",
+            "since",
+            "last_until",
+            "last_posted_at",
+            "claimed",
+            "oldest_claim",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def recently_posted(self, schedule: str, platform: str, since: datetime) -> set[str]:
         """Articles in this schedule's briefings that ended after `since`."""
         with self._lock:
@@ -287,7 +272,7 @@ def _iso(moment: datetime) -> str:
 
 # -- the scheduler ------------------------------------------------------------------------------
 BuildBriefing = Callable[[datetime, datetime, str | None, int, set[str]], Briefing]
-PostBriefing = Callable[[Any, Briefing | str], None]  # (channel, briefing or a one-line notice)
+PostBriefing = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line notice)
 
 
 @dataclass
@@ -313,11 +298,13 @@ class Scheduler:
     # Articles already in a schedule's briefings are left out of the next one, for this long
     # (articles carry a date, not a time, so consecutive windows share a day).
     remember: timedelta = timedelta(days=3)
+    metrics: Metrics | None = None
     _retry_at: dict[str, datetime] = field(default_factory=dict)
+    # Held while a briefing is posted and marked posted: `shutdown` waits for it.
+    _posting: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: bool = False
 
     def __post_init__(self) -> None:
-        if self.platform not in PLATFORMS:
-            raise ValueError(f"platform: one of {PLATFORMS}")
         self.schedules = [s for s in self.schedules if s.channel(self.platform) is not None]
 
     def tick(self) -> list[Posted]:
@@ -326,8 +313,10 @@ class Scheduler:
         for schedule in self.schedules:
             try:
                 posted = self._tick_one(schedule)
-            except Exception:
+            except Exception as exc:
                 log.exception("schedule %s failed; trying again shortly", schedule.name)
+                if self.metrics is not None:
+                    self.metrics.error("schedule", f"{schedule.name}: {exc}")
                 self._retry_at[schedule.name] = self.clock() + self.retry_after
                 continue
             if posted:
@@ -363,16 +352,25 @@ class Scheduler:
             briefing = self.build(
                 claim.since, claim.until, schedule.topic, schedule.max_stories, seen
             )
-            channel = schedule.channel(self.platform)
-            if briefing.empty:
-                self.post(channel, _nothing_new(briefing))
-            else:
-                self.post(channel, briefing)
+            channel = schedule.channels[self.platform]
         except BaseException:
             self.state.release(claim)
             raise
-        ids = [i for s in briefing.stories for i in s.article_ids]
-        self.state.posted(claim, self.clock(), ids)
+        with self._posting:
+            if self._stopping:  # handed to the next process, which posts it at once
+                self.state.release(claim)
+                log.info("%s at %s: not posted, stopping", schedule.name, due)
+                return None
+            try:
+                self.post(channel, _nothing_new(briefing) if briefing.empty else briefing)
+            except BaseException:
+                self.state.release(claim)
+                raise
+            # The one-line items were briefed too: tomorrow's briefing does not repeat them.
+            ids = [i for s in briefing.stories + briefing.also_in_the_news for i in s.article_ids]
+            self.state.posted(claim, self.clock(), ids)
+        if self.metrics is not None:
+            self.metrics.posted(self.platform)
         log.info(
             "posted %s (%s → %s): %d stories",
             schedule.name,
@@ -381,6 +379,23 @@ class Scheduler:
             len(briefing.stories),
         )
         return Posted(schedule.name, claim.since, claim.until, briefing.empty)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop posting: a briefing being posted is finished (waiting up to `timeout` s for
+        it), and every claim this process holds and has not posted is released, so that the
+        next process posts it at once rather than after `claim_ttl`. False if a post was still
+        under way at the timeout (its claim is then left to expire)."""
+        self._stopping = True
+        if not self._posting.acquire(timeout=timeout):
+            log.warning("a %s briefing was still being posted when stopping", self.platform)
+            return False
+        try:
+            released = self.state.release_mine()
+        finally:
+            self._posting.release()
+        if released:
+            log.info("released %d %s briefing claims for the next process", released, self.platform)
+        return True
 
     def next_wake(self) -> datetime | None:
         now = self.clock()
@@ -395,6 +410,7 @@ class Scheduler:
         while not stop.is_set():
             self.tick()
             wake = self.next_wake()
+            log.info("%s schedules: round done; next at %s", self.platform, wake)
             wait = max_sleep_s if wake is None else (wake - self.clock()).total_seconds()
             stop.wait(min(max(wait, 0.5), max_sleep_s))
 

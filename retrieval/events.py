@@ -5,7 +5,7 @@ after a restart, may each receive it. Whichever process claims the event first a
 claim is an INSERT that the primary key allows once, so every process sharing the file agrees.
 Claims expire after `KEEP` (Slack's last retry comes about five minutes after the event) and are
 then deleted.
-Nothing here knows a chat platform: a key is any string, such as "slack/C123/1644580000.000100".
+Nothing here knows a chat platform: a key is any string ("<platform>/<channel>/<message id>").
 """
 
 from __future__ import annotations

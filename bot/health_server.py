@@ -1,0 +1,108 @@
+"""Health and metrics over HTTP, served by the long-running processes (serve, watch) when
+BRIEFBOT_HEALTH_PORT is set: GET /health is the health report (retrieval/health.py) as JSON,
+200 when the process can answer and 503 when it cannot or is stopping; GET /metrics is the
+engine's Prometheus metrics when BRIEFBOT_METRICS is set.
+
+The container's HEALTHCHECK and `briefbot health --url` read /health.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from retrieval import Engine, Schedule, health_report, process_info
+
+log = logging.getLogger(__name__)
+
+
+class HealthServer:
+    """A small HTTP server in a daemon thread, beside whatever the process serves."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        role: str,
+        schedules: Callable[[], Sequence[Schedule]] = tuple,
+        host: str | None = None,
+        port: int | None = None,
+        metrics: bool | None = None,
+    ) -> None:
+        settings = engine.settings
+        self.engine = engine
+        self.role = role  # what this process is: "serve slack", "watch"
+        self.schedules = schedules
+        self.metrics = settings.metrics if metrics is None else metrics
+        self.started = time.time()
+        self.stopping = False  # set at SIGTERM: /health answers 503 from then on
+        self._server = ThreadingHTTPServer(
+            (host or settings.health_host, settings.health_port if port is None else port),
+            _handler(self),
+        )
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> HealthServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="briefbot-health", daemon=True
+        )
+        self._thread.start()
+        log.info(
+            "health at http://%s:%d/health%s",
+            self._server.server_address[0],
+            self.port,
+            " and metrics at /metrics" if self.metrics else "",
+        )
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def report(self) -> dict[str, Any]:
+        report = health_report(
+            self.engine,
+            self.schedules(),
+            process_info(self.started, self.role, self.stopping),
+        )
+        if self.stopping:
+            report["ok"], report["status"] = False, "stopping"
+        return report
+
+
+def _handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            path = self.path.split("?", 1)[0]
+            if path in ("/health", "/healthz"):
+                report = server.report()
+                body = json.dumps(report, indent=2).encode()
+                self._send(200 if report["ok"] else 503, body, "application/json")
+            elif path == "/metrics" and server.metrics:
+                body, content_type = server.engine.metrics.exposition()
+                self._send(200, body, content_type)
+            elif path == "/metrics":
+                self._send(404, b"metrics are off: set BRIEFBOT_METRICS=true\n", "text/plain")
+            else:
+                self._send(404, b"not found: /health, /metrics\n", "text/plain")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            log.debug("%s %s", self.address_string(), format % args)
+
+    return Handler

@@ -1,0 +1,290 @@
+"""The running service, wired in one place: what `briefbot serve` (or a container, or a unit
+file) starts.
+
+Settings are read and checked once, the engine is warmed once (seeds indexed if the index is
+empty, the index loaded), one conversation is shared by every chat platform whose tokens are
+set, and each platform's scheduled briefings are posted from here once it has connected.
+A new chat platform is one more `Adapter` in `ADAPTERS`.
+
+SIGTERM (or Ctrl-C) stops it gracefully, within BRIEFBOT_SHUTDOWN_GRACE_S: /health answers
+"stopping", a briefing being posted is finished and the claims on those not yet posted are
+released (the next process posts them at once, and none twice), the answers under way finish
+or are handed back to their users, then each platform disconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from bot.conversation import Conversation
+from retrieval import (
+    Briefing,
+    ConfigFile,
+    Engine,
+    FeedbackStore,
+    IngestProgress,
+    IngestReport,
+    Schedule,
+    Scheduler,
+    SeenEvents,
+    SettingsError,
+)
+
+if TYPE_CHECKING:
+    from bot.health_server import HealthServer
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line notice)
+
+
+class Adapter(Protocol):
+    """A chat platform as the service runs it (bot/slack_server.py, bot/discord_app.py)."""
+
+    @property
+    def platform(self) -> str:
+        """The key its schedules use: `<platform>_channel` in the configuration file."""
+        ...
+
+    @property
+    def configured(self) -> bool:
+        """Whether its token is set: `briefbot serve` runs every platform that is."""
+        ...
+
+    def check(self) -> None:
+        """A SettingsError naming what is missing or wrong, before anything connects."""
+
+    def channel(self, value: str) -> str:
+        """A schedule's channel id as the platform takes it; a ValueError says why not."""
+        ...
+
+    def run(self, conversation: Conversation, on_start: Callable[[Post], None]) -> None:
+        """Connect and answer until `stop()`; `on_start(post)` once connected."""
+
+    def stop(self) -> None:
+        """Disconnect, from another thread: `run` then returns. Called once the answers under
+        way are done (or handed back), so they could still be sent."""
+
+
+# Imported on demand: a command that serves no chat platform loads no chat SDK. Each adapter
+# reads its own settings (its tokens) when it is made.
+def _slack() -> Adapter:
+    from bot.slack_server import SlackAdapter
+
+    return SlackAdapter()
+
+
+def _discord() -> Adapter:
+    from bot.discord_app import DiscordAdapter
+
+    return DiscordAdapter()
+
+
+ADAPTERS: dict[str, Callable[[], Adapter]] = {"slack": _slack, "discord": _discord}
+PLATFORMS = tuple(ADAPTERS)
+
+
+def check_schedules(config: ConfigFile, adapters: Sequence[Adapter]) -> dict[str, list[Schedule]]:
+    """Each adapter's schedules, their channels checked; a SettingsError names the file, the
+    line and the key of anything no platform can post to."""
+    by_platform: dict[str, list[Schedule]] = {a.platform: [] for a in adapters}
+    known = {a.platform: a for a in adapters}
+    for k, schedule in enumerate(config.schedule_list()):
+        if not schedule.channels:
+            keys = " or ".join(f"{p}_channel" for p in PLATFORMS)
+            raise SettingsError(f"{config.locate('schedules', k)}: needs {keys} (or both)")
+        channels = {}
+        for platform, value in schedule.channels.items():
+            where = config.locate("schedules", k, f"{platform}_channel")
+            if platform not in PLATFORMS:
+                raise SettingsError(
+                    f"{where}: no chat platform {platform!r} ({', '.join(PLATFORMS)})"
+                )
+            adapter = known.get(platform)
+            if adapter is None:
+                continue  # a platform not served by this process
+            try:
+                channels[platform] = adapter.channel(value)
+            except ValueError as exc:
+                raise SettingsError(f"{where}: {exc}") from None
+        for platform, channel in channels.items():
+            by_platform[platform].append(
+                Schedule(
+                    schedule.name,
+                    schedule.cron,
+                    schedule.timezone,
+                    {platform: channel},
+                    schedule.topic,
+                    schedule.max_stories,
+                )
+            )
+    return by_platform
+
+
+class Service:
+    """The engine, the conversation, and the chat platforms it answers on."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: ConfigFile,
+        adapters: Sequence[Adapter],
+        on_seeding: Callable[[IngestProgress], None] | None = None,
+    ) -> None:
+        if not adapters:
+            raise SettingsError(
+                "No chat platform to serve: set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN) or"
+                " DISCORD_TOKEN."
+            )
+        self.engine = engine
+        self.adapters = list(adapters)
+        self.on_seeding = on_seeding
+        for adapter in self.adapters:
+            adapter.check()  # the settings, once, before any work
+        self.schedules = check_schedules(config, self.adapters)
+        self.stopping = threading.Event()  # set by SIGTERM, Ctrl-C or `stop()`
+        self.handed_back = 0  # answers still under way at the end of the grace period
+        self._schedulers: list[Scheduler] = []
+        self._lock = threading.Lock()
+
+    def conversation(self) -> Conversation:
+        """One conversation for every platform: votes and the events already answered are
+        kept in the data directory, shared with any other process using it."""
+        data = self.engine.settings.data_dir
+        return Conversation(
+            self.engine, FeedbackStore.in_data_dir(data), SeenEvents.in_data_dir(data)
+        )
+
+    def warm(self) -> IngestReport | None:
+        """The engine, ready before the first question (seeds indexed if need be)."""
+        return self.engine.warm(self.on_seeding)
+
+    def start_schedules(self, platform: str) -> Callable[[Post], None]:
+        """What an adapter calls once connected: its schedules, posted from a daemon thread."""
+
+        def start(post: Post) -> None:
+            schedules = self.schedules.get(platform, [])
+            if not schedules or self.stopping.is_set():
+                return
+            scheduler = self.engine.scheduler(schedules, platform, post)
+            with self._lock:
+                self._schedulers.append(scheduler)
+            thread = threading.Thread(
+                target=scheduler.run,
+                args=(self.stopping,),
+                name=f"briefbot-{platform}-schedules",
+                daemon=True,  # a briefing still being built at exit is left to the next process
+            )
+            thread.start()
+
+        return start
+
+    def all_schedules(self) -> list[Schedule]:
+        return [s for schedules in self.schedules.values() for s in schedules]
+
+    def stop(self) -> None:
+        """Stop gracefully, as SIGTERM does (from any thread)."""
+        self.stopping.set()
+
+    def run(self) -> None:
+        """Warm the engine, then serve every platform until stopped (SIGTERM, Ctrl-C, `stop()`)
+        or until one of them fails, whose error is raised here (after the others stop)."""
+        self.warm()
+        conversation = self.conversation()
+        role = "serve " + " ".join(a.platform for a in self.adapters)
+        failures: list[BaseException] = []
+        ended = threading.Event()
+
+        def run(adapter: Adapter) -> None:
+            try:
+                adapter.run(conversation, self.start_schedules(adapter.platform))
+            except BaseException as exc:
+                failures.append(exc)
+            finally:
+                ended.set()
+
+        threads = [
+            threading.Thread(target=run, args=(a,), name=f"briefbot-{a.platform}", daemon=True)
+            for a in self.adapters
+        ]
+        with health_server(self.engine, role, self.all_schedules) as health:
+            with stop_on_signals(self.stopping):
+                for t in threads:
+                    t.start()
+                while not (self.stopping.is_set() or ended.is_set()):
+                    self.stopping.wait(0.5)  # a short wait: signals are handled between waits
+                if health is not None:
+                    health.stopping = True
+                self._shut_down(conversation, threads)
+        if failures and not isinstance(failures[0], KeyboardInterrupt):
+            raise failures[0]
+
+    def _shut_down(self, conversation: Conversation, threads: Sequence[threading.Thread]) -> None:
+        grace = self.engine.settings.shutdown_grace_s
+        deadline = time.monotonic() + grace
+        log.info("stopping: up to %.0f s for the work under way", grace)
+        self.stopping.set()  # the schedulers post nothing new
+        with self._lock:
+            schedulers = list(self._schedulers)
+        for scheduler in schedulers:
+            scheduler.shutdown(max(deadline - time.monotonic(), 0.0))
+        self.handed_back = conversation.drain(max(deadline - time.monotonic(), 0.0))
+        for adapter in self.adapters:
+            try:
+                adapter.stop()
+            except Exception:
+                log.exception("%s did not stop cleanly", adapter.platform)
+        for t in threads:
+            t.join(10.0)
+        log.info("stopped")
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stop` while inside (in the main thread; elsewhere, where signal
+    handlers can't be set, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def health_server(
+    engine: Engine, role: str, schedules: Callable[[], Sequence[Schedule]] = tuple
+) -> Iterator[HealthServer | None]:
+    """/health (and /metrics) served while inside, when BRIEFBOT_HEALTH_PORT is set."""
+    if not engine.settings.health_port:
+        yield None
+        return
+    from bot.health_server import HealthServer
+
+    server = HealthServer(engine, role, schedules).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def adapters_for(platforms: Sequence[str] | None) -> list[Adapter]:
+    """The named platforms' adapters; None: every platform whose token is set."""
+    if platforms is not None:
+        return [ADAPTERS[p]() for p in platforms]
+    made = [make() for make in ADAPTERS.values()]
+    return [a for a in made if a.configured]
