@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import discord
 
+from bot.lines import join_lines
 from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -237,17 +238,6 @@ def item_line(item: NewsItem) -> str:
     return f"• {truncate(escape(one_line(c.quote)), 400)} [{c.n}] — {meta}"
 
 
-def _join_lines(lines: Iterable[str], limit: int) -> list[str]:
-    """Whole lines (each within `limit`) grouped into values of at most `limit` characters."""
-    groups: list[str] = []
-    for line in lines:
-        if groups and len(groups[-1]) + 1 + len(line) <= limit:
-            groups[-1] += "\n" + line
-        else:
-            groups.append(line)
-    return groups
-
-
 def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
     """One field per story (its key sentences and sources), then "also in the news" (a line
     per item), then the quotes of the day."""
@@ -263,7 +253,7 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
         lines = [escape_cited(one_line(story.summary))] + [source_line(c) for c in story.citations]
         fields.append((name, "\n".join(lines)))
     lines = [item_line(i) for i in briefing.also_in_the_news]
-    for k, value in enumerate(_join_lines(lines, FIELD_VALUE_LIMIT)):
+    for k, value in enumerate(join_lines(lines, FIELD_VALUE_LIMIT)):
         fields.append(("Also in the news" if k == 0 else BLANK, value))
     for k, q in enumerate(briefing.quotes):
         text = f"{quote_text(q.citation)} — {escape(one_line(q.speaker))} [{q.citation.n}]"

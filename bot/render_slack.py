@@ -8,9 +8,9 @@ from an article (or a user) is escaped: `<!channel>` in an article must ping nob
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
+from bot.lines import join_lines
 from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
 
 TEXT_LIMIT = 3000  # characters per text object (section text, context element)
@@ -130,17 +130,6 @@ def source_line(c: Citation) -> str:
     """`[n] <url|Title> — Source · date`"""
     meta = _meta(c)
     return f"[{c.n}] {link(c.url, c.title or '(untitled)')}" + (f" — {meta}" if meta else "")
-
-
-def _join_lines(lines: Iterable[str], limit: int = TEXT_LIMIT) -> list[str]:
-    """Whole lines (each shorter than `limit`) grouped into texts of at most `limit`."""
-    groups: list[str] = []
-    for line in lines:
-        if groups and len(groups[-1]) + 1 + len(line) <= limit:
-            groups[-1] += "\n" + line
-        else:
-            groups.append(line)
-    return groups
 
 
 def _citation_blocks(c: Citation, also: list[str] | None) -> list[Block]:
@@ -277,11 +266,13 @@ def render_briefing(
         pieces = split_text(escape(story.summary), TEXT_LIMIT - len(title) - 1)
         blocks.append(_section(f"{title}\n{pieces[0]}" if pieces else title))
         blocks.extend(_section(p) for p in pieces[1:])
-        blocks.extend(_context(group) for group in _join_lines(map(source_line, story.citations)))
+        blocks.extend(
+            _context(group) for group in join_lines(map(source_line, story.citations), TEXT_LIMIT)
+        )
     if briefing.also_in_the_news:
         blocks.append(_section("*Also in the news*"))
         lines = map(item_line, briefing.also_in_the_news)
-        blocks.extend(_section(group) for group in _join_lines(lines))
+        blocks.extend(_section(group) for group in join_lines(lines, TEXT_LIMIT))
     if briefing.quotes:
         blocks.append(_section("*Quotes*"))
         for q in briefing.quotes:
