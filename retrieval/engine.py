@@ -483,7 +483,9 @@ class Engine:
                     state.question, prompts.render("abstain_window", window=named.phrase), True
                 )
         snap = state.snapshot
-        answer = compose(state.question, snap, ranked, self.compose_options, state.context)
+        answer = compose(
+            state.question, snap, ranked, self.compose_options, state.context, state.now
+        )
         state.timing["compose"] = (time.perf_counter() - t) * 1000
         answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}
         answer.articles_searched = len(snap.articles)

@@ -77,3 +77,28 @@ def test_winning_praise_is_no_win():
     q = "who won the kansas abortion vote"
     praised = [("Kansas abortion vote organisers won praise for turnout.", "", None)]
     assert unreported(q, praised, SUBJECT)
+
+
+def test_a_preview_whose_day_has_come_does_not_tell_how_it_went():
+    from datetime import date
+
+    q = "how did the kansas abortion vote turn out"
+    lead = ("Kansas abortion campaigners spent heavily this summer.", "", date(2022, 7, 20))
+    preview = (
+        "The Kansas abortion vote, which takes place on August 2, will draw record turnout.",
+        "",
+        date(2022, 7, 20),
+    )
+    assert unreported(q, [lead, preview], SUBJECT, now=date(2022, 8, 10))
+    assert not unreported(q, [lead, preview], SUBJECT, now=date(2022, 7, 25))  # not yet due
+    result = ("Kansas voters rejected the abortion amendment.", "", date(2022, 8, 3))
+    assert not unreported(q, [lead, preview, result], SUBJECT, now=date(2022, 8, 10))
+
+
+def test_days_a_text_names_are_read_in_the_year_it_was_written():
+    from datetime import date
+
+    from retrieval.answering.timewindow import days_named
+
+    text = "The US Open starts on 29 August; the draw is on August 25, 2022."
+    assert sorted(days_named(text, date(2022, 8, 10))) == [date(2022, 8, 25), date(2022, 8, 29)]

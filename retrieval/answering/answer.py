@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 import prompts
 from retrieval.answering.attribution import (
@@ -195,8 +196,10 @@ def compose(
     ranked: list[RankedArticle],
     options: ComposeOptions,
     context: str = "",
+    now: date | None = None,
 ) -> Answer:
-    """Pick, order and cite the sentences that answer the question, or abstain."""
+    """Pick, order and cite the sentences that answer the question, or abstain. `now`: the day
+    it is asked."""
     best_dense = max((h.dense for r in ranked for h in r.hits), default=-1.0)
     if best_dense < options.min_relevance:
         return Answer(question, ABSTAIN, True)
@@ -280,6 +283,7 @@ def compose(
             for c in chosen
         ],
         _subject(q_terms, snap.bm25),
+        now,
     ):
         return Answer(question, UNREPORTED, True)
     # A sentence right after a chosen one, in the same paragraph, that shares enough of the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from retrieval.answering.timewindow import days_named
 from retrieval.index.lexical import terms
 
 # The question asks how something went: "how did … turn out", "how far / how much did …",
@@ -58,7 +59,10 @@ def looks_ahead(sentence: str) -> bool:
 
 
 def unreported(
-    question: str, cited: list[tuple[str, str, date | None]], subject: dict[str, float]
+    question: str,
+    cited: list[tuple[str, str, date | None]],
+    subject: dict[str, float],
+    now: date | None = None,
 ) -> bool:
     """The question asks how something turned out and the cited sentences (with their
     articles' titles and dates, best first) don't say: the best looks ahead to it, or, asked
@@ -77,8 +81,23 @@ def unreported(
             for s, t, d in cited
         ):
             return True
-    # The answer would lead with a preview.
-    return asks_outcome(question) and looks_ahead(cited[0][0])
+    if not asks_outcome(question):
+        return False
+    # The answer would lead with a preview ...
+    if looks_ahead(cited[0][0]):
+        return True
+    # ... or a preview of the subject names the day it was to happen, that day has come by
+    # `now`, and nothing cited was written since ("the US Open, which starts on 29 August, will
+    # be her farewell", asked in September).
+    newest = max((d for _, _, d in cited if d is not None), default=None)
+    return now is not None and any(
+        d is not None
+        and newest is not None
+        and looks_ahead(s)
+        and holds(f"{s} {t}", subject) >= WINNER_SUBJECT
+        and any(d < day <= now and newest < day for day in days_named(s, d))
+        for s, t, d in cited
+    )
 
 
 EDITION_DAYS = 180

@@ -119,6 +119,20 @@ def parse_window(question: str, now: date) -> Window | None:
     return None
 
 
+def days_named(text: str, written: date) -> list[date]:
+    """The days a text names by month and day ("on August 29", "29 August"), read in the year
+    it was written (or the year it gives)."""
+    days = []
+    for pattern, _ in _PATTERNS[1:3]:  # month_day, day_month
+        for m in pattern.finditer(text):
+            g = m.groupdict()
+            month, day = MONTHS[g["month"].lower()], int(g["day"])
+            year = int(g["year"]) if g.get("year") else written.year
+            if _valid(year, month, day):
+                days.append(date(year, month, day))
+    return days
+
+
 def _window(kind: str, m: re.Match[str], now: date) -> Window | None:
     g = m.groupdict()
     phrase = m.group(0)
