@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from retrieval.errors import SettingsError
@@ -53,3 +54,19 @@ def connect(path: Path | str, **kwargs) -> sqlite3.Connection:
     """An SQLite connection to a private database file (SQLite gives its journal the same
     mode)."""
     return sqlite3.connect(private_file(path), **kwargs)
+
+
+def use_wal(db: sqlite3.Connection, patience_s: float = 30.0) -> None:
+    """Put the database in WAL mode (readers and one writer at once). Switching needs the file
+    to itself and SQLite does not wait for that (its busy timeout does not apply), so several
+    processes opening it at once try again for up to `patience_s`."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

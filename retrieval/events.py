@@ -42,7 +42,7 @@ class SeenEvents:
         self.db = datadir.connect(
             self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
-        self.db.execute("PRAGMA journal_mode=WAL")  # readers and one writer at once
+        datadir.use_wal(self.db)
         self.db.executescript(_SCHEMA)
 
     @classmethod

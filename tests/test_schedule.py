@@ -474,3 +474,30 @@ async def test_discord_posts_from_the_scheduler_thread_on_the_clients_loop(tmp_p
     client.get_channel = lambda channel_id: category  # type: ignore[method-assign]
     with pytest.raises(BriefbotError, match="Discord channel 7 takes no messages"):
         await asyncio.to_thread(post, "7", NOTHING_NEW)
+
+
+def test_many_processes_opening_the_schedule_file_at_once_all_open_it(tmp_path):
+    """Switching a new file to WAL needs it to itself, and SQLite's busy timeout does not cover
+    that: without waiting for it, one of several processes starting together failed with
+    'database is locked'."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from retrieval.news.schedule import ScheduleState\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all at once\n"
+        "for k in range(20):\n"
+        "    ScheduleState(Path(sys.argv[1]) / f'{k}.sqlite3').close()\n"
+    )
+    start = str(time.time() + 3.0)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path), start], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    errors = [p.communicate()[1] for p in procs if p.wait() != 0]
+    assert errors == []

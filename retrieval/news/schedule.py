@@ -115,7 +115,7 @@ class ScheduleState:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._lock = threading.Lock()
         self.db = datadir.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        datadir.use_wal(self.db)
         self.db.executescript(_SCHEMA)
 
     @classmethod
