@@ -19,6 +19,13 @@ from retrieval.models import Answer
 SEEDS = PROJECT_ROOT / "seeds"
 SEED = SEEDS / "000_0070773c25b31aea.txt"
 FIXTURES = Path(__file__).parent / "fixtures"
+# Small chunks: articles of a few sentences still have several, and embedding them is quick.
+SMALL_CHUNKS = {"chunk_tokens": 48, "chunk_overlap_tokens": 8}
+
+
+def story(subject: str, verb: str, n: int = 8) -> str:
+    """A short article's text: n sentences on one subject (the store and live-index tests)."""
+    return " ".join(f"On day {i} the {subject} {verb} near the old quay." for i in range(n))
 
 
 def verify_citations(engine: Engine, answer: Answer) -> None:

@@ -26,22 +26,15 @@ from retrieval.index.search import Part, SearchOptions, Snapshot, search
 from retrieval.index.segment import ArticleMeta, Draft, build, merge
 from retrieval.index.store import Store
 from retrieval.models import Article
-from tests.conftest import make_settings
+from tests.conftest import SMALL_CHUNKS, make_settings, story
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2022, 6, 1)
-SMALL_CHUNKS = {"chunk_tokens": 48, "chunk_overlap_tokens": 8}
-
-
-def _story(subject: str, verb: str, n: int = 8) -> str:
-    return " ".join(f"On day {i} the {subject} {verb} near the old quay." for i in range(n))
-
-
 TEXTS = {
-    "harbour": _story("harbour council", "approved pier repairs"),
-    "harbour-v2": _story("harbour council", "cancelled the pier repairs", 3),
-    "mayor": _story("mayor", "campaigned for re-election"),
-    "rail": _story("rail workers", "went on strike"),
+    "harbour": story("harbour council", "approved pier repairs"),
+    "harbour-v2": story("harbour council", "cancelled the pier repairs", 3),
+    "mayor": story("mayor", "campaigned for re-election"),
+    "rail": story("rail workers", "went on strike"),
 }
 
 
