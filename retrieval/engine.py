@@ -11,24 +11,20 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.answering.answer import ComposeOptions, compose
-from retrieval.answering.timewindow import Window, check_window, parse_window
+from retrieval.answering.answer import ComposeOptions
+from retrieval.answering.chain import AnswerChain, as_date
+from retrieval.answering.timewindow import check_window
 from retrieval.config import Settings
 from retrieval.errors import BriefbotError, QuestionError, SettingsError
 from retrieval.index.live import LiveIndex
 from retrieval.index.search import (
-    Hit,
-    RankedArticle,
     SearchOptions,
     Snapshot,
-    rank_articles,
-    search,
 )
 from retrieval.index.store import Store
 from retrieval.intake.ingest import (
@@ -42,8 +38,6 @@ from retrieval.metrics import Metrics
 from retrieval.models import Answer, Article, Briefing
 
 if TYPE_CHECKING:
-    from langchain_core.runnables import Runnable
-
     from retrieval.answering.llm import Writer
     from retrieval.evaluation.evaluate import CheckResult, EvalRun, HarnessProgress
     from retrieval.index.collections import ReindexReport
@@ -53,32 +47,6 @@ if TYPE_CHECKING:
     from retrieval.news.schedule import PostBriefing, Schedule, Scheduler
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ChainState:
-    """What flows through the answering chain (retrieve | rank | compose)."""
-
-    question: str
-    context: str  # earlier questions of the conversation, for a follow-up
-    now: date | None
-    timing: dict[str, float] = field(default_factory=dict)  # ms per stage
-    snap: Snapshot | None = None
-    window: Window | None = None  # the time the question names ("last week"), if any
-    hits: list[Hit] = field(default_factory=list)
-    ranked: list[RankedArticle] = field(default_factory=list)
-
-    @property
-    def snapshot(self) -> Snapshot:
-        assert self.snap is not None, "retrieve runs first"
-        return self.snap
-
-
-def as_date(moment: date | datetime | None) -> date | None:
-    if moment is None or type(moment) is date:
-        return moment
-    assert isinstance(moment, datetime)
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
 
 
 class Engine:
@@ -103,11 +71,11 @@ class Engine:
         self._index: LiveIndex | None = None
         self._switch_checked = time.monotonic()
         self._lock = threading.RLock()
-        self.search_options = search_options or SearchOptions(k=settings.retrieve_k)
-        self.compose_options = ComposeOptions(
+        self._search_options = search_options or SearchOptions(k=settings.retrieve_k)
+        self._compose_options = ComposeOptions(
             max_citations=settings.max_citations, min_relevance=settings.min_relevance
         )
-        self._chain: Runnable[ChainState, Answer] | None = None
+        self._answerer: AnswerChain | None = None
         self.metrics = Metrics()  # what this engine counts (served at /metrics)
         self.metrics.watch_newest(self.newest_article)
         self._writer: Writer | None = None
@@ -392,17 +360,33 @@ class Engine:
         return q
 
     @property
-    def chain(self) -> Runnable[ChainState, Answer]:
-        """retrieve | rank | compose, as LangChain runnables."""
-        if self._chain is None:
-            from langchain_core.runnables import RunnableLambda
+    def search_options(self) -> SearchOptions:
+        return self._search_options
 
-            self._chain = (
-                RunnableLambda(self._retrieve, name="retrieve")
-                | RunnableLambda(self._rank, name="rank")
-                | RunnableLambda(self._compose, name="compose")
+    @search_options.setter
+    def search_options(self, options: SearchOptions) -> None:
+        self._search_options = options
+        if self._answerer is not None:
+            self._answerer.search_options = options
+
+    @property
+    def compose_options(self) -> ComposeOptions:
+        return self._compose_options
+
+    @compose_options.setter
+    def compose_options(self, options: ComposeOptions) -> None:
+        self._compose_options = options
+        if self._answerer is not None:
+            self._answerer.compose_options = options
+
+    @property
+    def answerer(self) -> AnswerChain:
+        """The answer chain (retrieve | rank | compose), over this engine's index."""
+        if self._answerer is None:
+            self._answerer = AnswerChain(
+                self.snapshot, lambda: self.query_encoder, self.search_options, self.compose_options
             )
-        return self._chain
+        return self._answerer
 
     def ask(
         self,
@@ -419,11 +403,11 @@ class Engine:
         sentences handed to `on_sentence` once verified, as the model writes."""
         t0 = time.perf_counter()
         q = self.check_question(question)
-        state = ChainState(q, " ".join(context.split())[:2000], as_date(now))
-        answer = self.chain.invoke(state)
+        day = as_date(now)
+        answer = self.answerer.invoke(q, " ".join(context.split())[:2000], day)
         if self.generates if llm is None else llm:
             t = time.perf_counter()
-            answer = self._write(answer, state.now or date.today(), on_sentence)
+            answer = self._write(answer, day or date.today(), on_sentence)
             answer.timing_ms["llm"] = round((time.perf_counter() - t) * 1000, 1)
         answer.timing_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return answer
@@ -444,74 +428,6 @@ class Engine:
         ids = list(dict.fromkeys(c.article_id for c in answer.citations))
         passages = passages_for(answer, self.store.get_articles(ids))
         return writer.write(answer, passages, asked_on, on_sentence)
-
-    def _retrieve(self, state: ChainState) -> ChainState:
-        t = time.perf_counter()
-        snap = self.snapshot()
-        state.timing["load"] = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
-        query = f"{state.context} {state.question}".strip()
-        vector = self.query_encoder.encode([query])[0]
-        state.timing["embed"] = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
-        snap = snap.widened(vector)  # older articles than this process holds (max_chunks)
-        state.snap = snap
-        now = state.now or date.today()
-        named = parse_window(state.question, now)
-        state.window = named
-        window = (named.start, named.end) if named else None
-        state.hits = search(snap, vector, query, now, self.search_options, window)
-        state.timing["search"] = (time.perf_counter() - t) * 1000
-        return state
-
-    def _rank(self, state: ChainState) -> ChainState:
-        state.ranked = rank_articles(state.snapshot, state.hits, self.search_options)
-        return state
-
-    def _compose(self, state: ChainState) -> Answer:
-        t = time.perf_counter()
-        named = state.window
-        ranked = state.ranked
-        if named is not None and named.relative:
-            # The question asks about news of its time ("yesterday", "this week"): it is
-            # answered from what was published then; older stories on the subject don't.
-            ranked = self._in_window(state, named)
-            if not ranked:
-                import prompts
-
-                return Answer(
-                    state.question, prompts.render("abstain_window", window=named.phrase), True
-                )
-        snap = state.snapshot
-        answer = compose(
-            state.question, snap, ranked, self.compose_options, state.context, state.now
-        )
-        state.timing["compose"] = (time.perf_counter() - t) * 1000
-        answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}
-        answer.articles_searched = len(snap.articles)
-        answer.ranked_article_ids = [snap.articles[r.article].id for r in state.ranked]
-        answer.ranked_groups = [
-            [snap.articles[a].id for a in (r.article, *r.duplicates)] for r in state.ranked
-        ]
-        cited = {c.article_id for c in answer.citations}
-        for r in state.ranked:
-            art = snap.articles[r.article]
-            others = sorted({snap.articles[d].source for d in r.duplicates} - {art.source, ""})
-            if art.id in cited and others:
-                answer.also_reported_by[art.id] = others
-        return answer
-
-    def _in_window(self, state: ChainState, named: Window) -> list[RankedArticle]:
-        """The best articles published in the named window (or in the few days after it, when
-        reports of an event come out), best first."""
-        snap = state.snapshot
-        last = named.end + timedelta(days=self.search_options.window_slack_days)
-        best = state.ranked[: self.compose_options.max_articles]
-        return [
-            r
-            for r in best
-            if (d := snap.articles[r.article].published) is not None and named.start <= d <= last
-        ]
 
     # -- briefing ---------------------------------------------------------------------------
     def brief(

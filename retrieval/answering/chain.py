@@ -1,0 +1,156 @@
+"""The answer chain: retrieve | rank | compose, as LangChain runnables.
+
+The engine builds one and hands it the parts it owns (the index snapshot and the query
+encoder); everything a question goes through on its way to an answer lives here and in the
+modules beside it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import prompts
+from retrieval.answering.answer import ComposeOptions, compose
+from retrieval.answering.timewindow import Window, parse_window
+from retrieval.index.search import (
+    Hit,
+    RankedArticle,
+    SearchOptions,
+    Snapshot,
+    rank_articles,
+    search,
+)
+from retrieval.models import Answer
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
+    from retrieval.index.embedding import Encoder
+
+
+@dataclass
+class ChainState:
+    """What flows through the answering chain (retrieve | rank | compose)."""
+
+    question: str
+    context: str  # earlier questions of the conversation, for a follow-up
+    now: date | None
+    timing: dict[str, float] = field(default_factory=dict)  # ms per stage
+    snap: Snapshot | None = None
+    window: Window | None = None  # the time the question names ("last week"), if any
+    hits: list[Hit] = field(default_factory=list)
+    ranked: list[RankedArticle] = field(default_factory=list)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        assert self.snap is not None, "retrieve runs first"
+        return self.snap
+
+
+def as_date(moment: date | datetime | None) -> date | None:
+    if moment is None or type(moment) is date:
+        return moment
+    assert isinstance(moment, datetime)
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+
+
+class AnswerChain:
+    """Answers a checked question from the index as of a day. `snapshot` and `encoder` are
+    called on each question (the index moves; the encoder is built on first use)."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        encoder: Callable[[], Encoder],
+        search_options: SearchOptions,
+        compose_options: ComposeOptions,
+    ) -> None:
+        self._snapshot = snapshot
+        self._encoder = encoder
+        self.search_options = search_options
+        self.compose_options = compose_options
+        self._runnable: Runnable[ChainState, Answer] | None = None
+
+    @property
+    def runnable(self) -> Runnable[ChainState, Answer]:
+        if self._runnable is None:
+            from langchain_core.runnables import RunnableLambda
+
+            self._runnable = (
+                RunnableLambda(self.retrieve, name="retrieve")
+                | RunnableLambda(self.rank, name="rank")
+                | RunnableLambda(self.compose, name="compose")
+            )
+        return self._runnable
+
+    def invoke(self, question: str, context: str, now: date | None) -> Answer:
+        return self.runnable.invoke(ChainState(question, context, now))
+
+    def retrieve(self, state: ChainState) -> ChainState:
+        t = time.perf_counter()
+        snap = self._snapshot()
+        state.timing["load"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        query = f"{state.context} {state.question}".strip()
+        vector = self._encoder().encode([query])[0]
+        state.timing["embed"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        snap = snap.widened(vector)  # older articles than this process holds (max_chunks)
+        state.snap = snap
+        now = state.now or date.today()
+        named = parse_window(state.question, now)
+        state.window = named
+        window = (named.start, named.end) if named else None
+        state.hits = search(snap, vector, query, now, self.search_options, window)
+        state.timing["search"] = (time.perf_counter() - t) * 1000
+        return state
+
+    def rank(self, state: ChainState) -> ChainState:
+        state.ranked = rank_articles(state.snapshot, state.hits, self.search_options)
+        return state
+
+    def compose(self, state: ChainState) -> Answer:
+        t = time.perf_counter()
+        named = state.window
+        ranked = state.ranked
+        if named is not None and named.relative:
+            # The question asks about news of its time ("yesterday", "this week"): it is
+            # answered from what was published then; older stories on the subject don't.
+            ranked = self._in_window(state, named)
+            if not ranked:
+                return Answer(
+                    state.question, prompts.render("abstain_window", window=named.phrase), True
+                )
+        snap = state.snapshot
+        answer = compose(
+            state.question, snap, ranked, self.compose_options, state.context, state.now
+        )
+        state.timing["compose"] = (time.perf_counter() - t) * 1000
+        answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}
+        answer.articles_searched = len(snap.articles)
+        answer.ranked_article_ids = [snap.articles[r.article].id for r in state.ranked]
+        answer.ranked_groups = [
+            [snap.articles[a].id for a in (r.article, *r.duplicates)] for r in state.ranked
+        ]
+        cited = {c.article_id for c in answer.citations}
+        for r in state.ranked:
+            art = snap.articles[r.article]
+            others = sorted({snap.articles[d].source for d in r.duplicates} - {art.source, ""})
+            if art.id in cited and others:
+                answer.also_reported_by[art.id] = others
+        return answer
+
+    def _in_window(self, state: ChainState, named: Window) -> list[RankedArticle]:
+        """The best articles published in the named window (or in the few days after it, when
+        reports of an event come out), best first."""
+        snap = state.snapshot
+        last = named.end + timedelta(days=self.search_options.window_slack_days)
+        best = state.ranked[: self.compose_options.max_articles]
+        return [
+            r
+            for r in best
+            if (d := snap.articles[r.article].published) is not None and named.start <= d <= last
+        ]
