@@ -40,7 +40,17 @@ def corpus_engine(corpus: Path):
 
     settings = Settings()
     probe = Engine(settings)
-    engine = Engine(settings.model_copy(update={"collection": corpus_key(corpus, probe.recipe)}))
+    if corpus.is_dir():  # a folder of articles: keyed on every file's name and content
+        import hashlib
+
+        digest = hashlib.sha1()
+        for f in sorted(p for p in corpus.rglob("*") if p.is_file()):
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
+        recipe = hashlib.sha1(probe.recipe.encode()).hexdigest()[:8]
+        key = f"eval-{digest.hexdigest()[:12]}-{recipe}"
+    else:
+        key = corpus_key(corpus, probe.recipe)
+    engine = Engine(settings.model_copy(update={"collection": key}))
     articles = load_path(corpus, on_error=lambda e: print(f"skipped {e}"))
     report = engine.ingester().ingest_articles(articles)
     return engine, articles, report

@@ -49,6 +49,9 @@ class Answer:
     # A language model's answer (retrieval/answering/llm.py): a one-line notice for the reader
     # (something was left out, the model failed), and its sentences kept and dropped.
     notice: str = ""
+    # The answerability score: the learned probability that this answer is right (None for
+    # abstentions and for "what did X say" answers, which attribution decides).
+    confidence: float | None = None
     sentences_kept: int = 0
     sentences_dropped: int = 0
 
@@ -68,6 +71,7 @@ class Answer:
             "also_reported_by": self.also_reported_by,
             "generated": self.generated,
             "notice": self.notice,
+            "confidence": self.confidence,
         }
 
 

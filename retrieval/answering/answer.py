@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
+
+import numpy as np
 
 import prompts
 from retrieval.answering.attribution import (
@@ -14,10 +17,12 @@ from retrieval.answering.attribution import (
     attribute_all,
     has_quote,
 )
-from retrieval.answering.outcome import holds, unreported
+from retrieval.answering.features import Subject, WordMatcher, content_words, subject
+from retrieval.answering.learned import ANSWER_FEATURES, SENTENCE_FEATURES, models
+from retrieval.answering.outcome import unreported
 from retrieval.answering.timewindow import MONTHS
 from retrieval.index.lexical import stem, terms
-from retrieval.index.search import LexicalStats, RankedArticle, Snapshot
+from retrieval.index.search import RankedArticle, Snapshot
 from retrieval.intake.articles import page_line_kind
 from retrieval.models import Answer, Citation
 
@@ -43,10 +48,27 @@ class ComposeOptions:
     chunks_per_article: int = 4
     keep_ratio: float = 0.4  # keep sentences scoring at least this share of the best
     min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
-    novelty_weight: float = 0.3  # how much a sentence's new, fitting information counts
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
-    lead_sentences: int = 2  # the best article's first sentences, which hold its news...
-    lead_weight: float = 0.2  # ...count this much more
+    lead_sentences: int = 2  # the best article's first sentences, which hold its news
+    steps: frozenset[str] = frozenset(
+        ("learned_gate", "outcome", "off_subject", "speaker_topic")
+    )  # the named steps that run (STEPS)
+
+
+# Every rule left beside the learned scores is a named step that can be switched off
+# (ComposeOptions.steps); bench/answers.py --ablate reports each one's effect on the held-out
+# split. name -> what it catches, and the data it was fitted on.
+STEPS: dict[str, str] = {
+    "learned_gate": "declines when the answerability score (learned.py) is under its threshold; "
+    "trained on the train splits (bench/train_answerer.py), threshold chosen on their "
+    "cross-validated scores",
+    "outcome": "declines a question about how something turned out when the answer would lead "
+    "with a preview of it (outcome.py); written on the dev weeks' chat set",
+    "off_subject": "declines a short question (at most 4 subject words) whose subject no cited "
+    "sentence with its title holds 0.4 of; written on the dev weeks' chat set",
+    "speaker_topic": "cites a person's words only from articles holding 0.4 of the question's "
+    "subject; written on the dev weeks' chat set",
+}
 
 
 ABSTAIN = prompts.load("abstain")
@@ -179,17 +201,6 @@ def looks_like_caption(sentence: str) -> bool:
     return m is not None and not has_quote(s) and not _TELLING.search(s[: m.start()])
 
 
-def _overlap(q_terms: list[str], sentence: str, bm25: LexicalStats) -> float:
-    """Share of the question's term weight (idf) that the sentence contains."""
-    # A term found nowhere in the index can't tell sentences apart: leave it out.
-    q = [t for t in dict.fromkeys(q_terms) if t in bm25.vocab]
-    if not q:
-        return 0.0
-    s = set(terms(sentence))
-    total = sum(bm25.idf_of(t) for t in q)
-    return sum(bm25.idf_of(t) for t in q if t in s) / total if total else 0.0
-
-
 def compose(
     question: str,
     snap: Snapshot,
@@ -197,188 +208,95 @@ def compose(
     options: ComposeOptions,
     context: str = "",
     now: date | None = None,
+    matcher: WordMatcher | None = None,
+    explain: dict | None = None,
 ) -> Answer:
     """Pick, order and cite the sentences that answer the question, or abstain. `now`: the day
-    it is asked."""
-    best_dense = max((h.dense for r in ranked for h in r.hits), default=-1.0)
-    if best_dense < options.min_relevance:
+    it is asked; `matcher`: word vectors for matching by meaning; `explain`: filled with the
+    features and scores behind the answer (for training and for `--explain`)."""
+    if not ranked:
         return Answer(question, ABSTAIN, True)
-    q_terms = terms(question)
-    c_terms = [t for t in terms(context) if t not in q_terms]
     best = [r.article for r in ranked[: options.max_articles]]
     people = People(best, lambda a: _article_pieces(snap, a))
     speaker = asked_speaker(question, context, people)
-    pool = [] if speaker else candidates(snap, ranked, options)
-    asked: dict[tuple[int, int], str] = {}
+    matcher = matcher or WordMatcher(None)
     if speaker:
-        speaker_terms = set(terms(speaker))
-        q_terms = [t for t in q_terms if t not in speaker_terms]
-        every = speaker_candidates(snap, ranked, options)
-        # What a person declined to answer is the sentence before "X declined to comment".
-        asked = {
-            (b.article, b.start): a.text
-            for a, b in zip(every, every[1:], strict=False)
-            if a.article == b.article and b.attribution.declined
+        return _compose_speaker(question, speaker, people, snap, ranked, options, matcher)
+    best_dense = max((h.dense for r in ranked for h in r.hits), default=-1.0)
+    if best_dense < options.min_relevance:
+        return Answer(question, ABSTAIN, True)
+    return _compose_learned(question, snap, ranked, options, context, now, matcher, explain)
+
+
+def _compose_speaker(
+    question: str,
+    speaker: str,
+    people: People,
+    snap: Snapshot,
+    ranked: list[RankedArticle],
+    options: ComposeOptions,
+    matcher: WordMatcher,
+) -> Answer:
+    """What the asked person said: their own words first, then what they are reported to have
+    said, from articles about what the question asks (if it names a subject); the rest of the
+    question only orders them."""
+    subj = subject(question, matcher, drop=content_words(speaker))
+    every = speaker_candidates(snap, ranked, options)
+    # What a person declined to answer is the sentence before "X declined to comment".
+    asked = {
+        (b.article, b.start): a.text
+        for a, b in zip(every, every[1:], strict=False)
+        if a.article == b.article and b.attribution.declined
+    }
+    pool = [
+        c
+        for c in every
+        if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
+    ]
+    if "speaker_topic" in options.steps and subj.words:
+        # A person quoted in an article on another subject hasn't said anything on this one.
+        covered = {
+            a: subj.exact(
+                " ".join(t for _, t in _article_pieces(snap, a))
+                + " "
+                + (snap.articles[a].title or "")
+            )
+            for a in {c.article for c in pool}
         }
-        pool = [
-            c
-            for c in every
-            if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
-        ]
-        pool = _on_topic(snap, pool, q_terms, options.speaker_topic)
-        if not pool:
-            return Answer(question, _abstain_speaker(speaker), True)
+        pool = [c for c in pool if covered[c.article] >= options.speaker_topic]
+    if not pool:
+        return Answer(question, _abstain_speaker(speaker), True)
 
-    def lexical(c: Candidate) -> float:
+    def score(c: Candidate) -> float:
         text = f"{asked.get((c.article, c.start), '')} {c.text}"
-        lex = _overlap(q_terms, text, snap.bm25) if q_terms else 0.0
-        return lex + (0.5 * _overlap(c_terms, text, snap.bm25) if c_terms else 0.0)
-
-    q_set = set(q_terms) | set(c_terms)
-    wants = answer_type(question)
-
-    def score(c: Candidate, lex: float) -> float:
-        s = 0.3 * (c.chunk_dense / best_dense) + 0.1 / (1 + c.article_rank)
-        if not speaker:
-            s += options.lead_weight * (c.lead and c.article_rank == 0)
-            return s + lex + options.novelty_weight * novelty(c.text, q_set, wants)
-        # The speaker's own words first, then what they are reported to have said; the rest
-        # of the question only orders them.
-        # Declining to answer what was asked is the person's answer to it.
+        fit = subj.soft(text, matcher) if subj.words else 0.0
         a = c.attribution
+        # Declining to answer what was asked is the person's answer to it.
         own = a.direct and not a.inherited or a.declined
-        return s + 0.4 * lex + (0.6 if own else 0.4 if a.direct else 0.1)
+        return (
+            0.3 * c.chunk_dense
+            + 0.1 / (1 + c.article_rank)
+            + 0.4 * fit
+            + (0.6 if own else 0.4 if a.direct else 0.1)
+        )
 
-    lexes = {id(c): lexical(c) for c in pool}
-    best_lex = max(lexes.values(), default=0.0)
-    if not speaker and best_lex == 0:
-        return Answer(question, ABSTAIN, True)
-    # A sentence must share enough of the question's words to be cited at all: nothing is
-    # cited for padding. Questions about what someone said are answered by their words.
-    floor = 0.0 if speaker else max(options.min_overlap, options.keep_ratio * best_lex)
-    scored = sorted(
-        (
-            (score(c, lexes[id(c)]), c)
-            for c in pool
-            if lexes[id(c)] >= (min(floor, options.min_overlap) if c.lead else floor)
-        ),
-        key=lambda sc: -sc[0],
-    )
-    if not scored:  # nothing shares enough of the question to be cited
-        return Answer(question, ABSTAIN, True)
+    scored = sorted(((score(c), c) for c in pool), key=lambda sc: -sc[0])
     top = scored[0][0]
-    ratio = options.keep_ratio * (0.8 if speaker else 1.0)
     chosen: list[Candidate] = []
-    for s, c in scored:
-        if s < ratio * top or len(chosen) == options.max_citations:
+    for sc, c in scored:
+        if sc < options.keep_ratio * 0.8 * top or len(chosen) == options.max_citations:
             break
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
-    if not speaker and not c_terms and not _about_subject(snap, chosen, q_terms, wants):
-        return Answer(question, ABSTAIN, True)
-    if not speaker and unreported(
-        question,
-        [
-            (c.text, snap.articles[c.article].title, snap.articles[c.article].published)
-            for c in chosen
-        ],
-        _subject(q_terms, snap.bm25),
-        now,
-    ):
-        return Answer(question, UNREPORTED, True)
-    # A sentence right after a chosen one, in the same paragraph, that shares enough of the
-    # question joins its quote ("...signed in 2014 and 2015. These agreements stopped..."); so
-    # does the rest of the asked person's quote ('"This primary is over," Cheney said. "But
-    # now the real work begins."').
+    # The rest of the asked person's quote joins it ('"This primary is over," Cheney said.
+    # "But now the real work begins."').
     neighbours = [
         c
         for c in pool
-        if (lexes[id(c)] >= options.min_overlap or (speaker and c.attribution.inherited))
-        and (not speaker or c in chosen or c.attribution.speaker)
+        if (c.attribution.inherited or subj.exact(c.text) >= options.min_overlap)
+        and (c in chosen or c.attribution.speaker)
     ]
     return _cite(question, snap, chosen, neighbours)
-
-
-# Words that ask for someone's words or name the time asked about, not the subject: "what did
-# X say about ... yesterday".
-_ASKING_FOR_WORDS = frozenset(
-    terms(
-        "approximately roughly about many much "
-        "say said says tell told comment comments commented statement statements reaction react "
-        "reacted respond responded response remarks think thought thinks view views word words "
-        "quote quotes announce announced speech yesterday today tonight week weekend month year "
-        "recently recent latest last ago"
-    )
-)
-
-
-def _about_subject(snap: Snapshot, chosen: list[Candidate], q_terms: list[str], wants: str) -> bool:
-    """Whether a short question (at most SHORT_SUBJECT words of subject) is answered about its
-    own subject. Every word of a short question names it, so a cited sentence with its
-    article's title must hold SHORT_SUBJECT_SHARE of the words' weight (other strikes share
-    "rail" and "strike" but not "uk"); asked how many or how much, a number must come from an
-    article that holds the two rarest words (37 killed in Kentucky's floods don't count
-    Seoul's). A long question describes its subject in words an article may paraphrase
-    ("astonishing", "catapulted"): it is not held to this."""
-    subject = _subject(q_terms, snap.bm25)
-    if not subject or len(subject) > SHORT_SUBJECT:
-        return True
-    titled = [f"{c.text} {snap.articles[c.article].title}" for c in chosen]
-    if max((holds(text, subject) for text in titled), default=0.0) < SHORT_SUBJECT_SHARE:
-        return False
-    if wants != "number":
-        return True
-    rarest = sorted(subject, key=lambda t: -subject[t])[:2]
-    return any(
-        _NUMBER.search(c.text) and all(t in _article_terms(snap, c.article) for t in rarest)
-        for c in chosen
-    )
-
-
-def _article_terms(snap: Snapshot, article: int) -> set[str]:
-    held = {t for _, text in _article_pieces(snap, article) for t in terms(text)}
-    return held | set(terms(snap.articles[article].title))
-
-
-# Verbs that ask how something went, not what it is about: "how many golds did England win".
-_ASKING_HOW_IT_WENT = frozenset(terms("win wins won get gets got go goes went gone end ended"))
-
-
-def _subject(q_terms: list[str], bm25: LexicalStats) -> dict[str, float]:
-    """The words of the question that name its subject, with their weights (idf). A word no
-    article holds weighs as much as the rarest one that some article holds."""
-    # A year or a count says when or how much, not what.
-    words = [
-        t
-        for t in dict.fromkeys(q_terms)
-        if t not in _ASKING_FOR_WORDS and t not in _ASKING_HOW_IT_WENT and not t.isdigit()
-    ]
-    known = [bm25.idf_of(t) for t in words if t in bm25.vocab]
-    return {t: bm25.idf_of(t) if t in bm25.vocab else max(known, default=1.0) for t in words}
-
-
-def _on_topic(
-    snap: Snapshot, pool: list[Candidate], q_terms: list[str], share: float
-) -> list[Candidate]:
-    """The person's sentences from articles about what the question asks about: a person
-    quoted in a retrieved article on another subject hasn't said anything on this one. The
-    article must hold `share` of the subject's term weight (idf)."""
-    subject = [t for t in dict.fromkeys(q_terms) if t not in _ASKING_FOR_WORDS]
-    # A word found nowhere in the index weighs as much as the subject's rarest known word (a
-    # paraphrase may stand for it); a subject of such words only is covered by no article.
-    known = [snap.bm25.idf_of(t) for t in subject if t in snap.bm25.vocab]
-    weight = {
-        t: snap.bm25.idf_of(t) if t in snap.bm25.vocab else max(known, default=1.0) for t in subject
-    }
-    total = sum(weight.values())
-    if not total:
-        return pool  # "what did X say?": any of their words answer
-    covered: dict[int, float] = {}
-    for article in {c.article for c in pool}:
-        held = {t for _, text in _article_pieces(snap, article) for t in terms(text)}
-        held |= set(terms(snap.articles[article].title))
-        covered[article] = sum(w for t, w in weight.items() if t in held) / total
-    return [c for c in pool if covered[c.article] >= share]
 
 
 def same_fact(a: str, b: str) -> bool:
@@ -513,3 +431,148 @@ def _slice(snap: Snapshot, first: Candidate, last: Candidate) -> str:
     """The article's exact characters from first to last (both within first's chunk)."""
     base = int(snap.chunk_start[first.chunk])
     return snap.chunk_texts[first.chunk][first.start - base : last.end - base]
+
+
+def _compose_learned(
+    question: str,
+    snap: Snapshot,
+    ranked: list[RankedArticle],
+    options: ComposeOptions,
+    context: str,
+    now: date | None,
+    matcher: WordMatcher,
+    explain: dict | None,
+) -> Answer:
+    """The sentences the sentence score ranks first (each over the learned citation floor),
+    unless the answerability score says the answer would not be right."""
+    m = models()
+    subj = subject(question, matcher)
+    ctx = subject(context, matcher) if context else None
+    pool = candidates(snap, ranked, options)
+    if not pool:
+        return Answer(question, ABSTAIN, True)
+    q_set = set(terms(question)) | set(terms(context))
+    wants = answer_type(question)
+    whole: dict[int, str] = {}
+
+    def article_text(a: int) -> str:
+        if a not in whole:
+            whole[a] = (
+                " ".join(t for _, t in _article_pieces(snap, a))
+                + " "
+                + (snap.articles[a].title or "")
+            )
+        return whole[a]
+
+    rows = []
+    for c in pool:
+        title = snap.articles[c.article].title or ""
+        rows.append(
+            [
+                subj.exact(c.text),
+                subj.soft(c.text, matcher),
+                subj.exact(f"{c.text} {title}"),
+                subj.exact(article_text(c.article)),
+                ctx.exact(f"{c.text} {title}") if ctx is not None else 0.0,
+                c.chunk_dense,
+                1.0 / (1 + c.article_rank),
+                float(c.lead and c.article_rank == 0),
+                novelty(c.text, q_set, wants),
+                min(1.0, c.start / 2000),
+                float(has_quote(c.text)),
+                min(1.0, len(c.text.split()) / 40),
+            ]
+        )
+    x = np.array(rows, dtype=np.float64)
+    p = m.sentence.prob(x)
+    order = np.argsort(-p, kind="stable")
+    chosen: list[Candidate] = []
+    for i in order:
+        c = pool[int(i)]
+        if (chosen and p[i] < m.cite_floor) or len(chosen) == options.max_citations:
+            break
+        if not any(same_fact(c.text, o.text) for o in chosen):
+            chosen.append(c)
+    top = int(order[0])
+    second = float(p[order[1]]) if len(order) > 1 else None
+    titles = [snap.articles[c.article].title or "" for c in chosen]
+    preview = unreported(
+        question,
+        [
+            (c.text, t, snap.articles[c.article].published)
+            for c, t in zip(chosen, titles, strict=True)
+        ],
+        dict(zip(subj.stems, map(float, subj.weights), strict=True)),
+        now,
+    )
+    off_subject = ctx is None and _off_subject(snap, subj, chosen, titles, wants, article_text)
+    published = snap.articles[pool[top].article].published
+    age = (now - published).days if now is not None and published is not None else 0
+    features = [
+        _logit(float(p[top])),
+        _logit(second) if second is not None else -5.0,
+        max(subj.exact(f"{c.text} {t}") for c, t in zip(chosen, titles, strict=True)),
+        max(subj.soft(c.text, matcher) for c in chosen),
+        x[top, 3],
+        x[top, 5],
+        min(1.0, subj.total / 40),
+        float(preview),
+        float(off_subject),
+        float(bool(wants)),
+        math.log1p(max(0, age)) / 5,
+        float(ctx is not None),
+    ]
+    p_right = float(m.answer.prob(np.array(features))[0])
+    if explain is not None:
+        explain.update(
+            candidates=[
+                {"text": c.text, "article": snap.articles[c.article].id, "p": float(pi), "x": row}
+                for c, pi, row in zip(pool, p, rows, strict=True)
+            ],
+            answer={"x": features, "p": p_right, "names": list(ANSWER_FEATURES)},
+            sentence_names=list(SENTENCE_FEATURES),
+            chosen=[c.text for c in chosen],
+        )
+    if "learned_gate" in options.steps and p_right < m.answer_threshold:
+        return Answer(question, UNREPORTED if preview else ABSTAIN, True)
+    if "outcome" in options.steps and preview:
+        return Answer(question, UNREPORTED, True)
+    if "off_subject" in options.steps and off_subject:
+        return Answer(question, ABSTAIN, True)
+    neighbours = [c for c, pi in zip(pool, p, strict=True) if pi >= m.cite_floor]
+    answer = _cite(question, snap, chosen, neighbours)
+    answer.confidence = round(p_right, 3)
+    return answer
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def _off_subject(
+    snap: Snapshot,
+    subj: Subject,
+    chosen: list[Candidate],
+    titles: list[str],
+    wants: str,
+    article_text,
+) -> bool:
+    """A short question (at most SHORT_SUBJECT words of subject) names its subject in each
+    word, so a cited sentence with its title must hold SHORT_SUBJECT_SHARE of their weight
+    (other strikes share "rail" and "strike" but not "uk"); asked how many or how much, a
+    number must come from an article holding the two heaviest words (Kentucky's flood deaths
+    don't count Seoul's). Weights are the fixed background ones (features.weight)."""
+    if not subj.words or len(subj.words) > SHORT_SUBJECT:
+        return False
+    best = max(subj.exact(f"{c.text} {t}") for c, t in zip(chosen, titles, strict=True))
+    if best < SHORT_SUBJECT_SHARE:
+        return True
+    if wants != "number":
+        return False
+    heaviest = [subj.stems[i] for i in np.argsort(-subj.weights)[:2]]
+    return not any(
+        _NUMBER.search(c.text)
+        and all(h in {stem(w) for w in content_words(article_text(c.article))} for h in heaviest)
+        for c in chosen
+    )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import prompts
 from retrieval.answering.answer import ComposeOptions, compose
+from retrieval.answering.features import WordMatcher
 from retrieval.answering.timewindow import Window, parse_window
 from retrieval.index.search import (
     Hit,
@@ -43,6 +44,7 @@ class ChainState:
     window: Window | None = None  # the time the question names ("last week"), if any
     hits: list[Hit] = field(default_factory=list)
     ranked: list[RankedArticle] = field(default_factory=list)
+    explain: dict | None = None  # filled with compose's features and scores when given
 
     @property
     def snapshot(self) -> Snapshot:
@@ -73,6 +75,14 @@ class AnswerChain:
         self.search_options = search_options
         self.compose_options = compose_options
         self._runnable: Runnable[ChainState, Answer] | None = None
+        self._matcher: WordMatcher | None = None
+
+    @property
+    def matcher(self) -> WordMatcher:
+        """Word vectors for matching a question's words by meaning (when the encoder has them)."""
+        if self._matcher is None:
+            self._matcher = WordMatcher(getattr(self._encoder(), "word_vectors", None))
+        return self._matcher
 
     @property
     def runnable(self) -> Runnable[ChainState, Answer]:
@@ -86,8 +96,10 @@ class AnswerChain:
             )
         return self._runnable
 
-    def invoke(self, question: str, context: str, now: date | None) -> Answer:
-        return self.runnable.invoke(ChainState(question, context, now))
+    def invoke(
+        self, question: str, context: str, now: date | None, explain: dict | None = None
+    ) -> Answer:
+        return self.runnable.invoke(ChainState(question, context, now, explain=explain))
 
     def retrieve(self, state: ChainState) -> ChainState:
         t = time.perf_counter()
@@ -126,7 +138,14 @@ class AnswerChain:
                 )
         snap = state.snapshot
         answer = compose(
-            state.question, snap, ranked, self.compose_options, state.context, state.now
+            state.question,
+            snap,
+            ranked,
+            self.compose_options,
+            state.context,
+            state.now,
+            self.matcher,
+            state.explain,
         )
         state.timing["compose"] = (time.perf_counter() - t) * 1000
         answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}

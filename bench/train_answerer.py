@@ -1,0 +1,185 @@
+"""Train the answerer's two scores (retrieval/answering/learned.py) on the train splits only,
+and write retrieval/answering/answerer.json.
+
+    BRIEFBOT_DATA_DIR=/work/evaldata python bench/train_answerer.py [--write] [--sets ...]
+
+1. Every train question is asked with no gate (every named step off); each candidate sentence
+   is labelled by whether it holds an answer string. The sentence score is a logistic
+   regression on those; the citation floor is the probability that maximises F1 on the
+   sentences' 5-fold cross-validated scores (folds by question).
+2. With that sentence score, every train question is asked again, and the answer-level features
+   are labelled by whether the question is answerable. Questions of one corpus asked of another
+   (the team's fictional towns asked of real news, and the other way) are added as unanswerable:
+   the subject is absent, which is the commonest way a question goes unanswered. The
+   answerability score is a logistic regression on those; its threshold is the highest whose
+   false abstention on answerable questions stays <= 0.02 on 5-fold cross-validated scores
+   (the target is 0.03; the margin is for questions unlike these).
+Held-out questions are never read here: bench/answers.py reports on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from _answering import DATASETS, answerable, answers_of, holds
+from _common import ROOT, corpus_engine
+
+from retrieval.answering import learned
+from retrieval.answering.learned import ANSWER_FEATURES, SENTENCE_FEATURES, Logistic, Models
+
+OUT = ROOT / "retrieval" / "answering" / "answerer.json"
+
+
+def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float) -> Logistic:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    return Logistic(names, mean, scale, lr.coef_[0], float(lr.intercept_[0]))
+
+
+def cv_probs(x, y, groups, names, c, k=5) -> np.ndarray:
+    """Out-of-fold probabilities, folds by group (a question's sentences stay together)."""
+    from sklearn.model_selection import GroupKFold
+
+    out = np.zeros(len(y))
+    for tr, te in GroupKFold(n_splits=k).split(x, y, groups):
+        out[te] = fit(x[tr], y[tr], names, c).prob(x[te])
+    return out
+
+
+def explained(engine, q: dict, steps: frozenset[str]) -> dict:
+    engine.compose_options = replace(engine.compose_options, steps=steps)
+    ex: dict = {}
+    engine.answerer.invoke(
+        engine.check_question(q["question"]),
+        " ".join(q.get("context", "").split()),
+        date.fromisoformat(q["asked_on"]),
+        explain=ex,
+    )
+    return ex
+
+
+def _weight(pair: tuple[str, float]) -> float:
+    return -abs(pair[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sets", default="team,recent,chat,dev")
+    ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
+    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
+    args = ap.parse_args()
+
+    sets = [DATASETS[n] for n in args.sets.split(",") if DATASETS[n].available()]
+    engines: dict[Path, object] = {}
+    for d in sets:
+        if d.corpus not in engines:
+            engines[d.corpus] = corpus_engine(d.corpus)[0]
+    train = [(d, q) for d in sets for q in d.read("train")]
+    print(f"train questions: {len(train)} from {', '.join(d.name for d in sets)}", flush=True)
+
+    # 1. sentences
+    xs, ys, gs = [], [], []
+    for i, (d, q) in enumerate(train):
+        if not answerable(q):
+            continue
+        ex = explained(engines[d.corpus], q, frozenset())
+        for cand in ex.get("candidates", []):
+            xs.append(cand["x"])
+            ys.append(holds(cand["text"], answers_of(q)))
+            gs.append(i)
+    x, y, g = np.array(xs), np.array(ys, dtype=int), np.array(gs)
+    print(f"sentences: {len(y)} ({y.sum()} hold an answer) over {len(set(gs))} questions")
+    p = cv_probs(x, y, g, SENTENCE_FEATURES, args.c)
+    best_f1, floor = 0.0, 0.5
+    for t in np.arange(0.05, 0.95, 0.01):
+        tp = ((p >= t) & (y == 1)).sum()
+        prec, rec = tp / max((p >= t).sum(), 1), tp / max(y.sum(), 1)
+        f1 = 2 * prec * rec / max(prec + rec, 1e-9)
+        if f1 > best_f1:
+            best_f1, floor = f1, float(t)
+    sentence = fit(x, y, SENTENCE_FEATURES, args.c)
+    print(f"sentence score: cross-validated F1 {best_f1:.3f} at floor {floor:.2f}")
+    for n, w in sorted(
+        zip(SENTENCE_FEATURES, sentence.coef, strict=True), key=lambda t: -abs(t[1])
+    ):
+        print(f"  {n:<10} {w:+.3f}")
+
+    # 2. answerability
+    draft = Models(sentence, learned.models().answer, floor, 0.0, {})
+    learned.use(draft)
+    xa, ya, ga, inside = [], [], [], []
+    others = {d.corpus for d in sets}
+    for i, (d, q) in enumerate(train):
+        ex = explained(engines[d.corpus], q, frozenset())
+        if "answer" in ex:
+            xa.append(ex["answer"]["x"])
+            ya.append(int(answerable(q)))
+            ga.append(i)
+            inside.append(True)
+        # the same question of another corpus: its subject is absent there
+        for corpus in others - {d.corpus}:
+            if d.name == "dev" and corpus == DATASETS["recent"].corpus:
+                continue  # the same quiz a year on: its subjects recur
+            if d.name == "recent" and corpus == DATASETS["dev"].corpus:
+                continue
+            ex = explained(engines[corpus], q, frozenset())
+            if "answer" in ex:
+                xa.append(ex["answer"]["x"])
+                ya.append(0)
+                ga.append(i)
+                inside.append(False)
+    xa_, ya_, ga_, ins = np.array(xa), np.array(ya), np.array(ga), np.array(inside)
+    print(
+        f"answers: {len(ya_)} ({ya_.sum()} answerable, {(ins & (ya_ == 0)).sum()} unanswerable "
+        f"in their corpus, {(~ins).sum()} asked of another corpus)"
+    )
+    pa = cv_probs(xa_, ya_, ga_, ANSWER_FEATURES, args.c)
+    pos = pa[ya_ == 1]
+    threshold = 0.0
+    for t in np.arange(0.01, 0.99, 0.005):
+        if (pos < t).mean() <= 0.02:
+            threshold = float(t)
+    neg_in = pa[(ya_ == 0) & ins]
+    neg_out = pa[(ya_ == 0) & ~ins]
+    print(
+        f"answerability: threshold {threshold:.3f}; cross-validated false abstention "
+        f"{(pos < threshold).mean():.3f}, abstention recall {(neg_in < threshold).mean():.3f} "
+        f"(in-corpus unanswerable, n={len(neg_in)}), {(neg_out < threshold).mean():.3f} "
+        f"(other corpus, n={len(neg_out)})"
+    )
+    answer = fit(xa_, ya_, ANSWER_FEATURES, args.c)
+    for n, w in sorted(zip(ANSWER_FEATURES, answer.coef, strict=True), key=_weight):
+        print(f"  {n:<12} {w:+.3f}")
+    learned.use(None)
+    out = {
+        "sentence": sentence.to_dict(),
+        "answer": answer.to_dict(),
+        "cite_floor": round(floor, 3),
+        "answer_threshold": round(threshold, 3),
+        "notes": {
+            "trained": f"bench/train_answerer.py --sets {args.sets} --c {args.c}",
+            "data": f"train splits only: {len(train)} questions; {len(y)} sentences; "
+            f"{len(ya_)} answers ({(~ins).sum()} cross-corpus negatives)",
+            "cite_floor": f"F1-best on 5-fold CV sentence scores (F1 {best_f1:.3f})",
+            "answer_threshold": "highest with CV false abstention <= 0.02 on answerable train "
+            f"questions; CV abstention recall {(neg_in < threshold).mean():.3f} in-corpus",
+        },
+    }
+    if args.write:
+        OUT.write_text(json.dumps(out, indent=1) + "\n")
+        print(f"wrote {OUT}")
+    else:
+        json.dump(out["notes"], sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""What sentence selection and the answerability score read off a question and a sentence.
+
+Every feature is a property of the question, the sentence and its article alone: word weights
+come from a fixed background (English word frequencies, `wordfreq`), not from what else is
+indexed, and similarity is a cosine, so a question about the one article indexed scores that
+article's sentences as it would among a million others.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from retrieval.index.lexical import STOPWORDS, stem
+
+# Words that ask for someone's words or name the time asked about, not the subject: "what did
+# X say about ... yesterday", "how many ... did they win".
+ASKING = frozenset(
+    stem(w)
+    for w in (
+        "approximately roughly about many much say said says tell told comment comments "
+        "commented statement statements reaction react reacted respond responded response "
+        "remarks think thought thinks view views word words quote quotes announce announced "
+        "speech yesterday today tonight week weekend month year recently recent latest last ago "
+        "happened happen happening news update updates know anything whats what's going"
+    ).split()
+)
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents: "Errázuriz" and "errazuriz" are one name."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=100_000)
+def _words(text: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for w in _WORD.findall(fold(text)):
+        w = w.replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w and w not in STOPWORDS:
+            out.append(w)
+    return tuple(out)
+
+
+def content_words(text: str) -> tuple[str, ...]:
+    """The text's words, folded, without stop words, in order."""
+    return _words(text)
+
+
+@lru_cache(maxsize=100_000)
+def weight(word: str) -> float:
+    """How much a word tells, from how often English uses it (wordfreq's Zipf scale: 'the' is
+    about 7.7, 'glacier' 3.3, a name no list has 0): 8 minus that, at least 0.5. Fixed, so
+    the same question weighs its words the same on any index."""
+    from wordfreq import zipf_frequency
+
+    return max(0.5, 8.0 - zipf_frequency(word, "en"))
+
+
+Vectors = Callable[[Sequence[str]], np.ndarray]
+
+
+class WordMatcher:
+    """Static word vectors (the embedding model's own, see NumpyEncoder.word_vectors), cached
+    per word; without them, words match only when their stems are equal."""
+
+    def __init__(self, vectors: Vectors | None) -> None:
+        self._vectors = vectors
+        self._cache: dict[str, np.ndarray] = {}
+
+    def vectors(self, words: Sequence[str]) -> np.ndarray | None:
+        if self._vectors is None:
+            return None
+        missing = [w for w in dict.fromkeys(words) if w not in self._cache]
+        if missing:
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            for w, v in zip(missing, self._vectors(missing), strict=True):
+                self._cache[w] = v
+        if not words:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.stack([self._cache[w] for w in words])
+
+
+# Below this cosine two static word vectors are unrelated (random pairs of words score about
+# -0.05 to 0.1 with MiniLM's input embeddings; related ones 0.2 to 0.8).
+SOFT_FLOOR = 0.15
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The words of a question that name what it is about, with their weights."""
+
+    words: tuple[str, ...]
+    stems: tuple[str, ...]
+    weights: np.ndarray
+    vectors: np.ndarray | None
+
+    @property
+    def total(self) -> float:
+        return float(self.weights.sum())
+
+    def exact(self, text: str) -> float:
+        """Share of the subject's weight whose words (by stem) the text holds."""
+        if not self.words:
+            return 0.0
+        held = {stem(w) for w in content_words(text)}
+        hit = np.array([s in held for s in self.stems], dtype=np.float32)
+        return float(hit @ self.weights / self.total)
+
+    def soft(self, text: str, matcher: WordMatcher) -> float:
+        """Like `exact`, but a word the text doesn't hold counts as much as its closest word
+        in the text resembles it (0 below SOFT_FLOOR): "factory" finds "plant"."""
+        if not self.words:
+            return 0.0
+        words = content_words(text)
+        held = {stem(w) for w in words}
+        best = np.array([1.0 if s in held else 0.0 for s in self.stems], dtype=np.float32)
+        if self.vectors is not None and words and best.min() < 1.0:
+            other = matcher.vectors(words)
+            assert other is not None
+            sims = (self.vectors @ other.T).max(axis=1)
+            sims = np.clip((sims - SOFT_FLOOR) / (1 - SOFT_FLOOR), 0.0, 1.0)
+            best = np.maximum(best, sims)
+        return float(best @ self.weights / self.total)
+
+
+def subject(question: str, matcher: WordMatcher, drop: Sequence[str] = ()) -> Subject:
+    """The question's subject: its content words but those that ask (ASKING), the years and
+    counts, and `drop` (a speaker's name, already matched by attribution)."""
+    gone = {stem(w) for w in drop}
+    words = tuple(
+        dict.fromkeys(
+            w
+            for w in content_words(question)
+            if stem(w) not in ASKING and stem(w) not in gone and not w.isdigit()
+        )
+    )
+    weights = np.array([weight(w) for w in words], dtype=np.float32)
+    vectors = matcher.vectors(words) if words else None
+    return Subject(words, tuple(stem(w) for w in words), weights, vectors)

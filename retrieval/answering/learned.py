@@ -1,0 +1,127 @@
+"""The answerer's two learned scores, read from `answerer.json` (written by
+`bench/train_answerer.py`; never edited by hand):
+
+- the sentence score: the probability that a candidate sentence holds the answer;
+- the answerability score: the probability that the answer composed from the chosen sentences
+  is right, and the threshold under which the bot declines instead.
+
+Both are logistic regressions over standardised features (features.py, answer.py): small,
+calibrated, and inspectable (docs/retrieval.md lists their weights' meaning)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+SENTENCE_FEATURES = (
+    "exact",  # share of the subject's weight the sentence holds (stems)
+    "soft",  # the same, a missing word counting as much as its closest word resembles it
+    "titled",  # exact, over the sentence and its article's title
+    "article",  # exact, over the whole article and its title
+    "context",  # exact for the earlier question's subject (follow-ups), else 0
+    "dense",  # cosine of the question and the sentence's chunk
+    "rank",  # 1 / (1 + the article's rank)
+    "lead",  # one of the first sentences of the best article
+    "kind",  # names something of the kind asked for (a number for "how many"...)
+    "position",  # how far into the article, 0 (start) to 1 (2,000 characters on)
+    "quote",  # holds a quotation
+    "length",  # words / 40, at most 1
+)
+
+ANSWER_FEATURES = (
+    "top",  # the best sentence's score (log-odds)
+    "second",  # the second best's (log-odds; -5 when there is none)
+    "exact",  # the best subject share of a cited sentence with its title
+    "soft",  # the best soft subject share of a cited sentence
+    "article",  # the subject share of the best sentence's article
+    "dense",  # the best sentence's chunk cosine
+    "subject",  # how much the subject weighs (sum of word weights / 40, at most 1)
+    "preview",  # asked how something turned out, the answer looks ahead to it (outcome.py)
+    "off_subject",  # a short question whose subject no cited sentence holds (answer.py)
+    "asks_kind",  # the question asks for a number, a date or a name
+    "age",  # log(1 + days from the best sentence's article to the question) / 5
+    "followup",  # asked with an earlier question as context
+)
+
+
+@dataclass(frozen=True)
+class Logistic:
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def prob(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logit(x)))
+
+    @classmethod
+    def from_dict(cls, d: dict, features: tuple[str, ...]) -> Logistic:
+        if tuple(d["features"]) != features:
+            raise ValueError(
+                f"answerer.json was trained on features {d['features']}, the code computes "
+                f"{list(features)}: retrain with bench/train_answerer.py"
+            )
+        return cls(
+            features,
+            np.array(d["mean"], dtype=np.float64),
+            np.array(d["scale"], dtype=np.float64),
+            np.array(d["coef"], dtype=np.float64),
+            float(d["intercept"]),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "features": list(self.features),
+            "mean": [round(float(v), 6) for v in self.mean],
+            "scale": [round(float(v), 6) for v in self.scale],
+            "coef": [round(float(v), 6) for v in self.coef],
+            "intercept": round(float(self.intercept), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Models:
+    sentence: Logistic
+    answer: Logistic
+    cite_floor: float  # a sentence below this probability is not cited (the best always is)
+    answer_threshold: float  # below this probability of being right, the bot declines
+    notes: dict[str, str]
+
+
+_override: list[Models] = []
+
+
+def use(m: Models | None) -> None:
+    """Answer with `m` instead of answerer.json (training; None: back to the file)."""
+    _override[:] = [m] if m is not None else []
+
+
+def models() -> Models:
+    return _override[0] if _override else _shipped()
+
+
+@cache
+def _shipped() -> Models:
+    raw = json.loads(
+        resources.files("retrieval.answering").joinpath("answerer.json").read_text("utf-8")
+    )
+    return from_dict(raw)
+
+
+def from_dict(raw: dict) -> Models:
+    return Models(
+        Logistic.from_dict(raw["sentence"], SENTENCE_FEATURES),
+        Logistic.from_dict(raw["answer"], ANSWER_FEATURES),
+        float(raw["cite_floor"]),
+        float(raw["answer_threshold"]),
+        dict(raw.get("notes", {})),
+    )

@@ -1,0 +1,148 @@
+"""The learned answerer on articles of a team's own (tests/fixtures/newsroom: six short
+articles in six styles, written for these tests): sentences chosen by meaning, one calibrated
+answerability score, and the same verdict whatever else is indexed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.answering import learned
+from retrieval.answering.answer import STEPS
+from retrieval.answering.features import WordMatcher, fold, subject, weight
+from tests.conftest import FIXTURES
+
+NEWSROOM = FIXTURES / "newsroom"
+ASKED = date(2025, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def newsroom(tmp_path_factory, numpy_encoder):
+    """The six articles alone, and one of them alone."""
+    from tests.conftest import make_settings
+
+    from retrieval.engine import Engine
+
+    def build(name: str, paths: list[Path]) -> Engine:
+        engine = Engine(
+            make_settings(tmp_path_factory.mktemp(name)),
+            query_encoder=numpy_encoder,
+            document_encoder=numpy_encoder,
+        )
+        engine.ingest(paths)
+        return engine
+
+    six = build("six", [NEWSROOM])
+    one = build("one", [NEWSROOM / "calder-earnings.md"])
+    return one, six
+
+
+def quotes(answer) -> str:
+    return " ".join(c.quote for c in answer.citations)
+
+
+def test_word_weights_come_from_english_not_from_the_index():
+    assert weight("the") < weight("council") < weight("glacier") < weight("ortuzar")
+    assert weight("ortuzar") == 8.0  # a name no list holds weighs most
+
+
+def test_names_match_without_their_accents():
+    assert fold("Errázuriz Ortúzar Hrubý") == "errazuriz ortuzar hruby"
+
+
+def test_a_missing_word_is_met_by_a_word_of_like_meaning(numpy_encoder):
+    matcher = WordMatcher(numpy_encoder.word_vectors)
+    subj = subject("where is calder building its new factory", matcher)
+    plant = "Calder is building a new plant in Tulsa, Oklahoma."
+    shoes = "Calder is building a new website in Tulsa, Oklahoma."
+    assert subj.exact(plant) == subj.exact(shoes)  # the same words are shared...
+    assert subj.soft(plant, matcher) > subj.soft(shoes, matcher)  # ..."plant" is nearer "factory"
+    without = subject("where is calder building its new factory", WordMatcher(None))
+    assert without.soft(plant, WordMatcher(None)) == without.exact(plant)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("where is calder building its new factory", "Tulsa"),
+        ("how much did calder make last quarter", "$48.3 million"),
+        ("how many jobs will the tulsa plant bring", "900"),
+    ],
+)
+def test_one_article_index_answers_as_a_six_article_one(newsroom, question, expected):
+    one, six = newsroom
+    alone, among = one.ask(question, now=ASKED), six.ask(question, now=ASKED)
+    assert not alone.abstained and not among.abstained, (alone.answer, among.answer)
+    assert expected in quotes(alone) and expected in quotes(among)
+    assert alone.citations[0].quote == among.citations[0].quote
+    assert alone.confidence == pytest.approx(among.confidence, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("who scored the winning goal in the cup final", "Vesely"),
+        ("where will chile and argentina meet next", "Santiago"),
+        ("how many homes lost power in the storm", "23,000"),
+        ("what did the court decide about the quarry", "blocked"),
+    ],
+)
+def test_answers_found_in_words_other_than_the_questions(newsroom, question, expected):
+    _, six = newsroom
+    answer = six.ask(question, now=ASKED)
+    assert not answer.abstained, answer.answer
+    assert expected in quotes(answer)
+    assert answer.confidence is not None and answer.confidence >= learned.models().answer_threshold
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what did the prime minister say about the heat wave",
+        "how many yellow cards were shown in the national cup final",
+        "who won the basketball championship",
+    ],
+)
+def test_questions_the_articles_cannot_answer_are_declined(newsroom, question):
+    _, six = newsroom
+    answer = six.ask(question, now=ASKED)
+    assert answer.abstained, answer.answer
+
+
+def test_every_named_step_can_be_switched_off(newsroom):
+    _, six = newsroom
+    question = "how many yellow cards were shown in the national cup final"
+    base = six.compose_options
+    assert base.steps <= set(STEPS)
+    try:
+        six.compose_options = replace(base, steps=frozenset())
+        ungated = six.ask(question, now=ASKED)
+    finally:
+        six.compose_options = base
+    assert not ungated.abstained  # with every step off, the best sentences are shown...
+    assert six.ask(question, now=ASKED).abstained  # ...and the steps are what decline
+
+
+def test_the_shipped_scores_are_a_trained_logistic_model():
+    m = learned.models()
+    assert 0 < m.cite_floor < 1 and 0 < m.answer_threshold < 1
+    assert "trained" in m.notes and "bench/train_answerer.py" in m.notes["trained"]
+    x = np.zeros((2, len(learned.SENTENCE_FEATURES)))
+    x[1, learned.SENTENCE_FEATURES.index("exact")] = 1.0
+    p = m.sentence.prob(x)
+    assert p[1] > p[0]  # holding the question's words makes a sentence likelier to answer
+
+
+def test_a_model_file_for_other_features_is_refused():
+    raw = {
+        "sentence": {"features": ["exact"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0},
+        "answer": {"features": ["top"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0},
+        "cite_floor": 0.3,
+        "answer_threshold": 0.3,
+    }
+    with pytest.raises(ValueError, match="retrain with bench/train_answerer.py"):
+        learned.from_dict(raw)
