@@ -36,7 +36,7 @@ def corpus_engine(corpus: Path):
     from retrieval.config import Settings
     from retrieval.engine import Engine
     from retrieval.evaluation.evaluate import corpus_key
-    from retrieval.intake.articles import load_path
+    from retrieval.intake.articles import iter_paths, load_path
 
     settings = Settings()
     probe = Engine(settings)
@@ -51,6 +51,10 @@ def corpus_engine(corpus: Path):
     else:
         key = corpus_key(corpus, probe.recipe)
     engine = Engine(settings.model_copy(update={"collection": key}))
-    articles = load_path(corpus, on_error=lambda e: print(f"skipped {e}"))
+    articles = [
+        a
+        for f in iter_paths([corpus])
+        for a in load_path(f, on_error=lambda e: print(f"skipped {e}"))
+    ]
     report = engine.ingester().ingest_articles(articles)
     return engine, articles, report

@@ -23,9 +23,8 @@ ASKED = date(2025, 6, 30)
 @pytest.fixture(scope="module")
 def newsroom(tmp_path_factory, numpy_encoder):
     """The six articles alone, and one of them alone."""
-    from tests.conftest import make_settings
-
     from retrieval.engine import Engine
+    from tests.conftest import make_settings
 
     def build(name: str, paths: list[Path]) -> Engine:
         engine = Engine(

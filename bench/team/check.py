@@ -23,9 +23,25 @@ ARTICLES = HERE / "articles"
 QUESTIONS = HERE / "questions.jsonl"
 
 KINDS = {"speaker", "fact", "time", "followup", "unanswerable"}
-WHY = {"swapped speaker", "not yet happened", "subject absent", "detail absent", "person not quoted"}
-FIELDS = {"id", "story", "question", "asked_on", "kind", "context", "speaker", "gold_ids", "answer",
-          "why_unanswerable"}
+WHY = {
+    "swapped speaker",
+    "not yet happened",
+    "subject absent",
+    "detail absent",
+    "person not quoted",
+}
+FIELDS = {
+    "id",
+    "story",
+    "question",
+    "asked_on",
+    "kind",
+    "context",
+    "speaker",
+    "gold_ids",
+    "answer",
+    "why_unanswerable",
+}
 FRONT = re.compile(r"\A---\n(?P<meta>.*?)\n---\n(?P<body>.*)\Z", re.S)
 
 
@@ -50,8 +66,9 @@ def load_articles() -> dict[str, dict]:
         out[path.stem] = {
             "published": date.fromisoformat(meta["published"]),
             "text": match["body"],
-            "story": path.stem.split("-")[0][:-1] if path.stem.startswith("s") and not
-            path.stem.startswith("solo") else path.stem.split("-")[0],
+            "story": path.stem.split("-")[0][:-1]
+            if path.stem.startswith("s") and not path.stem.startswith("solo")
+            else path.stem.split("-")[0],
         }
     return out
 
@@ -63,7 +80,7 @@ def check(articles: dict[str, dict], rows: list[dict]) -> list[str]:
     for n, q in enumerate(rows, 1):
         qid = q.get("id", f"line {n}")
 
-        def bad(msg: str) -> None:
+        def bad(msg: str, qid: str = qid) -> None:
             problems.append(f"{qid}: {msg}")
 
         if qid in seen:
@@ -114,8 +131,11 @@ def check(articles: dict[str, dict], rows: list[dict]) -> list[str]:
                     bad(f"answer {ans!r} not verbatim in any gold article")
                 if not 1 <= len(ans.split()) <= 8:
                     bad(f"answer {ans!r} is not 1-8 words")
-            if gold and gold[0] in articles and answers and not any(
-                a.casefold() in articles[gold[0]]["text"].casefold() for a in answers
+            if (
+                gold
+                and gold[0] in articles
+                and answers
+                and not any(a.casefold() in articles[gold[0]]["text"].casefold() for a in answers)
             ):
                 bad(f"no answer string in the main gold {gold[0]}")
         if kind == "speaker":
@@ -147,8 +167,10 @@ def main() -> None:
     problems = check(articles, rows)
     for p in problems:
         print(p)
-    print(f"{len(articles)} articles, {len({a['story'] for a in articles.values()})} stories, "
-          f"{len(rows)} questions: {dict(sorted(Counter(q['kind'] for q in rows).items()))}")
+    print(
+        f"{len(articles)} articles, {len({a['story'] for a in articles.values()})} stories, "
+        f"{len(rows)} questions: {dict(sorted(Counter(q['kind'] for q in rows).items()))}"
+    )
     why = Counter(q.get("why_unanswerable") for q in rows if q["kind"] == "unanswerable")
     print(f"unanswerable: {dict(sorted(why.items()))}")
     if problems:

@@ -163,6 +163,31 @@ def novelty(sentence: str, question_terms: set[str], wants: str) -> float:
     return min(1.0, len(new) / 6)
 
 
+_NUMBER_TOKEN = re.compile(
+    r"[$£€]?\d[\d,.]*%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"dozen|hundred|thousand|million|billion|trillion)\b",
+    re.I,
+)
+
+
+def new_of_kind(sentence: str, question: str, wants: str) -> bool:
+    """The sentence names a thing of the kind asked for (a number, a date, a name) that the
+    question doesn't: the answer, not a restatement of what was asked."""
+    q = question.lower()
+    if wants == "number":
+        return any(m.group(0).lower() not in q for m in _NUMBER_TOKEN.finditer(sentence))
+    if wants == "date":
+        return any(m.group(0).lower() not in q for m in _DATE.finditer(sentence))
+    if wants == "name":
+        return any(m.group(0).lower() not in q for m in _NAME.finditer(sentence))
+    return False
+
+
+def new_share(sentence: str, question_terms: set[str]) -> float:
+    words = terms(sentence)
+    return sum(t not in question_terms for t in words) / len(words) if words else 0.0
+
+
 # A sentence of the story ends on its punctuation (or a closing quote or bracket after it).
 _ENDS = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
@@ -481,6 +506,10 @@ def _compose_learned(
                 min(1.0, c.start / 2000),
                 float(has_quote(c.text)),
                 min(1.0, len(c.text.split()) / 40),
+                subj.soft(f"{c.text} {title}", matcher),
+                float(new_of_kind(c.text, question, wants)),
+                new_share(c.text, q_set),
+                float(bool(wants)),
             ]
         )
     x = np.array(rows, dtype=np.float64)
@@ -507,6 +536,12 @@ def _compose_learned(
     )
     off_subject = ctx is None and _off_subject(snap, subj, chosen, titles, wants, article_text)
     published = snap.articles[pool[top].article].published
+    # What the question names that none of the articles found holds: a person, a place or a
+    # thing they don't mention (a question about something else, or not in the news indexed).
+    held = {stem(w) for a in {c.article for c in pool} for w in content_words(article_text(a))}
+    absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
+    missing = float(absent @ subj.weights / subj.total) if subj.words else 0.0
+    heaviest_missing = float(bool(subj.words) and absent[int(np.argmax(subj.weights))] > 0)
     age = (now - published).days if now is not None and published is not None else 0
     features = [
         _logit(float(p[top])),
@@ -521,6 +556,8 @@ def _compose_learned(
         float(bool(wants)),
         math.log1p(max(0, age)) / 5,
         float(ctx is not None),
+        missing,
+        heaviest_missing,
     ]
     p_right = float(m.answer.prob(np.array(features))[0])
     if explain is not None:

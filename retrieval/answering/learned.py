@@ -30,6 +30,10 @@ SENTENCE_FEATURES = (
     "position",  # how far into the article, 0 (start) to 1 (2,000 characters on)
     "quote",  # holds a quotation
     "length",  # words / 40, at most 1
+    "soft_titled",  # soft, over the sentence and its article's title
+    "new_kind",  # holds a thing of the kind asked for that the question doesn't name
+    "new_words",  # share of the sentence's words that the question doesn't hold
+    "wants_kind",  # the question asks for a number, a date or a name
 )
 
 ANSWER_FEATURES = (
@@ -45,6 +49,8 @@ ANSWER_FEATURES = (
     "asks_kind",  # the question asks for a number, a date or a name
     "age",  # log(1 + days from the best sentence's article to the question) / 5
     "followup",  # asked with an earlier question as context
+    "missing",  # share of the subject's weight that no candidate article (with its title) holds
+    "heaviest_missing",  # the subject's weightiest word is in no candidate article
 )
 
 
