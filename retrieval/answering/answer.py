@@ -19,7 +19,7 @@ from retrieval.answering.attribution import (
 )
 from retrieval.answering.features import Subject, WordMatcher, content_words, subject
 from retrieval.answering.learned import ANSWER_FEATURES, SENTENCE_FEATURES, models
-from retrieval.answering.outcome import unreported
+from retrieval.answering.outcome import looks_ahead, unreported
 from retrieval.answering.timewindow import MONTHS
 from retrieval.index.lexical import stem, terms
 from retrieval.index.search import RankedArticle, Snapshot
@@ -181,6 +181,25 @@ def new_of_kind(sentence: str, question: str, wants: str) -> bool:
     if wants == "name":
         return any(m.group(0).lower() not in q for m in _NAME.finditer(sentence))
     return False
+
+
+_AMOUNT = re.compile(
+    r"[$£€¥]\s?\d|\d\s?(?:million|billion|trillion|bn|m)\b|\b\d[\d,.]*\s?(?:dollars|pounds|euros|"
+    r"yen|yuan|rupees|pesos|francs|crowns)\b",
+    re.I,
+)
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b|\b(?:cost|costs|price|prices|paid|pay|pays|revenue|profit|profits|earn|"
+    r"earned|earnings|make|made|worth|fine|fined|budget|salary|wage|wages|sales|loss)\b",
+    re.I,
+)
+
+
+def _age(snap: Snapshot, article: int, now: date | None) -> float:
+    published = snap.articles[article].published
+    if now is None or published is None:
+        return 0.0
+    return math.log1p(max(0, (now - published).days)) / 5
 
 
 def new_share(sentence: str, question_terms: set[str]) -> float:
@@ -478,6 +497,7 @@ def _compose_learned(
         return Answer(question, ABSTAIN, True)
     q_set = set(terms(question)) | set(terms(context))
     wants = answer_type(question)
+    money = bool(_ASKS_MONEY.search(question))
     whole: dict[int, str] = {}
 
     def article_text(a: int) -> str:
@@ -510,6 +530,9 @@ def _compose_learned(
                 float(new_of_kind(c.text, question, wants)),
                 new_share(c.text, q_set),
                 float(bool(wants)),
+                _age(snap, c.article, now),
+                float(looks_ahead(c.text)),
+                float(money and bool(_AMOUNT.search(c.text))),
             ]
         )
     x = np.array(rows, dtype=np.float64)

@@ -34,6 +34,9 @@ SENTENCE_FEATURES = (
     "new_kind",  # holds a thing of the kind asked for that the question doesn't name
     "new_words",  # share of the sentence's words that the question doesn't hold
     "wants_kind",  # the question asks for a number, a date or a name
+    "age",  # log(1 + days from the article to the question) / 5
+    "ahead",  # speaks of what is still to come (outcome.looks_ahead)
+    "money",  # asked how much (money), the sentence names an amount of it
 )
 
 ANSWER_FEATURES = (
