@@ -31,7 +31,13 @@ from _answering import DATASETS, answerable, answers_of, holds
 from _common import ROOT, corpus_engine
 
 from retrieval.answering import learned
-from retrieval.answering.learned import ANSWER_FEATURES, SENTENCE_FEATURES, Logistic, Models
+from retrieval.answering.learned import (
+    ANSWER_FEATURES,
+    SENTENCE_FEATURES,
+    SPEAKER_FEATURES,
+    Logistic,
+    Models,
+)
 
 OUT = ROOT / "retrieval" / "answering" / "answerer.json"
 CITE_BUDGET = 2.5  # citations an answer, on average: what a reader checks in a chat reply
@@ -66,6 +72,15 @@ def explained(engine, q: dict, steps: frozenset[str]) -> dict:
         explain=ex,
     )
     return ex
+
+
+def lowest_safe(answerable: np.ndarray, rate: float = 0.02) -> float:
+    """The highest threshold that declines at most `rate` of the answerable questions."""
+    threshold = 0.0
+    for t in np.arange(0.01, 0.99, 0.005):
+        if (answerable < t).mean() <= rate:
+            threshold = float(t)
+    return threshold
 
 
 def _weight(pair: tuple[str, float]) -> float:
@@ -129,12 +144,18 @@ def main() -> None:
         print(f"  {n:<10} {w:+.3f}")
 
     # 2. answerability
-    draft = Models(sentence, learned.models().answer, floor, 0.0, {})
+    current = learned.models()
+    draft = Models(sentence, current.answer, current.speaker, floor, 0.0, 0.0, {})
     learned.use(draft)
     xa, ya, ga, inside = [], [], [], []
+    xs_, ys_, gs_ = [], [], []
     others = {d.corpus for d in sets}
     for i, (d, q) in enumerate(train):
         ex = explained(engines[d.corpus], q, frozenset())
+        if "speaker" in ex:
+            xs_.append(ex["speaker"]["x"])
+            ys_.append(int(answerable(q)))
+            gs_.append(i)
         if "answer" in ex:
             xa.append(ex["answer"]["x"])
             ya.append(int(answerable(q)))
@@ -159,10 +180,7 @@ def main() -> None:
     )
     pa = cv_probs(xa_, ya_, ga_, ANSWER_FEATURES, args.c)
     pos = pa[ya_ == 1]
-    threshold = 0.0
-    for t in np.arange(0.01, 0.99, 0.005):
-        if (pos < t).mean() <= 0.02:
-            threshold = float(t)
+    threshold = lowest_safe(pos)
     neg_in = pa[(ya_ == 0) & ins]
     neg_out = pa[(ya_ == 0) & ~ins]
     print(
@@ -174,12 +192,27 @@ def main() -> None:
     answer = fit(xa_, ya_, ANSWER_FEATURES, args.c)
     for n, w in sorted(zip(ANSWER_FEATURES, answer.coef, strict=True), key=_weight):
         print(f"  {n:<12} {w:+.3f}")
+    # 3. "what did X say"
+    xk, yk, gk = np.array(xs_), np.array(ys_), np.array(gs_)
+    pk = cv_probs(xk, yk, gk, SPEAKER_FEATURES, args.c)
+    speaker_threshold = lowest_safe(pk[yk == 1])
+    speaker_recall = float((pk[yk == 0] < speaker_threshold).mean()) if (yk == 0).any() else 0.0
+    print(
+        f"speaker: {len(yk)} questions ({yk.sum()} answerable); threshold "
+        f"{speaker_threshold:.3f}; cross-validated false abstention "
+        f"{(pk[yk == 1] < speaker_threshold).mean():.3f}, abstention recall {speaker_recall:.3f}"
+    )
+    speaker = fit(xk, yk, SPEAKER_FEATURES, args.c)
+    for n, w in sorted(zip(SPEAKER_FEATURES, speaker.coef, strict=True), key=_weight):
+        print(f"  {n:<12} {w:+.3f}")
     learned.use(None)
     out = {
         "sentence": sentence.to_dict(),
         "answer": answer.to_dict(),
+        "speaker": speaker.to_dict(),
         "cite_floor": round(floor, 3),
         "answer_threshold": round(threshold, 3),
+        "speaker_threshold": round(speaker_threshold, 3),
         "notes": {
             "trained": f"bench/train_answerer.py --sets {args.sets} --c {args.c}",
             "data": f"train splits only: {len(train)} questions; {len(y)} sentences; "
@@ -188,6 +221,8 @@ def main() -> None:
             f"{CITE_BUDGET} citations an answer on average ({best_hit:.3f}, {shown:.2f})",
             "answer_threshold": "highest with CV false abstention <= 0.02 on answerable train "
             f"questions; CV abstention recall {(neg_in < threshold).mean():.3f} in-corpus",
+            "speaker_threshold": "the same rule on the speaker questions' CV scores; "
+            f"CV abstention recall {speaker_recall:.3f}",
         },
     }
     if args.write:

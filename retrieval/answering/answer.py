@@ -18,7 +18,12 @@ from retrieval.answering.attribution import (
     has_quote,
 )
 from retrieval.answering.features import Subject, WordMatcher, content_words, subject
-from retrieval.answering.learned import ANSWER_FEATURES, SENTENCE_FEATURES, models
+from retrieval.answering.learned import (
+    ANSWER_FEATURES,
+    SENTENCE_FEATURES,
+    SPEAKER_FEATURES,
+    models,
+)
 from retrieval.answering.outcome import looks_ahead, unreported
 from retrieval.answering.timewindow import MONTHS
 from retrieval.index.lexical import stem, terms
@@ -265,7 +270,9 @@ def compose(
     speaker = asked_speaker(question, context, people)
     matcher = matcher or WordMatcher(None)
     if speaker:
-        return _compose_speaker(question, speaker, people, snap, ranked, options, matcher)
+        return _compose_speaker(
+            question, speaker, people, snap, ranked, options, matcher, now, explain
+        )
     best_dense = max((h.dense for r in ranked for h in r.hits), default=-1.0)
     if best_dense < options.min_relevance:
         return Answer(question, ABSTAIN, True)
@@ -280,6 +287,8 @@ def _compose_speaker(
     ranked: list[RankedArticle],
     options: ComposeOptions,
     matcher: WordMatcher,
+    now: date | None,
+    explain: dict | None,
 ) -> Answer:
     """What the asked person said: their own words first, then what they are reported to have
     said, from articles about what the question asks (if it names a subject); the rest of the
@@ -297,8 +306,8 @@ def _compose_speaker(
         for c in every
         if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
     ]
-    if "speaker_topic" in options.steps and subj.words:
-        # A person quoted in an article on another subject hasn't said anything on this one.
+    covered: dict[int, float] = {}
+    if subj.words:
         covered = {
             a: subj.exact(
                 " ".join(t for _, t in _article_pieces(snap, a))
@@ -307,6 +316,8 @@ def _compose_speaker(
             )
             for a in {c.article for c in pool}
         }
+    if "speaker_topic" in options.steps and subj.words:
+        # A person quoted in an article on another subject hasn't said anything on this one.
         pool = [c for c in pool if covered[c.article] >= options.speaker_topic]
     if not pool:
         return Answer(question, _abstain_speaker(speaker), True)
@@ -332,6 +343,25 @@ def _compose_speaker(
             break
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
+    texts = [f"{asked.get((c.article, c.start), '')} {c.text}" for c in chosen]
+    best = chosen[0]
+    features = [
+        max(subj.soft(t, matcher) for t in texts) if subj.words else 0.0,
+        max(subj.exact(t) for t in texts) if subj.words else 0.0,
+        max(covered.get(c.article, 0.0) for c in chosen) if subj.words else 0.0,
+        float(best.attribution.direct and not best.attribution.inherited),
+        math.log1p(len(pool)) / 3,
+        min(1.0, subj.total / 40),
+        float(not subj.words),
+        best.chunk_dense,
+        _age(snap, best.article, now),
+    ]
+    m = models()
+    p_right = float(m.speaker.prob(np.array(features))[0])
+    if explain is not None:
+        explain.update(speaker={"x": features, "p": p_right, "names": list(SPEAKER_FEATURES)})
+    if "learned_gate" in options.steps and p_right < m.speaker_threshold:
+        return Answer(question, _abstain_speaker(speaker), True)
     # The rest of the asked person's quote joins it ('"This primary is over," Cheney said.
     # "But now the real work begins."').
     neighbours = [
@@ -340,7 +370,9 @@ def _compose_speaker(
         if (c.attribution.inherited or subj.exact(c.text) >= options.min_overlap)
         and (c in chosen or c.attribution.speaker)
     ]
-    return _cite(question, snap, chosen, neighbours)
+    answer = _cite(question, snap, chosen, neighbours)
+    answer.confidence = round(p_right, 3)
+    return answer
 
 
 def same_fact(a: str, b: str) -> bool:

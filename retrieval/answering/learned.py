@@ -2,8 +2,9 @@
 `bench/train_answerer.py`; never edited by hand):
 
 - the sentence score: the probability that a candidate sentence holds the answer;
-- the answerability score: the probability that the answer composed from the chosen sentences
-  is right, and the threshold under which the bot declines instead.
+- the answerability score: the probability that the question is answered by the chosen
+  sentences, and the threshold under which the bot declines instead;
+- the speaker score: the same for "what did X say" questions, over X's chosen sentences.
 
 Both are logistic regressions over standardised features (features.py, answer.py): small,
 calibrated, and inspectable (docs/retrieval.md lists their weights' meaning)."""
@@ -57,6 +58,20 @@ ANSWER_FEATURES = (
 )
 
 
+SPEAKER_FEATURES = (
+    "fit",  # the best soft subject share of a cited sentence of theirs (with the question it
+    # answers, for "declined to comment")
+    "fit_exact",  # the same, by stems only
+    "article",  # the best subject share of an article they are cited from
+    "own",  # the best is their own quoted words, not reported speech
+    "said",  # log(1 + the sentences attributed to them) / 3
+    "subject",  # how much the rest of the question weighs (sum of word weights / 40, at most 1)
+    "no_subject",  # "what did X say", nothing more
+    "dense",  # the best cited sentence's chunk cosine
+    "age",  # log(1 + days from the best cited article to the question) / 5
+)
+
+
 @dataclass(frozen=True)
 class Logistic:
     features: tuple[str, ...]
@@ -101,8 +116,10 @@ class Logistic:
 class Models:
     sentence: Logistic
     answer: Logistic
+    speaker: Logistic
     cite_floor: float  # a sentence below this probability is not cited (the best always is)
     answer_threshold: float  # below this probability of being right, the bot declines
+    speaker_threshold: float  # the same for "what did X say" answers
     notes: dict[str, str]
 
 
@@ -130,7 +147,9 @@ def from_dict(raw: dict) -> Models:
     return Models(
         Logistic.from_dict(raw["sentence"], SENTENCE_FEATURES),
         Logistic.from_dict(raw["answer"], ANSWER_FEATURES),
+        Logistic.from_dict(raw["speaker"], SPEAKER_FEATURES),
         float(raw["cite_floor"]),
         float(raw["answer_threshold"]),
+        float(raw["speaker_threshold"]),
         dict(raw.get("notes", {})),
     )
