@@ -122,18 +122,14 @@ class Reply(Protocol):
 
 # -- the rules, each once ------------------------------------------------------------------
 def clean_text(text: str) -> str:
-    """Text from outside (a command line, a chat payload) as the engine can take it: invalid
-    UTF-8 and lone surrogates become U+FFFD (the tokenizer raised a TypeError on them), and
-    control characters become spaces."""
-    if not text.isascii():
-        try:  # a command line's invalid UTF-8 arrives as surrogate escapes: back to its bytes
-            raw = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # another lone surrogate ("\ud800" in JSON)
-            raw = text.encode("utf-8", "surrogatepass")
-        text = raw.decode("utf-8", "replace")
-    return _CONTROL.sub(" ", text)
+    """Text from outside (a command line, a chat payload) as the engine can take it: lone
+    surrogates (a command line's invalid UTF-8 arrives as one per byte, a JSON payload may
+    carry "\\ud800") become U+FFFD, on which the tokenizer no longer raises a TypeError; control
+    characters become spaces."""
+    return _CONTROL.sub(" ", _SURROGATE.sub("\ufffd", text))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

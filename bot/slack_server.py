@@ -176,11 +176,8 @@ def _answer(start_response: Callable[..., Any], status: str, text: str) -> list[
     body = (text + "\n").encode()
     start_response(
         status,
-        [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-        ],
+        # wsgiref closes the connection after each request: the unread body goes with it.
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
     )
     return [body]
 

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     """A feed's item pages fetched at once."""
     feed_round_s: float = Field(120.0, ge=1, le=3600)
     """How long a feed's item pages may take in one round, in seconds; pages not fetched by
-    then are fetched next round (not counted as failed)."""
+    then wait for the next round, with no failed attempt counted."""
 
     # Operations: long-running processes (serve, watch) answer health checks and scrapes.
     health_port: int = Field(0, ge=0, le=65535)

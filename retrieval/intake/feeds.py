@@ -418,7 +418,11 @@ class FeedReader:
         finally:
             # Pages not begun are not fetched; those under way end by their own deadline.
             pool.shutdown(wait=False, cancel_futures=True)
-        late = [item for (item, _), f in zip(pending, futures, strict=True) if not f.done()]
+        late = [
+            item
+            for (item, _), f in zip(pending, futures, strict=True)
+            if f.cancelled() or not f.done()
+        ]
         if late:
             log.warning(
                 "feed %s: %d pages not fetched within %g s; fetched next round",
