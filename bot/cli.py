@@ -744,7 +744,7 @@ def health(
         schedules = load_config(config).schedule_list()
         report = health_report(make_engine(), schedules)
     if not quiet:
-        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(report) + "\n")
     if not report.get("ok"):
         raise typer.Exit(1)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from retrieval import Engine, Schedule, health_report, process_info
+from retrieval import Engine, Schedule, SettingsError, health_report, process_info
 
 log = logging.getLogger(__name__)
 # Each read of a connection (the request line, each header) may wait this long: a connection
@@ -53,10 +53,14 @@ class HealthServer:
         self.metrics = settings.metrics if metrics is None else metrics
         self.started = time.time()
         self.stopping = False  # set at SIGTERM: /health answers 503 from then on
-        self._server = _Server(
-            (host or settings.health_host, settings.health_port if port is None else port),
-            _handler(self, idle_timeout_s),
-        )
+        address = (host or settings.health_host, settings.health_port if port is None else port)
+        try:
+            self._server = _Server(address, _handler(self, idle_timeout_s))
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise SettingsError(
+                f"BRIEFBOT_HEALTH_HOST / BRIEFBOT_HEALTH_PORT: cannot listen on {address[0]} "
+                f"port {address[1]} ({exc.strerror or exc})"
+            ) from None
         self._thread: threading.Thread | None = None
 
     @property

@@ -812,3 +812,16 @@ def _send_large_to(port: int, path: str, size: int) -> tuple[bytes, float]:
     answer = sock.recv(200)
     sock.close()
     return answer, time.monotonic() - started
+
+
+def test_a_health_port_that_is_taken_is_one_line(seed_engine):
+    import socket
+
+    from bot.health_server import HealthServer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SettingsError, match=f"cannot listen on 127.0.0.1 port {port}"):
+            HealthServer(seed_engine, "test", host="127.0.0.1", port=port)
