@@ -408,6 +408,8 @@ def test_a_file_name_with_a_newline_cannot_forge_an_output_line(tmp_path):
     drop = tmp_path / "drop"
     drop.mkdir()
     (drop / "x\nError: all articles deleted\x1b[2J.md").write_text("")
+    (tmp_path / "secret.md").write_text("SLACK_BOT_TOKEN=xoxb-1-2\n")
+    (drop / "secret.md").symlink_to(tmp_path / "secret.md")
     proc = cli("ingest", str(drop), data=tmp_path / "data")
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.decode().splitlines()
@@ -416,6 +418,12 @@ def test_a_file_name_with_a_newline_cannot_forge_an_output_line(tmp_path):
     assert any(
         "'" + str(drop / "x\\nError: all articles deleted\\x1b[2J.md'") in line for line in lines
     ), lines
+    # What was skipped is said.
+    assert "1 skipped:" in lines
+    link = drop / "secret.md"
+    assert (
+        f"  {link}: skipped, a link out of {drop} (BRIEFBOT_FOLLOW_LINKS=true follows it)" in lines
+    )
 
 
 # -- intervals ----------------------------------------------------------------------------
@@ -703,9 +711,9 @@ def test_a_large_forged_body_is_refused_before_it_is_read(slack_http):
         "X-Slack-Signature": "v0=" + "0" * 64,
     }
     answer, took = _send_large(port, forged, 200 * 1024 * 1024)
-    assert answer.startswith(b"HTTP/1.0 413") or answer.startswith(b"HTTP/1.1 413"), answer
     grew = _peak_kb(proc.pid) - before
     assert grew < 20_000, f"the server grew by {grew} kB"
+    assert b" 413 " in answer.split(b"\r\n")[0], answer
     # Bad shapes are refused on the headers too, before a byte of the body.
     stale = {"X-Slack-Request-Timestamp": "1600000000", "X-Slack-Signature": "v0=" + "0" * 64}
     odd = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "forged"}
@@ -825,3 +833,35 @@ def test_a_health_port_that_is_taken_is_one_line(seed_engine):
         port = taken.getsockname()[1]
         with pytest.raises(SettingsError, match=f"cannot listen on 127.0.0.1 port {port}"):
             HealthServer(seed_engine, "test", host="127.0.0.1", port=port)
+
+
+def test_a_feed_page_dated_in_the_far_future_is_refused(tmp_path):
+    from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
+    from retrieval.intake.fetch import Response
+
+    feed = "https://news.example/feed.xml"
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        "<link>https://news.example/</link><description>x</description>"
+        "<item><title>Item 1</title><link>https://news.example/1</link>"
+        "<pubDate>Wed, 01 Jan 3000 00:00:00 GMT</pubDate></item>"
+        "</channel></rss>"
+    )
+    page = PAGE.format(n=1)  # no date of its own: the feed's is taken
+
+    def fetcher(url, timeout, headers=None, policy=None):
+        body = rss if url == feed else page
+        return Response(200, body.encode(), url, {"content-type": "text/html; charset=utf-8"})
+
+    ingested: list = []
+    reader = FeedReader(
+        FeedState(tmp_path / "feeds.sqlite3"),
+        lambda a: ingested.extend(a) or IngestReport(),
+        FeedOptions(),
+        fetcher=fetcher,
+    )
+    report = reader.poll(feed)
+    assert ingested == [] and len(report.failures) == 1
+    assert report.failures[0].startswith(
+        "https://news.example/1: dated 3000-01-01, in the future"
+    ), report.failures
