@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from bot.render_terminal import TerminalConsole, to_json
 from retrieval import (
     BriefbotError,
     Engine,
@@ -24,6 +24,7 @@ from retrieval import (
     RoundReport,
     Settings,
     load_settings,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -33,9 +34,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 # Everything printed holds user data (paths, titles, topics, error messages): never read as
-# rich markup, so "[draft]" stays "[draft]" and "[/x]" is just text. Styles are Text's.
-out = Console(markup=False, highlight=False)
-err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+# rich markup, so "[draft]" stays "[draft]" and "[/x]" is just text. Styles are Text's. Nor does
+# any control character in it reach the terminal (TerminalConsole), and file names that hold
+# one are printed quoted (`shown`).
+out = TerminalConsole(markup=False, highlight=False)
+err = TerminalConsole(stderr=True, markup=False, highlight=False, soft_wrap=True)
 FAIL = ("✗ ", "red")
 log = logging.getLogger("briefbot")
 
@@ -196,6 +199,10 @@ def print_report(report: IngestReport) -> None:
     )
     for r in report.repaired:  # what an ingest that did not finish had left
         err.print(f"  repaired: {r}", markup=False, highlight=False)
+    if report.skipped:
+        err.print(f"{len(report.skipped)} skipped:")
+        for s in report.skipped:
+            err.print(f"  {s}")
     if report.failures:
         err.print(Text(f"{len(report.failures)} failed:", style="red"))
         for f in report.failures:
@@ -204,7 +211,8 @@ def print_report(report: IngestReport) -> None:
 
 def ensure_seeded(engine: Engine) -> None:
     if engine.is_empty():
-        err.print(f"Nothing indexed yet: indexing the seed articles in {engine.settings.seeds_dir}")
+        seeds = shown(engine.settings.seeds_dir)
+        err.print(f"Nothing indexed yet: indexing the seed articles in {seeds}")
         with IngestBar("Indexing seeds") as bar:
             report = engine.ensure_seeded(bar)
         if report:
@@ -282,15 +290,19 @@ def ask(
     ] = None,
 ) -> None:
     """Answer a question with cited passages."""
+    from bot.conversation import clean_text
+
     engine = make_engine()
-    q = engine.check_question(question)  # refuse a bad question before any work
+    # Invalid UTF-8 in the arguments is cleaned; a bad question is refused before any work.
+    q = engine.check_question(clean_text(question))
+    context = clean_text(context)
     now = parse_moment(as_of, "--as-of")
     if llm and engine.writer is None:  # making it names a missing package or key, at once
         raise BriefbotError("--llm: set BRIEFBOT_LLM to a model, e.g. openai:gpt-4o-mini.")
     ensure_seeded(engine)
     answer = engine.ask(q, now=now, context=context, llm=llm)
     if as_json:
-        sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(to_json(answer.to_dict()) + "\n")
         return
     from bot.render_terminal import render_answer
 
@@ -344,7 +356,7 @@ def brief(
         start, end, topic=topic, max_stories=max_stories, also_in_the_news=also_in_the_news
     )
     if as_json:
-        sys.stdout.write(json.dumps(briefing.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(to_json(briefing.to_dict()) + "\n")
         return
     from bot.render_terminal import render_briefing
 
@@ -435,7 +447,7 @@ def _eval_corpus(
             _print_written(run.written)
     if report is not None:
         for p in run.write(report):
-            err.print(f"wrote {p}")
+            err.print(f"wrote {shown(p)}")
 
 
 def _print_written(written: dict[str, dict[str, float]]) -> None:
@@ -643,6 +655,12 @@ def serve(
 def serve_slack(
     http: Annotated[bool, typer.Option("--http", help="Serve HTTP instead of Socket Mode")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="With --http, the address to listen on (default: BRIEFBOT_SLACK_HOST, 0.0.0.0)"
+        ),
+    ] = None,
     config: ConfigOption = None,
     if_configured: IfConfigured = False,
 ) -> None:
@@ -651,7 +669,7 @@ def serve_slack(
     Scheduled briefings with a slack_channel in the configuration file are posted from here."""
     from bot.slack_server import SlackAdapter
 
-    _serve([SlackAdapter(http=http, port=port)], config, if_configured)
+    _serve([SlackAdapter(http=http, port=port, host=host)], config, if_configured)
 
 
 @serve_app.command("discord")
@@ -726,7 +744,7 @@ def health(
         schedules = load_config(config).schedule_list()
         report = health_report(make_engine(), schedules)
     if not quiet:
-        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(report) + "\n")
     if not report.get("ok"):
         raise typer.Exit(1)
 
@@ -784,11 +802,11 @@ def export(
     """Write every indexed article to a JSON-lines file that `briefbot ingest` reads back (with
     another BRIEFBOT_CHROMA_URL, say: how an index moves from embedded Chroma to a server)."""
     if not path.name.endswith((".jsonl", ".jsonl.gz")):
-        raise BriefbotError(f"{path}: the name should end in .jsonl or .jsonl.gz")
+        raise BriefbotError(f"{shown(path)}: the name should end in .jsonl or .jsonl.gz")
     if not path.parent.is_dir():
-        raise BriefbotError(f"{path.parent}: no such folder")
+        raise BriefbotError(f"{shown(path.parent)}: no such folder")
     n = make_engine().export(path)
-    err.print(f"{n} articles written to {path}")
+    err.print(f"{n} articles written to {shown(path)}")
 
 
 @app.command("env-example")

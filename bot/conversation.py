@@ -20,6 +20,7 @@ ask again, and anything the abandoned work sends later is dropped.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -120,11 +121,23 @@ class Reply(Protocol):
 
 
 # -- the rules, each once ------------------------------------------------------------------
+def clean_text(text: str) -> str:
+    """Text from outside (a command line, a chat payload) as the engine can take it: lone
+    surrogates (a command line's invalid UTF-8 arrives as one per byte, a JSON payload may
+    carry "\\ud800") become U+FFFD, on which the tokenizer no longer raises a TypeError; control
+    characters become spaces."""
+    return _CONTROL.sub(" ", _SURROGATE.sub("\ufffd", text))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def follow_up(earlier: Sequence[Earlier]) -> str:
     """What a follow-up is read with: the thread's last questions to the bot; in a thread the
     bot was only just called into, its opening message, which is what the thread is about."""
-    asked = [e.text for e in earlier if e.to_bot]
-    chosen = asked[-FOLLOW_UPS:] or [e.text for e in earlier[:1]]
+    asked = [clean_text(e.text) for e in earlier if e.to_bot]
+    chosen = asked[-FOLLOW_UPS:] or [clean_text(e.text) for e in earlier[:1]]
     return " ".join(dict.fromkeys(t for t in chosen if t))
 
 
@@ -247,8 +260,9 @@ class Conversation:
 
     # -- checks, made before an adapter acknowledges ------------------------------------
     def check_question(self, text: str) -> str:
-        """The question as asked, or a QuestionError saying what is wrong with it."""
-        return self.engine.check_question(text)
+        """The question as asked (cleaned: see `clean_text`), or a QuestionError saying what is
+        wrong with it."""
+        return self.engine.check_question(clean_text(text))
 
     def brief_request(self, topic: str | None, since: datetime, now: datetime) -> BriefRequest:
         """A briefing of the window from `since` (see `window_start`) to now, with its topic

@@ -3,7 +3,9 @@ BRIEFBOT_HEALTH_PORT is set: GET /health is the health report (retrieval/health.
 200 when the process can answer and 503 when it cannot or is stopping; GET /metrics is the
 engine's Prometheus metrics when BRIEFBOT_METRICS is set.
 
-The container's HEALTHCHECK and `briefbot health --url` read /health.
+The container's HEALTHCHECK and `briefbot health --url` read /health. Only GET is answered,
+and a request with a body is refused unread; a connection that sends nothing, or sends its
+request too slowly, is closed after IDLE_TIMEOUT_S.
 """
 
 from __future__ import annotations
@@ -16,9 +18,19 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from retrieval import Engine, Schedule, health_report, process_info
+from retrieval import Engine, Schedule, SettingsError, health_report, process_info
 
 log = logging.getLogger(__name__)
+# Each read of a connection (the request line, each header) may wait this long: a connection
+# that sends nothing is closed, instead of holding a thread for good.
+IDLE_TIMEOUT_S = 10.0
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("health connection from %s failed", client_address, exc_info=True)
 
 
 class HealthServer:
@@ -32,6 +44,7 @@ class HealthServer:
         host: str | None = None,
         port: int | None = None,
         metrics: bool | None = None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         settings = engine.settings
         self.engine = engine
@@ -40,11 +53,14 @@ class HealthServer:
         self.metrics = settings.metrics if metrics is None else metrics
         self.started = time.time()
         self.stopping = False  # set at SIGTERM: /health answers 503 from then on
-        self._server = ThreadingHTTPServer(
-            (host or settings.health_host, settings.health_port if port is None else port),
-            _handler(self),
-        )
-        self._server.daemon_threads = True
+        address = (host or settings.health_host, settings.health_port if port is None else port)
+        try:
+            self._server = _Server(address, _handler(self, idle_timeout_s))
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise SettingsError(
+                f"BRIEFBOT_HEALTH_HOST / BRIEFBOT_HEALTH_PORT: cannot listen on {address[0]} "
+                f"port {address[1]} ({exc.strerror or exc})"
+            ) from None
         self._thread: threading.Thread | None = None
 
     @property
@@ -79,9 +95,23 @@ class HealthServer:
         return report
 
 
-def _handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
+def _handler(server: HealthServer, idle_timeout_s: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = idle_timeout_s
+
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except (TimeoutError, ConnectionError) as exc:
+                log.debug("health: connection closed (%s)", type(exc).__name__)
+
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            if self.headers.get("Content-Length", "0") != "0" or self.headers.get(
+                "Transfer-Encoding"
+            ):
+                # A GET has no body: refused unread (the connection is closed after this).
+                self._send(413, b"no body expected\n", "text/plain")
+                return
             path = self.path.split("?", 1)[0]
             if path in ("/health", "/healthz"):
                 report = server.report()
@@ -97,6 +127,7 @@ def _handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
+            self.send_header("Connection", "close")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

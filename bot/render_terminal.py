@@ -1,12 +1,50 @@
-"""The terminal's rendering of answers and briefings (rich), as pure functions."""
+"""The terminal's rendering of answers and briefings (rich), as pure functions; and the console
+that prints them, which lets no control character of the data reach the terminal."""
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
 from retrieval import Answer, Briefing, Citation, moment_label
+
+# What a terminal acts on instead of showing: C0 controls but newline and tab (ESC starts the
+# sequences that clear the screen or retitle the window; CR overwrites a line), DEL, C1 controls
+# (U+009B is a one-character CSI), and the direction overrides and isolates that make text read
+# other than it is stored.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` without the characters a terminal would act on (see `_CONTROL`)."""
+    return _CONTROL.sub("", text)
+
+
+def to_json(data: Any) -> str:
+    """JSON for a terminal or a pipe: non-ASCII text kept readable, but every control
+    character escaped (json escapes only those below U+0020)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class TerminalConsole(Console):
+    """A rich console whose output holds no control character from the data printed (titles,
+    sources, quotes, file names, error messages): escape sequences in an article's title once
+    cleared the screen. rich's own styles and cursor moves are kept."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        # The one place every segment passes through, tables and progress bars included.
+        return super()._render_buffer(
+            segment if segment.control else Segment(printable(segment.text), segment.style)
+            for segment in buffer
+        )
 
 
 def _source_line(c: Citation) -> Text:

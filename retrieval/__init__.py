@@ -63,6 +63,7 @@ _PUBLIC = {
     "parse_interval": "intake.watch",
     "is_http_url": "intake.fetch",
     "check_feed_url": "intake.fetch",
+    "shown": "intake.articles",
 }
 __all__ = [
     "AlreadyVoted",
@@ -109,6 +110,7 @@ __all__ = [
     "read_jsonl",
     "read_settings",
     "redact",
+    "shown",
 ]
 
 
@@ -136,6 +138,7 @@ if TYPE_CHECKING:
     from retrieval.feedback import AlreadyVoted, FeedbackStore, UnknownAnswer, Vote
     from retrieval.health import health_report, process_info
     from retrieval.index.embedding import Encoder
+    from retrieval.intake.articles import shown
     from retrieval.intake.feeds import FeedReport
     from retrieval.intake.fetch import check_feed_url, is_http_url
     from retrieval.intake.ingest import IngestProgress, IngestReport

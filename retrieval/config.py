@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.errors import SettingsError
+
+if TYPE_CHECKING:
+    from retrieval.intake.articles import ReadOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_WINDOW = 256  # all-MiniLM-L6-v2 truncates input past 256 word pieces
@@ -57,6 +60,18 @@ class Settings(BaseSettings):
     # The most one article may weigh: a file of one article, or one line of a JSON-lines file.
     max_article_mb: float = Field(2.0, gt=0, le=1024)
     """The most one article may weigh (a file, or one JSON-lines line), in MB."""
+    max_bad_lines: int = Field(1000, ge=1)
+    """A JSON-lines file is read no further after this many bad lines (the first 10 are
+    listed, then how many in all)."""
+    max_gzip_ratio: float = Field(50.0, ge=1, le=10_000)
+    """A .jsonl.gz file is read no further once it has expanded to this many times its size on
+    disk (and at least 64 MB): news text compresses about 4 times, a compression bomb 1000."""
+    max_future_days: float = Field(1.0, ge=0, le=3650)
+    """An article dated more than this many days ahead of now is refused, naming the file
+    and line."""
+    follow_links: bool = False
+    """Follow symbolic links that lead out of a folder being ingested or watched; false: they
+    are skipped, and each skip is reported."""
 
     # Answering.
     min_relevance: float = Field(0.20, ge=-1.0, le=1.0)
@@ -96,6 +111,11 @@ class Settings(BaseSettings):
     fetch_allow_hosts: str = ""
     """Comma-separated hosts, addresses or CIDR ranges feeds may be fetched from although
     not public (loopback, private); empty: public addresses only."""
+    feed_concurrency: int = Field(4, ge=1, le=32)
+    """A feed's item pages fetched at once."""
+    feed_round_s: float = Field(120.0, ge=1, le=3600)
+    """How long a feed's item pages may take in one round, in seconds; pages not fetched by
+    then wait for the next round, with no failed attempt counted."""
 
     # Operations: long-running processes (serve, watch) answer health checks and scrapes.
     health_port: int = Field(0, ge=0, le=65535)
@@ -166,6 +186,19 @@ class Settings(BaseSettings):
     @property
     def max_article_bytes(self) -> int:
         return int(self.max_article_mb * 1024 * 1024)
+
+    @property
+    def read_options(self) -> ReadOptions:
+        """How article files are read (limits, links), from these settings."""
+        from retrieval.intake.articles import ReadOptions  # here: articles imports more
+
+        return ReadOptions(
+            max_bytes=self.max_article_bytes,
+            max_bad_lines=self.max_bad_lines,
+            max_gzip_ratio=self.max_gzip_ratio,
+            max_future_days=self.max_future_days,
+            follow_links=self.follow_links,
+        )
 
 
 def http_url_or_empty(value: str) -> str:

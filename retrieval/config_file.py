@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from retrieval.errors import SettingsError
+from retrieval.intake.articles import no_alias_loader
 from retrieval.intake.watch import WatchConfig, parse_interval
 from retrieval.news.schedule import Schedule
 
@@ -131,8 +132,8 @@ class ConfigFile(BaseModel):
     def _interval(cls, v: str) -> str:
         try:
             parse_interval(v, "watch_interval")
-        except SettingsError:
-            raise ValueError(f"{v!r} is not an interval such as 90s, 15m or 2h") from None
+        except SettingsError as exc:
+            raise ValueError(str(exc).removeprefix("watch_interval: ")) from None
         return v
 
     @model_validator(mode="after")
@@ -199,8 +200,12 @@ def load_config(path: Path | None = None) -> ConfigFile:
         return ConfigFile.parse({}, str(path))
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # Aliases are refused: a "billion laughs" of nested aliases once passed 2.5 GB.
+        node = yaml.compose(text, Loader=no_alias_loader())
+        data = yaml.load(text, Loader=no_alias_loader())  # noqa: S506 (a safe loader)
+    except yaml.composer.ComposerError as exc:
+        line = f", line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
+        raise SettingsError(f"{path}{line}: {exc.problem}") from None
     except (OSError, UnicodeError, yaml.YAMLError) as exc:
         raise SettingsError(f"{path}: not a readable YAML file ({exc})") from None
     return ConfigFile.parse(data, str(path), _key_lines(node))

@@ -241,7 +241,7 @@ class Engine:
     ) -> IngestReport:
         """Index the articles in files and folders; a missing path stops before any write."""
         report = IngestReport()
-        articles = load_articles(paths, report, self.settings.max_article_bytes)
+        articles = load_articles(paths, report, self.settings.read_options)
         return self.ingest_articles(articles, report, on_progress)
 
     def ingest_articles(
@@ -281,9 +281,7 @@ class Engine:
         """Rounds over the configured feeds and folders, ingesting what is new."""
         from retrieval.intake.watch import FolderWatcher, Watcher
 
-        folders = FolderWatcher(
-            config.folders, self.ingest_articles, self.settings.max_article_bytes
-        )
+        folders = FolderWatcher(config.folders, self.ingest_articles, self.settings.read_options)
         return Watcher(config, self.feed_reader(), folders)
 
     def scheduler(

@@ -485,7 +485,7 @@ def test_address_refusal(address: str, why: str | None) -> None:
         ("http://10.0.0.1/feed.xml", "10.0.0.1 is a private"),
         ("https://[::1]:8443/", "::1 is a loopback"),
         ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1 is a loopback"),
-        ("http://0.0.0.0:8000/", "0.0.0.0 is a unspecified"),
+        ("http://0.0.0.0:8000/", "0.0.0.0 is an unspecified"),
         # Other spellings of 127.0.0.1 are judged by what they resolve to.
         ("http://2130706433/", "2130706433 resolves to 127.0.0.1, which is a loopback"),
         ("http://0x7f.1/", "0x7f.1 resolves to 127.0.0.1, which is a loopback"),

@@ -125,16 +125,35 @@ def make_client(settings: Settings) -> Any:
 
 
 def _no_server(url: str, exc: BaseException) -> SettingsError:
-    """One line that says why the server at `url` can't be used (chromadb's own messages can
-    be empty, or a whole HTML error page)."""
-    reasons = []
+    """One line that says what was tried and why the server at `url` can't be used (chromadb's
+    own messages can be empty, repeated, or a whole HTML error page)."""
+    reasons: list[str] = []
     for e in (exc, exc.__context__):
         if e is not None:
-            text = " ".join(re.sub(r"<[^>]*>", " ", str(e)).split())
-            reasons.append(text[:160] or type(e).__name__)
+            text = " ".join(re.sub(r"<[^>]*>", " ", str(e)).split())[:160]
+            if text and text not in reasons:
+                reasons.append(text)
+    if not reasons:  # e.g. an HTTP 500 with an empty body: chromadb says "Exception"
+        reasons.append(_probe(url))
     return SettingsError(
-        f"BRIEFBOT_CHROMA_URL: no usable Chroma server at {url} ({': '.join(reasons)})"
+        f"BRIEFBOT_CHROMA_URL: no usable Chroma server at {url} (tried Chroma's HTTP API there: "
+        f"{': '.join(reasons)})"
     )
+
+
+def _probe(url: str) -> str:
+    """What a plain GET of the server's heartbeat answers, in words."""
+    import urllib.error
+    import urllib.request
+
+    heartbeat = f"{url.rstrip('/')}/api/v2/heartbeat"
+    try:
+        with urllib.request.urlopen(heartbeat, timeout=5) as response:  # noqa: S310 (http(s))
+            return f"GET {heartbeat} answered HTTP {response.status}, but the client failed"
+    except urllib.error.HTTPError as exc:
+        return f"GET {heartbeat} answered HTTP {exc.code} {exc.reason}".rstrip()
+    except (OSError, ValueError) as exc:
+        return f"GET {heartbeat} failed ({getattr(exc, 'reason', exc)})"
 
 
 class Store:

@@ -13,13 +13,15 @@ import hashlib
 import json
 import os
 import re
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from retrieval.errors import LoadError
 from retrieval.models import Article
@@ -29,8 +31,32 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".jsonl.gz", ".html", ".htm")
 # setting BRIEFBOT_MAX_ARTICLE_MB). A news article is tens of kilobytes; past a few megabytes a
 # file is a mistake or an attack, and would hold gigabytes while it is chunked and embedded.
 DEFAULT_MAX_ARTICLE_BYTES = 2 * 1024 * 1024
+# Bad lines of one JSON-lines file listed one by one; the rest are counted. A file of millions
+# of bad two-byte lines once held a message for each (1.46 GB after 300 s).
+SHOWN_BAD_LINES = 10
+# A .jsonl.gz may always expand to this much, whatever its ratio (a small file of news).
+MIN_EXPANSION_BYTES = 64 * 1024 * 1024
 
 ErrorHandler = Callable[[LoadError], None]
+SkipHandler = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How files are read: the limits of the settings BRIEFBOT_MAX_ARTICLE_MB,
+    BRIEFBOT_MAX_BAD_LINES, BRIEFBOT_MAX_GZIP_RATIO, BRIEFBOT_MAX_FUTURE_DAYS and
+    BRIEFBOT_FOLLOW_LINKS (see retrieval/config.py)."""
+
+    max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
+    max_bad_lines: int = 1000  # a JSON-lines file is stopped after this many bad lines
+    max_gzip_ratio: float = 50.0  # a .jsonl.gz expands to at most this many times its size
+    max_future_days: float = 1.0  # an article dated later than this ahead of now is refused
+    follow_links: bool = False  # follow links that lead out of a folder being read
+    min_expanded_bytes: int = MIN_EXPANSION_BYTES  # what a .jsonl.gz may expand to, whatever
+
+    def latest_date(self) -> date:
+        """The latest publication date accepted now."""
+        return (datetime.now(UTC) + timedelta(days=self.max_future_days)).date()
 
 
 class _Invalid(ValueError):
@@ -41,6 +67,18 @@ class _Invalid(ValueError):
         self.field = field
 
 
+class _Stop(Exception):  # noqa: N818 (not an error of one line: the file's reading ends)
+    """A JSON-lines file is read no further (too many bad lines, expanded too far)."""
+
+
+def shown(path: Path | str) -> str:
+    """A file name as printed in messages: as it is, or quoted (Python's repr, escapes and
+    all) when it holds anything a terminal would not show as itself (a newline, an escape
+    sequence, a direction override), so that no name can forge or hide an output line."""
+    text = str(path)
+    return text if text.isprintable() and text == text.strip() else repr(text)
+
+
 # --- public API --------------------------------------------------------------------------
 
 
@@ -49,39 +87,53 @@ def load_path(
     *,
     on_error: ErrorHandler | None = None,
     max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
+    options: ReadOptions | None = None,
 ) -> list[Article]:
-    """Load the articles in one file, chosen by its suffix.
+    """Load the articles in one file, chosen by its suffix. Only a regular file is read (a
+    named pipe or a device is refused, never opened for blocking reads).
 
     A file of one article larger than `max_bytes` is refused unread; a JSON-lines file is read
     a line at a time (any size), and a line larger than `max_bytes` is refused. A bad line in a
     JSON-lines file raises `LoadError`, unless `on_error` is given: then the error is passed to
-    it and the line skipped.
+    it and the line skipped (the first few are passed one by one, then a count; after
+    `options.max_bad_lines` of them, or once a .jsonl.gz expands past its bound, the file is
+    read no further). `options` (its `max_bytes` wins over the argument) bounds the rest.
     """
     path = Path(path)
+    opts = options or ReadOptions(max_bytes=max_bytes)
     kind = suffix_of(path)
     if kind == ".txt":
-        return [_load_txt(path, max_bytes)]
+        return [_load_txt(path, opts)]
     if kind == ".md":
-        return [_load_md(path, max_bytes)]
+        return [_load_md(path, opts)]
     if kind in (".jsonl", ".jsonl.gz"):
-        return _load_jsonl(path, on_error, max_bytes)
+        return _load_jsonl(path, on_error, opts)
     if kind in (".html", ".htm"):
-        return [_load_html(path, max_bytes)]
-    raise LoadError(f"{path}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        return [_load_html(path, opts)]
+    raise LoadError(
+        f"{shown(path)}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+    )
 
 
-def iter_paths(paths: Iterable[Path | str]) -> Iterator[Path]:
+def iter_paths(
+    paths: Iterable[Path | str],
+    options: ReadOptions | None = None,
+    on_skip: SkipHandler | None = None,
+) -> Iterator[Path]:
     """Yield the files named, expanding folders (recursively, sorted, supported types only).
 
-    Hidden files and folders inside a folder are skipped. A file named explicitly is
-    yielded whatever its suffix, so that `load_path` can say why it is refused.
+    Hidden files and folders inside a folder are skipped, and so is whatever is not a regular
+    file (a named pipe, a socket, a device), and a link that leads out of the folder (unless
+    `options.follow_links`): each skip is told to `on_skip` in one line. A file named
+    explicitly is yielded whatever its suffix, so that `load_path` can say why it is refused.
     """
+    opts = options or ReadOptions()
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            raise LoadError(f"{path}: no such file or folder")
+            raise LoadError(f"{shown(path)}: no such file or folder")
         if path.is_dir():
-            yield from _walk(path)
+            yield from _walk(path, opts.follow_links, on_skip or (lambda _: None))
         else:
             yield path
 
@@ -108,15 +160,66 @@ def normalize_text(text: str) -> str:
 # --- folders -----------------------------------------------------------------------------
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Supported, non-hidden files under `folder`, sorted by their path."""
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def _walk(folder: Path, follow_links: bool, on_skip: SkipHandler) -> list[Path]:
+    """Supported, non-hidden regular files under `folder`, sorted by their path; links out of
+    the folder only with `follow_links` (a link to /etc/shadow or to a private .env would
+    otherwise be stored, and shown, as an article)."""
+    root = folder.resolve()
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    visited = {root}
+
+    def leaves(path: Path) -> str | None:
+        """Why a link is not followed, or None when it may be."""
+        target = path.resolve()
+        if not target.exists():
+            return "a broken link"
+        if not follow_links and not target.is_relative_to(root):
+            return f"a link out of {shown(folder)} (BRIEFBOT_FOLLOW_LINKS=true follows it)"
+        return None
+
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        kept = []
+        for d in sorted(dirnames):
+            sub = Path(dirpath, d)
+            if d.startswith("."):
+                continue
+            if sub.is_symlink():
+                if why := leaves(sub):
+                    on_skip(f"{shown(sub)}: skipped, {why}")
+                    continue
+                if sub.resolve() in visited:  # a loop, or a folder already read
+                    continue
+            visited.add(sub.resolve())
+            kept.append(d)
+        dirnames[:] = kept
         for name in filenames:
             path = Path(dirpath, name)
-            if not name.startswith(".") and suffix_of(path):
-                found.append(path)
+            if name.startswith(".") or not suffix_of(path):
+                continue
+            if path.is_symlink() and (why := leaves(path)):
+                on_skip(f"{shown(path)}: skipped, {why}")
+                continue
+            try:
+                mode = path.stat().st_mode
+            except OSError as exc:
+                on_skip(f"{shown(path)}: skipped, cannot be read ({exc.strerror or exc})")
+                continue
+            if not stat.S_ISREG(mode):
+                on_skip(f"{shown(path)}: skipped, {_file_kind(mode)}, not a regular file")
+                continue
+            found.append(path)
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
@@ -140,26 +243,43 @@ def _reading(path: Path) -> Iterator[None]:
     try:
         yield
     except FileNotFoundError:
-        raise LoadError(f"{path}: no such file") from None
+        raise LoadError(f"{shown(path)}: no such file") from None
     except IsADirectoryError:
-        raise LoadError(f"{path}: is a folder, not a file") from None
+        raise LoadError(f"{shown(path)}: is a folder, not a file") from None
     except PermissionError:
-        raise LoadError(f"{path}: permission denied") from None
+        raise LoadError(f"{shown(path)}: permission denied") from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise LoadError(f"{path}: not a valid gzip file ({exc})") from None
+        raise LoadError(f"{shown(path)}: not a valid gzip file ({exc})") from None
     except OSError as exc:
-        raise LoadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise LoadError(f"{shown(path)}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _open_regular(path: Path) -> IO[bytes]:
+    """`path` opened for reading if it is a regular file; a LoadError otherwise. Opened without
+    blocking, so a named pipe with no writer is refused at once instead of waiting forever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise LoadError(f"{shown(path)}: is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise LoadError(f"{shown(path)}: {_file_kind(mode)}, not a regular file; not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     """The file's bytes, refused unread when there are more than `max_bytes` of them."""
-    with _reading(path), open(path, "rb") as f:
+    with _reading(path), _open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
-            raise _too_large(str(path), _megabytes(size), max_bytes)
+            raise _too_large(shown(path), _megabytes(size), max_bytes)
         data = f.read(max_bytes + 1)  # a file that grows while it is read stops here too
     if len(data) > max_bytes:
-        raise _too_large(str(path), f"more than {_megabytes(max_bytes)}", max_bytes)
+        raise _too_large(shown(path), f"more than {_megabytes(max_bytes)}", max_bytes)
     return data
 
 
@@ -167,30 +287,47 @@ def _read_text(path: Path, max_bytes: int) -> str:
     """The file's text; refuses binary, empty and oversized files."""
     data = _read_bytes(path, max_bytes)
     if b"\x00" in data:
-        raise LoadError(f"{path}: looks like a binary file (contains NUL bytes)")
+        raise LoadError(f"{shown(path)}: looks like a binary file (contains NUL bytes)")
     text = _decode(data, path)
     if not text.strip():
-        raise LoadError(f"{path}: file is empty")
+        raise LoadError(f"{shown(path)}: file is empty")
     return text
 
 
-def _lines(path: Path, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+def _lines(path: Path, opts: ReadOptions) -> Iterator[tuple[int, bytes | None]]:
     """(line number, bytes) for each line of a (gzipped) file, read as a stream. A line over
-    `max_bytes` is skipped unread and yielded as None, so memory stays bounded by one line."""
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-    with _reading(path), opener(path, "rb") as f:
+    `max_bytes` is skipped unread and yielded as None, so memory stays bounded by one line. A
+    gzipped file that expands past `max_gzip_ratio` times its size (a compression bomb) raises
+    _Stop."""
+    max_bytes = opts.max_bytes
+    gzipped = path.name.lower().endswith(".gz")
+    with _reading(path), _open_regular(path) as raw:
+        f: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        on_disk = os.fstat(raw.fileno()).st_size
+        limit = max(int(on_disk * opts.max_gzip_ratio), opts.min_expanded_bytes)
+        expanded = 0
         lineno = 0
         while True:
             line = f.readline(max_bytes + 1)
             if not line:
                 return
             lineno += 1
+            expanded += len(line)
             if len(line) > max_bytes and not line.endswith(b"\n"):
                 while line and not line.endswith(b"\n"):  # the rest of this line, unkept
                     line = f.readline(1024 * 1024)
+                    expanded += len(line)
+                    if gzipped and expanded > limit:
+                        break
                 yield lineno, None
             else:
                 yield lineno, line
+            if gzipped and expanded > limit:
+                raise _Stop(
+                    f"expands to more than {_megabytes(limit)}, {opts.max_gzip_ratio:g} times "
+                    f"its {_megabytes(on_disk)} on disk (BRIEFBOT_MAX_GZIP_RATIO); read no "
+                    f"further than line {lineno}"
+                )
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -202,7 +339,7 @@ def _decode(data: bytes, path: Path) -> str:
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        raise LoadError(f"{path}: not UTF-8 or cp1252 text (byte {exc.start})") from None
+        raise LoadError(f"{shown(path)}: not UTF-8 or cp1252 text (byte {exc.start})") from None
 
 
 # Titles that only a round-up has: "5 things to know for July 1: …", "Ten Things You Need to
@@ -349,10 +486,12 @@ def _split_title(text: str) -> tuple[str, str]:
     return title.strip(), rest
 
 
-def _load_txt(path: Path, max_bytes: int) -> Article:
+def _load_txt(path: Path, opts: ReadOptions) -> Article:
     """Title from the first line; boilerplate removed from the rest."""
-    title, rest = _split_title(normalize_text(_read_text(path, max_bytes)))
+    title, rest = _split_title(normalize_text(_read_text(path, opts.max_bytes)))
     text, published = _strip_boilerplate(rest)
+    with _located(path):
+        _not_ahead(published, "update line", opts)
     return _article(path, id=path.stem, title=title, text=text, published=published)
 
 
@@ -364,13 +503,34 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
 @cache
-def _front_matter_loader() -> type:
-    """YAML's safe loader, but dates stay strings: `_parse_date` checks them, so an impossible
-    date (2023-02-30) is reported with its field and line instead of crashing in PyYAML."""
+def no_alias_loader() -> type:
+    """YAML's safe loader, refusing aliases (`*name`): a few hundred bytes of nested aliases
+    (a "billion laughs") expand to gigabytes, and neither front matter nor briefbot.yaml needs
+    them. The error is a YAML error with the alias's line."""
     import yaml
 
     class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return Loader
+
+
+@cache
+def _front_matter_loader() -> type:
+    """YAML's safe loader without aliases, and dates stay strings: `_parse_date` checks them,
+    so an impossible date (2023-02-30) is reported with its field and line instead of
+    crashing in PyYAML."""
+
+    class Loader(no_alias_loader()):  # type: ignore[misc]
         pass
+
+    import yaml
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
@@ -387,7 +547,7 @@ def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, str]:
     if not match:
         if re.match(r"---[ \t]*(\n|\Z)", text):
             raise LoadError(
-                f"{path}:1: front matter is opened with '---' but never closed: "
+                f"{shown(path)}:1: front matter is opened with '---' but never closed: "
                 "end it with a line '---' before the article's text"
             )
         return {}, text, ""
@@ -395,11 +555,11 @@ def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, str]:
         meta = yaml.load(match["yaml"], Loader=_front_matter_loader()) or {}  # noqa: S506
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 2}" if mark is not None else str(path)
+        where = f"{shown(path)}:{mark.line + 2}" if mark is not None else shown(path)
         reason = getattr(exc, "problem", None) or exc.__class__.__name__
         raise LoadError(f"{where}: front matter is not valid YAML ({reason})") from None
     if not isinstance(meta, dict):
-        raise LoadError(f"{path}:2: front matter is not a mapping of fields (name: value)")
+        raise LoadError(f"{shown(path)}:2: front matter is not a mapping of fields (name: value)")
     return meta, text[match.end() :], match["yaml"]
 
 
@@ -423,16 +583,21 @@ def _md_title(meta_title: str, body: str) -> tuple[str, str]:
     return meta_title, body
 
 
-def _load_md(path: Path, max_bytes: int) -> Article:
+def _load_md(path: Path, opts: ReadOptions) -> Article:
     """Markdown, with optional YAML front matter (id, title, published, source, url, authors)."""
-    meta, body, front_matter = _front_matter(normalize_text(_read_text(path, max_bytes)), path)
+    text = normalize_text(_read_text(path, opts.max_bytes))
+    meta, body, front_matter = _front_matter(text, path)
     try:
         fields = _meta_fields(meta)
+        _not_ahead(fields["published"], fields.pop("published_key"), opts)
     except _Invalid as exc:
         line = _field_line(front_matter, exc.field)
-        raise LoadError(f"{path}:{line}: {exc}" if line else f"{path}: {exc}") from None
+        where = f"{shown(path)}:{line}" if line else shown(path)
+        raise LoadError(f"{where}: {exc}") from None
     title, body = _md_title(fields.pop("title"), body)
     text, updated = _strip_boilerplate(body)
+    with _located(path):
+        _not_ahead(updated, "update line", opts)
     fields["published"] = fields["published"] or updated
     return _article(path, title=title, text=text, **fields)
 
@@ -448,39 +613,72 @@ def _meta_fields(meta: dict[str, Any]) -> dict[str, Any]:
         "source": _as_str(meta.get("source")),
         "url": _as_str(meta.get("url")),
         "authors": _parse_authors(meta.get(authors_key), authors_key),
+        "published_key": published_key,
     }
 
 
 # --- JSON lines --------------------------------------------------------------------------
 
 
-def _load_jsonl(path: Path, on_error: ErrorHandler | None, max_bytes: int) -> list[Article]:
+def _load_jsonl(path: Path, on_error: ErrorHandler | None, opts: ReadOptions) -> list[Article]:
     """One JSON object a line: {"id", "url", "title", "published", "authors", "text"}.
 
     Read as a stream, a line at a time, so a corpus of any size needs memory for its articles
-    only, and one oversized line is refused without being held."""
+    only, and one oversized line is refused without being held. Bad lines are counted: the
+    first few are reported one by one, then how many in all; after `max_bad_lines` of them (or
+    once a .jsonl.gz expands past its bound) the file is read no further, and what was read
+    before is kept."""
     articles = []
     empty = True
-    for lineno, raw in _lines(path, max_bytes):
-        if empty and raw is not None and b"\x00" in raw:
-            raise LoadError(f"{path}: looks like a binary file (contains NUL bytes)")
-        try:
-            if raw is None:
-                raise _too_large(f"{path}:{lineno}", f"line {lineno}", max_bytes)
-            line = _decode(raw, path).strip()
-            if not line:
-                continue
-            empty = False
-            with _located(path, lineno):
-                articles.append(_jsonl_article(line, f"{path.stem}-{lineno}"))
-        except LoadError as exc:
-            empty = False
-            if on_error is None:
-                raise
-            on_error(exc)
+    bad = 0
+    try:
+        for lineno, raw in _lines(path, opts):
+            if empty and raw is not None and b"\x00" in raw:
+                raise LoadError(f"{shown(path)}: looks like a binary file (contains NUL bytes)")
+            try:
+                if raw is None:
+                    raise _too_large(f"{shown(path)}:{lineno}", f"line {lineno}", opts.max_bytes)
+                line = _decode(raw, path).strip()
+                if not line:
+                    continue
+                empty = False
+                with _located(path, lineno):
+                    article = _jsonl_article(line, f"{path.stem}-{lineno}")
+                    _not_ahead(article.published, "published", opts)
+                articles.append(article)
+            except LoadError as exc:
+                empty = False
+                if on_error is None:
+                    raise
+                bad += 1
+                if bad <= SHOWN_BAD_LINES:
+                    on_error(exc)
+                if bad >= opts.max_bad_lines:
+                    raise _Stop(
+                        f"{bad} bad lines (BRIEFBOT_MAX_BAD_LINES); read no further than "
+                        f"line {lineno}"
+                    ) from None
+    except _Stop as stop:
+        problem = LoadError(f"{shown(path)}: stopped: {stop}")
+        if on_error is None:
+            raise problem from None
+        _report_bad(path, bad, on_error)
+        on_error(problem)
+        return articles
+    _report_bad(path, bad, on_error)
     if empty:
-        raise LoadError(f"{path}: file is empty")
+        raise LoadError(f"{shown(path)}: file is empty")
     return articles
+
+
+def _report_bad(path: Path, bad: int, on_error: ErrorHandler | None) -> None:
+    """How many bad lines there were in all, when more than were reported one by one."""
+    if on_error is not None and bad > SHOWN_BAD_LINES:
+        on_error(
+            LoadError(
+                f"{shown(path)}: {bad} bad lines in all ({bad - SHOWN_BAD_LINES} more than listed)"
+            )
+        )
 
 
 def _jsonl_article(line: str, fallback_id: str) -> Article:
@@ -512,11 +710,11 @@ def _jsonl_article(line: str, fallback_id: str) -> Article:
 # --- HTML --------------------------------------------------------------------------------
 
 
-def _load_html(path: Path, max_bytes: int) -> Article:
+def _load_html(path: Path, opts: ReadOptions) -> Article:
     """Main text and metadata (title, date, site name, url, author) via trafilatura."""
-    doc, text = extract_page(_read_text(path, max_bytes))
+    doc, text = extract_page(_read_text(path, opts.max_bytes))
     if problem := missing_article_text(text):
-        raise LoadError(f"{path}: {problem}")
+        raise LoadError(f"{shown(path)}: {problem}")
     with _located(path):
         fields: dict[str, Any] = {
             "published": _parse_date(doc.get("date"), "date"),
@@ -524,6 +722,7 @@ def _load_html(path: Path, max_bytes: int) -> Article:
             "url": _as_str(doc.get("url")),
             "authors": _parse_authors(doc.get("author")),
         }
+        _not_ahead(fields["published"], "date", opts)
     return _article(path, title=_as_str(doc.get("title")), text=text, **fields)
 
 
@@ -576,7 +775,7 @@ def missing_article_text(text: str) -> str | None:
 def _article(path: Path, *, id: str = "", url: str = "", text: str, **fields: Any) -> Article:
     """Build an Article: id from the explicit id, else the url, else the file stem."""
     if not text:
-        raise LoadError(f"{path}: article has no text")
+        raise LoadError(f"{shown(path)}: article has no text")
     return Article(id=id or _url_id(url) or path.stem, url=url, text=text, **fields)
 
 
@@ -606,6 +805,19 @@ def _parse_date(value: Any, field: str) -> date | None:
     raise _Invalid(f"field {field!r} is not a date (YYYY-MM-DD): {value!r}", field)
 
 
+def _not_ahead(published: date | None, field: str, opts: ReadOptions) -> None:
+    """Refuse a date more than `max_future_days` ahead of now: such an article would pass
+    for the newest one for good (hiding ingest lag in `health`), and no question asked before
+    its date could ever cite it."""
+    latest = opts.latest_date()
+    if published is not None and published > latest:
+        raise _Invalid(
+            f"field {field!r} is {published.isoformat()}, in the future (the latest date "
+            f"accepted now is {latest.isoformat()}: BRIEFBOT_MAX_FUTURE_DAYS)",
+            field,
+        )
+
+
 def _parse_authors(value: Any, field: str = "authors") -> tuple[str, ...]:
     """Authors from a list, or a string separated by ';' or ','."""
     if value is None:
@@ -623,5 +835,5 @@ def _located(path: Path, lineno: int | None = None) -> Iterator[None]:
     try:
         yield
     except _Invalid as exc:
-        where = f"{path}:{lineno}" if lineno else str(path)
+        where = f"{shown(path)}:{lineno}" if lineno else shown(path)
         raise LoadError(f"{where}: {exc}") from None

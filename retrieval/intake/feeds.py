@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 import xml.sax
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.errors import BriefbotError
+from retrieval.datadir import connect
+from retrieval.errors import BriefbotError, SettingsError
 from retrieval.intake.articles import extract_page, missing_article_text
 from retrieval.intake.fetch import FetchError, FetchPolicy, Response, fetch
 from retrieval.intake.ingest import IngestReport
@@ -44,10 +45,20 @@ class FeedOptions:
     max_attempts: int = 5  # a page that fails this many rounds is given up on (and logged)
     max_new_items: int = 200  # per feed and round: a feed's first fetch can list hundreds
     policy: FetchPolicy = FetchPolicy()  # which URLs may be fetched
+    # Item pages fetched at once, and how long they may take in all in one round: one at a time,
+    # N pages that drip their answer cost N x 15 s a round, and held up every other feed.
+    concurrency: int = 4
+    round_s: float = 120.0
+    max_future_days: float = 1.0  # a page dated later than this ahead of now is refused
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedOptions:
-        return cls(policy=FetchPolicy.allowing(settings.fetch_allow_hosts))
+        return cls(
+            policy=FetchPolicy.allowing(settings.fetch_allow_hosts),
+            concurrency=settings.feed_concurrency,
+            round_s=settings.feed_round_s,
+            max_future_days=settings.max_future_days,
+        )
 
 
 # -- feeds --------------------------------------------------------------------------------------
@@ -184,14 +195,16 @@ class FeedState:
 
     def __init__(self, path: Path) -> None:
         # Feed URLs and errors are the team's business: a new folder and the file are private
-        # (SQLite gives its journal files the database's mode).
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        os.chmod(path, 0o600)  # a file made by an earlier version was readable by all
+        # (SQLite gives its journal files the database's mode). A data directory that is a
+        # file, or that cannot be written, is a SettingsError naming it (no traceback).
         self.path = path
         self._lock = threading.Lock()
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.executescript(_SCHEMA)
+        self.db = connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self.db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:  # e.g. a read-only file or folder
+            self.db.close()
+            raise SettingsError(f"BRIEFBOT_DATA_DIR: cannot write {path} ({exc})") from None
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | str) -> FeedState:
@@ -373,16 +386,60 @@ class FeedReader:
         )
         log.info("%s: %d items, %d new", feed, len(items), len(new))
 
+    def _page(self, item: FeedItem) -> Article:
+        response = self.fetch(
+            item.link, timeout=self.options.page_timeout_s, policy=self.options.policy
+        )
+        if response.status != 200:
+            raise FetchError(f"HTTP {response.status}")
+        article = page_article(response.body, item, response.charset)
+        latest = (datetime.now(UTC) + timedelta(days=self.options.max_future_days)).date()
+        if article.published is not None and article.published > latest:
+            raise FetchError(
+                f"dated {article.published.isoformat()}, in the future (the latest date "
+                f"accepted now is {latest.isoformat()}: BRIEFBOT_MAX_FUTURE_DAYS)"
+            )
+        return article
+
     def _fetch_pages(self, feed: str, report: FeedReport) -> None:
+        """The pending items' pages, `concurrency` at a time, for at most `round_s` seconds:
+        a page not fetched by then is left pending for the next round, its attempts
+        untouched (each fetch has its own deadline too)."""
+        pending = self.state.pending(feed)
+        if not pending:
+            return
+        pool = ThreadPoolExecutor(
+            max_workers=min(self.options.concurrency, len(pending)),
+            thread_name_prefix="briefbot-page",
+        )
+        try:
+            futures: list[Future[Article]] = [pool.submit(self._page, item) for item, _ in pending]
+            wait(futures, timeout=self.options.round_s)
+        finally:
+            # Pages not begun are not fetched; those under way end by their own deadline.
+            pool.shutdown(wait=False, cancel_futures=True)
+        late = [
+            item
+            for (item, _), f in zip(pending, futures, strict=True)
+            if f.cancelled() or not f.done()
+        ]
+        if late:
+            log.warning(
+                "feed %s: %d pages not fetched within %g s; fetched next round",
+                feed,
+                len(late),
+                self.options.round_s,
+            )
+            report.failures.append(
+                f"{feed}: {len(late)} item pages not fetched within {self.options.round_s:g} s "
+                "(BRIEFBOT_FEED_ROUND_S)"
+            )
         articles: list[tuple[FeedItem, Article]] = []
-        for item, attempts in self.state.pending(feed):
+        for (item, attempts), future in zip(pending, futures, strict=True):
+            if not future.done() or future.cancelled():
+                continue
             try:
-                response = self.fetch(
-                    item.link, timeout=self.options.page_timeout_s, policy=self.options.policy
-                )
-                if response.status != 200:
-                    raise FetchError(f"HTTP {response.status}")
-                articles.append((item, page_article(response.body, item, response.charset)))
+                articles.append((item, future.result()))
             except Exception as exc:  # one page (even one that trips a bug) spoils no other
                 why = reason(exc)
                 if not isinstance(exc, FetchError):

@@ -138,7 +138,8 @@ class FetchPolicy:
                 allowed.append(a)
             else:
                 where = a if a == host else f"{host} resolves to {a}, which"
-                refusals.append(f"refused: {where} is a {why} address")
+                an = "an" if why[0] in "aeiou" else "a"  # "an unspecified address"
+                refusals.append(f"refused: {where} is {an} {why} address")
         if not allowed:
             raise FetchError(f"{refusals[0]} (allow it with BRIEFBOT_FETCH_ALLOW_HOSTS)")
         return parts, allowed

@@ -17,7 +17,7 @@ import numpy as np
 from retrieval.config import Settings
 from retrieval.errors import LoadError
 from retrieval.index.store import Store
-from retrieval.intake.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
+from retrieval.intake.articles import ReadOptions, iter_paths, load_path
 from retrieval.intake.chunking import Chunk, CountTokens, chunk_article
 from retrieval.models import Article
 
@@ -36,6 +36,7 @@ class IngestReport:
     chunks: int = 0
     tokens: int = 0
     failures: list[str] = field(default_factory=list)  # one message per failure, naming the file
+    skipped: list[str] = field(default_factory=list)  # files of a folder not read, and why
     seconds: float = 0.0
     encode_seconds: float = 0.0
 
@@ -107,15 +108,18 @@ def content_hash(article: Article, recipe: str) -> str:
 def load_articles(
     paths: Iterable[Path | str],
     report: IngestReport,
-    max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
+    options: ReadOptions | None = None,
 ) -> list[Article]:
-    """Every article in paths; a bad file is recorded in the report and skipped."""
-    files = list(iter_paths(paths))  # a missing path is an error before anything is done
+    """Every article in paths; a bad file is recorded in the report and skipped, and so is
+    what a folder holds that is not read (a link out of it, a named pipe)."""
+    options = options or ReadOptions()
+    # A missing path is an error before anything is done.
+    files = list(iter_paths(paths, options, report.skipped.append))
     articles: dict[str, Article] = {}
     for path in files:
         try:
             loaded = load_path(
-                path, on_error=lambda e: report.failures.append(str(e)), max_bytes=max_bytes
+                path, on_error=lambda e: report.failures.append(str(e)), options=options
             )
         except LoadError as exc:
             report.failures.append(str(exc))

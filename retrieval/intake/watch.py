@@ -7,6 +7,7 @@ again next round); only a SettingsError, which no round can mend, stops the watc
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.errors import LoadError, SettingsError
-from retrieval.intake.articles import DEFAULT_MAX_ARTICLE_BYTES, iter_paths, load_path
+from retrieval.intake.articles import ReadOptions, iter_paths, load_path, shown
 from retrieval.intake.feeds import FeedReader, FeedReport, IngestArticles, reason
 from retrieval.intake.ingest import IngestReport
 from retrieval.models import Article
@@ -29,35 +30,44 @@ class FolderWatcher:
         self,
         folders: Sequence[Path],
         ingest: IngestArticles,
-        max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
+        options: ReadOptions | None = None,
     ) -> None:
         self.folders = list(folders)
         self.ingest = ingest
-        self.max_article_bytes = max_article_bytes
+        self.options = options or ReadOptions()
         self._seen: dict[Path, tuple[int, int]] = {}  # path -> (mtime_ns, size)
+        self._skipped: set[str] = set()  # skips already reported (once each, not every round)
+
+    def _skip(self, report: IngestReport, why: str) -> None:
+        if why not in self._skipped:
+            self._skipped.add(why)
+            log.warning("%s", why)
+            report.skipped.append(why)
 
     def poll(self) -> IngestReport:
         report = IngestReport()
         changed: dict[Path, tuple[int, int]] = {}
         for folder in self.folders:
             try:
-                for path in iter_paths([folder]):
+                for path in iter_paths([folder], self.options, lambda w: self._skip(report, w)):
                     st = path.stat()
                     if self._seen.get(path) != (st.st_mtime_ns, st.st_size):
                         changed[path] = (st.st_mtime_ns, st.st_size)
             except (LoadError, OSError) as exc:
-                log.warning("folder %s: %s; trying again next round", folder, exc)
-                report.failures.append(f"{folder}: {exc}")
+                log.warning("folder %s: %s; trying again next round", shown(folder), exc)
+                report.failures.append(f"{shown(folder)}: {exc}")
             except Exception as exc:  # a bug met in one folder must not stop the others
-                log.exception("folder %s failed unexpectedly; trying again next round", folder)
-                report.failures.append(f"{folder}: {reason(exc)}")
+                log.exception(
+                    "folder %s failed unexpectedly; trying again next round", shown(folder)
+                )
+                report.failures.append(f"{shown(folder)}: {reason(exc)}")
         articles: dict[str, Article] = {}
         for path in changed:
             try:
                 for a in load_path(
                     path,
                     on_error=lambda e: report.failures.append(str(e)),
-                    max_bytes=self.max_article_bytes,
+                    options=self.options,
                 ):
                     articles[a.id] = a
             except LoadError as exc:
@@ -65,8 +75,8 @@ class FolderWatcher:
                 report.failures.append(str(exc))
             except Exception as exc:  # one file that trips a loader bug spoils no other
                 # Remembered as seen like a LoadError: read again once the file changes.
-                log.exception("%s could not be loaded", path)
-                report.failures.append(f"{path}: {reason(exc)}")
+                log.exception("%s could not be loaded", shown(path))
+                report.failures.append(f"{shown(path)}: {reason(exc)}")
         if articles:
             result = self.ingest(list(articles.values()))
             report.added, report.updated = result.added, result.updated
@@ -86,16 +96,23 @@ class WatchConfig:
     interval_s: float = 900.0
 
 
+# The longest wait between two rounds: a week (longer is a typo, and past about 10^11 s the
+# wait itself overflows: `--interval 99999999999h` ended in OverflowError).
+MAX_INTERVAL_S = 7 * 24 * 3600
+
+
 def parse_interval(value: str, name: str) -> float:
-    """'90s', '15m', '2h' or a number of seconds."""
+    """'90s', '15m', '2h', '1d' or a number of seconds: from 1 s to a week."""
     v = value.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
         seconds = float(v[:-1]) * units[v[-1]] if v and v[-1] in units else float(v)
     except ValueError:
         seconds = -1
-    if seconds < 1:
+    if not math.isfinite(seconds) or seconds < 1:
         raise SettingsError(f"{name}: {value!r} is not an interval such as 90s, 15m or 2h")
+    if seconds > MAX_INTERVAL_S:
+        raise SettingsError(f"{name}: {value!r} is longer than a week (7d), the longest interval")
     return seconds
 
 
