@@ -18,6 +18,7 @@ from retrieval.answering.attribution import (
     has_quote,
 )
 from retrieval.answering.features import Subject, WordMatcher, content_words, subject
+from retrieval.answering.features import stem as word_stem
 from retrieval.answering.learned import (
     ANSWER_FEATURES,
     SENTENCE_FEATURES,
@@ -309,10 +310,11 @@ def _compose_speaker(
     covered: dict[int, float] = {}
     if subj.words:
         covered = {
-            a: subj.exact(
+            a: subj.soft(
                 " ".join(t for _, t in _article_pieces(snap, a))
                 + " "
-                + (snap.articles[a].title or "")
+                + (snap.articles[a].title or ""),
+                matcher,
             )
             for a in {c.article for c in pool}
         }
@@ -586,14 +588,15 @@ def _compose_learned(
             (c.text, t, snap.articles[c.article].published)
             for c, t in zip(chosen, titles, strict=True)
         ],
-        dict(zip(subj.stems, map(float, subj.weights), strict=True)),
+        # outcome.holds reads the index's terms: the same words, stemmed as the index does
+        dict(zip(map(stem, subj.words), map(float, subj.weights), strict=True)),
         now,
     )
     off_subject = ctx is None and _off_subject(snap, subj, chosen, titles, wants, article_text)
     published = snap.articles[pool[top].article].published
     # What the question names that none of the articles found holds: a person, a place or a
     # thing they don't mention (a question about something else, or not in the news indexed).
-    held = {stem(w) for a in {c.article for c in pool} for w in content_words(article_text(a))}
+    held = {word_stem(w) for a in {c.article for c in pool} for w in content_words(article_text(a))}
     absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
     missing = float(absent @ subj.weights / subj.total) if subj.words else 0.0
     heaviest_missing = float(bool(subj.words) and absent[int(np.argmax(subj.weights))] > 0)
@@ -665,6 +668,8 @@ def _off_subject(
     heaviest = [subj.stems[i] for i in np.argsort(-subj.weights)[:2]]
     return not any(
         _NUMBER.search(c.text)
-        and all(h in {stem(w) for w in content_words(article_text(c.article))} for h in heaviest)
+        and all(
+            h in {word_stem(w) for w in content_words(article_text(c.article))} for h in heaviest
+        )
         for c in chosen
     )

@@ -16,7 +16,22 @@ from functools import lru_cache
 
 import numpy as np
 
-from retrieval.index.lexical import STOPWORDS, stem
+from retrieval.index.lexical import STOPWORDS
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """Snowball's English stemmer (Porter 2): "sidelining" and "sideline", "fined" and
+    "fine" meet."""
+    return str(_stemmer().stemWord(word))
+
 
 # Words that ask for someone's words or name the time asked about, not the subject: "what did
 # X say about ... yesterday", "how many ... did they win".
