@@ -19,8 +19,9 @@ built at the right size is reused. Then, for each size:
 Then the growth of each figure, fitted as a power of the number of chunks, and its value
 extrapolated to 6 million chunks (a year of a 2,000-article-a-day feed).
 
-The serving process answers with BRIEFBOT_MIN_RELEVANCE=-1: random vectors are not similar
-to any question, and the answer is still composed and cited as usual.
+The serving process answers with BRIEFBOT_MIN_RELEVANCE=-1 and BRIEFBOT_ANSWER_STEPS empty:
+random vectors are not similar to any question, and the answer is still composed and cited as
+usual.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def make_article(
 def settings_for(folder: Path) -> Any:
     from retrieval.config import Settings
 
-    return Settings(data_dir=folder, _env_file=None, min_relevance=-1.0)
+    return Settings(data_dir=folder, _env_file=None, min_relevance=-1.0, answer_steps="")
 
 
 def build_store(folder: Path, n: int) -> dict[str, float]:

@@ -74,8 +74,13 @@ class Settings(BaseSettings):
     are skipped, and each skip is reported."""
 
     # Answering.
-    min_relevance: float = Field(0.20, ge=-1.0, le=1.0)
-    """Below this cosine similarity the bot says the articles don't answer."""
+    min_relevance: float = Field(0.0, ge=-1.0, le=1.0)
+    """A floor on the cosine similarity of the question and the best cited passage, below which
+    the bot says the articles don't answer, on top of the learned answerability score (which
+    decides alone at the default, 0)."""
+    answer_steps: str = "learned_gate,outcome,off_subject,speaker_topic"
+    """The answerer's named steps that run, comma-separated (docs/retrieval.md lists what each
+    catches); empty: none, every question is answered with its best sentences."""
     max_citations: int = Field(5, ge=1, le=20)
     """Citations per answer."""
     max_question_chars: int = Field(2000, ge=10)

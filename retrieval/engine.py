@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.answering.answer import ComposeOptions
+from retrieval.answering.answer import ComposeOptions, answer_steps
 from retrieval.answering.chain import AnswerChain, as_date
 from retrieval.answering.timewindow import check_window
 from retrieval.config import Settings
@@ -73,7 +73,9 @@ class Engine:
         self._lock = threading.RLock()
         self._search_options = search_options or SearchOptions(k=settings.retrieve_k)
         self._compose_options = ComposeOptions(
-            max_citations=settings.max_citations, min_relevance=settings.min_relevance
+            max_citations=settings.max_citations,
+            min_relevance=settings.min_relevance,
+            steps=answer_steps(settings.answer_steps),
         )
         self._answerer: AnswerChain | None = None
         self.metrics = Metrics()  # what this engine counts (served at /metrics)

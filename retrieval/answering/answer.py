@@ -27,6 +27,7 @@ from retrieval.answering.learned import (
 )
 from retrieval.answering.outcome import looks_ahead, unreported
 from retrieval.answering.timewindow import MONTHS
+from retrieval.errors import SettingsError
 from retrieval.index.lexical import stem, terms
 from retrieval.index.search import RankedArticle, Snapshot
 from retrieval.intake.articles import page_line_kind
@@ -49,7 +50,7 @@ class Candidate:
 @dataclass(frozen=True)
 class ComposeOptions:
     max_citations: int = 5
-    min_relevance: float = 0.20
+    min_relevance: float = 0.0  # a floor on the best cited passage's cosine (Settings)
     max_articles: int = 4
     chunks_per_article: int = 4
     keep_ratio: float = 0.4  # keep sentences scoring at least this share of the best
@@ -75,6 +76,17 @@ STEPS: dict[str, str] = {
     "speaker_topic": "cites a person's words only from articles holding 0.4 of the question's "
     "subject; written on the dev weeks' chat set",
 }
+
+
+def answer_steps(names: str) -> frozenset[str]:
+    """The steps named in BRIEFBOT_ANSWER_STEPS (comma-separated); an unknown name is refused."""
+    steps = frozenset(n.strip() for n in names.split(",") if n.strip())
+    if unknown := sorted(steps - set(STEPS)):
+        raise SettingsError(
+            f"BRIEFBOT_ANSWER_STEPS: unknown step {', '.join(unknown)}; "
+            f"the steps are {', '.join(STEPS)}"
+        )
+    return steps
 
 
 ABSTAIN = prompts.load("abstain")
@@ -274,9 +286,6 @@ def compose(
         return _compose_speaker(
             question, speaker, people, snap, ranked, options, matcher, now, explain
         )
-    best_dense = max((h.dense for r in ranked for h in r.hits), default=-1.0)
-    if best_dense < options.min_relevance:
-        return Answer(question, ABSTAIN, True)
     return _compose_learned(question, snap, ranked, options, context, now, matcher, explain)
 
 
@@ -630,6 +639,8 @@ def _compose_learned(
         )
     if "learned_gate" in options.steps and p_right < m.answer_threshold:
         return Answer(question, UNREPORTED if preview else ABSTAIN, True)
+    if chosen[0].chunk_dense < options.min_relevance:
+        return Answer(question, ABSTAIN, True)
     if "outcome" in options.steps and preview:
         return Answer(question, UNREPORTED, True)
     if "off_subject" in options.steps and off_subject:
