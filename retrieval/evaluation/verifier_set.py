@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.answering.verification import Passage
+from retrieval.answering.verification import Passage, Verifier
 from retrieval.config import PROJECT_ROOT
 
 SET_DIR = PROJECT_ROOT / "bench" / "verifier_set"
@@ -90,3 +90,13 @@ def measure(cases: Iterable[Case], kept: Callable[[Case], bool]) -> dict[str, fl
         got = by_kind.get(kind, [])
         out[f"caught: {kind}"] = sum(not k for k in got) / max(len(got), 1)
     return out
+
+
+def verifier_figures(verifier: Verifier, split: str = "held_out") -> dict[str, float]:
+    """ "faithful kept" and "errors caught" of `verifier` (with its judge, if it has one) on
+    the set's `split`; {} when the set is not here (an install without bench/)."""
+    if not (SET_DIR / "split.json").is_file():
+        return {}
+    cases = [c for c in load() if c.split == split]
+    m = measure(cases, lambda c: verifier.check(c.sentence, c.passages, c.question).kept)
+    return {"faithful_kept": m["faithful kept"], "errors_caught": m["errors caught"]}
