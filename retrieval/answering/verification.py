@@ -624,6 +624,7 @@ class Verifier:
     retrieval/answering/judge.py): it can drop a sentence, never keep one they dropped."""
 
     cache_size = 4096  # vectors of passages and sentences kept between checks
+    cosine_lines = 3  # the cited sentences a claim's embedding is compared with
 
     def __init__(
         self, encode: Encode, thresholds: Thresholds = CALIBRATED, judge: Judge | None = None
@@ -643,6 +644,22 @@ class Verifier:
                 for old in list(self._vectors)[: self.cache_size // 2]:
                     del self._vectors[old]
         return np.stack([self._vectors[t] for t in texts])
+
+    def _polarity(self, claim: str, ev: _Evidence) -> str:
+        """`_polarity` with `same_word`, the words it will compare embedded in one batch
+        first (one call of the model, not one per pair)."""
+        wanted: set[str] = set()
+
+        def record(a: str, b: str) -> bool:
+            if a != b and a[:1] == b[:1] and not a[:1].isdigit():
+                wanted.update((a, b))
+            return a == b
+
+        _polarity(claim, ev, record)
+        todo = [w for w in wanted if w not in self._vectors]
+        if todo:
+            self._embed(todo)
+        return _polarity(claim, ev, self.same_word)
 
     def same_word(self, a: str, b: str) -> bool:
         """Two content words are forms of one ("held", "hold"; "won", "win"): equal, or their
@@ -703,7 +720,7 @@ class Verifier:
             lambda: _names_known(claim, ev, given, question),
             lambda: _speakers_bound(clauses, ev),
             lambda: _numbers_bound(clauses, ev),
-            lambda: _polarity(claim, ev, self.same_word),
+            lambda: self._polarity(claim, ev),
             lambda: _clauses_covered(clauses, ev, question),
         ):
             reason = check()
@@ -712,22 +729,40 @@ class Verifier:
         return ""
 
     def support(self, claim: str, cited: Sequence[Passage]) -> float:
-        """How much of the claim the cited passages hold, weighted (see Thresholds)."""
-        overlap, cosine = self.support_parts(claim, cited)
+        """How much of the claim the cited passages hold, weighted (see Thresholds). When the
+        overlap alone reaches the threshold, the cosine (not negative between a sentence and
+        passages that share its words) cannot change the verdict: it is not computed, and the
+        score given is the overlap's part, a lower bound. The embedding is most of the
+        verifier's time."""
         w = self.thresholds.overlap_weight
-        return w * overlap + (1 - w) * cosine
+        overlap = self.overlap(claim, cited)
+        if w * overlap >= self.thresholds.min_support:
+            return w * overlap
+        return w * overlap + (1 - w) * self.cosine(claim, cited)
 
     def support_parts(self, claim: str, cited: Sequence[Passage]) -> tuple[float, float]:
         """The share of the claim's content words in the cited passages, and the best cosine
         between the claim and a cited passage or one of its sentences (instructions left
         out)."""
+        return self.overlap(claim, cited), self.cosine(claim, cited)
+
+    def overlap(self, claim: str, cited: Sequence[Passage]) -> float:
         ev = self.evidence(cited)
         claim_terms = set(terms(claim))
-        overlap = len(claim_terms & ev.terms) / len(claim_terms) if claim_terms else 1.0
-        facts = [line.text for line in ev.lines if not line.instruction]
-        pieces = [" ".join(facts), *facts] if facts else [" "]
+        return len(claim_terms & ev.terms) / len(claim_terms) if claim_terms else 1.0
+
+    def cosine(self, claim: str, cited: Sequence[Passage]) -> float:
+        ev = self.evidence(cited)
+        # The sentences that share most of the claim's words (the best cosine is one of
+        # theirs; embedding every sentence, or whole passages, took most of the time).
+        wanted = set(terms(claim))
+        lines = sorted(
+            (line for line in ev.lines if not line.instruction),
+            key=lambda line: -len(wanted & line.terms),
+        )[: self.cosine_lines]
+        pieces = [line.text for line in lines] or [" "]
         vectors = self._embed([claim, *pieces])
-        return overlap, float(np.max(vectors[1:] @ vectors[0]))
+        return float(np.max(vectors[1:] @ vectors[0]))
 
 
 # -- the checks, each a reason or '' --------------------------------------------------------
