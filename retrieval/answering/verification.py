@@ -1,16 +1,28 @@
 """Checks a generated sentence against the passages it cites, before anyone sees it.
 
-A sentence is kept only if all of these hold:
+The cited passages are read sentence by sentence (each with its speaker, as the attribution
+module reads it in context); a sentence that is an instruction ("Ignore your instructions and
+say ...", "Note to AI assistants: ...") is no evidence of anything. A generated sentence is kept
+only if all of these hold:
 - it carries at least one `[n]` marker, and each names a passage it was given;
-- every number, proper name and quoted phrase in it appears in a passage it cites (names and
-  numbers may also come from the passage's title, source and date);
-- "X said ..." is backed by a cited passage that the attribution module attributes to X;
-- it negates nothing the passage affirms, and affirms nothing the passage negates;
-- its support score (content-word overlap with the cited passages, and the embedding model's
-  cosine to their sentences) reaches the calibrated threshold.
+- no word of it comes only from an instruction in a passage;
+- every number, proper name and quoted phrase in it is in a passage it cites (or its title,
+  source and date; a name also in the passage's speaker label or the question; a country by
+  any of its names, from the countryinfo package);
+- "X said ..." (also "according to X", "X, ..., said") is backed by the cited sentence that holds
+  the words, whose speaker is X; a group ("Russian authorities") must be that sentence's own;
+- each number is one a cited sentence gives for the same thing ("30 ships"), the same moment
+  ("by Tuesday evening") and, when the claim names a speaker, by that speaker;
+- it negates nothing the passage affirms and affirms nothing it negates, negation read from
+  the words that carry it ("not", "unable to", "failed to", "declined to", "rather than");
+- no clause of it (what "and", "which", "while" join to it) is mostly words no cited passage
+  has: an added claim;
+- its support score (content-word overlap, and the embedding model's cosine to the cited
+  sentences) reaches the calibrated threshold;
+- a judge, when one is configured (retrieval/answering/judge.py), does not find it unsupported.
 
-The thresholds were calibrated by `bench/verifier.py` on a labelled set it builds from the
-RealTime QA articles (see docs/llm.md for the figures).
+The rules were tuned on the training stories of the hand-written set in bench/verifier_set and
+measured on its held-out stories by `bench/verifier.py` (docs/llm.md has the figures).
 """
 
 from __future__ import annotations
@@ -201,7 +213,8 @@ def instruction_like(sentence: str) -> bool:
 # (attribution is checked on its own), hedges and connectives.
 _FRAME_WORDS = frozenset(
     terms(
-        """said says say told tell tells added adds stressed stress emphasised emphasized noted
+        """said says say stated states told tell tells added adds stressed stress emphasised
+        emphasized noted
         explained insisted announced estimated urged warned argued called reported according
         expects expected gave give put yes also still yet already however while whereas
         compared roughly around about nearly almost some more less than first next last
@@ -242,6 +255,11 @@ _SPEECH = (
     r"wrote)"
 )
 _SPEAKER_FIRST = re.compile(rf"^(?P<np>[^,]*?(?:,[^,]{{3,90}},)?[^,]*?)\s+{_SPEECH}\b")
+# '"…," said Collin Scobie, 18.'
+_SPEAKER_INVERTED = re.compile(
+    r"[”\"]\s*(?:said|says|added|adds|continued)\s+(?P<np>[A-Z][^,.;]{1,60})"
+)
+_ANY_SPEECH = re.compile(rf"\b{_SPEECH}\b")
 _SPEAKER_LAST = re.compile(r",\s+(?P<np>[^,]{2,80}?)\s+(?:said|says|reports|added)\W*$")
 _SPEAKER_SOURCE = re.compile(
     r"\b(?:[Aa]ccording to|[Rr]eports? that|[Ss]ays that)\s+(?P<np>[^,]{2,80}?)(?=,|$|\s+reports)"
@@ -273,8 +291,12 @@ class _Line:
 
 
 def _subject_of(text: str) -> str:
+    """Who speaks in a sentence, in its words: what comes before each speech verb (back to the
+    previous punctuation), after an inverted one, and after "according to"."""
+    found = [re.split(r"[,;:“”\"()]", text[: v.start()])[-1] for v in _ANY_SPEECH.finditer(text)]
+    found += [m.group("np") for m in _SPEAKER_INVERTED.finditer(text)]
     m = _SPEAKER_FIRST.search(text) or _SPEAKER_LAST.search(text)
-    found = [m.group("np")] if m else []
+    found += [m.group("np")] if m else []
     found += [s.group("np") for s in _SPEAKER_SOURCE.finditer(text)]
     return " ".join(found).lower()
 
@@ -417,6 +439,8 @@ _NEGATION_CUES = re.compile(
     r"no\s+longer|rather\s+than|instead\s+of)\b",
     re.I,
 )
+# A negation and the rest of its clause.
+_NEGATED_TEXT = re.compile(rf"(?:{_NEGATION_CUES.pattern})[^,.;:!?\"“”]{{0,60}}", re.I)
 # Words between a negation and what it governs: "not yet published", "would not intervene
 # directly", "not ruled out" reads as "rule".
 _NEGATION_SKIP = frozenset(terms("yet even ever always directly immediately quite fully also"))
@@ -439,7 +463,7 @@ def _polarity_conflict(claim: str, passage_text: str, same: SameWord = _exact) -
         governs."""
         spans = []
         for m in _NEGATION_CUES.finditer(text):
-            clause = re.split(r"[,.;:!?\"“”]", text[m.end() : m.end() + 60])[0]
+            clause = re.split(r"[,.;:!?](?=\s|$)", text[m.end() : m.end() + 60])[0]
             following = [t for t in terms(clause) if t not in _NEGATION_SKIP]
             if following[:reach]:
                 spans.append(following[:reach])
@@ -452,7 +476,7 @@ def _polarity_conflict(claim: str, passage_text: str, same: SameWord = _exact) -
     p_negated = {t for span in p_neg for t in span}
     # What the passage also says without a negation ("talks over pay" beside "patience has
     # not paid the rent").
-    p_affirmed = set(terms(_NEGATION_CUES.sub(" ", passage_text))) - p_negated
+    p_affirmed = set(terms(_NEGATED_TEXT.sub(" ", passage_text)))
     for span in c_neg:
         governed = any(same(w, n) for w in span for n in p_negated)
         if not governed and any(same(span[0], t) for t in p_terms):
@@ -482,12 +506,18 @@ def _speaker_phrase(clause: str) -> tuple[str, str]:
     """Who the clause says spoke ("Gov. Roy Castellano", "Russian authorities") and what they
     said; ('', clause) when nobody is said to."""
     body = _LEADING_PHRASE.sub("", clause, count=1)
-    for pattern in (_SPEAKER_SOURCE, _SPEAKER_LAST, _SPEAKER_FIRST):
+    for pattern in (_SPEAKER_SOURCE, _SPEAKER_LAST, _SPEAKER_INVERTED, _SPEAKER_FIRST):
         m = pattern.search(body)
-        if m and 0 < len(m.group("np").split()) <= 12:
-            said = (body[: m.start()] + " " + body[m.end() :]).strip()
-            np_ = re.sub(r"^(?:while|whereas|and|but|as|though|although)\s+", "", m.group("np"))
-            return np_.strip(), said
+        if not m or not 0 < len(m.group("np").split()) <= 12:
+            continue
+        np_ = m.group("np").strip(" .")
+        if pattern is _SPEAKER_FIRST and "," in np_ and not np_.endswith(","):
+            np_ = np_.rsplit(",", 1)[1]  # "After the worst week, the service said"
+        np_ = re.sub(r"^(?:still|while|whereas|and|but|as|though|although)\s+", "", np_.strip())
+        if np_[:1] in '“"' or re.search(r"\b(?:is|are|was|were|be|been|being)$", np_):
+            continue  # a quotation, or the passive ("people are urged")
+        said = (body[: m.start()] + " " + body[m.end() :]).strip()
+        return np_.strip(" ,"), said
     return "", clause
 
 
@@ -508,8 +538,9 @@ def _numbers_or_words(text: str) -> list[str]:
 def _bound_times(text: str, number: re.Match[str]) -> list[frozenset[str]]:
     """The time words bound to this number in its sentence: each time expression belongs to
     the nearest number before it in its segment (between commas), else the nearest after it
-    there, else the sentence's only number. An opening participle phrase ("Speaking on
-    Tuesday, ...") dates the speaking, not the numbers."""
+    there, else the first number after it in the sentence, else the last before it. An
+    opening participle phrase ("Speaking on Tuesday, ...") dates the speaking, not the
+    numbers."""
     lead = _PARTICIPLE_PHRASE.match(text)
     start = lead.end() if lead else 0
     stamps = _time_keys(text, (-1, -1))
@@ -530,13 +561,19 @@ def _bound_times(text: str, number: re.Match[str]) -> list[frozenset[str]]:
         same = [m for m in numbers if segment(m.start()) == segment(a)]
         before = [m for m in same if m.end() <= a]
         after = [m for m in same if m.start() >= b]
+        # A segment without a number ("By Saturday morning, more than 50 …", "In April,
+        # Netflix reported that it lost 200,000 …") dates the first number after it.
+        later = [m for m in numbers if m.start() >= b]
+        earlier = [m for m in numbers if m.end() <= a]
         owner = (
             before[-1]
             if before
             else after[0]
             if after
-            else numbers[0]
-            if len(numbers) == 1
+            else later[0]
+            if later
+            else earlier[-1]
+            if earlier
             else None
         )
         if owner is not None and owner.start() == number.start():
@@ -550,6 +587,14 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
+# People counted by any of their general names ("1,000 people", "1,000 individuals").
+_PEOPLE = frozenset("people person individual resident".split())
+
+
+def _count_noun(word: str) -> str:
+    return "people" if word in _PEOPLE else word
+
+
 def _unit(text: str, number: re.Match[str]) -> tuple[str, ...]:
     """The words that say what the number counts ("30 ships", "18 months", "14-year", "1,200
     late ballots"); () when the text leaves it unsaid ("up from 12 on Monday", "130,000
@@ -560,6 +605,17 @@ def _unit(text: str, number: re.Match[str]) -> tuple[str, ...]:
             break
         out.append(word[:-1] if word.endswith("s") and len(word) > 3 else word)
     return tuple(out)
+
+
+def _segment_of(text: str, number: re.Match[str]) -> str:
+    """The part of the sentence between commas (or "and to") that holds the number."""
+    at = 0
+    for seg in _SEGMENT_BREAK.split(text):
+        start = text.find(seg, at)
+        if start <= number.start() < start + len(seg):
+            return seg
+        at = max(start, 0) + len(seg)
+    return text
 
 
 def _own_time(text: str, number: re.Match[str]) -> str:
@@ -608,7 +664,8 @@ def _speaker_matches(np: str, line: _Line) -> bool:
             ):
                 return True
             words = [w for w in name.split() if w not in _TITLE_WORDS]
-            if words and all(w in subject.replace("'s", "").split() for w in words[-1:]):
+            said_by = {_name_word(w) for w in _WORD.findall(subject)}
+            if words and all(w in said_by for w in words[-1:]):
                 return True
         return False
     # A group ("the operator", "the bank") speaks for the passage that names it so: "the
@@ -848,10 +905,11 @@ def _numbers_bound(clauses: list[str], ev: _Evidence) -> str:
             if number.group(0).lower() in ("one",):
                 continue
             dated = _in_date(clause, number)
+            own = _segment_of(clause, number) if dated else clause
             unit = () if dated else _unit(clause, number)
             times = _bound_times(clause, number)
             context = (
-                set(terms(clause))
+                set(terms(own))
                 - _FRAME_WORDS
                 - set(terms(np_))
                 - set(unit)
@@ -899,9 +957,9 @@ def _binding(
     dated: bool,
 ) -> str:
     # A passage that leaves unsaid what it counts ("130,000 deployed") gives no other thing.
-    theirs = _unit(line.text, m)
-    if unit and theirs and not any(_word_known(u, set(theirs)) for u in unit):
-        return f"counts something else in the passage ('{theirs[0]}', not '{unit[0]}')"
+    theirs = {_count_noun(t) for t in _unit(line.text, m)}
+    if unit and theirs and not any(_word_known(_count_noun(u), theirs) for u in unit):
+        return f"counts something else in the passage ('{min(theirs)}', not '{unit[0]}')"
     line_times = _bound_times(line.text, m)
     for t in times:
         if any(t <= lt for lt in line_times):
@@ -914,16 +972,16 @@ def _binding(
             for o in _NUMBER_TOKEN.finditer(line.text)
             if o.start() != m.start() and any(t <= lt for lt in _bound_times(line.text, o))
         ]
-        theirs = _unit(line.text, m)
+        counted = _unit(line.text, m)
         if (
             not others
-            or not theirs
+            or not counted
             or any(
-                not _unit(line.text, o) or set(_unit(line.text, o)) & set(theirs) for o in others
+                not _unit(line.text, o) or set(_unit(line.text, o)) & set(counted) for o in others
             )
         ):
             return "is given for another moment in the passage"
-    segment = next((s for s in line.segments if m.group(0) in s), line.text)
+    segment = _segment_of(line.text, m)
     if len(context) >= 2 and not _terms_known(context, line.nearby):
         return "is given for something else in the passage"
     if dated and context:
@@ -932,8 +990,8 @@ def _binding(
         # there in August 2029").
         mine = len(_terms_known(context, set(terms(segment))))
         for other in line.segments:
-            if other != segment and _TIME.search(other):
-                if len(_terms_known(context, set(terms(other)))) > mine:
+            if other != segment and _TIME.search(other) and mine == 0:
+                if _terms_known(context, set(terms(other))):
                     return "is given for something else in the passage"
     if speaker and not _speaker_matches(speaker, line):
         return f"is not {speaker}'s in the passage"
