@@ -260,7 +260,7 @@ _SPEAKER_INVERTED = re.compile(
     r"[”\"]\s*(?:said|says|added|adds|continued)\s+(?P<np>[A-Z][^,.;]{1,60})"
 )
 _ANY_SPEECH = re.compile(rf"\b{_SPEECH}\b")
-_SPEAKER_LAST = re.compile(r",\s+(?P<np>[^,]{2,80}?)\s+(?:said|says|reports|added)\W*$")
+_SPEAKER_LAST = re.compile(r",[\"”]?\s+(?P<np>[^,]{2,80}?)\s+(?:said|says|reports|added)\W*$")
 _SPEAKER_SOURCE = re.compile(
     r"\b(?:[Aa]ccording to|[Rr]eports? that|[Ss]ays that)\s+(?P<np>[^,]{2,80}?)(?=,|$|\s+reports)"
 )
@@ -511,6 +511,8 @@ def _speaker_phrase(clause: str) -> tuple[str, str]:
         if not m or not 0 < len(m.group("np").split()) <= 12:
             continue
         np_ = m.group("np").strip(" .")
+        if pattern is _SPEAKER_LAST:
+            np_ = np_.lstrip('"”“ ')  # '"…," Tepper said'
         if pattern is _SPEAKER_FIRST and "," in np_ and not np_.endswith(","):
             np_ = np_.rsplit(",", 1)[1]  # "After the worst week, the service said"
         np_ = re.sub(r"^(?:still|while|whereas|and|but|as|though|although)\s+", "", np_.strip())
@@ -668,9 +670,17 @@ def _speaker_matches(np: str, line: _Line) -> bool:
             if words and all(w in said_by for w in words[-1:]):
                 return True
         return False
+    countries = [" ".join(run) for run in _names(np) if aliases_of(" ".join(run))]
+    country_terms = set(terms(" ".join(countries)))
+    group = {t for t in terms(np) if t not in _TITLE_WORDS and t not in country_terms}
+    if countries and not group:
+        # A country speaks ("the United States said"): the sentence's speaker is it, by any
+        # of its names.
+        in_words = f" {_norm(subject)} "
+        forms = {f for c in countries for f in aliases_of(c)}
+        return any(f" {f} " in in_words.replace(".", "") for f in forms)
     # A group ("the operator", "the bank") speaks for the passage that names it so: "the
     # operator" for its chief executive, in an article on the port's operator.
-    group = {t for t in terms(np) if t not in _TITLE_WORDS and not aliases_of(t)}
     return not group - set(terms(subject)) - line.passage_terms
 
 
