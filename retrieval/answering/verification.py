@@ -842,7 +842,7 @@ def _instructed(claim: str, ev: _Evidence) -> str:
         if t in ev.instructed and t not in names and not _word_known(t, ev.terms)
     }
     if taken:
-        return f"it repeats an instruction in a passage ('{sorted(taken)[0]}')"
+        return f"'{sorted(taken)[0]}' is only in an instruction in a passage: no evidence"
     return ""
 
 
