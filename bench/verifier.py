@@ -1,5 +1,13 @@
-"""Calibrate and measure the verifier of generated sentences (retrieval/answering/verification.py)
-on a labelled set built here, at run time, from the RealTime QA articles (never committed).
+"""Measure the verifier of generated sentences (retrieval/answering/verification.py) on two sets.
+
+The realistic set (the result): bench/verifier_set, written by hand, faithful answers in a chat
+model's styles and answers with one plausible error each over fictional articles, split by story
+before tuning (split.json); figures per kind of error, held out and training part, the checks
+alone and with a judge served by the local OpenAI-compatible double with scripted judgements;
+the verification time per answer.
+
+The mechanical set (--mechanical): built here, at run time, from the RealTime QA articles (never
+committed), as below.
 
 Each item is a sentence citing one passage (a sentence of an article, with its neighbour in the
 paragraph, as a citation quotes it):
@@ -14,7 +22,7 @@ and embedding cosine, weighed equally) is chosen on the 70 (see `calibrate`), th
 the 30 held out. Goal: precision >= 0.95 at rejecting unsupported sentences and recall >= 0.90
 of supported ones.
 
-    python bench/verifier.py [--articles 400] [--json]
+    python bench/verifier.py [--mechanical] [--articles 400] [--json]
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from _common import CORPUS, DEV
+from _common import CORPUS, DEV, percentile
 
 from retrieval.answering.attribution import PRONOUN, Cast, attribute, name_words
 from retrieval.answering.verification import (
@@ -37,8 +45,12 @@ from retrieval.answering.verification import (
     Thresholds,
     Verifier,
     speakers_in,
+    strip_markers,
 )
 from retrieval.evaluation.evaluate import read_jsonl
+from retrieval.evaluation.verifier_set import ERROR_KINDS
+from retrieval.evaluation.verifier_set import load as load_set
+from retrieval.evaluation.verifier_set import measure as vs_measure
 from retrieval.index.embedding import NumpyEncoder
 from retrieval.index.lexical import terms
 from retrieval.intake.articles import load_path
@@ -315,11 +327,8 @@ def calibrate(
     return min((t for r, t in found if r >= best - slack), key=lambda t: t.min_support)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--articles", type=int, default=400, help="articles to draw sentences from")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+def mechanical(args: argparse.Namespace) -> dict:
+    """The mechanical perturbations of RealTime QA's articles (the second set)."""
     t0 = time.perf_counter()
     articles = {a.id: a for a in load_path(CORPUS, on_error=lambda e: None)}
     stories = [
@@ -342,8 +351,8 @@ def main() -> None:
         "seconds": round(time.perf_counter() - t0, 1),
     }
     if args.json:
-        print(json.dumps(report, indent=2))
-        return
+        return report
+    print("== the mechanical set (RealTime QA articles, perturbed) ==")
     print(f"thresholds chosen on the training part: {chosen}")
     print(f"thresholds in use (verification.CALIBRATED): {CALIBRATED}")
     for name in ("train", "held_out"):
@@ -361,6 +370,132 @@ def main() -> None:
             )
         )
     print(f"{report['seconds']} s")
+    return report
+
+
+def _answers(cases: list) -> list[list]:
+    """The set's sentences as answers a model might write: per story, runs of three faithful
+    sentences, each with one of the story's errors or none (1 to 4 sentences)."""
+    by_story: dict[str, list] = defaultdict(list)
+    for c in cases:
+        by_story[c.story].append(c)
+    out = []
+    for story in by_story.values():
+        good = [c for c in story if c.faithful]
+        bad = [c for c in story if not c.faithful]
+        runs = [good[k : k + 3] for k in range(0, len(good), 3)]
+        for k, run in enumerate(runs):
+            out.append(run + bad[k : k + 1])
+        out += [[b] for b in bad[len(runs) :]]
+    return out
+
+
+def _verify_answers(verifier_for, answers: list[list]) -> tuple[dict[int, bool], list[float]]:
+    """Each sentence's verdict, and each answer's verification time (ms), a fresh verifier
+    per answer: its passages are new to it, as a new question's are."""
+    kept: dict[int, bool] = {}
+    times = []
+    for answer in answers:
+        verifier = verifier_for()
+        t = time.perf_counter()
+        for c in answer:
+            kept[id(c)] = verifier.check(c.sentence, c.passages, c.question).kept
+        times.append((time.perf_counter() - t) * 1000)
+    return kept, times
+
+
+def _figures(cases: list, kept: dict[int, bool]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in vs_measure(cases, lambda c: kept[id(c)]).items()}
+
+
+def realistic(args: argparse.Namespace) -> dict:
+    """The hand-written set (bench/verifier_set): the checks alone, then with a judge served by
+    the local OpenAI-compatible double (tests/fake_llm.py) with scripted judgements."""
+    import os
+
+    from retrieval.answering.judge import ModelJudge
+    from retrieval.answering.llm import make_chat_model
+    from retrieval.config import Settings
+    from tests.fake_llm import FakeLLM
+
+    cases = load_set()
+    encoder = NumpyEncoder()
+    encoder.encode(["warm"])
+    report: dict = {}
+    for split in ("train", "held_out"):
+        part = [c for c in cases if c.split == split]
+        kept, times = _verify_answers(lambda: Verifier(encoder.encode), _answers(part))
+        report[split] = {"checks": _figures(part, kept)}
+        report[split]["checks"]["ms per answer p50"] = round(percentile(times, 50), 1)
+        report[split]["checks"]["ms per answer p95"] = round(percentile(times, 95), 1)
+        report[split]["checks"]["answers"] = len(times)
+
+    # The judge, through the real LLM path (LangChain's ChatOpenAI, structured output) to the
+    # local double, which answers from a script.
+    fake = FakeLLM()
+    os.environ.setdefault("OPENAI_API_KEY", "unused")
+    settings = Settings(llm="openai:judge", llm_base_url=fake.url, _env_file=None)
+    by_sentence = {strip_markers(c.sentence): c for c in cases}
+    rng = random.Random(22)
+    scripts = {
+        "an exact judge": lambda c: c.faithful,
+        "a judge wrong one time in ten": lambda c: c.faithful != (rng.random() < 0.1),
+        "a judge that finds everything supported": lambda c: True,
+    }
+    try:
+        for name, script in scripts.items():
+
+            def answer(body: dict, script=script) -> dict:
+                case = by_sentence[FakeLLM.judged_sentence(body)]
+                return {"supported": script(case), "reason": "scripted"}
+
+            fake.judge = answer
+            for split in ("train", "held_out"):
+                part = [c for c in cases if c.split == split]
+                judge = ModelJudge(make_chat_model(settings), settings.llm)
+                kept, times = _verify_answers(
+                    lambda judge=judge: Verifier(encoder.encode, judge=judge), _answers(part)
+                )
+                fig = _figures(part, kept)
+                fig["ms per answer p95"] = round(percentile(times, 95), 1)
+                fig["judge calls"] = judge.calls
+                fig["judge ms per call"] = round(1000 * judge.seconds / max(judge.calls, 1), 1)
+                report[split][name] = fig
+    finally:
+        fake.close()
+    if args.json:
+        return report
+    print("== the hand-written set (bench/verifier_set; split by story before tuning) ==")
+    for split in ("held_out", "train"):
+        for name, fig in report[split].items():
+            kinds = " · ".join(f"{k} {fig[f'caught: {k}']:.2f}" for k in ERROR_KINDS)
+            print(
+                f"{split:8} {name}: faithful kept {fig['faithful kept']:.3f} "
+                f"(n={fig['n faithful']:.0f}) · errors caught {fig['errors caught']:.3f} "
+                f"(n={fig['n errors']:.0f}) · by kind: {kinds} · "
+                f"p95 {fig['ms per answer p95']:.1f} ms per answer"
+                + (
+                    f" · {fig['judge calls']} judge calls, {fig['judge ms per call']} ms each"
+                    if "judge calls" in fig
+                    else f" (p50 {fig['ms per answer p50']:.1f}, n={fig['answers']} answers)"
+                )
+            )
+    return report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--articles", type=int, default=400, help="articles to draw sentences from")
+    ap.add_argument(
+        "--mechanical", action="store_true", help="also the mechanical set (about 3 minutes)"
+    )
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    report = {"realistic": realistic(args)}
+    if args.mechanical:
+        report["mechanical"] = mechanical(args)
+    if args.json:
+        print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

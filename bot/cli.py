@@ -455,6 +455,8 @@ def _print_written(written: dict[str, dict[str, float]]) -> None:
     from rich.table import Table
 
     table = Table("answer", "answer in answer", "sentences kept", "written", "abstain")
+    table.add_column("faithful kept")  # the verifier on bench/verifier_set, held out
+    table.add_column("errors caught")
     table.add_column("p50 ms")
     table.add_column("p95 ms")
     table.add_column("n")
@@ -466,6 +468,7 @@ def _print_written(written: dict[str, dict[str, float]]) -> None:
             "–" if kept is None else f"{kept:.3f}",
             "–" if wrote is None else f"{wrote:.3f}",
             f"{m['abstain_rate']:.3f}",
+            *(f"{m[k]:.3f}" if k in m else "–" for k in ("faithful_kept", "errors_caught")),
             f"{m['p50_ms']:.1f}",
             f"{m['p95_ms']:.1f}",
             str(m["n"]),

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     """How long one call to the chat model may take, in seconds."""
     llm_retries: int = Field(2, ge=0, le=5)
     """Tries again after a timeout, a 429 or a server error, then the extractive answer."""
+    llm_judge: str = "same"
+    """Who judges each generated sentence against its cited passages, after the
+    deterministic checks: "same" (the BRIEFBOT_LLM model), another provider:model on the
+    same server, or "off" (the deterministic checks alone)."""
 
     # Feeds: hosts, addresses and CIDR ranges that may be fetched although not public.
     fetch_allow_hosts: str = ""
@@ -152,6 +156,19 @@ class Settings(BaseSettings):
         v = v.strip()
         if v:
             parse_model_name(v)  # a ValueError says what the form is
+        return v
+
+    @field_validator("llm_judge")
+    @classmethod
+    def _llm_judge(cls, v: str) -> str:
+        from retrieval.answering.llm import parse_model_name
+
+        v = v.strip() or "off"
+        if v not in ("same", "off"):
+            try:
+                parse_model_name(v)
+            except ValueError as exc:
+                raise ValueError(f"'same', 'off' or {exc}") from None
         return v
 
     @field_validator("fetch_allow_hosts")

@@ -3,6 +3,10 @@
 It answers `POST /v1/chat/completions` as OpenAI, vLLM or llama.cpp's server do, streamed
 (server-sent events, a few characters per event) or whole; records every request and its
 headers; and can answer 429, 500, or not in time, to exercise the retries.
+
+A request with a `response_format` (the verifier's judge asking for its structured judgement)
+is answered by `judge` instead, a JSON object made per request, and recorded in `judged`, so
+that `requests` holds the writer's requests alone.
 """
 
 from __future__ import annotations
@@ -51,6 +55,12 @@ def engine_with_model(seed_engine: Engine, fake: FakeLLM, tmp: Path, **settings:
 class FakeLLM:
     def __init__(self) -> None:
         self.reply: str | Callable[[dict[str, Any]], str] = ""  # the text, or made per request
+        # The judge's answer to each sentence it is asked about (default: supported).
+        self.judge: Callable[[dict[str, Any]], dict[str, Any] | str] = lambda body: {
+            "supported": True,
+            "reason": "",
+        }
+        self.judged: list[dict[str, Any]] = []
         self.failure: str | None = None  # "429", "500", "slow": every request fails so
         self.delay_s = 2.0  # how long a "slow" request waits before answering
         self.requests: list[dict[str, Any]] = []
@@ -66,6 +76,12 @@ class FakeLLM:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if "response_format" in body and fake.failure is None:
+                    fake.judged.append(body)
+                    verdict = fake.judge(body)
+                    text = verdict if isinstance(verdict, str) else json.dumps(verdict)
+                    self._json(200, _completion(text))
+                    return
                 fake.requests.append(body)
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if fake.failure == "slow":  # the client has given up by then
@@ -117,6 +133,11 @@ class FakeLLM:
     def prompt(self, k: int = 0) -> str:
         """The k-th request's messages, as one text."""
         return "\n".join(m["content"] for m in self.requests[k]["messages"])
+
+    @staticmethod
+    def judged_sentence(body: dict[str, Any]) -> str:
+        """The sentence a judge's request asks about."""
+        return body["messages"][-1]["content"].rsplit("Sentence: ", 1)[1].strip()
 
     def close(self) -> None:
         self.released.set()

@@ -115,7 +115,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 
 
 # -- the prompt ---------------------------------------------------------------------------
-def _fenced(text: str, attribute: bool = False) -> str:
+def fenced(text: str, attribute: bool = False) -> str:
     """Untrusted text that cannot close or forge the fence around it (nor, as an attribute's
     value, end the attribute)."""
     text = text.replace("<", "‹").replace(">", "›")
@@ -127,11 +127,11 @@ def passage_block(passages: Iterable[Passage]) -> str:
         prompts.render(
             "llm_passage",
             n=str(p.n),
-            title=_fenced(" ".join(p.title.split()), attribute=True),
-            source=_fenced(p.source, attribute=True),
+            title=fenced(" ".join(p.title.split()), attribute=True),
+            source=fenced(p.source, attribute=True),
             date=p.published or "unknown",
-            speaker=_fenced(", ".join(p.speakers) or "none", attribute=True),
-            text=_fenced(" ".join(p.text.split())),
+            speaker=fenced(", ".join(p.speakers) or "none", attribute=True),
+            text=fenced(" ".join(p.text.split())),
         )
         for p in passages
     )
@@ -148,7 +148,7 @@ def messages(question: str, passages: list[Passage], asked_on: date) -> list[Bas
                 "llm_user",
                 passages=passage_block(passages),
                 asked_on=asked_on.isoformat(),
-                question=_fenced(question),
+                question=fenced(question),
             )
         ),
     ]
@@ -252,7 +252,13 @@ class Writer:
 
     @classmethod
     def from_settings(cls, settings: Settings, encode: Encode) -> Writer:
-        return cls(make_chat_model(settings), Verifier(encode), settings.llm, settings.llm_retries)
+        """The writer BRIEFBOT_LLM names, its verifier with the judge BRIEFBOT_LLM_JUDGE
+        names (retrieval/answering/judge.py)."""
+        from retrieval.answering.judge import ModelJudge
+
+        model = make_chat_model(settings)
+        judge = ModelJudge.from_settings(settings, model)
+        return cls(model, Verifier(encode, judge=judge), settings.llm, settings.llm_retries)
 
     def __repr__(self) -> str:  # never show the model's client, which holds the key
         return f"Writer({self.name!r})"
@@ -274,7 +280,7 @@ class Writer:
         dropped: list[str] = []
 
         def take(sentence: str) -> None:
-            verdict = self.verifier.check(sentence, by_n)
+            verdict = self.verifier.check(sentence, by_n, question=answer.question)
             if verdict.kept:
                 kept.append(sentence)
                 if on_sentence is not None:

@@ -293,7 +293,13 @@ def _written(
         pairs.append((q, plain, engine.ask(q["question"], now=now, llm=True)))
         if on_progress:
             on_progress("questions · with the language model", k, len(questions))
-    return written_metrics(pairs)
+    written = written_metrics(pairs)
+    if engine.writer is not None:
+        # The verifier (and its judge) on the hand-written set's held-out stories.
+        from retrieval.evaluation.verifier_set import verifier_figures
+
+        written["with the model"].update(verifier_figures(engine.writer.verifier))
+    return written
 
 
 def written_metrics(
