@@ -7,8 +7,11 @@ speaker is that person, with names matched the way people type them ("mcconnell"
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+
+from retrieval.answering import syntax
 
 SPEECH_VERBS = (
     r"said|says|say|told|tells|added|adds|stated|states|warned|warns|explained|explains|noted|"
@@ -22,7 +25,10 @@ SPEECH_VERBS = (
 )
 # A name: capitalised words, allowing particles and initials ("Ben Wallace", "Rob Lee",
 # "The Moscow Times", "U.K. Defence Secretary Ben Wallace").
-NAME = r"(?:[A-Z][\w.'’-]*)(?:\s+(?:(?:of|the|de|van|von|al|bin)\s+)?[A-Z][\w.'’-]*){0,5}"
+UPPER = "A-ZÀ-ÖØ-Þ"  # capitals, with Latin-1's accented ones ("Ángel", "Émilie")
+NAME = (
+    rf"(?:[{UPPER}][\w.'’-]*)(?:\s+(?:(?:of|the|de|van|von|al|bin)\s+)?[{UPPER}][\w.'’-]*){{0,5}}"
+)
 PRONOUN = r"(?:[Hh]e|[Ss]he|[Tt]hey)"
 
 _QUOTE_CHARS = '"“”'
@@ -44,12 +50,32 @@ _NOT_SPEAKERS = re.compile(
 # criticized", "McConnell in a statement said"); or, for a name set off by commas ("An expert,
 # Rob Lee, told"), a comma; or an appositive ("Lee, an analyst, said"). A name inside the
 # appositive ("Terwilliger, an attorney for Meadows, said") is not the speaker.
-_GAP = re.compile(rf"\s*(?:(?:,\s*)?(?:{_WHEN})\s*,?\s*)?")
+# Reported speech puts auxiliaries and adverbs there too ("Nair has said", "Okafor had
+# previously said", "Berg has repeatedly argued").
+_AUX = (
+    r"(?:(?:has|have|had|also|previously|repeatedly|long|already|often|publicly|privately|"
+    r"earlier|again|once|since|later|then|would|will|could|may|might)\s+){0,3}"
+)
+_GAP = re.compile(rf"\s*(?:(?:,\s*)?(?:{_WHEN})\s*,?\s*)?{_AUX}")
 _COMMA_GAP = re.compile(r"\s*,\s*")
 _APPOSITIVE_GAP = re.compile(r"\s*,[^,«»]{0,120},\s*")
-# Inversion after a quote: '"...," said Wallace' (only verbs that invert, not "told").
+# Words before a name that are no part of it: titles, roles, parties, sentence openers.
+TITLES = frozenset(
+    """mr mrs ms miss dr prof sir dame lord lady president vice prime minister secretary sen
+    senator rep representative congressman congresswoman gov governor mayor chief director
+    director-general ceo chair chairman chairwoman leader speaker judge justice attorney general
+    gen commissioner spokesman spokeswoman spokesperson king queen prince princess pope coach
+    ambassador chancellor premier former late deputy founder sheriff prosecutor captain
+    minority majority republican democrat democratic gop administrator lt col sgt capt sens
+    senators reps representatives govs governors councillor councilor councilman councilwoman
+    councilmember alderman alderwoman assemblyman assemblywoman assemblymember""".split()
+)
+_TITLE = "|".join(sorted(TITLES, key=len, reverse=True))
+# Inversion after a quote: '"...," said Wallace' (only verbs that invert, not "told"); a title
+# in lowercase there is no part of the name ("said councillor Tom Berg").
 _VERB_THEN_NAME = re.compile(
-    rf"[,»]\s*,?\s*(?:said|says|added|adds|wrote|continued|explained)\s+(?P<name>{NAME})"
+    rf"[,»]\s*,?\s*(?:said|says|added|adds|wrote|continued|explained)\s+"
+    rf"(?:(?:{_TITLE})\.?\s+){{0,3}}(?P<name>{NAME})"
 )
 _ACCORDING = re.compile(rf"\b[Aa]ccording to (?:the )?(?P<name>{NAME})")
 # "McConnell's statement said", "Trump's post read".
@@ -57,6 +83,11 @@ _THEIR_WORDS = re.compile(
     rf"(?P<name>{NAME})['’]s (?:\w+ )?(?:statement|post|tweet|message|letter|remarks|speech)"
     r"\s+(?:said|says|read|reads|added|stated|continued)\b"
 )
+# Verbs that are acts when a thing is all that follows ("Marsh declared a state of emergency",
+# "Calder posted a loss"), and speech when words follow: a clause, a colon, a quote, or
+# nothing ('"...," Marsh declared').
+_ACT_VERB = re.compile(r"declared|declares|posted|posts")
+_WORDS_FOLLOW = re.compile(rf"\s*(?:(?:,\s*)?(?:{_WHEN})\s*,?\s*)?(?:that\b|:|«|[,.;!?]?\s*$)")
 _LEADING = re.compile(r"^(?:The|A|An|On|In|At|But|And|However|Meanwhile|Earlier|Later)\s+")
 
 # Declining to answer: "declined to comment", "did not (immediately) respond to a request for
@@ -155,8 +186,13 @@ def _speaker_before(bare: str, verb_start: int) -> str:
         set_off = bare[: m.start()].rstrip()[-1:] in (",", "")  # "An expert, Rob Lee, told"
         if set_off and _COMMA_GAP.fullmatch(bare, m.end(), verb_start):
             return _clean(m.group(0))
-    for m in reversed(names):
+    for k in range(len(names) - 1, -1, -1):
+        m = names[k]
         if _APPOSITIVE_GAP.fullmatch(bare, m.end(), verb_start):
+            if k and (parsed := syntax.speaker_of(bare, verb_start)):
+                # Another name before it: the parse tells whose appositive holds which
+                # ("Kara Whitfield, a lawyer for the Alliance, which brought the case, called").
+                return _clean(parsed)
             return _clean(m.group(0))
     return ""
 
@@ -192,6 +228,12 @@ def _attribute(bare: str, direct: bool) -> Attribution:
     if declined:
         return Attribution(declined, direct, declined=True)
     for verb in _VERB.finditer(bare):
+        if (
+            _ACT_VERB.fullmatch(verb.group(0))
+            and not direct
+            and not _WORDS_FOLLOW.match(bare, verb.end())
+        ):
+            continue  # "Marsh declared a state of emergency": an act, not words
         name = _speaker_before(bare, verb.start())
         if name:
             return Attribution(name, direct)
@@ -272,8 +314,12 @@ def attribute_all(
     raw: list[Attribution] = []
     bares: list[str] = []
     quoted: list[bool] = []  # the sentence starts inside a quote or with one
+    # A paragraph that opens with a quote mark while the one before ended inside a quote goes
+    # on with that quote (news style leaves the first paragraph's quote open).
+    runs_on: list[bool] = []
     inside = False
     for sent, new_para in zip(sentences, paragraph_starts, strict=True):
+        runs_on.append(new_para and inside and sent.lstrip()[:1] in _QUOTE_CHARS)
         inside = inside and not new_para  # a new paragraph reopens a continuing quote itself
         bare, after = _quotes(sent, inside)
         raw.append(_attribute(bare, inside or has_quote(sent)))
@@ -289,7 +335,7 @@ def attribute_all(
         a = raw[k]
         prev = out[-1] if out else NOBODY
         if not a.speaker and quoted[k]:
-            a = _quote_speaker(k, raw, quoted, paragraph_starts)
+            a = _quote_speaker(k, raw, quoted, paragraph_starts, runs_on)
             if not a.speaker and prev.speaker and (not new_para or prev.direct):
                 a = Attribution(prev.speaker, True, inherited=True)  # a quote running on
         named = bool(raw[k].speaker) and not re.fullmatch(PRONOUN, raw[k].speaker)
@@ -306,7 +352,7 @@ def attribute_all(
             a = replace(a, speaker=who, inherited=True) if who else NOBODY
         if a.speaker:
             last = person = a.speaker
-        elif subject := _subject(bares[k], surnames):
+        elif subject := _subject(bares[k], surnames) or _parsed_subject(k, raw, bares):
             person, named = subject, True
         key = (name_words(person) or [""])[-1]
         if key:
@@ -318,33 +364,37 @@ def attribute_all(
     return out
 
 
+def _parsed_subject(k: int, raw: list[Attribution], bares: list[str]) -> str:
+    """The person sentence k is about, read from its parse, when the next sentence's speaker
+    is 'he' or 'she' (the only time it matters, so the only time it is parsed)."""
+    nxt = raw[k + 1].speaker.lower() if k + 1 < len(raw) else ""
+    if nxt not in ("he", "she") or len(bares[k].split()) < 4:
+        return ""
+    return syntax.person_subject(bares[k]) or ""
+
+
 # A sentence's possessives and reflexives are mostly its subject's.
 _HIS = re.compile(r"\b(?:[Hh]is|[Hh]imself)\b")
 _HER = re.compile(r"\b(?:[Hh]er|[Hh]erself)\b")
 
 
 def _quote_speaker(
-    k: int, raw: list[Attribution], quoted: list[bool], paragraph_starts: list[bool]
+    k: int,
+    raw: list[Attribution],
+    quoted: list[bool],
+    paragraph_starts: list[bool],
+    runs_on: list[bool],
 ) -> Attribution:
-    """The speaker of quoted sentence k named later in the same quote, in the same paragraph."""
+    """The speaker of quoted sentence k named later in the same quote: in the same paragraph,
+    or in the next ones while the quote runs on into them."""
     for j in range(k + 1, len(raw)):
-        if paragraph_starts[j] or not quoted[j]:
+        if (paragraph_starts[j] and not runs_on[j]) or not quoted[j]:
             break
         if raw[j].speaker:
             return Attribution(raw[j].speaker, True, inherited=True)
     return NOBODY
 
 
-# Words before a name that are no part of it: titles, roles, parties, sentence openers.
-TITLES = frozenset(
-    """mr mrs ms miss dr prof sir dame lord lady president vice prime minister secretary sen
-    senator rep representative congressman congresswoman gov governor mayor chief director
-    director-general ceo chair chairman chairwoman leader speaker judge justice attorney general
-    gen commissioner spokesman spokeswoman spokesperson king queen prince princess pope coach
-    ambassador chancellor premier former late deputy founder sheriff prosecutor captain
-    minority majority republican democrat democratic gop administrator lt col sgt capt sens
-    senators reps representatives govs governors""".split()
-)
 _ROLES = (TITLES - {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "former", "late"}) | {
     "spokesperson",
     "lawyer",
@@ -362,9 +412,17 @@ _OPENERS = frozenset(
 )
 
 
+def fold(text: str) -> str:
+    """`text` without its accents, so that "Errázuriz", "Errazuriz" and "errazuriz" are one
+    name: Unicode's compatibility decomposition, less the combining marks."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def _words(name: str) -> list[str]:
     out = []
-    for w in name.replace("’", "'").lower().split():
+    for w in fold(name).replace("’", "'").lower().split():
         w = w.strip(",.;:()\"“”'")
         if w.endswith("'s"):
             w = w[:-2].strip(".'")
@@ -409,7 +467,7 @@ def same_speaker(asked: str, speaker: str) -> bool:
 
 
 # A person named in full: two or more capitalised words on one line.
-_CAP = r"[A-Z][\w'’.-]*"
+_CAP = rf"[{UPPER}][\w'’.-]*"
 _RUN = re.compile(rf"{_CAP}(?:[ \t]+(?:(?:de|van|von|al|bin|da|del|di|le|la|du)[ \t]+)?{_CAP})+")
 _ACRONYM = re.compile(r"[A-Z.&-]{2,}")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]+")
@@ -437,7 +495,7 @@ class Cast:
         seen: dict[int, Mention] = {}
         self.ordinary: set[str] = set()
         for base, text in pieces:
-            self.ordinary.update(w.replace("’", "'") for w in _LOWER_WORD.findall(text))
+            self.ordinary.update(fold(w).replace("’", "'") for w in _LOWER_WORD.findall(text))
             headline: dict[int, bool] = {}  # line start -> is a headline
             for m in _RUN.finditer(text):
                 start = text.rfind("\n", 0, m.start()) + 1
@@ -564,13 +622,13 @@ _STOP = (
     r"us|me|there|here|ever|yet|just|also|really|actually|even|still|could|would|should|can|"
     r"may|might|must|re|regarding|latest|recent|new|first|last|public|official|initial"
 )
-_W = rf"(?!(?:{_STOP})\b)[a-z0-9][\w.'-]*"
+_W = rf"(?!(?:{_STOP})\b)[^\W_][\w.'-]*"
 _DET = r"(?:(?:the|a|an|this|that)\s+)"
 _SLOT = rf"(?P<name>{_DET}?(?:{_W}\s+){{0,5}}?{_W})"
 _NOUNS = (
     r"reactions?|responses?|statements?|comments?|remarks?|words|quotes?|speech|tweets?|posts?|"
     r"apology|message|testimony|reply|answer|thoughts|take|tribute|eulogy|condolences|"
-    r"announcement|interview|views"
+    r"announcement|interview|views?|stance|position"
 )
 _ASKED = [
     re.compile(
@@ -729,14 +787,43 @@ def _person_in(text: str, people: Iterable[Cast]) -> str:
     return ""
 
 
+# Words of speaking, for questions of no usual shape ("whats okafor saying", "nair said what
+# about...", "how did okafor describe margins", "anything from okafor on margins").
+_SPEAKING = re.compile(
+    r"\b(?:say|says|said|saying|tell|tells|told|telling|comment|comments|commented|react|"
+    r"reacts|reacted|reacting|respond|responds|responded|reply|replied|describe|describes|"
+    r"described|describing|think|thinks|thought|claim|claims|claimed|argue|argues|argued|"
+    r"warn|warns|warned|explain|explains|explained|announce|announced|speak|spoke|talk|talks|"
+    r"talked|talking|mean|meant)\b|(?P<from>\b(?:anything|something|word|news|quotes?|"
+    r"comments?)\s+from\b)",
+    re.I,
+)
+
+
+def _speaking_person(q: str, people: Iterable[Cast]) -> str:
+    """The person of the articles who speaks in a question of no usual shape: named in the
+    few words before a word of speaking, or right after "anything from"; '' when a person is
+    only talked about ("what was said about okafor's margins")."""
+    for m in _SPEAKING.finditer(q):
+        if m.group("from"):
+            name = _person_in(" ".join(q[m.end() :].split()[:4]), people)
+        else:
+            name = _person_in(" ".join(q[: m.start()].split()[-4:]), people)
+        if name:
+            return name
+    return ""
+
+
 def asked_speaker(question: str, context: str = "", people: Iterable[Cast] = ()) -> str:
     """The person a question asks about the words of, or ''. Names are found in any case;
     with `people` (those the retrieved articles name) a name is written as the articles write
     it, and an ordinary word is no name. In a follow-up ("and what did he say about Belarus?"),
     a pronoun stands for the person named before it or in the earlier question."""
     q = question.replace("’", "'").strip()
+    shaped = False  # the question has the shape of one about someone's words
     for pattern in _ASKED:
         for m in pattern.finditer(q):
+            shaped = True
             name = _slot_name(m.group("name"))
             if name and (name := _confirm(name, people)):
                 return name
@@ -745,7 +832,7 @@ def asked_speaker(question: str, context: str = "", people: Iterable[Cast] = ())
                 return name  # "china's defense minister": the one the articles name so
     pron = _ASKED_PRONOUN.search(q)
     if not pron:
-        return ""
+        return "" if shaped else _speaking_person(q, people)
     lead = _LEADING_NAME.match(q[: pron.start()])
     if lead and (name := _slot_name(lead.group("name"))) and (name := _confirm(name, people)):
         return name
