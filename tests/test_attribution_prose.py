@@ -153,3 +153,36 @@ def test_questions_name_people_the_way_people_type_them() -> None:
         "how much did nair earn last quarter",
     ]:
         assert asked_speaker(question, "", people) == "", question
+
+
+def test_a_described_subject_is_the_name_beside_it_and_a_group_is_no_one() -> None:
+    speakers = _attribute_paragraphs(
+        [
+            ["Rivera Foods said it would appeal the fine."],
+            ["A veteran Republican, Dana Kerr has opposed the plan for years, as have others."],
+            ['"It is a bad deal for farmers," she said.'],
+            ["In Linz, MFG won four seats in the provincial vote on Sunday."],
+            ['"People are fed up," he said.'],
+        ]
+    )
+    assert speakers[2] == "Dana Kerr"
+    assert speakers[4] != "MFG"
+
+
+def test_without_the_parser_the_patterns_still_answer(monkeypatch) -> None:
+    from retrieval.answering import syntax
+
+    monkeypatch.setattr(syntax, "load", lambda: None)
+    syntax.speaker_of.cache_clear()
+    syntax.person_subject.cache_clear()
+    try:
+        a = attribute('"We cannot wait another winter," said councillor Tom Berg.')
+        assert same_speaker("berg", a.speaker)
+        whitfield = (
+            "Kara Whitfield, a lawyer for the Alliance, which brought the case, called the "
+            "ruling a victory."
+        )
+        assert attribute(whitfield).speaker == "Alliance"  # what the patterns alone make of it
+    finally:
+        syntax.speaker_of.cache_clear()
+        syntax.person_subject.cache_clear()

@@ -359,9 +359,12 @@ def _parsed_subject(k: int, raw: list[Attribution], bares: list[str]) -> str:
     """The person sentence k is about, read from its parse, when the next sentence's speaker
     is 'he' or 'she' (the only time it matters, so the only time it is parsed)."""
     nxt = raw[k + 1].speaker.lower() if k + 1 < len(raw) else ""
-    if nxt not in ("he", "she") or not _NAME_INSIDE.search(bares[k]):
+    bare = bares[k]
+    if nxt not in ("he", "she") or not _NAME_INSIDE.search(bare):
         return ""  # no name past its first word: the patterns have read it already
-    return syntax.person_subject(bares[k]) or ""
+    if len(bare.split()) < 6 or bare.rstrip(" «»'’)")[-1:] not in ".!?":
+        return ""  # a headline or a caption, not a sentence of the story
+    return syntax.person_subject(bare) or ""
 
 
 # A sentence's possessives and reflexives are mostly its subject's.

@@ -54,12 +54,16 @@ def _name(token: Token) -> str:
     itself, else ''."""
     if token.tag_ == "PRP":
         return token.text if token.lower_ in _PRONOUNS else ""
-    if token.tag_ not in ("NNP", "NNPS"):
-        return ""
+    if token.tag_ != "NNP":
+        return ""  # "Republicans" (NNPS) are a group
     parts = [t for t in token.lefts if t.dep_ == "compound" and t.tag_ in ("NNP", "NNPS")]
     start = min([token.i] + [t.i for t in parts])
-    words = [t for t in token.doc[start : token.i + 1] if t.tag_ in ("NNP", "NNPS")]
-    return " ".join(t.text for t in words)
+    while start < token.i and token.doc[start].tag_ not in ("NNP", "NNPS"):
+        start += 1
+    span = token.doc[start : token.i + 1]
+    if all(t.text.isupper() for t in span):
+        return ""  # an acronym names a body ("MFG", "NATO"), not a person
+    return span.text  # as written: "Diane Joseph-McCarthy"
 
 
 def _subject(verb: Token) -> str:
@@ -68,13 +72,16 @@ def _subject(verb: Token) -> str:
         if v is None:
             continue
         for child in v.children:
-            if child.dep_ in ("nsubj", "nsubjpass"):
-                name = _name(child)
-                # "An expert at the institute, Rob Lee, told ...": the name in apposition.
-                for appos in child.children if not name else ():
-                    if appos.dep_ == "appos":
-                        name = _name(appos)
-                return name
+            if child.dep_ not in ("nsubj", "nsubjpass"):
+                continue
+            # "An expert at the institute, Rob Lee, told ...", "A moderate Democrat, Manchin
+            # has ...": a described subject is the name in apposition to it, or the next
+            # subject the parser hangs on the verb.
+            if not any(t.dep_ == "det" for t in child.children):
+                return _name(child)
+            for appos in child.children:
+                if appos.dep_ == "appos" and (name := _name(appos)):
+                    return name
     return ""
 
 
