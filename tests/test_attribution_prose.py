@@ -186,3 +186,11 @@ def test_without_the_parser_the_patterns_still_answer(monkeypatch) -> None:
     finally:
         syntax.speaker_of.cache_clear()
         syntax.person_subject.cache_clear()
+
+
+def test_an_act_after_has_is_no_speech() -> None:
+    assert attribute("The Kings have added two guards in the offseason.").speaker == ""
+    assert attribute("Berg has added that the vote will be close.").speaker == "Berg"
+    assert attribute('"We will fight this," Berg added.').speaker == "Berg"
+    assert attribute("The owner has long maintained a seat on the board.").speaker == ""
+    assert attribute("Nair maintained that the plant was safe.").speaker == "Nair"
