@@ -194,3 +194,15 @@ def test_an_act_after_has_is_no_speech() -> None:
     assert attribute('"We will fight this," Berg added.').speaker == "Berg"
     assert attribute("The owner has long maintained a seat on the board.").speaker == ""
     assert attribute("Nair maintained that the plant was safe.").speaker == "Nair"
+
+
+def test_a_person_talked_about_is_not_the_one_asked_about() -> None:
+    text = "Chief executive Priya Nair told analysts the plan would take two years."
+    people = [Cast([(0, text)])]
+    for question in [
+        "what does nair's plan mean for workers",
+        "what did the analysts think of priya nair's plan",
+        "what was said about priya nair",
+    ]:
+        assert asked_speaker(question, "", people) == "", question
+    assert asked_speaker("what priya nair told analysts", "", people) == "Priya Nair"

