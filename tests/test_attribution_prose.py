@@ -2,6 +2,10 @@
 council story in British style, a court story, a storm, an earnings call, a diplomatic meeting.
 Each test holds a failure reproduced in issue 20."""
 
+from datetime import date
+
+import pytest
+
 from retrieval.answering.attribution import (
     Cast,
     People,
@@ -11,6 +15,8 @@ from retrieval.answering.attribution import (
     name_words,
     same_speaker,
 )
+from retrieval.engine import Engine
+from retrieval.models import Article
 
 
 def _attribute_paragraphs(paragraphs: list[list[str]], headline: str = "") -> list[str]:
@@ -206,3 +212,61 @@ def test_a_person_talked_about_is_not_the_one_asked_about() -> None:
     ]:
         assert asked_speaker(question, "", people) == "", question
     assert asked_speaker("what priya nair told analysts", "", people) == "Priya Nair"
+
+
+COUNCIL = (
+    "Harbour councillors voted 7-2 on Tuesday to close the Elm Street bridge for repairs, "
+    "ending a year of argument over its rusting supports.\n\n"
+    '"We cannot wait another winter for this bridge," said councillor Tom Berg, who '
+    "proposed the closure.\n\n"
+    'Councillor Ana Ruiz voted against it. "The detour doubles the drive to the hospital," '
+    "she said."
+)
+GLACIER = (
+    "Chile and Argentina agreed on Friday to monitor the Perito glacier jointly.\n\n"
+    "Chile's Foreign Minister Alberto Errázuriz met his Argentine counterpart in Mendoza.\n\n"
+    '"The glacier belongs to both our peoples," Errázuriz said after the meeting.'
+)
+SHELTER = (
+    "Calder Industries said on Monday it would donate 200 cots to the Riverside shelter, "
+    "which has taken in 80 families since the flood.\n\n"
+    "At the shelter, Maria Delgado sat with her two children on a cot by the door.\n\n"
+    '"It is cold at night, but we are safe here," she said.'
+)
+
+
+@pytest.fixture(scope="module")
+def prose_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Engine:
+    from tests.conftest import make_settings
+
+    engine = Engine(
+        make_settings(tmp_path_factory.mktemp("prose-data")),
+        query_encoder=numpy_encoder,
+        document_encoder=numpy_encoder,
+    )
+    articles = [
+        Article(id=k, title=t, text=x, published=date(2026, 11, 3), source="local")
+        for k, t, x in [
+            ("council", "Council votes to close the Elm Street bridge", COUNCIL),
+            ("glacier", "Chile and Argentina to watch the Perito glacier together", GLACIER),
+            ("shelter", "Flood families find beds at Riverside shelter", SHELTER),
+        ]
+    ]
+    assert engine.ingester().ingest_articles(articles).ok
+    return engine
+
+
+@pytest.mark.parametrize(
+    ("question", "words", "not_words"),
+    [
+        ("what did councillor berg say about the bridge", "another winter", "detour"),
+        ("what did errazuriz say about the glacier", "belongs to both", "monitor"),
+        ("what did maria delgado say about the shelter", "cold at night", "200 cots"),
+    ],
+)
+def test_the_answer_cites_the_persons_own_words(
+    prose_engine: Engine, question: str, words: str, not_words: str
+) -> None:
+    a = prose_engine.ask(question, now=date(2026, 11, 5))
+    quotes = " ".join(c.quote for c in a.citations)
+    assert not a.abstained and words in quotes and not_words not in quotes, (question, quotes)
