@@ -372,7 +372,7 @@ def attribute_all(
 
 # A name past a sentence's first words, followed by what it does ("At the shelter, Maria
 # Delgado sat").
-_NAME_INSIDE = re.compile(rf"[a-z,;]\s+(?:{NAME})\s+[a-z]")
+_NAME_INSIDE = re.compile(rf"(?:\b[a-z][\w'’-]*[,;]?|,)\s+(?:{NAME})\s+[a-z]")
 
 
 def _unsure_subject(k: int, raw: list[Attribution], bares: list[str]) -> bool:

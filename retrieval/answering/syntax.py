@@ -12,7 +12,9 @@ the patterns stand."""
 
 from __future__ import annotations
 
+import importlib.abc
 import logging
+import sys
 import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -35,12 +37,37 @@ _nlp: Language | None = None
 _failed = False
 
 
+class _WithoutTorch(importlib.abc.MetaPathFinder):
+    """While spaCy is imported in this thread, torch is not found: thinc imports it only to
+    offer PyTorch layers, which this CPU pipeline does not use, and in a process that has not
+    imported torch (`briefbot ask`) that import alone is 1.6 s of spaCy's 2.5. Other threads,
+    and torch already imported, are untouched."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if threading.get_ident() == self.thread and name.split(".")[0] == "torch":
+            raise ImportError("torch is not needed by the parser")
+        return None
+
+
+def _import_spacy() -> None:
+    finder = _WithoutTorch()
+    sys.meta_path.insert(0, finder)
+    try:
+        import spacy  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def load() -> Language | None:
     """The English pipeline (tagger and parser), loaded once; None when it cannot be."""
     global _nlp, _failed
     with _lock:
         if _nlp is None and not _failed:
             try:
+                _import_spacy()
                 import spacy
 
                 _nlp = spacy.load(MODEL, exclude=_EXCLUDE)
