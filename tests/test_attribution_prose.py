@@ -232,6 +232,14 @@ SHELTER = (
     '"It is cold at night, but we are safe here," she said.'
 )
 
+EARNINGS = (
+    "Calder Industries reported a quarterly profit of $41 million on Wednesday, up from $29 "
+    "million a year earlier, as orders for its heat pumps rose.\n\n"
+    "Chief executive Priya Nair has said she does not want to cut jobs this year, even as "
+    "the company automates its Tulsa plant.\n\n"
+    "Shares rose 4% in early trading."
+)
+
 
 @pytest.fixture(scope="module")
 def prose_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Engine:
@@ -248,6 +256,7 @@ def prose_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Eng
             ("council", "Council votes to close the Elm Street bridge", COUNCIL),
             ("glacier", "Chile and Argentina to watch the Perito glacier together", GLACIER),
             ("shelter", "Flood families find beds at Riverside shelter", SHELTER),
+            ("earnings", "Calder profit rises on heat pump orders", EARNINGS),
         ]
     ]
     assert engine.ingester().ingest_articles(articles).ok
@@ -260,6 +269,16 @@ def prose_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Eng
         ("what did councillor berg say about the bridge", "another winter", "detour"),
         ("what did errazuriz say about the glacier", "belongs to both", "monitor"),
         ("what did maria delgado say about the shelter", "cold at night", "200 cots"),
+        pytest.param(
+            "has nair said anything about cutting jobs",
+            "does not want to cut jobs",
+            "Shares",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="attributed (test_reported_speech_without_quotation_marks), but the "
+                "relevance gate refuses it on a 4-article index: best dense 0.191 < 0.20",
+            ),
+        ),
     ],
 )
 def test_the_answer_cites_the_persons_own_words(
@@ -268,3 +287,15 @@ def test_the_answer_cites_the_persons_own_words(
     a = prose_engine.ask(question, now=date(2026, 11, 5))
     quotes = " ".join(c.quote for c in a.citations)
     assert not a.abstained and words in quotes and not_words not in quotes, (question, quotes)
+
+
+def test_the_parser_loads_without_importing_torch() -> None:
+    """`briefbot ask` never imports torch; spaCy's import would (1.6 s) if let."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from retrieval.answering import syntax; assert syntax.load() is not None; "
+        "assert 'torch' not in sys.modules; import torch"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
