@@ -273,11 +273,10 @@ def prose_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Eng
             "has nair said anything about cutting jobs",
             "does not want to cut jobs",
             "Shares",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="attributed (test_reported_speech_without_quotation_marks), but the "
-                "relevance gate refuses it on a 4-article index: best dense 0.191 < 0.20",
-            ),
+            # Attributed (test_reported_speech_without_quotation_marks), but this branch's
+            # relevance gate refuses it on a 4-article index (best dense 0.191 < 0.20); the
+            # answerer on main, without that gate, answers it. Drop the mark after the merge.
+            marks=pytest.mark.xfail(strict=False, reason="the relevance gate of issue 20"),
         ),
     ],
 )
