@@ -98,6 +98,7 @@ def test_names_match_with_or_without_accents() -> None:
     assert asked_speaker("what did lucia pena say", "", people) == "Lucía Peña"
     assert same_speaker("errazuriz", "Alberto Errázuriz")
     assert same_speaker("Errázuriz", "Alberto Errazuriz")
+    assert same_speaker("soren", "Søren Holm") and same_speaker("lukasz", "Łukasz Nowak")
     paragraphs = [[text.split("\n\n")[0]], [text.split("\n\n")[1]]]
     assert _said_by("errazuriz", paragraphs) == [paragraphs[1][0]]
 

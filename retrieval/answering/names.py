@@ -6,7 +6,8 @@ in full ("McConnell", "Tedros")."""
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from anyascii import anyascii
 
 UPPER = "A-ZÀ-ÖØ-Þ"  # capitals, with Latin-1's accented ones ("Ángel", "Émilie")
 
@@ -40,11 +41,10 @@ OPENERS = frozenset(
 
 
 def fold(text: str) -> str:
-    """`text` without its accents, so that "Errázuriz", "Errazuriz" and "errazuriz" are one
-    name: Unicode's compatibility decomposition, less the combining marks."""
-    if text.isascii():
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    """`text` in ASCII, so that "Errázuriz", "Errazuriz" and "errazuriz" are one name, and so
+    are "Søren" and "soren", "Łukasz" and "lukasz" (letters Unicode does not decompose, which is
+    why this is anyascii's transliteration and not NFKD less the combining marks)."""
+    return text if text.isascii() else anyascii(text)
 
 
 def lower_words(name: str) -> list[str]:
