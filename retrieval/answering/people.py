@@ -1,0 +1,165 @@
+"""The people an article names in full, and where: 'McConnell' at some point of the article is
+the Mitch McConnell named before it. People: those of the retrieved articles, each read once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from retrieval.answering.names import (
+    OPENERS,
+    ROLES,
+    TITLES,
+    UPPER,
+    fits,
+    fold,
+    name_words,
+    role_word,
+    same_speaker,
+)
+from retrieval.answering.speech import Attribution
+
+# A person named in full: two or more capitalised words on one line.
+_CAP = rf"[{UPPER}][\w'’.-]*"
+_RUN = re.compile(rf"{_CAP}(?:[ \t]+(?:(?:de|van|von|al|bin|da|del|di|le|la|du)[ \t]+)?{_CAP})+")
+_ACRONYM = re.compile(r"[A-Z.&-]{2,}")
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]+")
+
+
+def _is_headline(line: str) -> bool:
+    words = [w for w in line.split() if w[:1].isalpha()]
+    return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
+
+
+@dataclass(frozen=True)
+class Mention:
+    at: int  # offset in the article
+    words: tuple[str, ...]  # name_words of the name
+    name: str  # as written, titles left out ("Mitch McConnell")
+    before: frozenset[str] = frozenset()  # the words just before it: its role, its employer
+
+
+class Cast:
+    """The people one article names in full, and where; and the words it uses in lowercase
+    (ordinary words, not names). Resolves 'McConnell' to the Mitch McConnell named before."""
+
+    def __init__(self, pieces: Iterable[tuple[int, str]]) -> None:
+        """`pieces`: (offset in the article, text) of its parts, e.g. its chunks."""
+        seen: dict[int, Mention] = {}
+        self.ordinary: set[str] = set()
+        for base, text in pieces:
+            self.ordinary.update(fold(w).replace("’", "'") for w in _LOWER_WORD.findall(text))
+            headline: dict[int, bool] = {}  # line start -> is a headline
+            for m in _RUN.finditer(text):
+                start = text.rfind("\n", 0, m.start()) + 1
+                if start not in headline:
+                    end = text.find("\n", m.start())
+                    headline[start] = _is_headline(text[start : end if end >= 0 else len(text)])
+                if headline[start]:
+                    continue  # "Trump Slams Cheney After Loss" names no one person
+                for at, name in _split_run(m.group(0), m.start()):
+                    words = tuple(name_words(name))
+                    if 2 <= len(words) <= 4 and base + at not in seen:
+                        lead = text[max(start, at - 60) : at]
+                        seen[base + at] = Mention(base + at, words, name, _role_of(lead))
+        self.mentions = sorted(seen.values(), key=lambda m: m.at)
+        self._fitting: dict[tuple[str, ...], list[Mention]] = {}
+
+    def people(self, asked: list[str]) -> list[Mention]:
+        """The mentions of people `asked` may name: by surname when any fits, else by given
+        name ('Trump' is Donald Trump before it is the Trump Organization)."""
+        key = tuple(asked)
+        if key not in self._fitting:
+            by_surname = [m for m in self.mentions if fits(asked, list(m.words), given=False)]
+            self._fitting[key] = by_surname or [
+                m for m in self.mentions if fits(asked, list(m.words))
+            ]
+        return self._fitting[key]
+
+    def resolve(self, speaker: str, at: int) -> str:
+        """The full name `speaker` stands for at offset `at`: the one fitting person named
+        before it (else the one in the whole article); `speaker` itself when the article names
+        no one fitting, or several ('Trump' with Donald and Melania Trump named before)."""
+        words = name_words(speaker)
+        fitting = self.people(words) if words else []
+        for mentions in ([m for m in fitting if m.at <= at], fitting):
+            if mentions:
+                persons = distinct(mentions)
+                return persons[0].name if len(persons) == 1 else speaker
+        return speaker
+
+
+def distinct(mentions: list[Mention]) -> list[Mention]:
+    """One mention per person: 'Donald Trump' and 'Donald J. Trump' are one person."""
+    sets = {frozenset(m.words): m for m in mentions}
+    return [m for k, m in sets.items() if not any(k < o for o in sets)]
+
+
+def _role_of(lead: str) -> frozenset[str]:
+    """The role words right before a name: "China's Defense Minister", "Amazon spokesperson",
+    "White House press secretary"; not the words of another clause ("Without mentioning
+    China, Japanese Prime Minister ...")."""
+    role: list[str] = []
+    for tok in reversed(lead.split()):
+        if tok[-1] in ',.;:()"“”' or tok[0] in '("“”':
+            break
+        word = role_word(tok)
+        # A capitalised word, a role, or a lowercase word before a role ("press secretary").
+        if not (tok[0].isupper() or word in ROLES or (role and role[-1] in ROLES)):
+            break
+        role.append(word)
+        if len(role) == 6:
+            break
+    return frozenset(role)
+
+
+def _split_run(run: str, start: int) -> Iterator[tuple[int, str]]:
+    """A run of capitalised words cut at sentence ends ('Trump. Biden'), openers and titles
+    stripped ('But Sen. Mitch McConnell' -> 'Mitch McConnell'), with its offset."""
+    tokens = [(m.start(), m.group(0)) for m in re.finditer(r"\S+", run)]
+    parts: list[list[tuple[int, str]]] = [[]]
+    for at, tok in tokens:
+        parts[-1].append((at, tok))
+        bare = tok.rstrip(".").lower()
+        if tok.endswith(".") and len(tok) > 3 and bare not in TITLES and "." not in bare:
+            parts.append([])  # a sentence ends: "... Trump. Biden said"
+        elif re.search(r"['’]s?$", tok):
+            parts.append([])  # a possessive ends a name: "Trump's Doral"
+    for part in parts:
+        while part and (
+            part[0][1].lower().strip(".,") in OPENERS | TITLES or _ACRONYM.fullmatch(part[0][1])
+        ):
+            part = part[1:]
+        titled = [k for k, (_, t) in enumerate(part) if t.lower().strip(".,") in TITLES]
+        if titled:
+            part = part[titled[-1] + 1 :]
+        if len(part) >= 2:
+            at = part[0][0]
+            name = " ".join(t for _, t in part).rstrip(".,")
+            yield start + at, re.sub(r"['’]s?$", "", name)
+
+
+class People:
+    """The people named in the retrieved articles; each article is read on first use."""
+
+    def __init__(
+        self, articles: Iterable[int], pieces: Callable[[int], Iterable[tuple[int, str]]]
+    ) -> None:
+        self._articles = list(dict.fromkeys(articles))
+        self._pieces = pieces
+        self._casts: dict[int, Cast] = {}
+
+    def cast(self, article: int) -> Cast:
+        if article not in self._casts:
+            self._casts[article] = Cast(self._pieces(article))
+        return self._casts[article]
+
+    def __iter__(self) -> Iterator[Cast]:
+        return (self.cast(a) for a in self._articles)
+
+    def said_by(self, asked: str, article: int, at: int, attribution: Attribution) -> bool:
+        """Whether the sentence at `at` of `article` is `asked`'s words (or decline)."""
+        if not attribution.speaker:
+            return False
+        return same_speaker(asked, self.cast(article).resolve(attribution.speaker, at))
