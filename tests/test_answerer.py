@@ -50,7 +50,7 @@ def test_word_weights_come_from_english_not_from_the_index():
 
 
 def test_names_match_without_their_accents():
-    assert fold("Errázuriz Ortúzar Hrubý") == "errazuriz ortuzar hruby"
+    assert fold("Errázuriz Ortúzar Hrubý Mørch Łukasz") == "errazuriz ortuzar hruby morch lukasz"
 
 
 def test_a_missing_word_is_met_by_a_word_of_like_meaning(numpy_encoder):

@@ -291,3 +291,25 @@ def test_the_parser_loads_without_importing_torch() -> None:
         "assert 'torch' not in sys.modules; import torch"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_she_said_after_a_quote_of_several_sentences_is_the_person_named_before() -> None:
+    """A paragraph names the person, the next says more of her, and a quote of three sentences
+    ends on "she said"; or she is introduced after the verb ("Among them was ...")."""
+    from retrieval.answering.attribution import attribute_all
+
+    shelter = [
+        "At the shelter, Lena Okonkwo sat on a camp bed with her two sons, a bag at her feet.",
+        "Her ground-floor flat on Mill Lane had a foot of water in it by the afternoon.",
+        '"We left with the clothes we had on.',
+        "That's it.",
+        "I don't know if we will have a kitchen to go back to,\" she said.",
+    ]
+    got = attribute_all(shelter, [True, True, True, False, False])
+    assert [a.speaker for a in got[2:]] == ["Lena Okonkwo"] * 3
+    protest = [
+        'Outside the courthouse, about thirty people held signs reading "Let the river breathe".',
+        "Among them was Eileen Mørch, a retired teacher who has fished the river for forty years.",
+        "She said she no longer ate anything she caught below the plant.",
+    ]
+    assert attribute_all(protest, [True, False, False])[2].speaker == "Eileen Mørch"

@@ -50,9 +50,13 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
 def fold(text: str) -> str:
-    """Lowercase without accents: "Errázuriz" and "errazuriz" are one name."""
+    """Lowercase without accents: "Errázuriz" and "errazuriz", "Mørch" and "morch" are one
+    name (anyascii transliterates what has no decomposition; quotes stay as they are)."""
+    from anyascii import anyascii
+
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(ch if ch.isascii() or not ch.isalpha() else anyascii(ch).lower() for ch in plain)
 
 
 @lru_cache(maxsize=100_000)

@@ -371,14 +371,20 @@ def attribute_all(
 
 
 # A name past a sentence's first words, followed by what it does ("At the shelter, Maria
-# Delgado sat").
-_NAME_INSIDE = re.compile(rf"(?:\b[a-z][\w'’-]*[,;]?|,)\s+(?:{NAME})\s+[a-z]")
+# Delgado sat") or by a description ("Among them was Eileen Mørch, a retired teacher").
+_NAME_INSIDE = re.compile(
+    rf"(?:\b[a-z][\w'’-]*[,;]?|,)\s+(?:{NAME})(?:\s+[a-z]|,\s+(?:a|an|the)\s)"
+)
+# How far a 'he' or 'she' may follow the sentence that names its person: a paragraph of two
+# sentences, then a quote of up to three that ends on "she said" (news style).
+_PRONOUN_REACH = 5
 
 
 def _unsure_subject(k: int, raw: list[Attribution], bares: list[str]) -> bool:
-    """Whether sentence k's subject is worth a parse: the next sentence's speaker is 'he' or
-    'she' (the only time it matters), and it names someone past its first words."""
-    nxt = raw[k + 1].speaker.lower() if k + 1 < len(raw) else ""
+    """Whether sentence k's subject is worth a parse: the next speaker, within _PRONOUN_REACH
+    sentences, is 'he' or 'she' (the only time it matters), and sentence k names someone past
+    its first words."""
+    nxt = next((a.speaker.lower() for a in raw[k + 1 : k + 1 + _PRONOUN_REACH] if a.speaker), "")
     bare = bares[k]
     return (
         nxt in ("he", "she")
