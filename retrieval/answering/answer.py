@@ -283,10 +283,17 @@ def compose(
     speaker = asked_speaker(question, context, people)
     matcher = matcher or WordMatcher(None)
     if speaker:
-        return _compose_speaker(
+        said = _compose_speaker(
             question, speaker, people, snap, ranked, options, matcher, now, explain
         )
-    return _compose_learned(question, snap, ranked, options, context, now, matcher, explain)
+        if said is not None:
+            return said
+        # Nothing in the articles is attributed to them: a role or an organisation the
+        # patterns don't give words to ("calder ceo", "brennock"), or someone never quoted.
+        # Answered as any question is, the answerability score knowing it asked for words.
+    return _compose_learned(
+        question, snap, ranked, options, context, now, matcher, explain, speaker
+    )
 
 
 def _compose_speaker(
@@ -299,7 +306,7 @@ def _compose_speaker(
     matcher: WordMatcher,
     now: date | None,
     explain: dict | None,
-) -> Answer:
+) -> Answer | None:
     """What the asked person said: their own words first, then what they are reported to have
     said, from articles about what the question asks (if it names a subject); the rest of the
     question only orders them."""
@@ -316,6 +323,8 @@ def _compose_speaker(
         for c in every
         if people.said_by(speaker, c.article, c.start, c.attribution) and _is_prose(c.text)
     ]
+    if not pool:
+        return None
     covered: dict[int, float] = {}
     if subj.words:
         covered = {
@@ -529,6 +538,7 @@ def _compose_learned(
     now: date | None,
     matcher: WordMatcher,
     explain: dict | None,
+    asks_words: str = "",
 ) -> Answer:
     """The sentences the sentence score ranks first (each over the learned citation floor),
     unless the answerability score says the answer would not be right."""
@@ -625,6 +635,7 @@ def _compose_learned(
         float(ctx is not None),
         missing,
         heaviest_missing,
+        float(bool(asks_words)),
     ]
     p_right = float(m.answer.prob(np.array(features))[0])
     if explain is not None:
@@ -637,14 +648,15 @@ def _compose_learned(
             sentence_names=list(SENTENCE_FEATURES),
             chosen=[c.text for c in chosen],
         )
+    declined = _abstain_speaker(asks_words) if asks_words else ABSTAIN
     if "learned_gate" in options.steps and p_right < m.answer_threshold:
-        return Answer(question, UNREPORTED if preview else ABSTAIN, True)
+        return Answer(question, UNREPORTED if preview else declined, True)
     if chosen[0].chunk_dense < options.min_relevance:
-        return Answer(question, ABSTAIN, True)
+        return Answer(question, declined, True)
     if "outcome" in options.steps and preview:
         return Answer(question, UNREPORTED, True)
     if "off_subject" in options.steps and off_subject:
-        return Answer(question, ABSTAIN, True)
+        return Answer(question, declined, True)
     neighbours = [c for c, pi in zip(pool, p, strict=True) if pi >= m.cite_floor]
     answer = _cite(question, snap, chosen, neighbours)
     answer.confidence = round(p_right, 3)

@@ -55,6 +55,7 @@ ANSWER_FEATURES = (
     "followup",  # asked with an earlier question as context
     "missing",  # share of the subject's weight that no candidate article (with its title) holds
     "heaviest_missing",  # the subject's weightiest word is in no candidate article
+    "asks_words",  # asks what someone said, and the articles attribute nothing to them
 )
 
 
