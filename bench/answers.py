@@ -7,9 +7,9 @@ tuned on (bench/splits/), one table per question set:
 
 Figures: speaker (the person's words cited), abstention recall, false abstention, answer in
 the first citation and anywhere in the citations, junk and repeated facts, Hit@1 / MRR@10.
-`--ablate` runs each named step of the answerer (answer.py STEPS) switched off, to show what
-it earns on the same questions. `--index-sizes` asks the team questions on an index of their
-story's articles alone and on the whole team corpus, and counts verdicts that differ.
+`--ablate` runs each named step of the answerer (answer.py STEPS) switched off (or, for one
+off by default, on), to show what it earns on the same questions. (bench/index_sizes.py asks the same
+questions on indexes of other sizes.)
 
     BRIEFBOT_DATA_DIR=/work/evaldata python bench/answers.py [--sets team,recent] [--part heldout]
         [--ablate] [--show] [--json]
@@ -53,6 +53,7 @@ def main() -> None:
         runs = {"answerer": base.steps}
         if args.ablate:
             runs |= {f"without {s}": base.steps - {s} for s in sorted(base.steps)}
+            runs |= {f"with {s}": base.steps | {s} for s in STEPS if s not in base.steps}
         for label, steps in runs.items():
             engine.compose_options = replace(base, steps=steps)
             rows = ask_all(engine, questions)

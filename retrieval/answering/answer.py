@@ -57,9 +57,7 @@ class ComposeOptions:
     min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
     lead_sentences: int = 2  # the best article's first sentences, which hold its news
-    steps: frozenset[str] = frozenset(
-        ("learned_gate", "outcome", "off_subject", "speaker_topic")
-    )  # the named steps that run (STEPS)
+    steps: frozenset[str] = frozenset(("learned_gate", "outcome"))  # the named steps that run
 
 
 # Every rule left beside the learned scores is a named step that can be switched off
