@@ -8,8 +8,8 @@ tuned on (bench/splits/), one table per question set:
 Figures: speaker (the person's words cited), abstention recall, false abstention, answer in
 the first citation and anywhere in the citations, junk and repeated facts, Hit@1 / MRR@10.
 `--ablate` runs each named step of the answerer (answer.py STEPS) switched off (or, for one
-off by default, on), to show what it earns on the same questions. (bench/index_sizes.py asks the same
-questions on indexes of other sizes.)
+off by default, on), to show what it earns on the same questions. bench/index_sizes.py asks
+the same questions on indexes of other sizes.
 
     BRIEFBOT_DATA_DIR=/work/evaldata python bench/answers.py [--sets team,recent] [--part heldout]
         [--ablate] [--show] [--json]
