@@ -98,12 +98,16 @@ def ask_all(engine, questions: list[dict], explain: bool = False) -> list[dict]:
     rows = []
     for q in questions:
         ex: dict | None = {} if explain else None
-        a = engine.answerer.invoke(
-            engine.check_question(q["question"]),
-            " ".join(q.get("context", "").split()),
-            date.fromisoformat(q["asked_on"]),
-            explain=ex,
-        )
+        day = date.fromisoformat(q["asked_on"])
+        if hasattr(engine, "answerer"):
+            a = engine.answerer.invoke(
+                engine.check_question(q["question"]),
+                " ".join(q.get("context", "").split()),
+                day,
+                explain=ex,
+            )
+        else:  # an engine of before the answer chain moved (to measure the old answerer)
+            a = engine.ask(q["question"], now=day, context=q.get("context", ""))
         quotes = [c.quote for c in a.citations]
         answers = answers_of(q)
         gold = set(q.get("gold_ids", []))
@@ -125,7 +129,7 @@ def ask_all(engine, questions: list[dict], explain: bool = False) -> list[dict]:
                 "rank": rank if gold else None,
                 "has_gold": bool(gold),
                 "answer": a.answer,
-                "confidence": a.confidence,
+                "confidence": getattr(a, "confidence", None),
                 "explain": ex,
                 "answers": answers,
             }

@@ -313,3 +313,19 @@ def test_she_said_after_a_quote_of_several_sentences_is_the_person_named_before(
         "She said she no longer ate anything she caught below the plant.",
     ]
     assert attribute_all(protest, [True, False, False])[2].speaker == "Eileen Mørch"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "speaker"),
+    [
+        ('"A delay is what the system is for," said mission manager Ada Kline.', "Ada Kline"),
+        ('"We will rebuild," said the agency\'s director Ingrid Baum.', "Ingrid Baum"),
+        ('"It starts here," said the museum\'s director, Cressida Fenwick.', "Cressida Fenwick"),
+        ('The burn was "almost perfect", according to flight lead Birgit Osei.', "Birgit Osei"),
+        ("According to the report, prices rose.", ""),
+    ],
+)
+def test_a_description_in_lowercase_between_the_verb_and_the_name(sentence, speaker):
+    from retrieval.answering.attribution import attribute_all
+
+    assert attribute_all([sentence], [True])[0].speaker == speaker

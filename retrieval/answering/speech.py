@@ -58,12 +58,15 @@ _COMMA_GAP = re.compile(r"\s*,\s*")
 _APPOSITIVE_GAP = re.compile(r"\s*,[^,«»]{0,120},\s*")
 _TITLE = "|".join(sorted(TITLES, key=len, reverse=True))
 # Inversion after a quote: '"...," said Wallace' (only verbs that invert, not "told"); a title
-# in lowercase there is no part of the name ("said councillor Tom Berg").
+# or a description in lowercase there is no part of the name ("said councillor Tom Berg",
+# "said mission manager Ada Kline", "said the agency's director Ingrid Baum").
 _VERB_THEN_NAME = re.compile(
     rf"[,»]\s*,?\s*(?:said|says|added|adds|wrote|continued|explained)\s+"
-    rf"(?:(?:{_TITLE})\.?\s+){{0,3}}(?P<name>{NAME})"
+    rf"(?:(?:{_TITLE}|[a-z][\w'’-]*)\.?,?\s+){{0,4}}(?P<name>{NAME})"
 )
-_ACCORDING = re.compile(rf"\b[Aa]ccording to (?:the )?(?P<name>{NAME})")
+_ACCORDING = re.compile(
+    rf"\b[Aa]ccording to (?:(?:{_TITLE}|[a-z][\w'’-]*)\.?,?\s+){{0,4}}(?P<name>{NAME})"
+)
 # "McConnell's statement said", "Trump's post read".
 _THEIR_WORDS = re.compile(
     rf"(?P<name>{NAME})['’]s (?:\w+ )?(?:statement|post|tweet|message|letter|remarks|speech)"
