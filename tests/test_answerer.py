@@ -145,3 +145,14 @@ def test_a_model_file_for_other_features_is_refused():
     }
     with pytest.raises(ValueError, match="retrain with bench/train_answerer.py"):
         learned.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    "question", ["how much did calder make last quarter", "where will chile and argentina meet next"]
+)
+def test_an_old_story_asked_about_years_later_is_answered_as_the_week_it_ran(newsroom, question):
+    _, six = newsroom
+    then, later = six.ask(question, now=ASKED), six.ask(question, now=date(2030, 1, 1))
+    assert not then.abstained and not later.abstained
+    assert then.citations[0].quote == later.citations[0].quote
+    assert then.confidence == later.confidence

@@ -211,11 +211,11 @@ _ASKS_MONEY = re.compile(
 )
 
 
-def _age(snap: Snapshot, article: int, now: date | None) -> float:
+def _older(snap: Snapshot, article: int, newest: date | None) -> float:
     published = snap.articles[article].published
-    if now is None or published is None:
+    if newest is None or published is None:
         return 0.0
-    return math.log1p(max(0, (now - published).days)) / 5
+    return math.log1p(max(0, (newest - published).days)) / 5
 
 
 def new_share(sentence: str, question_terms: set[str]) -> float:
@@ -372,7 +372,6 @@ def _compose_speaker(
         min(1.0, subj.total / 40),
         float(not subj.words),
         best.chunk_dense,
-        _age(snap, best.article, now),
     ]
     m = models()
     p_right = float(m.speaker.prob(np.array(features))[0])
@@ -560,6 +559,9 @@ def _compose_learned(
             )
         return whole[a]
 
+    # How old a report is counts against the freshest one found, not against the day asked:
+    # a question about an old story, asked today, is answered as it was the week it ran.
+    newest = max((d for c in pool if (d := snap.articles[c.article].published)), default=None)
     rows = []
     for c in pool:
         title = snap.articles[c.article].title or ""
@@ -581,7 +583,7 @@ def _compose_learned(
                 float(new_of_kind(c.text, question, wants)),
                 new_share(c.text, q_set),
                 float(bool(wants)),
-                _age(snap, c.article, now),
+                _older(snap, c.article, newest),
                 float(looks_ahead(c.text)),
                 float(money and bool(_AMOUNT.search(c.text))),
             ]
@@ -610,14 +612,12 @@ def _compose_learned(
         now,
     )
     off_subject = ctx is None and _off_subject(snap, subj, chosen, titles, wants, article_text)
-    published = snap.articles[pool[top].article].published
     # What the question names that none of the articles found holds: a person, a place or a
     # thing they don't mention (a question about something else, or not in the news indexed).
     held = {word_stem(w) for a in {c.article for c in pool} for w in content_words(article_text(a))}
     absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
     missing = float(absent @ subj.weights / subj.total) if subj.words else 0.0
     heaviest_missing = float(bool(subj.words) and absent[int(np.argmax(subj.weights))] > 0)
-    age = (now - published).days if now is not None and published is not None else 0
     features = [
         _logit(float(p[top])),
         _logit(second) if second is not None else -5.0,
@@ -629,7 +629,6 @@ def _compose_learned(
         float(preview),
         float(off_subject),
         float(bool(wants)),
-        math.log1p(max(0, age)) / 5,
         float(ctx is not None),
         missing,
         heaviest_missing,

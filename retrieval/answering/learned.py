@@ -35,7 +35,7 @@ SENTENCE_FEATURES = (
     "new_kind",  # holds a thing of the kind asked for that the question doesn't name
     "new_words",  # share of the sentence's words that the question doesn't hold
     "wants_kind",  # the question asks for a number, a date or a name
-    "age",  # log(1 + days from the article to the question) / 5
+    "older",  # log(1 + days from the article to the newest candidate article) / 5
     "ahead",  # speaks of what is still to come (outcome.looks_ahead)
     "money",  # asked how much (money), the sentence names an amount of it
 )
@@ -51,7 +51,6 @@ ANSWER_FEATURES = (
     "preview",  # asked how something turned out, the answer looks ahead to it (outcome.py)
     "off_subject",  # a short question whose subject no cited sentence holds (answer.py)
     "asks_kind",  # the question asks for a number, a date or a name
-    "age",  # log(1 + days from the best sentence's article to the question) / 5
     "followup",  # asked with an earlier question as context
     "missing",  # share of the subject's weight that no candidate article (with its title) holds
     "heaviest_missing",  # the subject's weightiest word is in no candidate article
@@ -69,7 +68,6 @@ SPEAKER_FEATURES = (
     "subject",  # how much the rest of the question weighs (sum of word weights / 40, at most 1)
     "no_subject",  # "what did X say", nothing more
     "dense",  # the best cited sentence's chunk cosine
-    "age",  # log(1 + days from the best cited article to the question) / 5
 )
 
 
