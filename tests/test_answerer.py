@@ -131,7 +131,8 @@ def test_the_shipped_scores_are_a_trained_logistic_model():
     assert 0 < m.cite_floor < 1 and 0 < m.answer_threshold < 1
     assert "trained" in m.notes and "bench/train_answerer.py" in m.notes["trained"]
     x = np.zeros((2, len(learned.SENTENCE_FEATURES)))
-    x[1, learned.SENTENCE_FEATURES.index("exact")] = 1.0
+    for name in ("exact", "soft", "titled", "soft_titled"):
+        x[1, learned.SENTENCE_FEATURES.index(name)] = 1.0
     p = m.sentence.prob(x)
     assert p[1] > p[0]  # holding the question's words makes a sentence likelier to answer
 

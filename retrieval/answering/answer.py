@@ -211,13 +211,6 @@ _ASKS_MONEY = re.compile(
 )
 
 
-def _older(snap: Snapshot, article: int, newest: date | None) -> float:
-    published = snap.articles[article].published
-    if newest is None or published is None:
-        return 0.0
-    return math.log1p(max(0, (newest - published).days)) / 5
-
-
 def new_share(sentence: str, question_terms: set[str]) -> float:
     words = terms(sentence)
     return sum(t not in question_terms for t in words) / len(words) if words else 0.0
@@ -361,14 +354,19 @@ def _compose_speaker(
             break
         if not any(same_fact(c.text, o.text) for o in chosen):  # never the same fact twice
             chosen.append(c)
-    texts = [f"{asked.get((c.article, c.start), '')} {c.text}" for c in chosen]
+    # The verdict reads the best sentence's own article only (see _compose_learned).
     best = chosen[0]
+    texts = [
+        f"{asked.get((c.article, c.start), '')} {c.text}"
+        for c in chosen
+        if c.article == best.article
+    ]
     features = [
         max(subj.soft(t, matcher) for t in texts) if subj.words else 0.0,
         max(subj.exact(t) for t in texts) if subj.words else 0.0,
-        max(covered.get(c.article, 0.0) for c in chosen) if subj.words else 0.0,
+        covered.get(best.article, 0.0) if subj.words else 0.0,
         float(best.attribution.direct and not best.attribution.inherited),
-        math.log1p(len(pool)) / 3,
+        math.log1p(sum(c.article == best.article for c in pool)) / 3,
         min(1.0, subj.total / 40),
         float(not subj.words),
         best.chunk_dense,
@@ -559,9 +557,6 @@ def _compose_learned(
             )
         return whole[a]
 
-    # How old a report is counts against the freshest one found, not against the day asked:
-    # a question about an old story, asked today, is answered as it was the week it ran.
-    newest = max((d for c in pool if (d := snap.articles[c.article].published)), default=None)
     rows = []
     for c in pool:
         title = snap.articles[c.article].title or ""
@@ -573,8 +568,6 @@ def _compose_learned(
                 subj.exact(article_text(c.article)),
                 ctx.exact(f"{c.text} {title}") if ctx is not None else 0.0,
                 c.chunk_dense,
-                1.0 / (1 + c.article_rank),
-                float(c.lead and c.article_rank == 0),
                 novelty(c.text, q_set, wants),
                 min(1.0, c.start / 2000),
                 float(has_quote(c.text)),
@@ -583,7 +576,6 @@ def _compose_learned(
                 float(new_of_kind(c.text, question, wants)),
                 new_share(c.text, q_set),
                 float(bool(wants)),
-                _older(snap, c.article, newest),
                 float(looks_ahead(c.text)),
                 float(money and bool(_AMOUNT.search(c.text))),
             ]
@@ -599,30 +591,29 @@ def _compose_learned(
         if not any(same_fact(c.text, o.text) for o in chosen):
             chosen.append(c)
     top = int(order[0])
-    second = float(p[order[1]]) if len(order) > 1 else None
-    titles = [snap.articles[c.article].title or "" for c in chosen]
+    # The verdict reads the best sentence's own article only (what it cites from it), so that
+    # other articles retrieved beside it don't change it.
+    own = [c for c in chosen if c.article == pool[top].article]
+    titles = [snap.articles[c.article].title or "" for c in own]
     preview = unreported(
         question,
-        [
-            (c.text, t, snap.articles[c.article].published)
-            for c, t in zip(chosen, titles, strict=True)
-        ],
+        [(c.text, t, snap.articles[c.article].published) for c, t in zip(own, titles, strict=True)],
         # outcome.holds reads the index's terms: the same words, stemmed as the index does
         dict(zip(map(stem, subj.words), map(float, subj.weights), strict=True)),
         now,
     )
-    off_subject = ctx is None and _off_subject(snap, subj, chosen, titles, wants, article_text)
+    off_subject = ctx is None and _off_subject(snap, subj, own, titles, wants, article_text)
     # What the question names that none of the articles found holds: a person, a place or a
     # thing they don't mention (a question about something else, or not in the news indexed).
-    held = {word_stem(w) for a in {c.article for c in pool} for w in content_words(article_text(a))}
+    best = pool[top]
+    held = {word_stem(w) for w in content_words(article_text(best.article))}
     absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
     missing = float(absent @ subj.weights / subj.total) if subj.words else 0.0
     heaviest_missing = float(bool(subj.words) and absent[int(np.argmax(subj.weights))] > 0)
     features = [
         _logit(float(p[top])),
-        _logit(second) if second is not None else -5.0,
-        max(subj.exact(f"{c.text} {t}") for c, t in zip(chosen, titles, strict=True)),
-        max(subj.soft(c.text, matcher) for c in chosen),
+        x[top, 2],
+        x[top, 1],
         x[top, 3],
         x[top, 5],
         min(1.0, subj.total / 40),

@@ -25,8 +25,6 @@ SENTENCE_FEATURES = (
     "article",  # exact, over the whole article and its title
     "context",  # exact for the earlier question's subject (follow-ups), else 0
     "dense",  # cosine of the question and the sentence's chunk
-    "rank",  # 1 / (1 + the article's rank)
-    "lead",  # one of the first sentences of the best article
     "kind",  # names something of the kind asked for (a number for "how many"...)
     "position",  # how far into the article, 0 (start) to 1 (2,000 characters on)
     "quote",  # holds a quotation
@@ -35,16 +33,17 @@ SENTENCE_FEATURES = (
     "new_kind",  # holds a thing of the kind asked for that the question doesn't name
     "new_words",  # share of the sentence's words that the question doesn't hold
     "wants_kind",  # the question asks for a number, a date or a name
-    "older",  # log(1 + days from the article to the newest candidate article) / 5
     "ahead",  # speaks of what is still to come (outcome.looks_ahead)
     "money",  # asked how much (money), the sentence names an amount of it
 )
 
+# Every feature is the question's, the sentence's or its own article's: none reads the other
+# articles retrieved, nor the day asked, so that the same question about the same article gets
+# the same scores on an index of one article or of millions, today or in ten years.
 ANSWER_FEATURES = (
     "top",  # the best sentence's score (log-odds)
-    "second",  # the second best's (log-odds; -5 when there is none)
-    "exact",  # the best subject share of a cited sentence with its title
-    "soft",  # the best soft subject share of a cited sentence
+    "exact",  # the subject share of the best sentence with its title
+    "soft",  # the soft subject share of the best sentence
     "article",  # the subject share of the best sentence's article
     "dense",  # the best sentence's chunk cosine
     "subject",  # how much the subject weighs (sum of word weights / 40, at most 1)
@@ -52,19 +51,19 @@ ANSWER_FEATURES = (
     "off_subject",  # a short question whose subject no cited sentence holds (answer.py)
     "asks_kind",  # the question asks for a number, a date or a name
     "followup",  # asked with an earlier question as context
-    "missing",  # share of the subject's weight that no candidate article (with its title) holds
-    "heaviest_missing",  # the subject's weightiest word is in no candidate article
+    "missing",  # share of the subject's weight that the best sentence's article doesn't hold
+    "heaviest_missing",  # the subject's weightiest word is not in the best sentence's article
     "asks_words",  # asks what someone said, and the articles attribute nothing to them
 )
 
 
 SPEAKER_FEATURES = (
-    "fit",  # the best soft subject share of a cited sentence of theirs (with the question it
-    # answers, for "declined to comment")
+    "fit",  # the best soft subject share of their cited sentences in the best one's article
+    # (with the question it answers, for "declined to comment")
     "fit_exact",  # the same, by stems only
-    "article",  # the best subject share of an article they are cited from
+    "article",  # the subject share of the best sentence's article
     "own",  # the best is their own quoted words, not reported speech
-    "said",  # log(1 + the sentences attributed to them) / 3
+    "said",  # log(1 + their sentences in that article) / 3
     "subject",  # how much the rest of the question weighs (sum of word weights / 40, at most 1)
     "no_subject",  # "what did X say", nothing more
     "dense",  # the best cited sentence's chunk cosine
