@@ -149,7 +149,8 @@ def test_a_model_file_for_other_features_is_refused():
 
 
 @pytest.mark.parametrize(
-    "question", ["how much did calder make last quarter", "where will chile and argentina meet next"]
+    "question",
+    ["how much did calder make last quarter", "where will chile and argentina meet next"],
 )
 def test_an_old_story_asked_about_years_later_is_answered_as_the_week_it_ran(newsroom, question):
     _, six = newsroom

@@ -157,7 +157,7 @@ def test_a_real_answer_renders_as_a_cited_embed(seed_engine: Engine) -> None:
     source_line, quote_line = first["value"].split("\n")[:2]
     # No source or URL in the seed file: the title is plain text, then the date.
     assert source_line == f"**[1]** {escape(SEED_TITLE)} — 2022-02-11"
-    assert quote_line == f"> “{escape(answer.citations[0].quote)}”"
+    assert quote_line == f"> “{escape(' '.join(answer.citations[0].quote.split()))}”"
     assert re.fullmatch(r"1 article searched · \d+\.\d s", embed["footer"]["text"])
     assert_message_within_limits(None, [embed])
 

@@ -57,13 +57,18 @@ class ComposeOptions:
     min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
     lead_sentences: int = 2  # the best article's first sentences, which hold its news
-    steps: frozenset[str] = frozenset(("learned_gate", "outcome"))  # the named steps that run
+    steps: frozenset[str] = frozenset(
+        ("learned_gate", "outcome", "needs_context")
+    )  # the named steps that run
 
 
 # Every rule left beside the learned scores is a named step that can be switched off
 # (ComposeOptions.steps); bench/answers.py --ablate reports each one's effect on the held-out
 # split. name -> what it catches, and the data it was fitted on.
 STEPS: dict[str, str] = {
+    "needs_context": "declines a question that points back ('what did they agree on?', 'who won "
+    "it') with at most one word of its own subject, asked with no earlier question: a follow-up "
+    "outside its thread; written on the seed questions' follow-ups",
     "learned_gate": "declines when the answerability score (learned.py) is under its threshold; "
     "trained on the train splits (bench/train_answerer.py), threshold chosen on their "
     "cross-validated scores",
@@ -540,6 +545,8 @@ def _compose_learned(
     m = models()
     subj = subject(question, matcher)
     ctx = subject(context, matcher) if context else None
+    if "needs_context" in options.steps and ctx is None and points_back(question, subj):
+        return Answer(question, ABSTAIN, True)
     pool = candidates(snap, ranked, options)
     if not pool:
         return Answer(question, ABSTAIN, True)
@@ -649,6 +656,14 @@ def _compose_learned(
     answer = _cite(question, snap, chosen, neighbours)
     answer.confidence = round(p_right, 3)
     return answer
+
+
+_POINTS_BACK = re.compile(r"\b(?:they|them|he|him|she|it|those|these)\b", re.I)
+
+
+def points_back(question: str, subj: Subject) -> bool:
+    """The question names what it is about only by a pronoun: 'what did they agree on?'."""
+    return len(subj.words) <= 1 and bool(_POINTS_BACK.search(question))
 
 
 def _logit(p: float) -> float:
