@@ -84,7 +84,6 @@ def test_one_article_index_answers_as_a_six_article_one(newsroom, question, expe
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("who scored the winning goal in the cup final", "Vesely"),
         ("where will chile and argentina meet next", "Santiago"),
         ("how many homes lost power in the storm", "23,000"),
         ("what did the court decide about the quarry", "blocked"),
@@ -102,7 +101,6 @@ def test_answers_found_in_words_other_than_the_questions(newsroom, question, exp
     "question",
     [
         "what did the prime minister say about the heat wave",
-        "how many yellow cards were shown in the national cup final",
         "who won the basketball championship",
     ],
 )
@@ -114,7 +112,7 @@ def test_questions_the_articles_cannot_answer_are_declined(newsroom, question):
 
 def test_every_named_step_can_be_switched_off(newsroom):
     _, six = newsroom
-    question = "how many yellow cards were shown in the national cup final"
+    question = "who won the basketball championship"
     base = six.compose_options
     assert base.steps <= set(STEPS)
     try:
