@@ -25,7 +25,7 @@ from retrieval.answering.learned import (
     SPEAKER_FEATURES,
     models,
 )
-from retrieval.answering.outcome import looks_ahead, unreported
+from retrieval.answering.outcome import asks_outcome, looks_ahead, unreported
 from retrieval.answering.timewindow import MONTHS
 from retrieval.errors import SettingsError
 from retrieval.index.lexical import stem, terms
@@ -590,6 +590,19 @@ def _compose_learned(
     x = np.array(rows, dtype=np.float64)
     p = m.sentence.prob(x)
     order = np.argsort(-p, kind="stable")
+    lead = pool[int(order[0])]
+    if "outcome" in options.steps and asks_outcome(question) and looks_ahead(lead.text):
+        # Asked how something turned out, the best sentence looks ahead to it: a later report's
+        # sentence that doesn't leads instead (if there is none, the step below declines).
+        def day(c: Candidate) -> date:
+            return snap.articles[c.article].published or date.min
+
+        later = [
+            int(i)
+            for i in order
+            if not looks_ahead(pool[int(i)].text) and day(pool[int(i)]) > day(lead)
+        ]
+        order = np.array(later + [int(i) for i in order if int(i) not in later])
     chosen: list[Candidate] = []
     for i in order:
         c = pool[int(i)]
