@@ -84,8 +84,10 @@ def lowest_safe(answerable: np.ndarray, rate: float = 0.02) -> float:
     return threshold
 
 
-def _weight(pair: tuple[str, float]) -> float:
-    return -abs(pair[1])
+def show(model: Logistic) -> None:
+    """The model's standardised weights, heaviest first."""
+    for n, w in sorted(zip(model.features, model.coef, strict=True), key=lambda t: -abs(t[1])):
+        print(f"  {n:<16} {w:+.3f}")
 
 
 def main() -> None:
@@ -200,8 +202,7 @@ def main() -> None:
         f"(other corpus, n={len(neg_out)})"
     )
     answer = fit(xa_, ya_, ANSWER_FEATURES, args.c)
-    for n, w in sorted(zip(ANSWER_FEATURES, answer.coef, strict=True), key=_weight):
-        print(f"  {n:<12} {w:+.3f}")
+    show(answer)
     # 3. "what did X say"
     xk, yk, gk = np.array(xs_), np.array(ys_), np.array(gs_)
     pk = cv_probs(xk, yk, gk, SPEAKER_FEATURES, args.c)
@@ -213,8 +214,7 @@ def main() -> None:
         f"{(pk[yk == 1] < speaker_threshold).mean():.3f}, abstention recall {speaker_recall:.3f}"
     )
     speaker = fit(xk, yk, SPEAKER_FEATURES, args.c)
-    for n, w in sorted(zip(SPEAKER_FEATURES, speaker.coef, strict=True), key=_weight):
-        print(f"  {n:<12} {w:+.3f}")
+    show(speaker)
     learned.use(None)
     out = {
         "sentence": sentence.to_dict(),
