@@ -105,12 +105,12 @@ def settings_for(folder: Path) -> Any:
 
 def build_store(folder: Path, n: int) -> dict[str, float]:
     """Write n articles through Store (skipped when the folder already holds them)."""
-    from retrieval.index.store import Store
+    from retrieval.index.live import open_store
 
     marker = folder / "built.json"
     if marker.is_file():
         return json.loads(marker.read_text())
-    store = Store.open(settings_for(folder))
+    store = open_store(settings_for(folder))
     journal_seconds = [0.0]
     real = store.journal.write
 
@@ -263,9 +263,9 @@ def questions(k: int) -> list[str]:
 
 def update_to_answer(folder: Path, server: Server, k: int) -> float:
     """Write one new article through Store here; ask there until the answer cites it."""
-    from retrieval.index.store import Store
+    from retrieval.index.live import open_store
 
-    store = Store.open(settings_for(folder))
+    store = open_store(settings_for(folder))
     word = f"zephyr{k}quokka"
     article, h, chunks, vectors = make_article(
         10_000_000 + k, np.random.default_rng(1000 + k), vocabulary(), marker=word

@@ -25,6 +25,7 @@ import _common  # noqa: F401  (puts the project on sys.path)
 import numpy as np
 
 from retrieval.config import Settings
+from retrieval.index.live import open_store
 from retrieval.index.search import Snapshot
 from retrieval.index.store import Store, _paged
 from retrieval.intake.chunking import Chunk
@@ -77,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), _env_file=None)
-        store = Store.open(settings)
+        store = open_store(settings)
         seconds = build(store, args.chunks)
         store.begin_write()
         store.end_write()

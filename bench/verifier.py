@@ -413,8 +413,8 @@ def realistic(args: argparse.Namespace) -> dict:
     the local OpenAI-compatible double (tests/fake_llm.py) with scripted judgements."""
     import os
 
+    from retrieval.answering.chat_model import make_chat_model
     from retrieval.answering.judge import ModelJudge
-    from retrieval.answering.llm import make_chat_model
     from retrieval.config import Settings
     from tests.fake_llm import FakeLLM
 

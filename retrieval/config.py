@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -14,6 +15,44 @@ from retrieval.errors import SettingsError
 
 if TYPE_CHECKING:
     from retrieval.intake.articles import ReadOptions
+
+
+# The chat-model providers BRIEFBOT_LLM may name, in LangChain's `provider:model` form: the
+# settings check the name here; answering/chat_model.py builds the model.
+@dataclass(frozen=True)
+class Provider:
+    module: str  # the LangChain integration's module
+    chat_model: str  # its chat model class
+    package: str  # the distribution that holds it
+    extra: str  # briefbot's optional extra that installs it
+    key_variable: str | None  # the provider's usual environment variable for its key
+
+
+PROVIDERS = {
+    "openai": Provider(
+        "langchain_openai", "ChatOpenAI", "langchain-openai", "openai", "OPENAI_API_KEY"
+    ),
+    "ollama": Provider("langchain_ollama", "ChatOllama", "langchain-ollama", "ollama", None),
+    "anthropic": Provider(
+        "langchain_anthropic",
+        "ChatAnthropic",
+        "langchain-anthropic",
+        "anthropic",
+        "ANTHROPIC_API_KEY",
+    ),
+}
+
+
+def parse_model_name(name: str) -> tuple[str, str]:
+    """`provider:model` -> (provider, model); a ValueError says what the form is."""
+    provider, sep, model = name.strip().partition(":")
+    if not sep or not model.strip() or provider not in PROVIDERS:
+        raise ValueError(
+            f"expected provider:model with a provider of {', '.join(PROVIDERS)} "
+            "(e.g. openai:gpt-4o-mini, ollama:llama3.1)"
+        )
+    return provider, model.strip()
+
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_WINDOW = 256  # all-MiniLM-L6-v2 truncates input past 256 word pieces
@@ -151,8 +190,6 @@ class Settings(BaseSettings):
     @field_validator("llm")
     @classmethod
     def _llm(cls, v: str) -> str:
-        from retrieval.answering.llm import parse_model_name  # here: it knows the providers
-
         v = v.strip()
         if v:
             parse_model_name(v)  # a ValueError says what the form is
@@ -161,8 +198,6 @@ class Settings(BaseSettings):
     @field_validator("llm_judge")
     @classmethod
     def _llm_judge(cls, v: str) -> str:
-        from retrieval.answering.llm import parse_model_name
-
         v = v.strip() or "off"
         if v not in ("same", "off"):
             try:

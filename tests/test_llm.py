@@ -10,11 +10,11 @@ from datetime import date
 
 import pytest
 
-from retrieval.answering import llm
+from retrieval.answering import chat_model
 from retrieval.answering.attribution import same_speaker
 from retrieval.answering.llm import Writer, split_sentences
 from retrieval.answering.verification import Passage, Verifier, speakers_in, strip_markers
-from retrieval.config import Settings
+from retrieval.config import PROVIDERS, Settings
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.models import Article
@@ -198,19 +198,19 @@ def test_a_missing_integration_or_key_is_named(tmp_path, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     settings = make_settings(tmp_path, llm="anthropic:claude-x")
     with pytest.raises(SettingsError, match="ANTHROPIC_API_KEY"):
-        llm.check_model_settings(settings)
-    monkeypatch.setattr(llm.importlib.util, "find_spec", lambda name: None)
+        chat_model.check_model_settings(settings)
+    monkeypatch.setattr(chat_model.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(
         SettingsError, match=r"langchain-anthropic: pip install 'briefbot\[anthropic\]'"
     ):
-        llm.check_model_settings(settings)
+        chat_model.check_model_settings(settings)
 
 
 def test_each_provider_is_made_through_its_langchain_integration(tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     made = {
-        name: llm.make_chat_model(make_settings(tmp_path, llm=name, llm_base_url=url))
+        name: chat_model.make_chat_model(make_settings(tmp_path, llm=name, llm_base_url=url))
         for name, url in [
             ("openai:tiny", "http://127.0.0.1:9/v1"),
             ("ollama:llama3.1", ""),
@@ -233,7 +233,7 @@ def test_the_default_install_has_no_model_integration():
 
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     default = " ".join(project["dependencies"])
-    for provider in llm.PROVIDERS.values():
+    for provider in PROVIDERS.values():
         assert provider.package not in default
         assert any(provider.package in r for r in project["optional-dependencies"][provider.extra])
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import prompts
+from retrieval.answering.chat_model import fenced, make_chat_model, passage_block
 from retrieval.answering.verification import Judgement, Passage
 
 if TYPE_CHECKING:
@@ -54,8 +55,6 @@ class ModelJudge:
     @classmethod
     def from_settings(cls, settings: Settings, writer_model: BaseChatModel) -> ModelJudge | None:
         """The judge BRIEFBOT_LLM_JUDGE names; None when it is "off"."""
-        from retrieval.answering.llm import make_chat_model
-
         if settings.llm_judge == "off":
             return None
         if settings.llm_judge == "same":
@@ -69,8 +68,6 @@ class ModelJudge:
     def judge(self, claim: str, cited: Sequence[Passage]) -> Judgement | None:
         """The model's judgement of `claim`, or None when it gave none."""
         from langchain_core.messages import HumanMessage, SystemMessage
-
-        from retrieval.answering.llm import fenced, passage_block
 
         prompt = [
             SystemMessage(prompts.load("judge_system")),

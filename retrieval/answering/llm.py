@@ -13,20 +13,17 @@ answer is given with a one-line notice. Keys come from the provider's own enviro
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
-import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import prompts
+from retrieval.answering.chat_model import fenced, make_chat_model, passage_block
 from retrieval.answering.verification import MARKER, Encode, Passage, Verifier
-from retrieval.errors import SettingsError
 from retrieval.intake.sentences import sentences
 from retrieval.models import Answer, Article
 
@@ -39,102 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OnSentence = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Provider:
-    module: str  # the LangChain integration's module
-    chat_model: str  # its chat model class
-    package: str  # the distribution that holds it
-    extra: str  # briefbot's optional extra that installs it
-    key_variable: str | None  # the provider's usual environment variable for its key
-
-
-PROVIDERS = {
-    "openai": Provider(
-        "langchain_openai", "ChatOpenAI", "langchain-openai", "openai", "OPENAI_API_KEY"
-    ),
-    "ollama": Provider("langchain_ollama", "ChatOllama", "langchain-ollama", "ollama", None),
-    "anthropic": Provider(
-        "langchain_anthropic",
-        "ChatAnthropic",
-        "langchain-anthropic",
-        "anthropic",
-        "ANTHROPIC_API_KEY",
-    ),
-}
-
-
-def parse_model_name(name: str) -> tuple[str, str]:
-    """`provider:model` -> (provider, model); a ValueError says what the form is."""
-    provider, sep, model = name.strip().partition(":")
-    if not sep or not model.strip() or provider not in PROVIDERS:
-        raise ValueError(
-            f"expected provider:model with a provider of {', '.join(PROVIDERS)} "
-            "(e.g. openai:gpt-4o-mini, ollama:llama3.1)"
-        )
-    return provider, model.strip()
-
-
-def check_model_settings(settings: Settings) -> None:
-    """A SettingsError naming what is missing for BRIEFBOT_LLM (the integration's package, the
-    provider's key), before anything is imported or sent."""
-    provider, _ = parse_model_name(settings.llm)
-    spec = PROVIDERS[provider]
-    if importlib.util.find_spec(spec.module) is None:
-        raise SettingsError(
-            f"BRIEFBOT_LLM={settings.llm} needs {spec.package}: "
-            f"pip install 'briefbot[{spec.extra}]'"
-        )
-    # A self-hosted OpenAI-compatible server (BRIEFBOT_LLM_BASE_URL) often needs no key.
-    needs_key = spec.key_variable and not (provider == "openai" and settings.llm_base_url)
-    if needs_key and not os.environ.get(spec.key_variable or ""):
-        raise SettingsError(f"BRIEFBOT_LLM={settings.llm} needs {spec.key_variable} to be set.")
-
-
-def make_chat_model(settings: Settings) -> BaseChatModel:
-    """The chat model BRIEFBOT_LLM names, through its LangChain integration, with the timeout
-    and no retries of its own (the writer's retries are the only ones, the same for every
-    provider)."""
-    check_model_settings(settings)
-    provider, model = parse_model_name(settings.llm)
-    spec = PROVIDERS[provider]
-    chat_model = getattr(importlib.import_module(spec.module), spec.chat_model)
-    base_url = settings.llm_base_url or None
-    timeout = settings.llm_timeout_s
-    kwargs: dict[str, Any] = {"model": model, "temperature": 0}
-    if provider == "ollama":
-        kwargs.update(base_url=base_url, client_kwargs={"timeout": timeout})
-    else:
-        kwargs.update(timeout=timeout, max_retries=0)
-        if base_url:
-            kwargs["base_url"] = base_url
-        if provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
-            kwargs["api_key"] = "unused"  # a local server that takes no key
-    return chat_model(**kwargs)
-
-
-# -- the prompt ---------------------------------------------------------------------------
-def fenced(text: str, attribute: bool = False) -> str:
-    """Untrusted text that cannot close or forge the fence around it (nor, as an attribute's
-    value, end the attribute)."""
-    text = text.replace("<", "‹").replace(">", "›")
-    return text.replace('"', "'") if attribute else text
-
-
-def passage_block(passages: Iterable[Passage]) -> str:
-    return "\n".join(
-        prompts.render(
-            "llm_passage",
-            n=str(p.n),
-            title=fenced(" ".join(p.title.split()), attribute=True),
-            source=fenced(p.source, attribute=True),
-            date=p.published or "unknown",
-            speaker=fenced(", ".join(p.speakers) or "none", attribute=True),
-            text=fenced(" ".join(p.text.split())),
-        )
-        for p in passages
-    )
 
 
 def messages(question: str, passages: list[Passage], asked_on: date) -> list[BaseMessage]:

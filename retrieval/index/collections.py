@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.config import Settings
 from retrieval.errors import BriefbotError, SettingsError
+from retrieval.index.live import open_store
 from retrieval.index.store import Store, _no_server, article_from_record, make_client
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def open_serving(settings: Settings, recipe: Callable[[], str]) -> Store:
         raise
     if (why := mismatch(target, recipe())) is not None:
         raise SettingsError(why[0].upper() + why[1:] + ".")
-    return Store.open(settings, target.name)
+    return open_store(settings, target.name)
 
 
 def recipe_of(store: Store) -> str | None:
@@ -196,7 +197,7 @@ class Reindexer:
             self._drop(old.client, name)  # older leftovers: never served
         if newer:
             name = newer[-1][1]
-            store = Store.open(self.settings, name)
+            store = open_store(self.settings, name)
             if recipe_of(store) == recipe:
                 return name, True
             log.warning("%s was begun with another recipe: building it anew", name)

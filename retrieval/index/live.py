@@ -76,6 +76,14 @@ def index_dir(settings: Settings, store: Store) -> Path:
     return Path(settings.data_dir) / "index" / f"{store.name}-{key}"
 
 
+def open_store(settings: Settings, name: str | None = None) -> Store:
+    """The store of record (Store.open) with this machine's journal attached, so that every
+    write leaves its segments for the readers here."""
+    store = Store.open(settings, name)
+    store.journal = Journal(index_dir(settings, store) / "journal")
+    return store
+
+
 class Journal:
     """Segments a writer leaves for readers on its machine: one per commit, written just
     before the commit's records, named `<seq>-<part>-<random>` after the commit."""

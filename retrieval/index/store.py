@@ -168,7 +168,8 @@ class Store:
         self.name = name
         self.location = location  # the server URL or the folder: where this store lives
         self.lock_path = lock_path  # None: no other writer is expected
-        # retrieval.index.live.Journal: where readers on this machine look
+        # retrieval.index.live.Journal, attached by live.open_store: where readers on this
+        # machine look for what a write commits (None: no journal, as for a bare Store)
         self.journal: Any = None
         self.write_seq = 0  # the generation the write under way began at
         self.write_part = 0  # how many commits that write has made
@@ -195,9 +196,6 @@ class Store:
                 store = cls(client, name, location, lock)
             except Exception as exc:  # answers, but not as a Chroma server does
                 raise _no_server(settings.chroma_url, exc) from None
-        from retrieval.index.live import Journal, index_dir
-
-        store.journal = Journal(index_dir(settings, store) / "journal")
         return store
 
     # -- reads ------------------------------------------------------------------------------
