@@ -71,8 +71,8 @@ class Engine:
         self._index: LiveIndex | None = None
         self._switch_checked = time.monotonic()
         self._lock = threading.RLock()
-        self._search_options = search_options or SearchOptions(k=settings.retrieve_k)
-        self._compose_options = ComposeOptions(
+        self.search_options = search_options or SearchOptions(k=settings.retrieve_k)
+        self.compose_options = ComposeOptions(
             max_citations=settings.max_citations,
             min_relevance=settings.min_relevance,
             steps=answer_steps(settings.answer_steps),
@@ -360,31 +360,14 @@ class Engine:
         return q
 
     @property
-    def search_options(self) -> SearchOptions:
-        return self._search_options
-
-    @search_options.setter
-    def search_options(self, options: SearchOptions) -> None:
-        self._search_options = options
-        if self._answerer is not None:
-            self._answerer.search_options = options
-
-    @property
-    def compose_options(self) -> ComposeOptions:
-        return self._compose_options
-
-    @compose_options.setter
-    def compose_options(self, options: ComposeOptions) -> None:
-        self._compose_options = options
-        if self._answerer is not None:
-            self._answerer.compose_options = options
-
-    @property
     def answerer(self) -> AnswerChain:
         """The answer chain (retrieve | rank | compose), over this engine's index."""
         if self._answerer is None:
+            # The options are read on each question: a caller may replace them (tests, benches).
             self._answerer = AnswerChain(
-                self.snapshot, lambda: self.query_encoder, self.search_options, self.compose_options
+                self.snapshot,
+                lambda: self.query_encoder,
+                lambda: (self.search_options, self.compose_options),
             )
         return self._answerer
 

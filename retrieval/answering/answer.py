@@ -44,7 +44,6 @@ class Candidate:
     attribution: Attribution
     chunk_dense: float
     chunk: int  # the snapshot chunk it was read from
-    lead: bool = False  # one of the first sentences of the article, which tell its news
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class ComposeOptions:
     keep_ratio: float = 0.4  # keep sentences scoring at least this share of the best
     min_overlap: float = 0.20  # share of the question's term weight a cited sentence must hold
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
-    lead_sentences: int = 2  # the best article's first sentences, which hold its news
+    lead_sentences: int = 2  # nonzero: the best article's first chunk (its lead) is read too
     steps: frozenset[str] = frozenset(
         ("learned_gate", "outcome", "needs_context")
     )  # the named steps that run
@@ -124,17 +123,14 @@ def candidates(
                 "\n\n" in text[spans[i - 1][1] - base : spans[i][0] - base]
                 for i in range(1, len(spans))
             ]
-            leads = 0
             for (s, e), sent, attr in zip(
                 spans, sents, attribute_all(sents, new_para), strict=True
             ):
-                lead = chunk == first and leads < options.lead_sentences and _is_prose(sent)
-                leads += lead
                 key = (art, s)
                 old = out.get(key)
                 if old is not None and (old.attribution.speaker or not attr.speaker):
                     continue  # keep the attribution made with the most context
-                out[key] = Candidate(art, rank, s, e, sent, attr, chunks[chunk], chunk, lead)
+                out[key] = Candidate(art, rank, s, e, sent, attr, chunks[chunk], chunk)
     return [c for c in out.values() if _is_prose(c.text)]
 
 

@@ -60,20 +60,19 @@ def as_date(moment: date | datetime | None) -> date | None:
 
 
 class AnswerChain:
-    """Answers a checked question from the index as of a day. `snapshot` and `encoder` are
-    called on each question (the index moves; the encoder is built on first use)."""
+    """Answers a checked question from the index as of a day. `snapshot`, `encoder` and
+    `options` are called on each question (the index moves; the encoder is built on first
+    use; the options may be replaced)."""
 
     def __init__(
         self,
         snapshot: Callable[[], Snapshot],
         encoder: Callable[[], Encoder],
-        search_options: SearchOptions,
-        compose_options: ComposeOptions,
+        options: Callable[[], tuple[SearchOptions, ComposeOptions]],
     ) -> None:
         self._snapshot = snapshot
         self._encoder = encoder
-        self.search_options = search_options
-        self.compose_options = compose_options
+        self._options = options
         self._runnable: Runnable[ChainState, Answer] | None = None
         self._matcher: WordMatcher | None = None
 
@@ -83,6 +82,14 @@ class AnswerChain:
         if self._matcher is None:
             self._matcher = WordMatcher(getattr(self._encoder(), "word_vectors", None))
         return self._matcher
+
+    @property
+    def search_options(self) -> SearchOptions:
+        return self._options()[0]
+
+    @property
+    def compose_options(self) -> ComposeOptions:
+        return self._options()[1]
 
     @property
     def runnable(self) -> Runnable[ChainState, Answer]:

@@ -13,14 +13,16 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+from anyascii import anyascii
 
 from retrieval.index.lexical import STOPWORDS
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:
     import snowballstemmer
 
     return snowballstemmer.stemmer("english")
@@ -52,8 +54,6 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 def fold(text: str) -> str:
     """Lowercase without accents: "Errázuriz" and "errazuriz", "Mørch" and "morch" are one
     name (anyascii transliterates what has no decomposition; quotes stay as they are)."""
-    from anyascii import anyascii
-
     decomposed = unicodedata.normalize("NFKD", text.lower())
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return "".join(ch if ch.isascii() or not ch.isalpha() else anyascii(ch).lower() for ch in plain)
