@@ -156,3 +156,39 @@ def test_an_old_story_asked_about_years_later_is_answered_as_the_week_it_ran(new
     assert not then.abstained and not later.abstained
     assert then.citations[0].quote == later.citations[0].quote
     assert then.confidence == later.confidence
+
+
+RULING = "\n\n".join(
+    [
+        "# Judge finds mill broke clean-water rules",
+        "ORTON (Valley Post) — A federal judge ruled on Tuesday that the Hallam paper mill broke "
+        "the Clean Water Act by letting dye run into the Orton river, handing a win to the "
+        "fishermen who sued.",
+        "Judge Mara Quist said the mill's owners had known about the leak since 2021.",
+        "She found violations on 127 days, fewer than the 140 the fishermen had claimed.",
+        "The mill's owners said they would study the ruling.",
+    ]
+)
+
+
+def test_a_facts_answer_is_the_first_citation_not_the_lead_before_it(tmp_path, numpy_encoder):
+    """The sentence the score ranks first is cited first, even when the story's lead is cited
+    too: the reader sees the answer, then what it sits in."""
+    from retrieval.engine import Engine
+    from tests.conftest import make_settings
+
+    (tmp_path / "ruling.md").write_text(RULING)
+    engine = Engine(
+        make_settings(tmp_path / "data"),
+        query_encoder=numpy_encoder,
+        document_encoder=numpy_encoder,
+    )
+    engine.ingest([tmp_path / "ruling.md"])
+    ex: dict = {}
+    answer = engine.answerer.invoke(
+        "how many days of violations did the judge find", "", ASKED, explain=ex
+    )
+    assert not answer.abstained, answer.answer
+    assert "127 days" in answer.citations[0].quote, answer.answer
+    best = max(ex["candidates"], key=lambda c: c["p"])
+    assert best["text"] in answer.citations[0].quote

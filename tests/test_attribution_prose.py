@@ -150,6 +150,8 @@ def test_questions_name_people_the_way_people_type_them() -> None:
         ("how did okafor describe margins", "Sam Okafor"),
         ("anything from okafor on margins?", "Sam Okafor"),
         ("nair said what about the quarter?", "Priya Nair"),
+        ("okafor on margins", "Sam Okafor"),
+        ("priya nair about the quarter", "Priya Nair"),
     ]:
         assert asked_speaker(question, "", people) == name, question
     # The person is what is talked about, not who talks.
@@ -329,3 +331,37 @@ def test_a_description_in_lowercase_between_the_verb_and_the_name(sentence, spea
     from retrieval.answering.attribution import attribute_all
 
     assert attribute_all([sentence], [True])[0].speaker == speaker
+
+
+def test_an_interview_transcript_gives_each_answer_to_its_labelled_speaker() -> None:
+    """A Q&A interview names who speaks at the start of each paragraph; a label that opens
+    one paragraph only ("Update:") is no speaker."""
+    interview = [
+        ["Andes Review: How would you describe your relationship with her?"],
+        ["Errázuriz: Very direct.", "She is a tough negotiator, and she is honest."],
+        ["Andes Review: Will lithium companies have to use less water?"],
+        ["Errázuriz: Some of them, probably, yes."],
+        ["Update: The interview was edited for length."],
+    ]
+    assert _attribute_paragraphs(interview) == [
+        "Andes Review",
+        "Errázuriz",
+        "Errázuriz",
+        "Andes Review",
+        "Errázuriz",
+        "",
+    ]
+    assert _said_by("errazuriz", interview) == [
+        "Errázuriz: Very direct.",
+        "She is a tough negotiator, and she is honest.",
+        "Errázuriz: Some of them, probably, yes.",
+    ]
+
+
+def test_a_relative_clause_of_speech_makes_its_person_the_speaker() -> None:
+    a = attribute(
+        "Among them was the school's music teacher, Gabriel Okonkwo, who said the orchestra "
+        "would not survive being split between two buildings."
+    )
+    assert a.speaker == "Gabriel Okonkwo" and not a.direct
+    assert attribute("The mayor, who said nothing, left early.").speaker == ""

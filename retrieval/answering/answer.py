@@ -304,12 +304,7 @@ def _compose_speaker(
     question only orders them."""
     subj = subject(question, matcher, drop=content_words(speaker))
     every = speaker_candidates(snap, ranked, options)
-    # What a person declined to answer is the sentence before "X declined to comment".
-    asked = {
-        (b.article, b.start): a.text
-        for a, b in zip(every, every[1:], strict=False)
-        if a.article == b.article and b.attribution.declined
-    }
+    asked = _questions_answered(every)
     pool = [
         c
         for c in every
@@ -391,6 +386,25 @@ def _compose_speaker(
     return answer
 
 
+def _questions_answered(every: list[Candidate]) -> dict[tuple[int, int], str]:
+    """The question each sentence answers, where the article says: what a person declined to
+    answer is the sentence before "X declined to comment"; an interview's answer, every
+    sentence of it, answers the interviewer's question before it."""
+    asked: dict[tuple[int, int], str] = {}
+    open_q, by = "", ""
+    for a, b in zip(every, every[1:], strict=False):
+        if a.article != b.article:
+            open_q, by = "", ""
+            continue
+        if a.text.rstrip(" \"'”’").endswith("?") and a.attribution.speaker:
+            open_q, by = a.text, a.attribution.speaker
+        if b.attribution.declined:
+            asked[(b.article, b.start)] = a.text
+        elif open_q and b.attribution.speaker and b.attribution.speaker != by:
+            asked[(b.article, b.start)] = open_q
+    return asked
+
+
 def same_fact(a: str, b: str) -> bool:
     """Two sentences that say the same thing (one outlet's copy of another's, or a lead that
     a later paragraph repeats): most of the shorter one's content words are in the other."""
@@ -445,11 +459,18 @@ def _text(snap: Snapshot, chunk: int, start: int, end: int, missing: str = "") -
 
 
 def _cite(
-    question: str, snap: Snapshot, chosen: list[Candidate], neighbours: list[Candidate]
+    question: str,
+    snap: Snapshot,
+    chosen: list[Candidate],
+    neighbours: list[Candidate],
+    best_first: bool = False,
 ) -> Answer:
-    """Number the chosen sentences by article rank and position (a story's lead, which holds
-    its news, before its details); adjacent ones merge into one quote."""
-    chosen = sorted(chosen, key=lambda c: (c.article_rank, c.start))
+    """Number the chosen sentences: `best_first`, in the order given (a fact's answer: the
+    sentence the score ranks first is the first citation, not the lead it sits behind); else
+    by article rank and position (a person's words, in the order they said them). A
+    sentence's neighbour joins it in one quote."""
+    if not best_first:
+        chosen = sorted(chosen, key=lambda c: (c.article_rank, c.start))
     by_start = {(c.article, c.start): c for c in neighbours}
     extended: list[Candidate] = []
     for c in chosen:
@@ -476,12 +497,14 @@ def _cite(
             groups[-1].append(c)
         else:
             groups.append([c])
-    # Two sentences joined into one quote may together tell what a third one says.
-    kept: list[list[Candidate]] = []
-    for group in groups:
-        text = " ".join(c.text for c in group)
-        if not any(same_fact(text, " ".join(c.text for c in k)) for k in kept):
-            kept.append(group)
+    # Two sentences joined into one quote may together tell what a third one says: the
+    # joined quote (more of the article's own context) is kept, in its place.
+    keep: set[int] = set()
+    for g in sorted(range(len(groups)), key=lambda g: -len(groups[g])):
+        text = " ".join(c.text for c in groups[g])
+        if not any(same_fact(text, " ".join(c.text for c in groups[k])) for k in keep):
+            keep.add(g)
+    kept = [group for g, group in enumerate(groups) if g in keep]
     citations: list[Citation] = []
     parts: list[str] = []
     for n, group in enumerate(kept, start=1):
@@ -662,7 +685,7 @@ def _compose_learned(
     if "off_subject" in options.steps and off_subject:
         return Answer(question, declined, True)
     neighbours = [c for c, pi in zip(pool, p, strict=True) if pi >= m.cite_floor]
-    answer = _cite(question, snap, chosen, neighbours)
+    answer = _cite(question, snap, chosen, neighbours, best_first=True)
     answer.confidence = round(p_right, 3)
     return answer
 

@@ -75,6 +75,8 @@ _ASKED_PRONOUN = re.compile(
     re.I,
 )
 _LEADING_NAME = re.compile(rf"^\s*{_SLOT}\s+(?:on|about|re|regarding|after|to)\b", re.I)
+# A question that opens with a person and "on" or "about" what: their words on it.
+_NAME_ON = re.compile(rf"^\s*{_SLOT}\s+(?:on|about|re|regarding)\s+\S", re.I)
 # Not a person: groups, roles, documents. A question about what they said is answered as any
 # other question.
 _NOT_PEOPLE = frozenset(
@@ -159,6 +161,12 @@ def _confirm(name: str, people: Iterable[Cast]) -> str:
     return _display(name)
 
 
+def _known(name: str, people: Iterable[Cast]) -> str:
+    """The one person of the articles the name fits, as they write it, or ''."""
+    persons = distinct([m for cast in people for m in cast.people(name_words(name))])
+    return persons[0].name if len(persons) == 1 else ""
+
+
 def _person_in(text: str, people: Iterable[Cast]) -> str:
     """The first person of the articles named in `text` (any case), or ''."""
     casts = list(people)
@@ -231,6 +239,11 @@ def asked_speaker(question: str, context: str = "", people: Iterable[Cast] = ())
             role = None if name else _slot_role(m.group("name"))
             if role and (name := _role_holder(*role, people)):
                 return name  # "china's defense minister": the one the articles name so
+    if not shaped and (lead := _NAME_ON.match(q)):
+        # Chat shorthand: "kowalska-reis on the union's fatigue worries" asks what she said.
+        # Only a person the articles name counts here: "inflation on the rise" is no one's.
+        if (name := _slot_name(lead.group("name"))) and (name := _known(name, people)):
+            return name
     pron = _ASKED_PRONOUN.search(q)
     if not pron:
         return "" if shaped else _speaking_person(q, people)

@@ -67,6 +67,9 @@ _VERB_THEN_NAME = re.compile(
 _ACCORDING = re.compile(
     rf"\b[Aa]ccording to (?:(?:{_TITLE}|[a-z][\w'’-]*)\.?,?\s+){{0,4}}(?P<name>{NAME})"
 )
+# A relative clause: "Among them was the music teacher, Gabriel Okonkwo, who said the
+# orchestra would not survive".
+_WHO_SAID = re.compile(rf"(?P<name>{NAME}),?\s+who\s+{_AUX}(?:{SPEECH_VERBS})\b")
 # "McConnell's statement said", "Trump's post read".
 _THEIR_WORDS = re.compile(
     rf"(?P<name>{NAME})['’]s (?:\w+ )?(?:statement|post|tweet|message|letter|remarks|speech)"
@@ -244,7 +247,7 @@ def _attribute(bare: str, direct: bool) -> Attribution:
             return Attribution(name, direct)
     # The reporter's source comes last: in '"...," Coe said, according to the Times', Coe
     # speaks.
-    for pattern in (_VERB_THEN_NAME, _THEIR_WORDS, _ACCORDING):
+    for pattern in (_VERB_THEN_NAME, _THEIR_WORDS, _WHO_SAID, _ACCORDING):
         m = pattern.search(bare)
         if m and _clean(m.group("name")) and not _NOT_SPEAKERS.search(bare, 0, m.end()):
             return Attribution(_clean(m.group("name")), direct)
@@ -335,14 +338,21 @@ def attribute_all(
             if not raw[k].speaker and _unsure_subject(k, raw, bares) and not _subject(b, set())
         ]
     )
+    labels = _transcript_labels(sentences, paragraph_starts)
     out: list[Attribution] = []
     last = ""  # the last speaker
+    label = ""  # the speaker an interview's paragraph is labelled with ("Errázuriz: ...")
     person = _headline_subject(headline)  # the last person named as a speaker or a subject
     surnames: set[str] = set()  # of the people named so far
     gender: dict[str, int] = {}  # surname -> 'he' minus 'she' in the sentences naming them
     for k, new_para in enumerate(paragraph_starts):
         a = raw[k]
         prev = out[-1] if out else NOBODY
+        if new_para:
+            label = labels.get(k, "")
+        if label and not a.speaker:
+            # A transcript's answer: the whole paragraph is the labelled speaker's own words.
+            a = Attribution(label, True, inherited=k not in labels)
         if not a.speaker and quoted[k]:
             a = _quote_speaker(k, raw, quoted, paragraph_starts, runs_on)
             if not a.speaker and prev.speaker and (not new_para or prev.direct):
@@ -371,6 +381,25 @@ def attribute_all(
             gender[key] = gender.get(key, 0) + votes
         out.append(a)
     return out
+
+
+# A paragraph of an interview or a transcript opens with who speaks: "Errázuriz: Some of
+# them, probably, yes." A name of one to four capitalised words, then a colon.
+_LABEL = re.compile(rf"^\s*(?P<name>{NAME})\s*:\s+\S")
+
+
+def _transcript_labels(sentences: list[str], paragraph_starts: list[bool]) -> dict[int, str]:
+    """The paragraphs (by first sentence) that open with a speaker's label. Only labels that
+    open two paragraphs or more count: a transcript names its speakers again and again, while
+    "Update:" or "Correction:" opens one paragraph once."""
+    found: dict[int, str] = {}
+    for k, (sent, new_para) in enumerate(zip(sentences, paragraph_starts, strict=True)):
+        if new_para and (m := _LABEL.match(sent)) and 1 <= len(m.group("name").split()) <= 4:
+            found[k] = _clean(m.group("name"))
+    counts: dict[str, int] = {}
+    for name in found.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {k: name for k, name in found.items() if counts[name] >= 2}
 
 
 # A name past a sentence's first words, followed by what it does ("At the shelter, Maria
