@@ -82,7 +82,7 @@ def _entry(name: str, meaning: str, value: str, notes: list[str]) -> list[str]:
 
 def cli_settings() -> list[tuple[str, str]]:
     """Settings the command line reads itself (typer options with an environment variable)."""
-    from bot.cli import ConfigOption
+    from bot.cli.options import ConfigOption
 
     option: Any = typing.get_args(ConfigOption)[1]  # Annotated[type, typer.Option(...)]
     return [(str(option.envvar), str(option.help))]

@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import cli
+from bot.cli import state
+from bot.cli.progress import IngestBar
 from retrieval.config import PROJECT_ROOT
 from retrieval.engine import Engine
 from tests.conftest import FIXTURES, SEED
@@ -23,11 +25,13 @@ def numpy_cli(monkeypatch, tmp_path, numpy_encoder):
     """The CLI in this process, on a fresh data directory, with the numpy encoder for both
     questions and documents (the same vectors, without loading torch)."""
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(state.State, "settings", None)
     monkeypatch.setattr(
-        cli,
+        state,
         "make_engine",
-        lambda: Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder),
+        lambda: Engine(
+            state.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder
+        ),
     )
     return lambda *args: CliRunner().invoke(cli.app, list(args))
 
@@ -295,7 +299,7 @@ def test_what_briefbot_writes_is_private_to_the_user(tmp_path):
 def test_ingest_progress_says_what_it_does_and_the_time_left(make_engine, capsys):
     engine = make_engine()
     seen: list[tuple[str, int, float | None]] = []
-    bar = cli.IngestBar("Ingesting")
+    bar = IngestBar("Ingesting")
     lines: list[str] = []
 
     def record(p):
