@@ -314,3 +314,92 @@ def test_ingest_progress_says_what_it_does_and_the_time_left(make_engine, capsys
     done = [(n, left) for s, n, left in seen if s == "embedding" and n]
     assert done and all(left is not None for _, left in done)
     assert done[-1][1] == 0 and "left" in lines[-1] and "chunks/s" in lines[-1]
+
+
+# -- the command line's imports point one way --------------------------------------------------
+def bot_import_graph() -> dict[str, set[str]]:
+    """Each module of bot/ and the modules of bot/ it imports, wherever the import is (in a
+    function, under TYPE_CHECKING). Importing bot.cli.x from outside bot.cli runs bot.cli's
+    __init__ too: that counts as importing bot.cli."""
+    import ast
+
+    root = PROJECT_ROOT / "bot"
+    names = {
+        ".".join(p.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in root.rglob("*.py")
+    }
+
+    def resolve(name: str) -> str | None:
+        while name and name not in names:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        module = ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts)
+        package = module.rpartition(".")[0]
+        module = module.removesuffix(".__init__")
+        found: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {resolve(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(
+                        [*package.split(".")[: len(package.split(".")) - node.level + 1], base]
+                    ).strip(".")
+                found |= {resolve(f"{base}.{a.name}") for a in node.names}
+        edges = graph.setdefault(module, set())
+        for target in filter(None, found):
+            parts = target.split(".")
+            for k in range(2, len(parts) + 1):  # the packages on the way that it runs as well
+                ancestor = ".".join(parts[:k])
+                if ancestor == target or not module.startswith(ancestor + "."):
+                    edges.add(ancestor)
+        edges.discard(module)
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return circles
+
+
+def test_no_import_circle_reaches_the_command_line_or_the_service():
+    graph = bot_import_graph()
+    assert {"bot.cli", "bot.cli.state", "bot.cli.envfile", "bot.service"} <= set(graph)
+    assert "bot.cli.options" in graph["bot.cli.envfile"]  # one way: the CLI owns its options
+    ours = [
+        c
+        for c in import_circles(graph)
+        if any(m.startswith("bot.cli") or m == "bot.service" for m in c)
+    ]
+    assert ours == []

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from bot.cli import ask, discord_sync, evaluate, health, index, serve, state, watch
+from bot.cli import ask, discord_sync, envfile, evaluate, health, index, serve, state, watch
 from bot.cli.console import err
 from retrieval import BriefbotError
 
@@ -29,13 +29,6 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log pro
     logs.setup("INFO" if verbose and level != "DEBUG" else level, fmt)
 
 
-def env_example() -> None:
-    """Print every setting with its meaning and default (what deploy/env.example holds)."""
-    from bot.envfile import env_example as text
-
-    sys.stdout.write(text())
-
-
 # The commands, in the order `briefbot --help` lists them.
 app.command()(index.ingest)
 app.command()(ask.ask)
@@ -47,7 +40,7 @@ app.command()(ask.feedback)
 app.command()(health.health)
 app.command()(index.reindex)
 app.command()(index.export)
-app.command("env-example")(env_example)
+app.command("env-example")(envfile.print_env_example)
 
 serve_app = typer.Typer(help="Run the chat front ends.")
 serve_app.callback(invoke_without_command=True)(serve.serve)
