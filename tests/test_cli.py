@@ -133,6 +133,55 @@ def test_unknown_file_type_is_refused(tmp_path, numpy_cli):
     assert "unsupported file type" in result.output
 
 
+def get_health(port: int) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_watch_runs_as_the_service_does_until_sigterm(tmp_path, numpy_cli, monkeypatch):
+    """/health with the role "watch" while it runs; SIGTERM ends it after the round under way,
+    /health answering "stopping" meanwhile, and the exit is a clean one."""
+    import signal
+
+    from bot.cli import watch
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("BRIEFBOT_HEALTH_HOST", "127.0.0.1")
+    monkeypatch.setenv("BRIEFBOT_HEALTH_PORT", str(port))
+    previous = signal.getsignal(signal.SIGTERM)
+    seen: list[tuple[int, dict]] = []
+    print_round = watch.print_round
+
+    def on_round(report):
+        print_round(report)
+        seen.append(get_health(port))
+        signal.raise_signal(signal.SIGTERM)  # its handler has run when this returns
+        seen.append(get_health(port))
+
+    monkeypatch.setattr(watch, "print_round", on_round)
+    result = numpy_cli("watch", "--folder", str(folder), "--interval", "1h")
+    assert result.exit_code == 0, result.output
+    assert "Watching 0 feeds and 1 folder, every 3600 s (Ctrl-C to stop)" in result.output
+    assert "1 added" in result.output
+    (running, before), (stopping, after) = seen  # one round, then stopped
+    assert running == 200 and before["process"]["role"] == "watch"
+    assert stopping == 503 and after["status"] == "stopping"
+    assert signal.getsignal(signal.SIGTERM) is previous
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # the health server is gone with it
+
+
 # --- hostile input and broken set-ups: one clear line, never a traceback --------------------
 
 

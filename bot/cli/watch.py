@@ -1,4 +1,5 @@
-"""`briefbot watch`: the configured feeds and folders polled on an interval."""
+"""`briefbot watch`: the configured feeds and folders polled on an interval, run by the service
+(bot/service.py) as `serve` is."""
 
 from __future__ import annotations
 
@@ -28,9 +29,7 @@ def watch(
     if_configured: IfConfigured = False,
 ) -> None:
     """Poll the configured feeds and folders on an interval and ingest what is new."""
-    import threading
-
-    from bot.service import health_server, stop_on_signals
+    from bot.service import Watch
     from retrieval import WatchConfig, check_feed_url, load_config, parse_interval
 
     cfg = load_config(config).watch_config()
@@ -44,8 +43,7 @@ def watch(
     if if_configured and not cfg.feeds and not cfg.folders:
         err.print("No feeds or folders configured: nothing to watch (--if-configured).")
         return
-    engine = state.make_engine()
-    watcher = engine.watcher(cfg)
+    service = Watch(state.make_engine(), cfg)  # the data directory is checked before output
     n, m = len(cfg.feeds), len(cfg.folders)
     err.print(
         f"Watching {n} feed{'s' * (n != 1)} and {m} folder{'s' * (m != 1)}"
@@ -53,13 +51,11 @@ def watch(
         highlight=False,
     )
     if once:
-        report = watcher.round()
+        report = service.round()
         print_round(report)
         if any(not f.ok for f in report.feeds) or (report.folders and report.folders.failures):
             raise typer.Exit(1)
         return
-    # SIGTERM (or Ctrl-C) ends the watch after the round under way; a kill mid-round loses
-    # nothing either (feed items stay pending, the store's writes are copy-on-write).
-    stop = threading.Event()
-    with health_server(engine, "watch"), stop_on_signals(stop):
-        watcher.run(stop, print_round)
+    # Run as the service runs the chat platforms: /health, SIGTERM or Ctrl-C (which end the
+    # watch after the round under way).
+    service.run(print_round)
