@@ -10,6 +10,9 @@ SIGTERM (or Ctrl-C) stops it gracefully, within BRIEFBOT_SHUTDOWN_GRACE_S: /heal
 "stopping", a briefing being posted is finished and the claims on those not yet posted are
 released (the next process posts them at once, and none twice), the answers under way finish
 or are handed back to their users, then each platform disconnects.
+
+`briefbot watch` runs the same way (`Watch`): /health, and SIGTERM or Ctrl-C ending it after
+the round under way. What both run inside is `running`.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from retrieval import (
     FeedbackStore,
     IngestProgress,
     IngestReport,
+    RoundReport,
     Schedule,
     Scheduler,
     SeenEvents,
     SettingsError,
+    WatchConfig,
 )
 
 if TYPE_CHECKING:
@@ -213,15 +218,13 @@ class Service:
             threading.Thread(target=run, args=(a,), name=f"briefbot-{a.platform}", daemon=True)
             for a in self.adapters
         ]
-        with health_server(self.engine, role, self.all_schedules) as health:
-            with stop_on_signals(self.stopping):
-                for t in threads:
-                    t.start()
-                while not (self.stopping.is_set() or ended.is_set()):
-                    self.stopping.wait(0.5)  # a short wait: signals are handled between waits
-                if health is not None:
-                    health.stopping = True
-                self._shut_down(conversation, threads)
+        with running(self.engine, role, self.stopping, self.all_schedules) as stop:
+            for t in threads:
+                t.start()
+            while not (self.stopping.is_set() or ended.is_set()):
+                self.stopping.wait(0.5)  # a short wait: signals are handled between waits
+            stop()  # /health answers "stopping" (a platform that failed stops the others)
+            self._shut_down(conversation, threads)
         if failures and not isinstance(failures[0], KeyboardInterrupt):
             raise failures[0]
 
@@ -245,9 +248,53 @@ class Service:
         log.info("stopped")
 
 
+class Watch:
+    """`briefbot watch` as a service: a round over the configured feeds and folders every
+    interval, ingesting what is new, run as the chat platforms are (`running`: /health with the
+    role "watch", SIGTERM or Ctrl-C). SIGTERM ends it after the round under way; a kill mid-round
+    loses nothing either (feed items stay pending, the store's writes are copy-on-write)."""
+
+    def __init__(self, engine: Engine, config: WatchConfig) -> None:
+        self.engine = engine
+        self.watcher = engine.watcher(config)  # the data directory is checked here, at once
+        self.stopping = threading.Event()  # set by SIGTERM or Ctrl-C
+
+    def round(self) -> RoundReport:
+        """One round, by itself (`watch --once`)."""
+        return self.watcher.round()
+
+    def run(self, on_round: Callable[[RoundReport], None]) -> None:
+        """Rounds until stopped, `on_round` called with each one's report."""
+        with running(self.engine, "watch", self.stopping):
+            self.watcher.run(self.stopping, on_round)
+        log.info("stopped")
+
+
 @contextlib.contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set `stop` while inside (in the main thread; elsewhere, where signal
+def running(
+    engine: Engine,
+    role: str,
+    stopping: threading.Event,
+    schedules: Callable[[], Sequence[Schedule]] = tuple,
+) -> Iterator[Callable[[], None]]:
+    """What every long-running process (serve, watch) runs inside: /health (and /metrics) when
+    BRIEFBOT_HEALTH_PORT is set, and SIGTERM or Ctrl-C stopping it. Yields the stop they call,
+    also the process's own to call: `stopping` is set and /health answers "stopping" (503) from
+    then on, while the work under way finishes."""
+    with health_server(engine, role, schedules) as health:
+
+        def stop() -> None:
+            if health is not None:
+                health.stopping = True
+            stopping.set()
+
+        with stop_on_signals(stop):
+            yield stop
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM and SIGINT call `stop` while inside (in the main thread; elsewhere, where signal
     handlers can't be set, nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -255,7 +302,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
     def handle(signum: int, frame: object) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)
-        stop.set()
+        stop()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import cli
+from bot.cli import state
+from bot.cli.progress import IngestBar
 from retrieval.config import PROJECT_ROOT
 from retrieval.engine import Engine
 from tests.conftest import FIXTURES, SEED
@@ -23,11 +25,13 @@ def numpy_cli(monkeypatch, tmp_path, numpy_encoder):
     """The CLI in this process, on a fresh data directory, with the numpy encoder for both
     questions and documents (the same vectors, without loading torch)."""
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(state.State, "settings", None)
     monkeypatch.setattr(
-        cli,
+        state,
         "make_engine",
-        lambda: Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder),
+        lambda: Engine(
+            state.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder
+        ),
     )
     return lambda *args: CliRunner().invoke(cli.app, list(args))
 
@@ -127,6 +131,55 @@ def test_unknown_file_type_is_refused(tmp_path, numpy_cli):
     result = numpy_cli("ingest", str(doc))
     assert result.exit_code == 1 and "notes.docx" in result.output
     assert "unsupported file type" in result.output
+
+
+def get_health(port: int) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_watch_runs_as_the_service_does_until_sigterm(tmp_path, numpy_cli, monkeypatch):
+    """/health with the role "watch" while it runs; SIGTERM ends it after the round under way,
+    /health answering "stopping" meanwhile, and the exit is a clean one."""
+    import signal
+
+    from bot.cli import watch
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("BRIEFBOT_HEALTH_HOST", "127.0.0.1")
+    monkeypatch.setenv("BRIEFBOT_HEALTH_PORT", str(port))
+    previous = signal.getsignal(signal.SIGTERM)
+    seen: list[tuple[int, dict]] = []
+    print_round = watch.print_round
+
+    def on_round(report):
+        print_round(report)
+        seen.append(get_health(port))
+        signal.raise_signal(signal.SIGTERM)  # its handler has run when this returns
+        seen.append(get_health(port))
+
+    monkeypatch.setattr(watch, "print_round", on_round)
+    result = numpy_cli("watch", "--folder", str(folder), "--interval", "1h")
+    assert result.exit_code == 0, result.output
+    assert "Watching 0 feeds and 1 folder, every 3600 s (Ctrl-C to stop)" in result.output
+    assert "1 added" in result.output
+    (running, before), (stopping, after) = seen  # one round, then stopped
+    assert running == 200 and before["process"]["role"] == "watch"
+    assert stopping == 503 and after["status"] == "stopping"
+    assert signal.getsignal(signal.SIGTERM) is previous
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # the health server is gone with it
 
 
 # --- hostile input and broken set-ups: one clear line, never a traceback --------------------
@@ -295,7 +348,7 @@ def test_what_briefbot_writes_is_private_to_the_user(tmp_path):
 def test_ingest_progress_says_what_it_does_and_the_time_left(make_engine, capsys):
     engine = make_engine()
     seen: list[tuple[str, int, float | None]] = []
-    bar = cli.IngestBar("Ingesting")
+    bar = IngestBar("Ingesting")
     lines: list[str] = []
 
     def record(p):
@@ -310,3 +363,92 @@ def test_ingest_progress_says_what_it_does_and_the_time_left(make_engine, capsys
     done = [(n, left) for s, n, left in seen if s == "embedding" and n]
     assert done and all(left is not None for _, left in done)
     assert done[-1][1] == 0 and "left" in lines[-1] and "chunks/s" in lines[-1]
+
+
+# -- the command line's imports point one way --------------------------------------------------
+def bot_import_graph() -> dict[str, set[str]]:
+    """Each module of bot/ and the modules of bot/ it imports, wherever the import is (in a
+    function, under TYPE_CHECKING). Importing bot.cli.x from outside bot.cli runs bot.cli's
+    __init__ too: that counts as importing bot.cli."""
+    import ast
+
+    root = PROJECT_ROOT / "bot"
+    names = {
+        ".".join(p.relative_to(PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in root.rglob("*.py")
+    }
+
+    def resolve(name: str) -> str | None:
+        while name and name not in names:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        module = ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts)
+        package = module.rpartition(".")[0]
+        module = module.removesuffix(".__init__")
+        found: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {resolve(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(
+                        [*package.split(".")[: len(package.split(".")) - node.level + 1], base]
+                    ).strip(".")
+                found |= {resolve(f"{base}.{a.name}") for a in node.names}
+        edges = graph.setdefault(module, set())
+        for target in filter(None, found):
+            parts = target.split(".")
+            for k in range(2, len(parts) + 1):  # the packages on the way that it runs as well
+                ancestor = ".".join(parts[:k])
+                if ancestor == target or not module.startswith(ancestor + "."):
+                    edges.add(ancestor)
+        edges.discard(module)
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return circles
+
+
+def test_no_import_circle_reaches_the_command_line_or_the_service():
+    graph = bot_import_graph()
+    assert {"bot.cli", "bot.cli.state", "bot.cli.envfile", "bot.service"} <= set(graph)
+    assert "bot.cli.options" in graph["bot.cli.envfile"]  # one way: the CLI owns its options
+    ours = [
+        c
+        for c in import_circles(graph)
+        if any(m.startswith("bot.cli") or m == "bot.service" for m in c)
+    ]
+    assert ours == []

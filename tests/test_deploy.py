@@ -13,7 +13,8 @@ import yaml
 from pydantic_settings import BaseSettings
 from typer.testing import CliRunner
 
-from bot import cli, envfile
+from bot import cli
+from bot.cli import envfile
 from retrieval.config import PROJECT_ROOT, Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"

@@ -32,6 +32,7 @@ from discord.ext.test import factories as dpytest_factories
 from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot import cli, discord_app
+from bot.cli import state
 from bot.conversation import Conversation
 from bot.discord_app import BriefbotClient, DiscordSettings, build_client, vote_buttons
 from bot.render_discord import (
@@ -1348,8 +1349,8 @@ def briefbot(
             monkeypatch.setenv(name, str(value))
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(cli.State, "settings", engine.settings)
-    monkeypatch.setattr(cli, "make_engine", lambda: engine)
+    monkeypatch.setattr(state.State, "settings", engine.settings)
+    monkeypatch.setattr(state, "make_engine", lambda: engine)
     monkeypatch.setattr(sys, "argv", ["briefbot", *args])
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:

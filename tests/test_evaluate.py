@@ -78,6 +78,7 @@ def test_harness_end_to_end_with_baselines(tmp_path, monkeypatch, numpy_encoder)
 
     import retrieval.evaluation.baselines as baselines
     from bot import cli
+    from bot.cli import state
     from retrieval.engine import Engine
     from retrieval.index.langchain_embeddings import LangchainEmbeddings
 
@@ -90,11 +91,11 @@ def test_harness_end_to_end_with_baselines(tmp_path, monkeypatch, numpy_encoder)
 
     documents = Counting(numpy_encoder)
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(state.State, "settings", None)
     monkeypatch.setattr(
-        cli,
+        state,
         "make_engine",
-        lambda: Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=documents),
+        lambda: Engine(state.settings(), query_encoder=numpy_encoder, document_encoder=documents),
     )
     monkeypatch.setattr(baselines, "huggingface_embeddings", lambda _: Baseline(numpy_encoder))
     report = tmp_path / "report"

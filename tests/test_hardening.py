@@ -788,10 +788,11 @@ def test_a_body_that_drips_is_cut_at_the_deadline_and_an_idle_connection_closed(
 def test_serve_slack_http_listens_on_the_host_given(monkeypatch):
     from bot import cli as cli_module
     from bot import slack_server
+    from bot.cli import serve
 
     seen: list = []
     monkeypatch.setattr(
-        cli_module, "_serve", lambda adapters, config, if_configured: seen.extend(adapters)
+        serve, "_serve", lambda adapters, config, if_configured: seen.extend(adapters)
     )
     from typer.testing import CliRunner
 

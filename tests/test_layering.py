@@ -68,7 +68,7 @@ def test_no_module_of_the_engine_or_the_prompts_imports_a_chat_platform():
 def test_bot_imports_only_the_public_surface():
     public = set(retrieval.__all__)
     bad = []
-    for path in sorted((PROJECT_ROOT / "bot").glob("*.py")):
+    for path in sorted((PROJECT_ROOT / "bot").rglob("*.py")):
         for line, module, names in imports(path):
             where = f"{path.relative_to(PROJECT_ROOT)}:{line}"
             if module.startswith("retrieval."):

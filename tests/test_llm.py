@@ -330,20 +330,23 @@ def model_cli(monkeypatch, tmp_path, numpy_encoder, fake_llm):
     from typer.testing import CliRunner
 
     from bot import cli
+    from bot.cli import state
 
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BRIEFBOT_LLM", "openai:tiny")
     monkeypatch.setenv("BRIEFBOT_LLM_BASE_URL", fake_llm.url)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(state.State, "settings", None)
 
     def make_engine() -> Engine:
-        engine = Engine(cli.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder)
+        engine = Engine(
+            state.settings(), query_encoder=numpy_encoder, document_encoder=numpy_encoder
+        )
         assert engine.writer is not None
         engine.writer.backoff_s = 0
         return engine
 
-    monkeypatch.setattr(cli, "make_engine", make_engine)
+    monkeypatch.setattr(state, "make_engine", make_engine)
     return lambda *args: CliRunner().invoke(cli.app, list(args))
 
 
@@ -362,10 +365,11 @@ def test_ask_llm_without_a_model_is_refused_by_name(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     from bot import cli
+    from bot.cli import state
 
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("BRIEFBOT_LLM", raising=False)
-    monkeypatch.setattr(cli.State, "settings", None)
+    monkeypatch.setattr(state.State, "settings", None)
     result = CliRunner().invoke(cli.app, ["ask", "--llm", Q])
     assert isinstance(result.exception, BriefbotError)
     assert "BRIEFBOT_LLM" in str(result.exception)

@@ -61,3 +61,16 @@ def test_every_import_of_the_project_is_a_declared_dependency():
 def test_every_import_of_the_tests_is_declared_for_them():
     modules = _third_party_imports({"tests"})
     assert _undeclared(modules, _declared() | _declared("test")) == []
+
+
+def test_every_package_of_the_project_is_installed():
+    """pyproject.toml names the packages one by one: one left out (a new sub-package such as
+    bot/cli/) would be missing from a non-editable install, the image's, while every test run
+    from the checkout passes."""
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for package in PACKAGES
+        for init in (ROOT / package).rglob("__init__.py")
+    }
+    assert sorted(listed) == sorted(found)

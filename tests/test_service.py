@@ -11,11 +11,12 @@ import pytest
 
 from bot.conversation import Conversation
 from bot.discord_app import DiscordAdapter, DiscordSettings
-from bot.service import Post, Service, adapters_for
+from bot.service import Post, Service, Watch, adapters_for
 from bot.slack_server import SlackAdapter, SlackSettings
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
+from retrieval.intake.watch import WatchConfig
 from retrieval.news.schedule import Schedule
 
 
@@ -160,3 +161,29 @@ def test_serve_runs_every_platform_whose_token_is_set(monkeypatch):
     assert [a.platform for a in adapters_for(None)] == ["discord"]
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
     assert [a.platform for a in adapters_for(None)] == ["slack", "discord"]
+
+
+def test_serve_and_watch_run_inside_the_same_wiring(engine, monkeypatch, tmp_path):
+    """/health and the signals are wired in one place, `running`, for every long-running
+    process: each with its role."""
+    import bot.service
+
+    roles: list[str] = []
+    real = bot.service.running
+
+    def running(engine: Engine, role: str, *args: Any) -> Any:
+        roles.append(role)
+        return real(engine, role, *args)
+
+    monkeypatch.setattr(bot.service, "running", running)
+    monkeypatch.setattr("bot.service.PLATFORMS", ("chat",))
+    Service(engine, config(), [FakePlatform("chat")]).run()  # the platform returns at once
+    watch = Watch(engine, WatchConfig(folders=(tmp_path,), interval_s=3600))
+    rounds: list[object] = []
+
+    def one_round(report: object) -> None:
+        rounds.append(report)
+        watch.stopping.set()
+
+    watch.run(one_round)
+    assert roles == ["serve chat", "watch"] and len(rounds) == 1

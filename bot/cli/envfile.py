@@ -7,6 +7,7 @@ setting has a meaning, so that neither the file nor the settings can drift from 
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import typing
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from bot.cli.options import ConfigOption
 from retrieval import Settings
 
 WIDTH = 100
@@ -82,8 +84,6 @@ def _entry(name: str, meaning: str, value: str, notes: list[str]) -> list[str]:
 
 def cli_settings() -> list[tuple[str, str]]:
     """Settings the command line reads itself (typer options with an environment variable)."""
-    from bot.cli import ConfigOption
-
     option: Any = typing.get_args(ConfigOption)[1]  # Annotated[type, typer.Option(...)]
     return [(str(option.envvar), str(option.help))]
 
@@ -101,7 +101,12 @@ def env_example() -> str:
             out += _entry(
                 env_name(cls, name, info), info.description, value, [choices(info), note, secret]
             )
-    out += ["## The command line (bot/cli.py)", ""]
+    out += ["## The command line (bot/cli/options.py)", ""]
     for name, meaning in cli_settings():
         out += _entry(name, meaning, "", [])
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def print_env_example() -> None:
+    """Print every setting with its meaning and default (what deploy/env.example holds)."""
+    sys.stdout.write(env_example())
