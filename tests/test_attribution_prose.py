@@ -365,3 +365,14 @@ def test_a_relative_clause_of_speech_makes_its_person_the_speaker() -> None:
     )
     assert a.speaker == "Gabriel Okonkwo" and not a.direct
     assert attribute("The mayor, who said nothing, left early.").speaker == ""
+
+
+def test_a_name_with_two_particles_is_one_person() -> None:
+    text = (
+        "Anne-Marie van der Berg of the Civic Green party was declared mayor on Friday.\n\n"
+        '"This is a win for the whole county," van der Berg said.'
+    )
+    people = [Cast([(0, text)])]
+    assert asked_speaker("what did anne-marie say about the win", "", people) == (
+        "Anne-Marie van der Berg"
+    )

@@ -14,8 +14,10 @@ from retrieval.answering.attribution import (
     Attribution,
     People,
     asked_speaker,
+    asked_words_of,
     attribute_all,
     has_quote,
+    name_words,
 )
 from retrieval.answering.features import Subject, WordMatcher, content_words, subject
 from retrieval.answering.features import stem as word_stem
@@ -25,6 +27,7 @@ from retrieval.answering.learned import (
     SPEAKER_FEATURES,
     models,
 )
+from retrieval.answering.names import ROLES, TITLES, lower_words
 from retrieval.answering.outcome import asks_outcome, looks_ahead, unreported
 from retrieval.answering.timewindow import MONTHS
 from retrieval.errors import SettingsError
@@ -57,7 +60,7 @@ class ComposeOptions:
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
     lead_sentences: int = 2  # nonzero: the best article's first chunk (its lead) is read too
     steps: frozenset[str] = frozenset(
-        ("learned_gate", "outcome", "needs_context")
+        ("learned_gate", "outcome", "needs_context", "unknown_speaker")
     )  # the named steps that run
 
 
@@ -75,6 +78,9 @@ STEPS: dict[str, str] = {
     "with a preview of it (outcome.py); written on the dev weeks' chat set",
     "off_subject": "declines a short question (at most 4 subject words) whose subject no cited "
     "sentence with its title holds 0.4 of; written on the dev weeks' chat set",
+    "unknown_speaker": "declines a question for the words of a person (by name, not by role) "
+    "whom none of the articles found names ('what did tedros say about the polio case' when no "
+    "article found names Tedros); written on the team and chat train splits",
     "speaker_topic": "cites a person's words only from articles holding 0.4 of the question's "
     "subject; written on the dev weeks' chat set",
 }
@@ -283,9 +289,23 @@ def compose(
         # Nothing in the articles is attributed to them: a role or an organisation the
         # patterns don't give words to ("calder ceo", "brennock"), or someone never quoted.
         # Answered as any question is, the answerability score knowing it asked for words.
+    # A role no one in the articles holds ("what did argentina's president say") asks for
+    # words too: the answerability score is told so.
+    asks_words = speaker or asked_words_of(question)
+    if "unknown_speaker" in options.steps and speaker and _unknown(speaker, people):
+        return Answer(question, _abstain_speaker(asks_words), True)
     return _compose_learned(
-        question, snap, ranked, options, context, now, matcher, explain, speaker
+        question, snap, ranked, options, context, now, matcher, explain, asks_words
     )
+
+
+def _unknown(speaker: str, people: People) -> bool:
+    """The asked person is named in none of the articles found. Only a name counts: a role
+    ("the minister", "calder ceo", "mission manager") may be written many ways."""
+    words = name_words(speaker)
+    if not words or any(w in TITLES or w in ROLES for w in lower_words(speaker)):
+        return False
+    return not any(cast.people(words) for cast in people)
 
 
 def _compose_speaker(

@@ -255,3 +255,16 @@ def asked_speaker(question: str, context: str = "", people: Iterable[Cast] = ())
         or (asked_speaker(context, "", people) if context else "")
         or _person_in(context, people)
     )
+
+
+def asked_words_of(question: str) -> str:
+    """The person or role a question asks the words of, as typed, whether or not anyone the
+    articles name fits ("what did argentina's president say" -> "argentina's president"); ''
+    when it asks no one's words, or a group's ("what did officials say")."""
+    q = question.replace("’", "'").strip()
+    for pattern in _ASKED:
+        for m in pattern.finditer(q):
+            slot = m.group("name")
+            if _slot_name(slot) or _slot_role(slot):
+                return " ".join(slot.split())
+    return ""

@@ -3,7 +3,7 @@ spaCy's parse where its patterns are unsure, `syntax`), the people an article na
 with the words of names in `names`), and whom a question asks about (`asked`). The names
 other modules import from here stay here."""
 
-from retrieval.answering.asked import asked_speaker
+from retrieval.answering.asked import asked_speaker, asked_words_of
 from retrieval.answering.names import TITLES, fold, name_words, same_speaker
 from retrieval.answering.people import Cast, Mention, People
 from retrieval.answering.speech import (
@@ -28,6 +28,7 @@ __all__ = [
     "Mention",
     "People",
     "asked_speaker",
+    "asked_words_of",
     "attribute",
     "attribute_all",
     "fold",

@@ -22,7 +22,9 @@ from retrieval.answering.speech import Attribution
 
 # A person named in full: two or more capitalised words on one line.
 _CAP = rf"[{UPPER}][\w'’.-]*"
-_RUN = re.compile(rf"{_CAP}(?:[ \t]+(?:(?:de|van|von|al|bin|da|del|di|le|la|du)[ \t]+)?{_CAP})+")
+_PARTICLE = r"(?:de|van|von|der|den|ten|al|bin|da|del|della|di|le|la|du|dos|das)"
+# "Anne-Marie van der Berg": up to two particles between capitalised words
+_RUN = re.compile(rf"{_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_CAP})+")
 _ACRONYM = re.compile(r"[A-Z.&-]{2,}")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]+")
 
