@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import prompts
 from retrieval.answering.answer import ComposeOptions, compose
-from retrieval.answering.features import WordMatcher
+from retrieval.answering.features import WordMatcher, subject
+from retrieval.answering.learned import models
+from retrieval.answering.rerank import article_rows, rerank
 from retrieval.answering.timewindow import Window, parse_window
 from retrieval.index.search import (
     Hit,
@@ -129,6 +131,22 @@ class AnswerChain:
 
     def rank(self, state: ChainState) -> ChainState:
         state.ranked = rank_articles(state.snapshot, state.hits, self.search_options)
+        model = models().article
+        use = "article_rerank" in self.compose_options.steps and model is not None
+        if state.ranked and (use or state.explain is not None):
+            t = time.perf_counter()
+            subj = subject(f"{state.context} {state.question}", self.matcher)
+            rows = article_rows(state.snapshot, state.ranked, subj, self.matcher, state.now)
+            if state.explain is not None:
+                snap = state.snapshot
+                state.explain["articles"] = [
+                    {"ids": [snap.articles[a].id for a in (r.article, *r.duplicates)], "x": x}
+                    for r, x in zip(state.ranked, rows.tolist(), strict=False)
+                ]
+            if use:
+                assert model is not None
+                state.ranked = rerank(state.ranked, rows, model)
+            state.timing["rerank"] = (time.perf_counter() - t) * 1000
         return state
 
     def compose(self, state: ChainState) -> Answer:
@@ -139,21 +157,22 @@ class AnswerChain:
             # The question asks about news of its time ("yesterday", "this week"): it is
             # answered from what was published then; older stories on the subject don't.
             ranked = self._in_window(state, named)
-            if not ranked:
-                return Answer(
-                    state.question, prompts.render("abstain_window", window=named.phrase), True
-                )
         snap = state.snapshot
-        answer = compose(
-            state.question,
-            snap,
-            ranked,
-            self.compose_options,
-            state.context,
-            state.now,
-            self.matcher,
-            state.explain,
-        )
+        if named is not None and named.relative and not ranked:
+            answer = Answer(
+                state.question, prompts.render("abstain_window", window=named.phrase), True
+            )
+        else:
+            answer = compose(
+                state.question,
+                snap,
+                ranked,
+                self.compose_options,
+                state.context,
+                state.now,
+                self.matcher,
+                state.explain,
+            )
         state.timing["compose"] = (time.perf_counter() - t) * 1000
         answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}
         answer.articles_searched = len(snap.articles)

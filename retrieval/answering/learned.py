@@ -4,7 +4,8 @@
 - the sentence score: the probability that a candidate sentence holds the answer;
 - the answerability score: the probability that the question is answered by the chosen
   sentences, and the threshold under which the bot declines instead;
-- the speaker score: the same for "what did X say" questions, over X's chosen sentences.
+- the speaker score: the same for "what did X say" questions, over X's chosen sentences;
+- the article score: orders the articles retrieval found (rerank.py).
 
 Both are logistic regressions over standardised features (features.py, answer.py): small,
 calibrated, and inspectable (docs/retrieval.md lists their weights' meaning)."""
@@ -67,6 +68,25 @@ SPEAKER_FEATURES = (
     "subject",  # how much the rest of the question weighs (sum of word weights / 40, at most 1)
     "no_subject",  # "what did X say", nothing more
     "dense",  # the best cited sentence's chunk cosine
+    "unheld",  # the weight of the subject's words the best one's article lacks / 10, at most 1
+)
+
+
+# The article score (rerank.py): is this retrieved article the one that answers? Read for
+# the first articles of the fused order, to order them.
+ARTICLE_FEATURES = (
+    "rank",  # log(1 + its place in the fused order)
+    "fused",  # its fused score / the best one's
+    "dense",  # its best chunk's cosine
+    "dense_gap",  # that cosine minus the best article's
+    "lexical",  # its best chunk's BM25 / the best one's
+    "chunks",  # log(1 + how many of its chunks were found)
+    "title_exact",  # share of the subject's weight the headline holds (stems)
+    "title_soft",  # the same, by meaning
+    "opening_exact",  # share the headline and opening chunks hold (stems)
+    "opening_soft",  # the same, by meaning
+    "age",  # log(1 + days between publication and the day asked)
+    "outlets",  # log(1 + other outlets' copies folded into it)
 )
 
 
@@ -119,6 +139,7 @@ class Models:
     answer_threshold: float  # below this probability of being right, the bot declines
     speaker_threshold: float  # the same for "what did X say" answers
     notes: dict[str, str]
+    article: Logistic | None = None  # orders the retrieved articles (None: the fused order)
 
 
 _override: list[Models] = []
@@ -150,4 +171,5 @@ def from_dict(raw: dict) -> Models:
         float(raw["answer_threshold"]),
         float(raw["speaker_threshold"]),
         dict(raw.get("notes", {})),
+        Logistic.from_dict(raw["article"], ARTICLE_FEATURES) if "article" in raw else None,
     )
