@@ -670,7 +670,7 @@ def serve_slack(
     """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET).
 
     Scheduled briefings with a slack_channel in the configuration file are posted from here."""
-    from bot.slack_server import SlackAdapter
+    from bot.slack.adapter import SlackAdapter
 
     _serve([SlackAdapter(http=http, port=port, host=host)], config, if_configured)
 
@@ -680,7 +680,7 @@ def serve_discord(config: ConfigOption = None, if_configured: IfConfigured = Fal
     """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID: commands in that one server only, set at start).
 
     Scheduled briefings with a discord_channel in the configuration file are posted from here."""
-    from bot.discord_app import DiscordAdapter
+    from bot.discord.adapter import DiscordAdapter
 
     _serve([DiscordAdapter()], config, if_configured)
 
@@ -702,7 +702,7 @@ def discord_sync(
     one server; never both, so that none shows twice."""
     import asyncio
 
-    from bot import discord_app
+    from bot.discord import admin as discord_app
     from retrieval import read_settings
 
     discord_settings = read_settings(discord_app.DiscordSettings)

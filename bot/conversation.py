@@ -1,6 +1,6 @@
 """The conversation: what the bot does with a message, whatever the chat platform.
 
-An adapter (bot/slack_app.py, bot/discord_app.py) translates its platform's payload into a
+An adapter (bot/slack/, bot/discord/) translates its platform's payload into a
 neutral `Message` (or a `BriefRequest`), and implements `Reply`, which renders what the
 conversation says and sends it in the platform's own form. Everything between is written here
 once: the question and topic checks, the briefing window's default, the follow-up rule in

@@ -45,7 +45,7 @@ Post = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line
 
 
 class Adapter(Protocol):
-    """A chat platform as the service runs it (bot/slack_server.py, bot/discord_app.py)."""
+    """A chat platform as the service runs it (bot/slack/adapter.py, bot/discord/adapter.py)."""
 
     @property
     def platform(self) -> str:
@@ -75,13 +75,13 @@ class Adapter(Protocol):
 # Imported on demand: a command that serves no chat platform loads no chat SDK. Each adapter
 # reads its own settings (its tokens) when it is made.
 def _slack() -> Adapter:
-    from bot.slack_server import SlackAdapter
+    from bot.slack.adapter import SlackAdapter
 
     return SlackAdapter()
 
 
 def _discord() -> Adapter:
-    from bot.discord_app import DiscordAdapter
+    from bot.discord.adapter import DiscordAdapter
 
     return DiscordAdapter()
 

@@ -31,10 +31,13 @@ from discord.ext.test import callbacks as dpytest_callbacks
 from discord.ext.test import factories as dpytest_factories
 from discord.webhook.async_ import AsyncWebhookAdapter
 
-from bot import cli, discord_app
+from bot import cli
 from bot.conversation import Conversation
-from bot.discord_app import BriefbotClient, DiscordSettings, build_client, vote_buttons
-from bot.render_discord import (
+from bot.discord import admin as discord_app
+from bot.discord.client import BriefbotClient, build_client
+from bot.discord.errors import TOKEN_REJECTED
+from bot.discord.presses import vote_buttons
+from bot.discord.render import (
     CHARS_PER_MESSAGE,
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -51,6 +54,7 @@ from bot.render_discord import (
     message_groups,
     split_text,
 )
+from bot.discord.settings import DiscordSettings, token_of
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
 from retrieval.events import SeenEvents
@@ -845,7 +849,7 @@ async def test_an_engine_error_in_a_thread_is_an_apology_with_an_id(
 ):
     env = fake_discord
     env.client.conversation.engine = Broken(env.client.conversation.engine)
-    with caplog.at_level(logging.ERROR, logger="bot.discord_app"):
+    with caplog.at_level(logging.ERROR, logger="bot"):
         question = await env.say(env.mention(QUESTION))
     [payload] = env.sent_to(question.id)  # in the thread
     error_id = re.search(r"error `([0-9a-f]{8})`", payload["content"]).group(1)
@@ -1105,7 +1109,7 @@ async def test_an_engine_error_gives_the_ephemeral_apology(
 ):
     env = fake_discord
     env.client.conversation.engine = Broken(env.client.conversation.engine)
-    with caplog.at_level(logging.ERROR, logger="bot.discord_app"):
+    with caplog.at_level(logging.ERROR, logger="bot"):
         payload = await env.command("ask", question=QUESTION)
 
     token = payload["token"]
@@ -1137,7 +1141,7 @@ def test_a_token_with_a_space_or_control_character_is_refused(seed_engine: Engin
     for token in ("abc def", "abc\x01def", "abc…def"):
         settings = DiscordSettings(_env_file=None, DISCORD_TOKEN=token)
         with pytest.raises(SettingsError, match="DISCORD_TOKEN has a space or a character") as e:
-            discord_app.token_of(settings)
+            token_of(settings)
         assert token not in str(e.value)
 
 
@@ -1300,7 +1304,7 @@ async def test_a_start_with_a_guild_id_after_a_global_sync_shows_each_command_on
 
     discord_api.requests.clear()
     with_guild = discord_settings(seed_engine, DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
-    with caplog.at_level(logging.WARNING, logger="bot.discord_app"):
+    with caplog.at_level(logging.WARNING, logger="bot"):
         async with build_client(with_guild, None) as client:
             await client.login("t")  # login runs setup_hook
     # In the server, and the global ones (which would show there too) overwritten with none.
@@ -1448,5 +1452,5 @@ def test_a_rejected_token_is_one_line_naming_it(
     with caplog.at_level(logging.DEBUG):
         done = briefbot(monkeypatch, capsys, settings, seed_engine, "serve", "discord")
     assert done.code == 2
-    assert " ".join(done.err.split()) == "Error: " + discord_app.TOKEN_REJECTED
+    assert " ".join(done.err.split()) == "Error: " + TOKEN_REJECTED
     assert token not in done.out + done.err + caplog.text

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from bot.conversation import Conversation
-from bot.discord_app import DiscordAdapter, DiscordSettings
+from bot.discord.adapter import DiscordAdapter
+from bot.discord.settings import DiscordSettings
 from bot.service import Post, Service, adapters_for
-from bot.slack_server import SlackAdapter, SlackSettings
+from bot.slack.adapter import SlackAdapter
+from bot.slack.settings import SlackSettings
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError

@@ -29,7 +29,10 @@ from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.conversation import APOLOGY, SEARCHING, Conversation
-from bot.render_slack import (
+from bot.slack.app import LISTENER_THREADS
+from bot.slack.http_server import serve_http
+from bot.slack.listeners import DECLINE, GREETING, SUGGESTED_PROMPTS, WORKERS
+from bot.slack.render import (
     ACTION_SHARE,
     ACTION_VOTE_DOWN,
     ACTION_VOTE_UP,
@@ -42,17 +45,8 @@ from bot.render_slack import (
     source_line,
     split_text,
 )
-from bot.slack_app import (
-    DECLINE,
-    GREETING,
-    LISTENER_THREADS,
-    SUGGESTED_PROMPTS,
-    WORKERS,
-    encode_value,
-    parse_brief_args,
-    plain_text,
-)
-from bot.slack_server import SlackSettings, check_settings, serve_http
+from bot.slack.settings import SlackSettings, check_settings
+from bot.slack.translate import encode_value, parse_brief_args, plain_text
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
 from retrieval.events import SeenEvents
@@ -366,7 +360,7 @@ def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
 
 def build_app(settings: SlackSettings, engine: Engine, feedback: FeedbackStore, data_dir: Path):
     """The app as the service builds it: one conversation, its events kept in `data_dir`."""
-    from bot.slack_app import build_app
+    from bot.slack.app import build_app
 
     return build_app(settings, Conversation(engine, feedback, SeenEvents.in_data_dir(data_dir)))
 
@@ -1231,7 +1225,7 @@ def test_the_manifest_asks_for_what_the_app_handles():
 
 def test_run_serves_the_events_api_over_http(fake_slack, seed_engine, tmp_path, monkeypatch):
     """What `briefbot serve slack --http` runs: serve until stopped."""
-    import bot.slack_server as slack_server
+    import bot.slack.adapter as slack_server
 
     servers: list[Any] = []
 
