@@ -43,6 +43,11 @@ class DiscordAdapter:
     def configured(self) -> bool:
         return self.settings.configured
 
+    @property
+    def allowed_channels(self) -> frozenset[str]:
+        """DISCORD_ALLOWED_CHANNELS: where the conversation answers on Discord."""
+        return self.settings.allowed_channels
+
     def check(self) -> None:
         token_of(self.settings)
 

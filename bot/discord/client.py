@@ -19,15 +19,16 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.conversation import Conversation, Message
+from bot.conversation import Conversation
 from bot.discord import PLATFORM
 from bot.discord.commands import command_tree
-from bot.discord.presses import VoteButton
+from bot.discord.handling import Handled
+from bot.discord.presses import SharePress, VotePress
 from bot.discord.registration import register
 from bot.discord.replies import MessageReply
 from bot.discord.send import NO_MENTIONS, post_briefing
 from bot.discord.settings import DiscordSettings
-from bot.discord.translate import addressed, question_in
+from bot.discord.translate import addressed, message_of
 from retrieval import BriefbotError, Briefing, Metrics
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,17 @@ class BriefbotClient(discord.Client):
         self.settings = settings
         self.conversation = conversation
         self.tree = command_tree(self)
+        self.handled = Handled()  # the messages and interactions whose handling has ended
         # DISCORD_GUILD_ID: during set-up, sync to that one server at start (instant there).
         self.sync_guild_on_start = settings.discord_guild_id is not None
         self.on_start: Callable[[BriefbotClient], None] | None = None  # e.g. start schedules
 
     async def setup_hook(self) -> None:
-        if self.conversation is not None and self.conversation.feedback is not None:
-            # Buttons under answers sent before this start (or by another process) work too.
-            self.add_dynamic_items(VoteButton)
+        # Buttons under answers sent before this start (or by another process) work too.
+        if self.conversation is not None:
+            self.add_dynamic_items(SharePress)
+            if self.conversation.feedback is not None:
+                self.add_dynamic_items(VotePress)
         guild_id = self.settings.discord_guild_id
         if self.sync_guild_on_start and guild_id is not None:
             names = await register(self.tree, guild_id)
@@ -103,29 +107,22 @@ class BriefbotClient(discord.Client):
         log.info("connected to Discord as %s (%s)", self.user, getattr(self.user, "id", "?"))
 
     async def on_message(self, message: discord.Message) -> None:
+        try:
+            await self._converse(message)
+        finally:
+            self.handled.end(message.id)
+
+    async def _converse(self, message: discord.Message) -> None:
+        """A mention or a DM to the conversation (answered once, where Discord is allowed)."""
         if message.author.bot or self.user is None or self.conversation is None:
             return
-        direct = message.guild is None
-        if not direct and not addressed(self.user, message):
-            return
-        channel = message.channel
-        neutral = Message(
-            platform=PLATFORM,
-            channel=str(channel.id),
-            id=str(message.id),
-            user=str(message.author.id),
-            text=question_in(self.user, message),
-            sent_at=message.created_at,
-            thread=str(channel.id) if isinstance(channel, discord.Thread) else None,
-            direct=direct,
-        )
-        if not await asyncio.to_thread(self.conversation.claim, neutral):
+        if message.guild is not None and not addressed(self.user, message):
             return
         reply = MessageReply(self.user, message, asyncio.get_running_loop())
-        await asyncio.to_thread(self.conversation.answer, neutral, reply)
+        await asyncio.to_thread(self.conversation.receive, message_of(self.user, message), reply)
 
 
 def build_client(settings: DiscordSettings, conversation: Conversation | None) -> BriefbotClient:
     """The client, with its commands; without a conversation it only does housekeeping, and
-    without a feedback store in the conversation there are no 👍 / 👎 buttons."""
+    without a feedback store in the conversation no 👍 / 👎 is counted."""
     return BriefbotClient(settings, conversation)

@@ -1,7 +1,9 @@
-"""The app commands, /ask and /brief, and their command tree: each is checked at once (refused
-ephemerally), acknowledged by a deferral (Discord gives an app 3 seconds), then answered by the
-conversation in a worker thread. An error in a command is told to the user, by the
-conversation's policy."""
+"""The app commands, /ask and /brief, and their command tree. Each is checked at once (its
+channel, its question or window: refused ephemerally), acknowledged by an ephemeral deferral
+(Discord gives an app 3 seconds; only whoever typed it sees the answer, which can be shared),
+then answered by the conversation in a worker thread. An error is told to the user, by the
+conversation's policy (bot/discord/handling.py).
+"""
 
 from __future__ import annotations
 
@@ -10,24 +12,21 @@ import asyncio
 import discord
 from discord import app_commands
 
-from bot.conversation import Conversation, Message, window_start
-from bot.discord import PLATFORM
+from bot.conversation import Conversation, window_start
+from bot.discord.handling import conversation_of, ended, handling, tell_failure
 from bot.discord.replies import InteractionReply
-from bot.discord.send import send_ephemeral
-from bot.discord.translate import conversation_of
+from bot.discord.translate import command_message
 
 
 class BriefbotTree(app_commands.CommandTree[discord.Client]):
-    """The command tree: an error in a command is told to the user, by the conversation's
-    policy."""
+    """The command tree: an error before a command's own handling (an option Discord sent
+    that it cannot read, a command it does not know) is told to the user too."""
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        original = getattr(error, "original", error)
-        conversation = conversation_of(interaction.client)
-        text = conversation.failure(original) if conversation else str(original)
-        await send_ephemeral(interaction, text)
+        await tell_failure(interaction, getattr(error, "original", error))
+        ended(interaction)
 
 
 def _conversation(interaction: discord.Interaction) -> Conversation:
@@ -37,35 +36,27 @@ def _conversation(interaction: discord.Interaction) -> Conversation:
     return conversation
 
 
-def _message(interaction: discord.Interaction, text: str) -> Message:
-    return Message(
-        platform=PLATFORM,
-        channel=str(interaction.channel_id),
-        id=str(interaction.id),
-        user=str(interaction.user.id),
-        text=text,
-        sent_at=interaction.created_at,
-    )
-
-
 async def answer_interaction(interaction: discord.Interaction, question: str) -> None:
     conversation = _conversation(interaction)
-    question = conversation.check_question(question)  # refused at once, ephemerally
-    await interaction.response.defer(thinking=True)
+    message = command_message(interaction, question)
+    conversation.check_channel(message)  # refused at once, ephemerally
+    message = command_message(interaction, conversation.check_question(question))
+    await interaction.response.defer(ephemeral=True, thinking=True)
     reply = InteractionReply(interaction, asyncio.get_running_loop())
-    await asyncio.to_thread(conversation.answer, _message(interaction, question), reply)
+    await asyncio.to_thread(conversation.answer, message, reply)
 
 
 async def brief_interaction(
     interaction: discord.Interaction, topic: str | None, since: str | None
 ) -> None:
     conversation = _conversation(interaction)
+    conversation.check_channel(command_message(interaction, ""))
     now = interaction.created_at
     # Both refused at once, ephemerally: a window that is no window, a topic too long.
     request = conversation.brief_request(topic, window_start(since, now), now)
-    await interaction.response.defer(thinking=True)
+    await interaction.response.defer(ephemeral=True, thinking=True)
     reply = InteractionReply(interaction, asyncio.get_running_loop())
-    await asyncio.to_thread(conversation.brief, request, reply)
+    await asyncio.to_thread(conversation.brief, request, reply, True)
 
 
 # -- the app commands: typed coroutines whose docstring is the description -----------------
@@ -73,7 +64,8 @@ async def brief_interaction(
 @app_commands.describe(question="What you want to know, in plain words")
 async def ask_command(interaction: discord.Interaction, question: str) -> None:
     """Ask a question about the news; the answer cites the passages it rests on."""
-    await answer_interaction(interaction, question)
+    async with handling(interaction):
+        await answer_interaction(interaction, question)
 
 
 @app_commands.command(name="brief")
@@ -85,7 +77,8 @@ async def brief_command(
     interaction: discord.Interaction, topic: str | None = None, since: str | None = None
 ) -> None:
     """A briefing of the latest stories, each with its source."""
-    await brief_interaction(interaction, topic, since)
+    async with handling(interaction):
+        await brief_interaction(interaction, topic, since)
 
 
 def command_tree(client: discord.Client) -> BriefbotTree:

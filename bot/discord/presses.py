@@ -1,6 +1,8 @@
-"""The buttons under an answer, pressed: 👍 / 👎 recorded in the feedback store. Each is a
-`discord.ui.DynamicItem` found by its custom id, so that a press works in any process with the
-same data directory, after restarts too."""
+"""The buttons under an answer or briefing, pressed: 👍 / 👎, and Share. Each is a
+`discord.ui.DynamicItem` found by its custom id (rendered in bot/discord/render.py), so that a
+press works in any process with the same data directory, after restarts too. What a press does
+is the conversation's (`vote`, `share`); `PressReply` carries out what it says.
+"""
 
 from __future__ import annotations
 
@@ -10,68 +12,113 @@ from typing import Any
 
 import discord
 
+from bot.chat import Buttons, Press, Pressed
 from bot.discord import PLATFORM
-from bot.discord.send import send_ephemeral
-from bot.discord.translate import conversation_of
-from retrieval import BriefbotError
+from bot.discord.handling import conversation_of, handling
+from bot.discord.render import (
+    SHARE_TEMPLATE,
+    VOTE_TEMPLATE,
+    answer_embeds,
+    briefing_embeds,
+    share_button,
+    shared_line,
+    vote_button,
+)
+from bot.discord.send import NO_MENTIONS, OnLoop, send_ephemeral, send_groups
+from retrieval import Answer, BriefbotError, Briefing
 
-# A vote button's custom id: "briefbot:vote:up:<key>", 33 characters of Discord's 100.
-VOTE_PREFIX = "briefbot:vote"
-VOTE_TEMPLATE = rf"{VOTE_PREFIX}:(?P<direction>up|down):(?P<key>[0-9a-f]{{16}})"
+Button = discord.ui.Button[discord.ui.View]
 
 
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=VOTE_TEMPLATE,
-):
-    """👍 or 👎 under an answer, working after restarts and for as long as the message lasts.
+class VotePress(discord.ui.DynamicItem[Button], template=VOTE_TEMPLATE):
+    """👍 or 👎 pressed: recorded once per person in the feedback store (Slack's votes go there
+    too), and the presser told."""
 
-    Its custom id carries all a press needs: the direction and the key under which the answer
-    is kept in the feedback store (the store Slack's votes go to too). Any client with a
-    feedback store handles it, not only the one that sent it.
-    """
-
-    def __init__(self, key: str, vote: int) -> None:
-        direction = "up" if vote > 0 else "down"
-        super().__init__(
-            discord.ui.Button(
-                emoji="👍" if vote > 0 else "👎",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"{VOTE_PREFIX}:{direction}:{key}",
-            )
-        )
-        self.key = key
-        self.vote = vote
+    def __init__(self, button: Button) -> None:
+        super().__init__(button)
 
     @classmethod
     async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-    ) -> VoteButton:
-        return cls(match["key"], 1 if match["direction"] == "up" else -1)
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> VotePress:
+        return cls(vote_button(match["key"], 1 if match["direction"] == "up" else -1))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        # Any client may receive the press (persistent items): only a briefbot one records it.
-        conversation = conversation_of(interaction.client)
-        try:
+        async with handling(interaction):
+            match = self.template.fullmatch(self.custom_id)
+            assert match is not None  # it was found by this template
+            conversation = conversation_of(interaction.client)
             if conversation is None:
                 raise BriefbotError("Votes are not being recorded right now.")
-            user = str(interaction.user.id)
-            await asyncio.to_thread(conversation.vote, self.key, PLATFORM, user, self.vote)
-        except Exception as exc:  # discord.py would only log it: the user hears back here
-            text = conversation.failure(exc) if conversation else str(exc)
-            await send_ephemeral(interaction, text)
-            return
-        await interaction.response.send_message(
-            "Thanks: noted 👍" if self.vote > 0 else "Thanks: noted 👎", ephemeral=True
-        )
+            # Only the presser sees what follows; a vote on an answer this process no longer
+            # holds may ask the engine again, which can take longer than Discord's 3 seconds.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            press = Press(PLATFORM, str(interaction.user.id), match["key"])
+            vote = 1 if match["direction"] == "up" else -1
+            reply = PressReply(interaction, asyncio.get_running_loop())
+            await asyncio.to_thread(conversation.vote, press, vote, reply)
 
 
-def vote_buttons(key: str) -> discord.ui.View:
-    """The 👍 / 👎 buttons for the answer kept under `key`: no timeout, fixed custom ids."""
+class SharePress(discord.ui.DynamicItem[Button], template=SHARE_TEMPLATE):
+    """Share pressed: the answer or briefing posted for everyone in the channel, and the
+    presser's own copy replaced by a word that it was."""
+
+    def __init__(self, button: Button) -> None:
+        super().__init__(button)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> SharePress:
+        return cls(share_button(match["key"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async with handling(interaction):
+            match = self.template.fullmatch(self.custom_id)
+            assert match is not None
+            conversation = conversation_of(interaction.client)
+            if conversation is None:
+                raise BriefbotError("Sharing is not possible right now.")
+            await interaction.response.defer()  # a button's: no "thinking…", nothing sent yet
+            press = Press(PLATFORM, str(interaction.user.id), match["key"])
+            reply = PressReply(interaction, asyncio.get_running_loop())
+            await asyncio.to_thread(conversation.share, press, reply)
+
+
+def buttons_view(buttons: Buttons | None) -> discord.ui.View | None:
+    """The buttons the conversation put under an answer or briefing, each handled by its
+    press (above) in whatever process receives it: no timeout, fixed custom ids."""
+    if buttons is None or not (buttons.vote or buttons.share):
+        return None
     view = discord.ui.View(timeout=None)
-    view.add_item(VoteButton(key, 1))
-    view.add_item(VoteButton(key, -1))
+    if buttons.vote:
+        view.add_item(VotePress(vote_button(buttons.key, 1)))
+        view.add_item(VotePress(vote_button(buttons.key, -1)))
+    if buttons.share:
+        view.add_item(SharePress(share_button(buttons.key)))
     return view
+
+
+class PressReply(OnLoop, Pressed):
+    """Replies to a button press (deferred): a word only the presser sees, a share posted for
+    the channel through the interaction's follow-up, and the message with the button edited."""
+
+    def __init__(self, interaction: discord.Interaction, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.interaction = interaction
+
+    def tell(self, text: str) -> None:
+        self._on_loop(send_ephemeral(self.interaction, text))
+
+    def post(self, item: Answer | Briefing, buttons: Buttons | None, shared_by: str) -> None:
+        embeds = briefing_embeds(item) if isinstance(item, Briefing) else answer_embeds(item)
+        send = self.interaction.followup.send
+        view = buttons_view(buttons)
+        self._on_loop(send_groups(send, embeds, view, content=shared_line(shared_by)))
+
+    def replace(self, text: str) -> None:
+        self._on_loop(
+            self.interaction.edit_original_response(
+                content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS
+            )
+        )

@@ -8,17 +8,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 import discord
 
-from bot.conversation import Earlier, Reply
-from bot.discord.presses import vote_buttons
+from bot.chat import Buttons, Earlier, Reply
+from bot.discord.presses import buttons_view
 from bot.discord.render import answer_embeds, briefing_embeds, plain, streamed_text
 from bot.discord.send import (
     NO_MENTIONS,
-    post_briefing,
+    OnLoop,
     replace_with_groups,
     send_ephemeral,
     send_groups,
@@ -28,24 +26,12 @@ from retrieval import Answer, Briefing
 
 log = logging.getLogger(__name__)
 
-REPLY_TIMEOUT_S = 120.0  # the most a reply may wait for the event loop to send it
 # Between two edits of an answer streamed as it is written: Discord allows five edits of a
 # channel's messages in five seconds.
 STREAM_INTERVAL_S = 1.2
-T = TypeVar("T")
 
 
-class _LoopReply:
-    """Runs a reply's sends on the event loop, from the conversation's worker thread."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-
-    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(REPLY_TIMEOUT_S)
-
-
-class MessageReply(_LoopReply, Reply):
+class MessageReply(OnLoop, Reply):
     """Replies to a mention (in a thread started from it) or a DM (in place). A generated
     answer is streamed: one message, edited as sentences pass the verifier, then replaced by
     the answer's embeds."""
@@ -91,8 +77,8 @@ class MessageReply(_LoopReply, Reply):
         else:
             await self.streamed.edit(content=content, allowed_mentions=NO_MENTIONS)
 
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
-        view = vote_buttons(vote_key) if vote_key else None
+    def answer(self, answer: Answer, buttons: Buttons | None) -> None:
+        view = buttons_view(buttons)
         where = self.target or self.message.channel
         if self.streamed is not None:
             edit = self.streamed.edit
@@ -100,11 +86,23 @@ class MessageReply(_LoopReply, Reply):
             return
         self._on_loop(send_groups(where.send, answer_embeds(answer), view))
 
-    def briefing(self, briefing: Briefing, key: str) -> None:
-        self._on_loop(post_briefing(self.target or self.message.channel, briefing))
+    def briefing(self, briefing: Briefing, buttons: Buttons | None) -> None:
+        where = self.target or self.message.channel
+        self._on_loop(send_groups(where.send, briefing_embeds(briefing), buttons_view(buttons)))
 
     def notice(self, text: str) -> None:
         self._on_loop(self._notice(self.target or self.message.channel, text))
+
+    def decline(self, text: str) -> None:
+        """A reply to the message, where it was sent (Discord has no message only one person
+        sees, outside interactions)."""
+        self._on_loop(self._decline(text))
+
+    async def _decline(self, text: str) -> None:
+        try:
+            await self.message.reply(plain(text), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.exception("could not decline in %s", self.message.channel.id)
 
     @staticmethod
     async def _notice(target: discord.abc.Messageable, text: str) -> None:
@@ -120,10 +118,11 @@ class MessageReply(_LoopReply, Reply):
         return self._on_loop(earlier(self.me, channel, self.message))
 
 
-class InteractionReply(_LoopReply, Reply):
-    """Replies to a slash command: follow-ups after the deferral ("thinking…"). A generated
-    answer is streamed into the deferred response, edited as sentences pass the verifier,
-    then replaced by the answer's embeds."""
+class InteractionReply(OnLoop, Reply):
+    """Replies to a slash command, seen only by whoever typed it: follow-ups after the
+    (ephemeral) deferral, "thinking…", the first of which takes its place. A generated answer is
+    streamed into the deferred response, edited as sentences pass the verifier, then replaced by
+    the answer's embeds."""
 
     stream_interval = STREAM_INTERVAL_S
     streamed = False
@@ -142,25 +141,26 @@ class InteractionReply(_LoopReply, Reply):
             )
         )
         self.streamed = True
-        self.interaction.extras["answered"] = True  # an error now must not delete it
 
     async def _follow_up(self, embeds: list[discord.Embed], view: discord.ui.View | None) -> None:
+        send = self.interaction.followup.send
         if self.streamed:
             edit = self.interaction.edit_original_response
-            await replace_with_groups(edit, self.interaction.followup.send, embeds, view)
+            await replace_with_groups(edit, send, embeds, view, ephemeral=True)
         else:
-            await send_groups(self.interaction.followup.send, embeds, view)
-        self.interaction.extras["answered"] = True
+            await send_groups(send, embeds, view, ephemeral=True)
 
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
-        view = vote_buttons(vote_key) if vote_key else None
-        self._on_loop(self._follow_up(answer_embeds(answer), view))
+    def answer(self, answer: Answer, buttons: Buttons | None) -> None:
+        self._on_loop(self._follow_up(answer_embeds(answer), buttons_view(buttons)))
 
-    def briefing(self, briefing: Briefing, key: str) -> None:
-        self._on_loop(self._follow_up(briefing_embeds(briefing), None))
+    def briefing(self, briefing: Briefing, buttons: Buttons | None) -> None:
+        self._on_loop(self._follow_up(briefing_embeds(briefing), buttons_view(buttons)))
 
     def notice(self, text: str) -> None:
         self._on_loop(send_ephemeral(self.interaction, text))
+
+    def decline(self, text: str) -> None:
+        self.notice(text)
 
     def history(self) -> list[Earlier]:
         return []  # a command has no thread

@@ -1,11 +1,13 @@
 """Sending to Discord: embeds grouped into as many messages as its limits need, a scheduled
-briefing's post, and a short message only the user sees. Nothing sent may ping anyone."""
+briefing's post, a short message only the user sees, and sends made on the client's loop from
+the conversation's worker thread. Nothing sent may ping anyone."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 
@@ -16,19 +18,28 @@ log = logging.getLogger(__name__)
 
 # Article text is untrusted: nothing the bot sends may ping anyone, whatever it contains.
 NO_MENTIONS = discord.AllowedMentions.none()
+REPLY_TIMEOUT_S = 120.0  # the most a reply may wait for the event loop to send it
+T = TypeVar("T")
 
 
 async def send_groups(
     send: Callable[..., Coroutine[Any, Any, object]],
     embeds: list[discord.Embed],
     view: discord.ui.View | None = None,
+    content: str | None = None,
+    **extra: Any,
 ) -> None:
-    """One message per group of embeds that Discord's limits allow, in order; the buttons go
-    under the last. `send` is a channel's or an interaction's follow-up send."""
+    """One message per group of embeds that Discord's limits allow, in order: `content` above
+    the first, the buttons under the last, `extra` (ephemeral=True) with each. `send` is a
+    channel's or an interaction's follow-up send."""
     groups = message_groups(embeds)
     for k, group in enumerate(groups):
-        extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
-        await send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
+        more = dict(extra)
+        if view and k == len(groups) - 1:
+            more["view"] = view
+        if content and k == 0:
+            more["content"] = content
+        await send(embeds=group, allowed_mentions=NO_MENTIONS, **more)
 
 
 async def replace_with_groups(
@@ -36,16 +47,17 @@ async def replace_with_groups(
     send: Callable[..., Coroutine[Any, Any, object]],
     embeds: list[discord.Embed],
     view: discord.ui.View | None = None,
+    **extra: Any,
 ) -> None:
     """Like `send_groups`, but the first group replaces a message already sent (an answer
     streamed as it was written) with `edit`; the buttons go under the last."""
     groups = message_groups(embeds)
     for k, group in enumerate(groups):
-        extra: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
+        buttons: dict[str, Any] = {"view": view} if view and k == len(groups) - 1 else {}
         if k == 0:
-            await edit(content=None, embeds=group, allowed_mentions=NO_MENTIONS, **extra)
+            await edit(content=None, embeds=group, allowed_mentions=NO_MENTIONS, **buttons)
         else:
-            await send(embeds=group, allowed_mentions=NO_MENTIONS, **extra)
+            await send(embeds=group, allowed_mentions=NO_MENTIONS, **buttons, **extra)
 
 
 async def post_briefing(channel: discord.abc.Messageable, briefing: Briefing | str) -> None:
@@ -57,11 +69,8 @@ async def post_briefing(channel: discord.abc.Messageable, briefing: Briefing | s
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
-    """A short message only the user sees, wherever the interaction has got to.
-
-    After a (public) defer, Discord turns the first follow-up into the "thinking…" message and
-    ignores its ephemeral flag; so that message is deleted first, unless an answer is in it.
-    """
+    """A short message only the user sees, wherever the interaction has got to: its response,
+    or a follow-up (the first after a deferral takes the place of "thinking…")."""
     text = plain(text)
     try:
         if not interaction.response.is_done():
@@ -69,11 +78,17 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
                 text, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
-        if not interaction.extras.get("answered"):
-            try:
-                await interaction.delete_original_response()
-            except discord.HTTPException:
-                log.warning("could not delete the deferred response", exc_info=True)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException:
         log.exception("could not tell the user about an error")
+
+
+class OnLoop:
+    """Runs a reply's sends on the client's event loop, from the conversation's worker thread,
+    and waits for them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(REPLY_TIMEOUT_S)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.conversation import channel_ids
 from retrieval import SettingsError
 
 
@@ -19,6 +20,20 @@ class DiscordSettings(BaseSettings):
     """The bot's token (Developer Portal → Bot); empty: Discord is not served."""
     discord_guild_id: int | None = Field(None, validation_alias="DISCORD_GUILD_ID")
     """A server id: the app commands are synced to that one server at start."""
+    discord_allowed_channels: str = Field("", validation_alias="DISCORD_ALLOWED_CHANNELS")
+    """Comma-separated channel ids the bot answers in (a thread in one of them too); empty:
+    everywhere."""
+
+    @field_validator("discord_allowed_channels")
+    @classmethod
+    def _channels(cls, v: str) -> str:
+        if not all(c.isdigit() for c in channel_ids(v)):
+            raise ValueError("comma-separated channel ids, each a number")
+        return v
+
+    @property
+    def allowed_channels(self) -> frozenset[str]:
+        return channel_ids(self.discord_allowed_channels)
 
     @property
     def configured(self) -> bool:

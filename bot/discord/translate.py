@@ -1,5 +1,5 @@
-"""Discord's objects in the conversation's terms: whether a message is addressed to the bot,
-its question, the earlier messages of its thread; and the conversation a client carries."""
+"""Discord's objects in the conversation's terms: a message or an interaction as a `Message`,
+whether a message is addressed to the bot, its question, the earlier messages of its thread."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 
 import discord
 
-from bot.conversation import Conversation, Earlier
+from bot.chat import Earlier, Message
+from bot.discord import PLATFORM
 from bot.discord.render import thread_name
 
 log = logging.getLogger(__name__)
@@ -16,11 +17,38 @@ log = logging.getLogger(__name__)
 THREAD_HISTORY = 50  # messages looked back through for a thread's earlier questions
 
 
-def conversation_of(client: discord.Client) -> Conversation | None:
-    """A briefbot client's conversation; None for any other client, or one built for
-    housekeeping only (any client may receive a press of a persistent button)."""
-    conversation = getattr(client, "conversation", None)
-    return conversation if isinstance(conversation, Conversation) else None
+def message_of(me: discord.abc.User | None, message: discord.Message) -> Message:
+    """A mention or a DM as the conversation's `Message` (a thread is a channel of its own on
+    Discord: the channel it is in is its `parent_channel`)."""
+    channel = message.channel
+    in_thread = isinstance(channel, discord.Thread)
+    return Message(
+        platform=PLATFORM,
+        channel=str(channel.id),
+        id=str(message.id),
+        user=str(message.author.id),
+        text=question_in(me, message),
+        sent_at=message.created_at,
+        thread=str(channel.id) if in_thread else None,
+        direct=message.guild is None,
+        parent_channel=str(channel.parent_id) if isinstance(channel, discord.Thread) else None,
+    )
+
+
+def command_message(interaction: discord.Interaction, text: str) -> Message:
+    """A slash command as the conversation's `Message`: only whoever typed it sees the reply."""
+    channel = interaction.channel
+    parent = channel.parent_id if isinstance(channel, discord.Thread) else None
+    return Message(
+        platform=PLATFORM,
+        channel=str(interaction.channel_id),
+        id=str(interaction.id),
+        user=str(interaction.user.id),
+        text=text,
+        sent_at=interaction.created_at,
+        private=True,
+        parent_channel=str(parent) if parent else None,
+    )
 
 
 def addressed(me: discord.abc.User | None, message: discord.Message) -> bool:

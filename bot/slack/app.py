@@ -4,7 +4,6 @@ HTTP, and its Web API client (bot/slack/client.py)."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -12,10 +11,8 @@ from slack_sdk import WebClient
 from bot.conversation import Conversation
 from bot.slack import PLATFORM
 from bot.slack.client import make_client
-from bot.slack.listeners import SlackBot
+from bot.slack.listeners import Listeners
 from bot.slack.settings import SlackSettings
-
-LISTENER_THREADS = 16  # Bolt's: they only acknowledge and queue work, so a few keep up
 
 
 class _NotUnused(logging.Filter):
@@ -27,12 +24,18 @@ class _NotUnused(logging.Filter):
 
 
 def build_app(
-    settings: SlackSettings, conversation: Conversation, client: WebClient | None = None
+    settings: SlackSettings,
+    conversation: Conversation,
+    client: WebClient | None = None,
+    listeners: Listeners | None = None,
 ) -> App:
-    """The Bolt app with briefbot's listeners; the same for Socket Mode and HTTP.
+    """The Bolt app with briefbot's listeners (made here unless given: whoever wants to wait
+    for their work, with `listeners.close()`, passes its own); the same for Socket Mode and
+    HTTP.
 
     Building it calls Slack's auth.test once, to learn the bot's own user id.
     """
+    listeners = listeners or Listeners(conversation)
     bolt_log = logging.getLogger("slack_bolt.App")
     if not any(isinstance(f, _NotUnused) for f in bolt_log.filters):
         bolt_log.addFilter(_NotUnused())
@@ -40,7 +43,7 @@ def build_app(
         name="briefbot",
         client=client or make_client(settings, lambda: conversation.metrics.retried(PLATFORM)),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="briefbot-bolt"),
+        listener_executor=listeners.bolt_threads,
     )
-    SlackBot(conversation, settings.allowed_channels).register(app)
+    listeners.register(app)
     return app

@@ -20,7 +20,8 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.conversation import SEARCHING, Conversation, Message, window_start
+from bot.chat import Press
+from bot.conversation import PREPARING, SEARCHING, Conversation, NotHere, window_start
 from bot.slack import PLATFORM
 from bot.slack.render import (
     ACTION_SHARE,
@@ -29,31 +30,22 @@ from bot.slack.render import (
     escape,
     escape_clipped,
     notice,
-    render_answer,
-    render_briefing,
 )
-from bot.slack.replies import AssistantReply, PrivateReply, ThreadReply, respond_with, send_all
+from bot.slack.replies import AssistantReply, ButtonReply, PrivateReply, ThreadReply
 from bot.slack.translate import (
-    BUTTON_GONE,
-    decode_value,
+    command_message,
+    event_message,
     parse_brief_args,
     plain_text,
-    slack_time,
+    read_button,
 )
-from retrieval import (
-    AlreadyVoted,
-    Answer,
-    BriefbotError,
-    Briefing,
-    QuestionError,
-    UnknownAnswer,
-)
+from retrieval import BriefbotError
 
 log = logging.getLogger(__name__)
 
 WORKERS = 8  # answers computed and posted at once; acknowledgements never wait on these
+LISTENER_THREADS = 16  # Bolt's: they only acknowledge and queue work, so a few keep up
 
-DECLINE = "Sorry, I don't answer in this conversation. An admin can enable it for me."
 ASK_USAGE = "Usage: `/ask <question>`, for example `/ask What did Wallace say in Moscow?`"
 BRIEF_USAGE = (
     "Usage: `/brief [topic] [since]`, for example `/brief ukraine 7d` "
@@ -75,15 +67,14 @@ BRIEF_PROMPTS: dict[str, Callable[[datetime], datetime]] = {
 
 
 # -- the listeners ----------------------------------------------------------------------------
-class SlackBot:
+class Listeners:
     """The handlers: each acknowledges at once and leaves all other work, Slack's Web API calls
-    included, to a thread pool."""
+    included, to a pool of workers. Both pools are the listeners' own (Bolt runs the handlers
+    on `bolt_threads`): `close()` waits for whatever they were given."""
 
-    def __init__(
-        self, conversation: Conversation, allowed: set[str], workers: int = WORKERS
-    ) -> None:
+    def __init__(self, conversation: Conversation, workers: int = WORKERS) -> None:
         self.conversation = conversation
-        self.allowed = allowed  # channel ids; empty: everywhere
+        self.bolt_threads = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="briefbot-bolt")
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="briefbot-slack")
 
     def register(self, app: App) -> None:
@@ -100,8 +91,11 @@ class SlackBot:
         app.action(ACTION_VOTE_DOWN)(self.on_vote)
         app.action(ACTION_SHARE)(self.on_share)
 
-    def is_allowed(self, channel: str) -> bool:
-        return not self.allowed or channel in self.allowed
+    def close(self, wait: bool = True) -> None:
+        """Take no more work; with `wait`, until the work under way is done: the handlers Bolt
+        runs, then what they handed to the workers."""
+        self.bolt_threads.shutdown(wait=wait)
+        self.pool.shutdown(wait=wait)
 
     def _submit(self, fn: Callable[..., object], *args: Any) -> None:
         future = self.pool.submit(fn, *args)
@@ -123,27 +117,11 @@ class SlackBot:
         self._submit(self._converse, event, context, client, True)
 
     def _converse(self, event: dict, context: BoltContext, client: WebClient, dm: bool) -> None:
-        bot_user_id = context.bot_user_id
-        ts, parent = event["ts"], event.get("thread_ts")
-        message = Message(
-            platform=PLATFORM,
-            channel=event["channel"],
-            id=ts,  # not the event id: a retry carries the same message
-            user=event.get("user") or "",
-            text=plain_text(event.get("text", ""), bot_user_id),
-            sent_at=slack_time(ts),
-            thread=parent,
-            direct=dm,
-        )
-        if not self.conversation.claim(message):
-            return
+        message = event_message(event, context.bot_user_id, dm)
         # In a channel the answer goes in the mention's thread; a DM is answered in place.
-        reply_ts = parent or (None if dm else ts)
-        if not self.is_allowed(message.channel):
-            self._decline(client, message, reply_ts)
-            return
-        reply = ThreadReply(client, message, reply_ts, bot_user_id, context.team_id)
-        self.conversation.answer(message, reply)
+        reply_ts = message.thread or (None if dm else message.id)
+        reply = ThreadReply(client, message, reply_ts, context.bot_user_id, context.team_id)
+        self.conversation.receive(message, reply)
 
     # -- the assistant pane -------------------------------------------------------------------
     def on_assistant_thread(self, event: dict, client: WebClient) -> None:
@@ -166,23 +144,11 @@ class SlackBot:
         self._submit(self._assist, event, context, client)
 
     def _assist(self, event: dict, context: BoltContext, client: WebClient) -> None:
-        ts, thread_ts = event["ts"], event["thread_ts"]
-        message = Message(
-            platform=PLATFORM,
-            channel=event["channel"],
-            id=ts,
-            user=event.get("user") or "",
-            text=plain_text(event.get("text", ""), context.bot_user_id),
-            sent_at=slack_time(ts),
-            thread=thread_ts,
-            direct=True,
-        )
-        if not self.conversation.claim(message):
-            return
-        if not self.is_allowed(message.channel):
-            self._decline(client, message, thread_ts)
-            return
+        thread_ts = event["thread_ts"]
+        message = event_message(event, context.bot_user_id, True, thread_ts)
         reply = AssistantReply(client, message, thread_ts, context.bot_user_id, context.team_id)
+        if not self.conversation.admit(message, reply):
+            return
         since = BRIEF_PROMPTS.get(message.text.rstrip(" ?.!").lower())
         if since is None:
             self.conversation.answer(message, reply)
@@ -191,144 +157,62 @@ class SlackBot:
             request = self.conversation.brief_request(None, since(message.sent_at), message.sent_at)
             self.conversation.brief(request, reply)
 
-    def _decline(self, client: WebClient, message: Message, reply_ts: str | None) -> None:
-        try:
-            if message.direct:
-                client.chat_postMessage(channel=message.channel, **notice(DECLINE))
-            else:
-                client.chat_postEphemeral(
-                    channel=message.channel,
-                    user=message.user,
-                    thread_ts=reply_ts,
-                    **notice(DECLINE),
-                )
-        except SlackApiError as exc:
-            log.warning("could not decline in %s: %s", message.channel, exc.response.get("error"))
-
-    # -- slash commands -----------------------------------------------------------------------
-    def _command_message(self, command: dict, text: str) -> Message:
-        return Message(
-            platform=PLATFORM,
-            channel=command.get("channel_id", ""),
-            id=command.get("trigger_id", ""),
-            user=command.get("user_id", ""),
-            text=text,
-            sent_at=datetime.now(UTC),
-        )
-
+    # -- slash commands: checked before they are acknowledged ---------------------------------
     def on_ask(self, ack: Ack, command: dict, respond: Respond) -> None:
-        if not self.is_allowed(command.get("channel_id", "")):
-            _ack_privately(ack, DECLINE)
-            return
         try:
+            self.conversation.check_channel(command_message(command, ""))
             question = self.conversation.check_question(plain_text(command.get("text", "")))
-        except QuestionError as exc:
+        except NotHere as exc:
+            _ack_privately(ack, str(exc))
+            return
+        except BriefbotError as exc:  # what was typed: said with how to type it
             _ack_privately(ack, f"{escape(str(exc))} {ASK_USAGE}")
             return
         _ack_privately(ack, f"{SEARCHING} _{escape_clipped(question, 2900)}_")
-        message = self._command_message(command, question)
+        message = command_message(command, question)
         self._submit(self.conversation.answer, message, PrivateReply(respond, message))
 
     def on_brief(self, ack: Ack, command: dict, respond: Respond) -> None:
-        if not self.is_allowed(command.get("channel_id", "")):
-            _ack_privately(ack, DECLINE)
-            return
         now = datetime.now(UTC)
         try:
+            self.conversation.check_channel(command_message(command, ""))
             topic, since = parse_brief_args(plain_text(command.get("text", "")), now)
             request = self.conversation.brief_request(topic, since, now)
+        except NotHere as exc:
+            _ack_privately(ack, str(exc))
+            return
         except BriefbotError as exc:
             _ack_privately(ack, f"{escape(str(exc))} {BRIEF_USAGE}")
             return
-        _ack_privately(ack, "Preparing the briefing…")
-        message = self._command_message(command, request.topic or "")
-        self._submit(self.conversation.brief, request, PrivateReply(respond, message))
+        _ack_privately(ack, PREPARING)
+        reply = PrivateReply(respond, command_message(command, request.topic or ""))
+        self._submit(self.conversation.brief, request, reply, True)
 
     # -- buttons ------------------------------------------------------------------------------
-    def _recall(self, fields: dict[str, Any]) -> Answer | Briefing:
-        """The answer or briefing a button refers to; after a restart, asked again as it was."""
-        hit = self.conversation.recall(fields.get("k"))
-        if hit is not None:
-            return hit
-        try:
-            if fields.get("kind") == "brief":
-                since, until = (
-                    datetime.fromisoformat(fields["s"]),
-                    datetime.fromisoformat(fields["u"]),
-                )
-                return self.conversation.engine.brief(since, until, topic=fields.get("topic"))
-            now = datetime.fromtimestamp(float(fields["t"]), UTC)
-            return self.conversation.engine.ask(fields["q"], now=now, context=fields.get("c", ""))
-        except (KeyError, TypeError, ValueError):
-            raise BriefbotError(BUTTON_GONE) from None
-
     def on_vote(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
         ack()
-        self._submit(self._record_vote, body, action, respond)
+        self._submit(self._vote, body, action, respond)
 
-    def _record_vote(self, body: dict, action: dict, respond: Respond) -> None:
-        thread_ts = (body.get("message") or {}).get("thread_ts")
-
-        def tell(text: str) -> None:
-            respond_with(
-                respond,
-                text=text,
-                response_type="ephemeral",
-                replace_original=False,
-                thread_ts=thread_ts,
-            )
-
-        with self.conversation.guard(tell):
-            fields = decode_value(action.get("value", ""))
-            key, user = str(fields.get("k") or ""), body["user"]["id"]
+    def _vote(self, body: dict, action: dict, respond: Respond) -> None:
+        reply = ButtonReply(respond, (body.get("message") or {}).get("thread_ts"))
+        with self.conversation.guard(reply.tell):
             vote = 1 if action["action_id"] == ACTION_VOTE_UP else -1
-            try:
-                self._vote(fields, key, user, vote)
-            except AlreadyVoted:
-                tell("You have already voted on this answer.")
-                return
-            tell(f"Thanks: your {'👍' if vote > 0 else '👎'} is recorded.")
-
-    def _vote(self, fields: dict[str, Any], key: str, user: str, vote: int) -> None:
-        try:
-            self.conversation.vote(key, PLATFORM, user, vote)
-        except UnknownAnswer:
-            # A button that outlived its process: the answer is asked again, as it was, and
-            # kept under the button's key, so that a second vote is still a second vote.
-            answer = self._recall(fields)
-            if not isinstance(answer, Answer) or not key:
-                raise BriefbotError(BUTTON_GONE) from None
-            self.conversation.keep_answer(answer, key=key)
-            self.conversation.vote(key, PLATFORM, user, vote)
+            self.conversation.vote(_press(body, action), vote, reply)
 
     def on_share(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:
         ack()
         self._submit(self._share, body, action, respond)
 
     def _share(self, body: dict, action: dict, respond: Respond) -> None:
-        def tell(text: str) -> None:
-            respond_with(respond, text=text, response_type="ephemeral", replace_original=False)
+        reply = ButtonReply(respond)
+        with self.conversation.guard(reply.tell):
+            self.conversation.share(_press(body, action), reply)
 
-        with self.conversation.guard(tell):
-            value = action.get("value", "")
-            result = self._recall(decode_value(value))
-            user = body["user"]["id"]
-            if isinstance(result, Briefing):
-                messages = render_briefing(result, shared_by=user)
-            else:
-                messages = render_answer(
-                    result, show_question=True, asked_by=user, vote_value=value
-                )
-            public = lambda **m: respond_with(  # noqa: E731
-                respond, response_type="in_channel", replace_original=False, **m
-            )
-            send_all(messages, public, public)
-            respond_with(
-                respond,
-                text="Shared in the channel.",
-                response_type="ephemeral",
-                replace_original=True,
-            )
+
+def _press(body: dict, action: dict) -> Press:
+    """A button pressed; BUTTON_GONE (a BriefbotError) for a value this version cannot read."""
+    key, asked = read_button(action.get("value", ""))
+    return Press(PLATFORM, body["user"]["id"], key, asked)
 
 
 def _ack_privately(ack: Ack, text: str) -> None:

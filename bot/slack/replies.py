@@ -1,6 +1,7 @@
 """The conversation's replies, rendered for Slack (bot/slack/render.py) and sent with its Web
 API: in a thread or a DM (`ThreadReply`), in the assistant pane (`AssistantReply`), or through a
-slash command's response_url (`PrivateReply`); and a scheduled briefing's post.
+slash command's response_url (`PrivateReply`); a button press's (`ButtonReply`); and a scheduled
+briefing's post.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.web.chat_stream import ChatStream
 
-from bot.conversation import Earlier, Message, Reply
+from bot.chat import Buttons, Earlier, Message, Pressed, Reply
 from bot.slack.render import Message as SlackMessage
 from bot.slack.render import escape, notice, render_answer, render_briefing
-from bot.slack.translate import answer_value, briefing_value, plain_text
+from bot.slack.translate import button_value, plain_text
 from retrieval import Answer, Briefing
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,8 @@ class ThreadReply(Reply):
         except SlackApiError as exc:
             log.warning("could not post the %r message: %s", text, exc.response.get("error"))
 
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
-        value = answer_value(answer, vote_key, self.message.sent_at, context)
+    def answer(self, answer: Answer, buttons: Buttons | None) -> None:
+        value = _vote_value(buttons)
         if self.streamer is None or not answer.answer.startswith(self.streamed):
             self._send(render_answer(answer, vote_value=value))
             return
@@ -171,8 +172,8 @@ class ThreadReply(Reply):
             return
         send_all(rest, self._post, self._post)
 
-    def briefing(self, briefing: Briefing, key: str) -> None:
-        self._send(render_briefing(briefing))
+    def briefing(self, briefing: Briefing, buttons: Buttons | None) -> None:
+        self._send(render_briefing(briefing, share_value=_share_value(buttons)))
 
     def notice(self, text: str) -> None:
         if self.streamer is not None:
@@ -180,6 +181,23 @@ class ThreadReply(Reply):
                 self.streamer.stop()
             self.streamer = None
         self._send([notice(f"{text} {MENTION_HINT}" if not self.message.text else text)])
+
+    def decline(self, text: str) -> None:
+        """Said to the sender alone in a channel (an ephemeral message in the thread), in a DM
+        to the DM."""
+        try:
+            if self.message.direct:
+                self.client.chat_postMessage(channel=self.message.channel, **notice(text))
+            else:
+                self.client.chat_postEphemeral(
+                    channel=self.message.channel,
+                    user=self.message.user,
+                    thread_ts=self.reply_ts,
+                    **notice(text),
+                )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("could not decline in %s: %s", self.message.channel, error)
 
     def history(self) -> list[Earlier]:
         """The thread's earlier messages from people (Slack's replies to the thread)."""
@@ -233,15 +251,24 @@ class PrivateReply(Reply):
     def stream(self, text: str) -> None:
         pass
 
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
-        value = answer_value(answer, vote_key, self.message.sent_at, context)
-        self._send(render_answer(answer, show_question=True, vote_value=value, share_value=value))
+    def answer(self, answer: Answer, buttons: Buttons | None) -> None:
+        self._send(
+            render_answer(
+                answer,
+                show_question=True,
+                vote_value=_vote_value(buttons),
+                share_value=_share_value(buttons),
+            )
+        )
 
-    def briefing(self, briefing: Briefing, key: str) -> None:
-        self._send(render_briefing(briefing, share_value=briefing_value(briefing, key)))
+    def briefing(self, briefing: Briefing, buttons: Buttons | None) -> None:
+        self._send(render_briefing(briefing, share_value=_share_value(buttons)))
 
     def notice(self, text: str) -> None:
         self._send([notice(text)])
+
+    def decline(self, text: str) -> None:
+        self.notice(text)
 
     def history(self) -> list[Earlier]:
         return []  # a command has no thread
@@ -283,3 +310,41 @@ class AssistantReply(ThreadReply):
             except SlackApiError as exc:
                 log.warning("could not title the thread: %s", exc.response.get("error"))
         return earlier
+
+
+class ButtonReply(Pressed):
+    """Replies to a button press, through its response_url: a word to whoever pressed it (in
+    the thread of the message it is on), a share posted for the channel, and the presser's own
+    copy replaced."""
+
+    def __init__(self, respond: Respond, thread_ts: str | None = None) -> None:
+        self.respond = respond
+        self.thread_ts = thread_ts
+
+    def tell(self, text: str) -> None:
+        where = {"thread_ts": self.thread_ts} if self.thread_ts else {}
+        respond_with(
+            self.respond, text=text, response_type="ephemeral", replace_original=False, **where
+        )
+
+    def post(self, item: Answer | Briefing, buttons: Buttons | None, shared_by: str) -> None:
+        if isinstance(item, Briefing):
+            messages = render_briefing(item, shared_by=shared_by)
+        else:
+            votes = _vote_value(buttons)
+            messages = render_answer(item, show_question=True, asked_by=shared_by, vote_value=votes)
+        public = lambda **m: respond_with(  # noqa: E731
+            self.respond, response_type="in_channel", replace_original=False, **m
+        )
+        send_all(messages, public, public)
+
+    def replace(self, text: str) -> None:
+        respond_with(self.respond, text=text, response_type="ephemeral", replace_original=True)
+
+
+def _vote_value(buttons: Buttons | None) -> str | None:
+    return button_value(buttons) if buttons is not None and buttons.vote else None
+
+
+def _share_value(buttons: Buttons | None) -> str | None:
+    return button_value(buttons) if buttons is not None and buttons.share else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.conversation import channel_ids
 from retrieval import SettingsError, is_http_url
 
 
@@ -24,7 +25,8 @@ class SlackSettings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="BRIEFBOT_SLACK_API_URL")
     """The Slack Web API's base URL (proxies, tests)."""
     slack_allowed_channels: str = Field("", validation_alias="SLACK_ALLOWED_CHANNELS")
-    """Comma-separated channel ids the bot answers in; empty: everywhere."""
+    """Comma-separated conversation ids the bot answers in (C…, G…, D… for a DM); empty:
+    everywhere."""
     slack_host: str = Field("0.0.0.0", validation_alias="BRIEFBOT_SLACK_HOST")  # noqa: S104
     """The address `briefbot serve slack --http` listens on (--host): every interface, as a
     container needs; 127.0.0.1 behind a proxy on the same machine."""
@@ -45,8 +47,8 @@ class SlackSettings(BaseSettings):
         return v.strip()
 
     @property
-    def allowed_channels(self) -> set[str]:
-        return {c.strip() for c in self.slack_allowed_channels.split(",") if c.strip()}
+    def allowed_channels(self) -> frozenset[str]:
+        return channel_ids(self.slack_allowed_channels)
 
     @property
     def configured(self) -> bool:
