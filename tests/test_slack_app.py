@@ -502,6 +502,8 @@ def test_tokens_never_reach_the_logs(slack, fake_slack, caplog):
     _, _, name = slack.command("/ask", "What naval exercises is Russia planning?")
     fake_slack.wait(f"/response/{name}")
     assert caplog.records  # debug logging was on
+    # Bolt sets the level of the logger named after its app: not the command line's.
+    assert logging.getLogger("briefbot").level == logging.NOTSET
     for secret in (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET):
         assert secret not in caplog.text
     settings = slack_settings(fake_slack)

@@ -40,7 +40,9 @@ def build_app(
     if not any(isinstance(f, _NotUnused) for f in bolt_log.filters):
         bolt_log.addFilter(_NotUnused())
     app = App(
-        name="briefbot",
+        # Not "briefbot": Bolt sets the level of the logger named after the app on each request,
+        # and "briefbot" is the command line's (bot/cli.py).
+        name="briefbot-slack",
         client=client or make_client(settings, lambda: conversation.metrics.retried(PLATFORM)),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         listener_executor=listeners.bolt_threads,
