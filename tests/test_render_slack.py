@@ -258,3 +258,13 @@ def test_split_text_never_cuts_an_entity():
     pieces = split_text(text, 3000)
     assert "".join(pieces) == text
     assert all(len(p) <= 3000 and p.endswith("&amp;") for p in pieces)
+
+
+def test_an_empty_briefing_says_so_and_has_nothing_to_share():
+    briefing = Briefing("2023-03-13T00:00:00+00:00", "2023-03-14T00:00:00+00:00", "cats")
+    [message] = render_briefing(briefing, share_value="v")
+    assert texts(message) == [
+        "*Briefing* · 2023-03-13 → 2023-03-14 · _cats_",
+        "Nothing new in the window.",
+    ]
+    assert not buttons(message)

@@ -13,6 +13,7 @@ from typing import Any
 import discord
 
 from bot.chat import Buttons, Press, Pressed
+from bot.conversation import NOT_RECORDING
 from bot.discord import PLATFORM
 from bot.discord.handling import conversation_of, handling
 from bot.discord.render import (
@@ -49,7 +50,7 @@ class VotePress(discord.ui.DynamicItem[Button], template=VOTE_TEMPLATE):
             assert match is not None  # it was found by this template
             conversation = conversation_of(interaction.client)
             if conversation is None:
-                raise BriefbotError("Votes are not being recorded right now.")
+                raise BriefbotError(NOT_RECORDING)
             # Only the presser sees what follows; a vote on an answer this process no longer
             # holds may ask the engine again, which can take longer than Discord's 3 seconds.
             await interaction.response.defer(ephemeral=True, thinking=True)
