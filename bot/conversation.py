@@ -2,7 +2,8 @@
 
 An adapter (bot/slack/, bot/discord/) translates its platform's payload into a neutral `Message`
 (or a `BriefRequest`, or a `Press` of a button), and implements `Reply` (and `Pressed`), which
-render what the conversation says and send it in the platform's own form. Everything between is
+render what the conversation says and send it in the platform's own form: the terms of
+bot/chat.py. Everything between is
 written here once: the question and topic checks, the channels each platform may answer in,
 the briefing window's default, the follow-up rule in threads, the memory of recent events
 (messages already answered, answers and briefings kept for their buttons), which buttons go
@@ -17,7 +18,7 @@ deferral): that is the platform's rule, and it calls the checks here before it a
 When the process is stopped (SIGTERM), `drain` takes no new work (each new message is told to
 ask again in a minute, when another replica or the restarted process answers), waits for the
 answers under way, and hands back those that do not finish in time: their users are told to
-ask again, and anything the abandoned work sends later is dropped.
+ask again, and anything the abandoned work sends later is dropped (bot/underway.py).
 """
 
 from __future__ import annotations
