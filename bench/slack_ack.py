@@ -37,8 +37,10 @@ from _common import ROOT, percentile
 from slack_sdk.signature import SignatureVerifier
 
 from bot.conversation import Conversation
-from bot.slack_app import LISTENER_THREADS, build_app
-from bot.slack_server import SlackSettings, serve_http
+from bot.slack.app import build_app
+from bot.slack.http_server import serve_http
+from bot.slack.listeners import LISTENER_THREADS
+from bot.slack.settings import SlackSettings
 from retrieval.config import Settings
 from retrieval.engine import Engine
 from retrieval.events import SeenEvents

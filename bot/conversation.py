@@ -1,12 +1,16 @@
-"""The conversation: what the bot does with a message, whatever the chat platform.
+"""The conversation: what the bot does with a message or a button, whatever the chat platform.
 
-An adapter (bot/slack_app.py, bot/discord_app.py) translates its platform's payload into a
-neutral `Message` (or a `BriefRequest`), and implements `Reply`, which renders what the
-conversation says and sends it in the platform's own form. Everything between is written here
-once: the question and topic checks, the briefing window's default, the follow-up rule in
-threads, the memory of recent events (messages already answered, answers kept for votes), where
-progress is reported, and the error policy: an error a user can act on is shown in its own
-words; anything else is logged with an id and answered with an apology quoting it.
+An adapter (bot/slack/, bot/discord/) translates its platform's payload into a neutral `Message`
+(or a `BriefRequest`, or a `Press` of a button), and implements `Reply` (and `Pressed`), which
+render what the conversation says and send it in the platform's own form: the terms of
+bot/chat.py. Everything between is
+written here once: the question and topic checks, the channels each platform may answer in,
+the briefing window's default, the follow-up rule in threads, the memory of recent events
+(messages already answered, answers and briefings kept for their buttons), which buttons go
+under what (👍 / 👎 under a cited answer; Share under what only its asker sees), asking again
+for a button whose answer this process no longer holds (after a restart), where progress is
+reported, and the error policy: an error a user can act on is shown in its own words; anything
+else is logged with an id and answered with an apology quoting it.
 
 Each adapter still decides when its platform is acknowledged (Slack's 3 seconds, Discord's
 deferral): that is the platform's rule, and it calls the checks here before it acknowledges.
@@ -14,7 +18,7 @@ deferral): that is the platform's rule, and it calls the checks here before it a
 When the process is stopped (SIGTERM), `drain` takes no new work (each new message is told to
 ask again in a minute, when another replica or the restarted process answers), waits for the
 answers under way, and hands back those that do not finish in time: their users are told to
-ask again, and anything the abandoned work sends later is dropped.
+ask again, and anything the abandoned work sends later is dropped (bot/underway.py).
 """
 
 from __future__ import annotations
@@ -25,19 +29,23 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
+from bot.asked import Asked, AskedStore
+from bot.chat import BriefRequest, Buttons, Earlier, Message, Press, Pressed, Reply
+from bot.underway import HANDED_BACK, RESTARTING, UnderWay  # noqa: F401 (its texts, read here)
 from retrieval import (
+    AlreadyVoted,
     Answer,
     BriefbotError,
     Briefing,
     Engine,
     FeedbackStore,
     SeenEvents,
+    UnknownAnswer,
     Vote,
     parse_moment,
 )
@@ -47,77 +55,20 @@ log = logging.getLogger(__name__)
 SEARCHING = "Searching…"
 PREPARING = "Preparing the briefing…"
 APOLOGY = "Sorry, something went wrong on my side (error `{error_id}`). Please try again later."
-RESTARTING = "I'm restarting just now: please ask again in a minute."
-HANDED_BACK = "Sorry, I was restarted before I could finish: please ask again."
+DECLINE = "Sorry, I don't answer in this conversation. An admin can enable it for me."
+BUTTON_GONE = "This button no longer works. Ask the question again."
+NOT_RECORDING = "Votes are not being recorded right now."
+VOTED = "Thanks: your {emoji} is recorded."
+ALREADY_VOTED = "You have already voted on this answer."
+SHARED = "Shared in the channel."
 DEFAULT_WINDOW = timedelta(hours=24)  # a briefing's window when none is asked for
 FOLLOW_UPS = 3  # the earlier questions a follow-up is read with
 RECENT = 1000  # answers and briefings kept in memory for the buttons under them
 T = TypeVar("T")
 
 
-# -- what the adapters hand in -------------------------------------------------------------
-@dataclass(frozen=True)
-class Message:
-    """A message to the bot, in no platform's terms."""
-
-    platform: str  # an opaque key ("slack", "discord"): votes and claims are kept under it
-    channel: str
-    id: str  # the message's own id in the channel: what a redelivery repeats
-    user: str
-    text: str  # plain text, the bot's mention taken out
-    sent_at: datetime  # answers are as of this moment
-    thread: str | None = None  # the thread it was posted in, if any
-    direct: bool = False  # a direct message: everything in it is said to the bot
-
-
-@dataclass(frozen=True)
-class Earlier:
-    """An earlier message of the thread (from a person, not a bot), as the follow-up rule sees
-    it."""
-
-    text: str
-    to_bot: bool  # it mentioned the bot, or it is in a direct conversation with it
-
-
-@dataclass(frozen=True)
-class BriefRequest:
-    """A briefing asked for: the window and an optional topic, both checked."""
-
-    since: datetime
-    until: datetime
-    topic: str | None = None
-
-
-class Reply(Protocol):
-    """The adapter's side of one message or command: where and how the answer goes."""
-
-    def progress(self, text: str) -> None:
-        """Work has begun: a placeholder such as "Searching…"."""
-
-    def stream(self, text: str) -> None:
-        """The answer as a language model writes it, in the sentences that passed the
-        verifier so far: the whole text each time, shown in place of the placeholder. Called
-        only when the engine generates, at most every `stream_interval` seconds; `answer`
-        then shows it all, with its citations. A platform that cannot show it leaves it."""
-
-    @property
-    def stream_interval(self) -> float:
-        """The least time between two `stream` calls: the platform's rate limit for edits."""
-        ...
-
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
-        """Render and send the answer; with `vote_key`, the 👍 / 👎 under it carry the key.
-        `context`: the earlier questions it was read with (to ask it again, as it was)."""
-
-    def briefing(self, briefing: Briefing, key: str) -> None:
-        """Render and send the briefing; `key` finds it again (see Conversation.recall)."""
-
-    def notice(self, text: str) -> None:
-        """A short plain message: a refusal or an error, in words meant for the user."""
-
-    def history(self) -> Sequence[Earlier]:
-        """The earlier messages of the message's thread, oldest first; none if they can't be
-        read (a follow-up is then answered on its own)."""
+class NotHere(BriefbotError):
+    """The bot does not answer in this channel (the platform's allow-list)."""
 
 
 # -- the rules, each once ------------------------------------------------------------------
@@ -148,6 +99,11 @@ def window_start(since: str | None, now: datetime) -> datetime:
     return parse_moment(since, now, "since") if since else now - DEFAULT_WINDOW
 
 
+def channel_ids(text: str) -> frozenset[str]:
+    """A comma-separated allow-list setting as channel ids; empty: every channel."""
+    return frozenset(c.strip() for c in text.split(",") if c.strip())
+
+
 class Recent(Generic[T]):
     """A bounded, thread-safe map of recent items: the oldest are forgotten first."""
 
@@ -166,51 +122,6 @@ class Recent(Generic[T]):
     def get(self, key: object) -> T | None:
         with self._lock:
             return self._items.get(key) if isinstance(key, str) else None
-
-
-class _Tracked(Reply):
-    """A reply under way, which `Conversation.drain` may hand back: once it has, whatever the
-    abandoned work sends is dropped, so the user sees the apology and nothing after it."""
-
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-        self.handed_back = False
-
-    def _live(self) -> bool:
-        if self.handed_back:
-            log.info("dropped a reply handed back at shutdown")
-        return not self.handed_back
-
-    def progress(self, text: str) -> None:
-        if self._live():
-            self.reply.progress(text)
-
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
-        if self._live():
-            self.reply.answer(answer, vote_key, context)
-
-    def briefing(self, briefing: Briefing, key: str) -> None:
-        if self._live():
-            self.reply.briefing(briefing, key)
-
-    def notice(self, text: str) -> None:
-        if self._live():
-            self.reply.notice(text)
-
-    @property
-    def stream_interval(self) -> float:
-        return self.reply.stream_interval
-
-    def stream(self, text: str) -> None:
-        if self._live():
-            self.reply.stream(text)
-
-    def history(self) -> Sequence[Earlier]:
-        return self.reply.history()
-
-    def hand_back(self) -> None:
-        self.handed_back = True
-        self.reply.notice(HANDED_BACK)
 
 
 class Streamed:
@@ -237,10 +148,15 @@ class Streamed:
 
 
 class Conversation:
-    """Turns messages into answers and requests into briefings, for every adapter at once.
+    """Turns messages into answers, requests into briefings and presses into votes and shares,
+    for every adapter at once.
 
     `feedback`: where answers are kept for votes (None: no 👍 / 👎). `seen`: the messages
     already answered, by any process sharing the data directory (None: every one is new).
+    `asked`: what each kept answer and briefing was asked with, for the buttons that carry only
+    its key (None: such a button works only in the process that sent it). `allowed`: for each
+    platform, the channels it answers in (a platform not named, or named with none: every
+    channel).
     """
 
     def __init__(
@@ -248,15 +164,17 @@ class Conversation:
         engine: Engine,
         feedback: FeedbackStore | None = None,
         seen: SeenEvents | None = None,
+        asked: AskedStore | None = None,
+        allowed: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = engine.metrics
         self.feedback = feedback
         self.seen = seen
+        self.asked = asked
+        self.allowed = {p: frozenset(c) for p, c in (allowed or {}).items()}
         self.recent: Recent[Answer | Briefing] = Recent(RECENT)
-        self._under_way: set[_Tracked] = set()
-        self._changed = threading.Condition()
-        self._closing = False
+        self.work = UnderWay(self.failure)
 
     # -- checks, made before an adapter acknowledges ------------------------------------
     def check_question(self, text: str) -> str:
@@ -270,6 +188,19 @@ class Conversation:
         topic = " ".join((topic or "").split()) or None
         return BriefRequest(since, now, self.check_question(topic) if topic else None)
 
+    def allows(self, message: Message) -> bool:
+        """Whether the message's platform answers in its channel (or in the thread's channel)."""
+        channels = self.allowed.get(message.platform)
+        if not channels:
+            return True
+        return message.channel in channels or message.parent_channel in channels
+
+    def check_channel(self, message: Message) -> None:
+        """NotHere (a BriefbotError, in DECLINE's words) outside the platform's channels."""
+        if not self.allows(message):
+            log.info("not answering in %s/%s: not allowed", message.platform, message.channel)
+            raise NotHere(DECLINE)
+
     # -- the memory of recent events -----------------------------------------------------
     def claim(self, message: Message) -> bool:
         """True the first time a message is seen, by any process; False for a redelivery."""
@@ -281,31 +212,88 @@ class Conversation:
         log.debug("%s was already answered; not answering it again", key)
         return False
 
-    def keep_answer(self, answer: Answer, key: str | None = None) -> str | None:
-        """Keep an answer for the votes to come and return its key; None when there is
-        nothing to vote on (an abstention, or no feedback store)."""
-        if self.feedback is None or answer.abstained or not answer.citations:
+    def admit(self, message: Message, reply: Reply) -> bool:
+        """Whether to answer a message: not a redelivery (nothing is said), and in a channel
+        its platform answers in (else it is declined, once)."""
+        if not self.claim(message):
+            return False
+        try:
+            self.check_channel(message)
+        except NotHere as exc:
+            with self.guard(lambda _: None):
+                reply.decline(str(exc))
+            return False
+        return True
+
+    def keep_answer(
+        self, answer: Answer, asked: Asked | None = None, key: str | None = None
+    ) -> str | None:
+        """Keep an answer for the buttons to come (in memory; with the feedback store, for
+        votes; with `asked`, to ask it again) and return its key: a new one, or `key`. None
+        when there is nothing to keep: an abstention, or an answer citing nothing."""
+        if answer.abstained or not answer.citations:
             return None
-        ids = list(dict.fromkeys(c.article_id for c in answer.citations))
-        key = self.feedback.remember(answer.question, answer.answer, ids, key=key)
+        if self.feedback is not None:
+            ids = list(dict.fromkeys(c.article_id for c in answer.citations))
+            key = self.feedback.remember(answer.question, answer.answer, ids, key=key)
+        key = key or uuid.uuid4().hex[:16]
         self.recent.put(key, answer)
+        if asked is not None and self.asked is not None:
+            self.asked.put(key, asked)
         return key
 
-    def keep_briefing(self, briefing: Briefing) -> str:
+    def keep_briefing(self, briefing: Briefing, asked: Asked | None = None) -> str:
         key = uuid.uuid4().hex[:16]
         self.recent.put(key, briefing)
+        if asked is not None and self.asked is not None:
+            self.asked.put(key, asked)
         return key
 
-    def recall(self, key: object) -> Answer | Briefing | None:
-        """An answer or briefing kept in this process (see keep_answer, keep_briefing)."""
-        return self.recent.get(key)
+    def recall(self, key: str, asked: Asked | None = None) -> Answer | Briefing:
+        """The answer or briefing a button refers to. One this process no longer holds (it
+        was restarted) is asked again as it was: from what the button carries (`asked`), else
+        from what was kept under its key; and kept again under the same key. A BriefbotError
+        (BUTTON_GONE) when neither is there."""
+        hit = self.recent.get(key)
+        if hit is not None:
+            return hit
+        if asked is None and self.asked is not None:
+            asked = self.asked.get(key)
+        if asked is None:
+            raise BriefbotError(BUTTON_GONE)
+        log.info("asking %s again for a button (%s)", asked.kind, key)
+        if asked.kind == "brief" and asked.until is not None:
+            topic = self.check_question(asked.text) if asked.text else None
+            briefing = self.engine.brief(asked.at, asked.until, topic=topic)
+            self.recent.put(key, briefing)
+            return briefing
+        question = self.check_question(asked.text or "")
+        answer = self.engine.ask(question, now=asked.at, context=asked.context)
+        self.keep_answer(answer, asked, key=key)
+        return answer
 
-    def vote(self, key: str, platform: str, user: str, vote: int) -> Vote:
-        """A 👍 (1) or 👎 (-1) on a kept answer, once per person: AlreadyVoted for a second
-        one, UnknownAnswer for an answer not on record."""
+    def record_vote(self, press: Press, vote: int) -> Vote:
+        """A 👍 (1) or 👎 (-1), once per person: AlreadyVoted for a second one. An answer not
+        on record (its button outlived its process and store) is asked again as it was
+        (`recall`), and kept under the button's key, so that a second vote is still a second
+        vote; BUTTON_GONE when it cannot be."""
         if self.feedback is None:
-            raise BriefbotError("Votes are not being recorded right now.")
-        return self.feedback.vote_on(key, platform=platform, user_id=user, vote=vote)
+            raise BriefbotError(NOT_RECORDING)
+        try:
+            return self.feedback.vote_on(
+                press.key, platform=press.platform, user_id=press.user, vote=vote
+            )
+        except UnknownAnswer:
+            answer = self.recall(press.key, press.asked)
+            if not isinstance(answer, Answer):
+                raise BriefbotError(BUTTON_GONE) from None
+            self.keep_answer(answer, press.asked, key=press.key)
+        try:
+            return self.feedback.vote_on(
+                press.key, platform=press.platform, user_id=press.user, vote=vote
+            )
+        except UnknownAnswer:  # asked again, it now cites nothing
+            raise BriefbotError(BUTTON_GONE) from None
 
     # -- the error policy ----------------------------------------------------------------
     def failure(self, error: BaseException) -> str:
@@ -334,59 +322,35 @@ class Conversation:
             except Exception:
                 log.exception("could not deliver a reply")
 
-    # -- work under way, and shutting down -------------------------------------------------
-    @contextmanager
-    def _under_way_as(self, reply: Reply) -> Iterator[_Tracked | None]:
-        """The reply, tracked until the work ends; None once the conversation is closing
-        (the user has then been told to ask again)."""
-        with self._changed:
-            tracked = None if self._closing else _Tracked(reply)
-            if tracked is not None:
-                self._under_way.add(tracked)
-        if tracked is None:
-            with self.guard(lambda _: None):
-                reply.notice(RESTARTING)
-            yield None
-            return
-        try:
-            yield tracked
-        finally:
-            with self._changed:
-                self._under_way.discard(tracked)
-                self._changed.notify_all()
-
+    # -- work under way, and shutting down (bot/underway.py) ----------------------------
     @property
     def under_way(self) -> int:
-        with self._changed:
-            return len(self._under_way)
+        return len(self.work)
+
+    @property
+    def closing(self) -> bool:
+        return self.work.closing
 
     def close(self) -> None:
         """Take no new work: every message from now on is told to ask again shortly."""
-        with self._changed:
-            self._closing = True
+        self.work.close()
 
     def drain(self, timeout: float) -> int:
         """Close, wait up to `timeout` seconds for the answers and briefings under way, and
         hand back those still running (their users are asked to ask again). Returns how many
         were handed back."""
-        self.close()
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while self._under_way and (left := deadline - time.monotonic()) > 0:
-                self._changed.wait(left)
-            late = list(self._under_way)
-        for tracked in late:
-            with self.guard(lambda _: None):
-                tracked.hand_back()
-        if late:
-            log.warning("handed back %d answers still under way at shutdown", len(late))
-        return len(late)
+        return self.work.drain(timeout)
 
     # -- the flows -----------------------------------------------------------------------
+    def receive(self, message: Message, reply: Reply) -> Answer | None:
+        """A message as it arrives: answered once (see `admit`), where its platform answers."""
+        return self.answer(message, reply) if self.admit(message, reply) else None
+
     def answer(self, message: Message, reply: Reply) -> Answer | None:
         """Answer a message: progress shown, the question checked, a follow-up read with the
-        thread's earlier questions, the answer sent (or the error, by the policy)."""
-        with self._under_way_as(reply) as tracked:
+        thread's earlier questions, the answer sent with its buttons (or the error, by the
+        policy)."""
+        with self.work.track(reply) as tracked:
             if tracked is None:
                 return None
             started = time.monotonic()
@@ -403,7 +367,8 @@ class Conversation:
                     )
                 else:
                     answer = self.engine.ask(question, now=message.sent_at, context=context)
-                tracked.answer(answer, self.keep_answer(answer), context)
+                asked = Asked.question(answer.question, message.sent_at, context)
+                tracked.answer(answer, self._buttons(answer, asked, message.private))
                 self.metrics.answered(
                     message.platform, answer.abstained, time.monotonic() - started
                 )
@@ -416,14 +381,49 @@ class Conversation:
                 return answer
         return None
 
-    def brief(self, request: BriefRequest, reply: Reply) -> Briefing | None:
-        """Brief the request's window (and topic), or tell what went wrong."""
-        with self._under_way_as(reply) as tracked:
+    def brief(self, request: BriefRequest, reply: Reply, private: bool = False) -> Briefing | None:
+        """Brief the request's window (and topic), or tell what went wrong. A `private`
+        briefing (only its asker sees it) can be shared."""
+        with self.work.track(reply) as tracked:
             if tracked is None:
                 return None
             with self.guard(tracked.notice):
                 tracked.progress(PREPARING)
                 briefing = self.engine.brief(request.since, request.until, topic=request.topic)
-                tracked.briefing(briefing, self.keep_briefing(briefing))
+                asked = Asked.briefing(request.topic, request.since, request.until)
+                key = self.keep_briefing(briefing, asked)
+                share = private and not briefing.empty
+                tracked.briefing(briefing, Buttons(key, asked, share=True) if share else None)
                 return briefing
         return None
+
+    def _buttons(self, answer: Answer, asked: Asked | None, private: bool) -> Buttons | None:
+        """👍 / 👎 under a cited answer when votes are kept; Share under one only its asker
+        sees."""
+        key = self.keep_answer(answer, asked)
+        if key is None or not (self.feedback is not None or private):
+            return None
+        return Buttons(key, asked, vote=self.feedback is not None, share=private)
+
+    def vote(self, press: Press, vote: int, pressed: Pressed) -> None:
+        """👍 (1) or 👎 (-1) pressed: recorded (see `record_vote`), and the presser told."""
+        with self.guard(pressed.tell):
+            try:
+                self.record_vote(press, vote)
+            except AlreadyVoted:
+                pressed.tell(ALREADY_VOTED)
+                return
+            pressed.tell(VOTED.format(emoji="👍" if vote > 0 else "👎"))
+
+    def share(self, press: Press, pressed: Pressed) -> None:
+        """Share pressed: the answer or briefing (asked again after a restart) posted for
+        everyone, an answer with its 👍 / 👎, and the presser's own copy replaced by SHARED."""
+        with self.guard(pressed.tell):
+            item = self.recall(press.key, press.asked)
+            buttons = None
+            if isinstance(item, Answer):
+                asked = press.asked or (self.asked.get(press.key) if self.asked else None)
+                votes = self.feedback is not None and not item.abstained and item.citations
+                buttons = Buttons(press.key, asked, vote=True) if votes else None
+            pressed.post(item, buttons, press.user)
+            pressed.replace(SHARED)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from bot.asked import AskedStore
 from bot.conversation import Conversation
 from retrieval import (
     Briefing,
@@ -50,7 +51,7 @@ Post = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line
 
 
 class Adapter(Protocol):
-    """A chat platform as the service runs it (bot/slack_server.py, bot/discord_app.py)."""
+    """A chat platform as the service runs it (bot/slack/adapter.py, bot/discord/adapter.py)."""
 
     @property
     def platform(self) -> str:
@@ -60,6 +61,12 @@ class Adapter(Protocol):
     @property
     def configured(self) -> bool:
         """Whether its token is set: `briefbot serve` runs every platform that is."""
+        ...
+
+    @property
+    def allowed_channels(self) -> frozenset[str]:
+        """The channels the conversation answers in on this platform (its setting); none:
+        every channel."""
         ...
 
     def check(self) -> None:
@@ -80,13 +87,13 @@ class Adapter(Protocol):
 # Imported on demand: a command that serves no chat platform loads no chat SDK. Each adapter
 # reads its own settings (its tokens) when it is made.
 def _slack() -> Adapter:
-    from bot.slack_server import SlackAdapter
+    from bot.slack.adapter import SlackAdapter
 
     return SlackAdapter()
 
 
 def _discord() -> Adapter:
-    from bot.discord_app import DiscordAdapter
+    from bot.discord.adapter import DiscordAdapter
 
     return DiscordAdapter()
 
@@ -159,11 +166,16 @@ class Service:
         self._lock = threading.Lock()
 
     def conversation(self) -> Conversation:
-        """One conversation for every platform: votes and the events already answered are
-        kept in the data directory, shared with any other process using it."""
+        """One conversation for every platform, with each platform's channel allow-list: votes,
+        the events already answered and what the buttons' answers were asked with are kept in
+        the data directory, shared with any other process using it."""
         data = self.engine.settings.data_dir
         return Conversation(
-            self.engine, FeedbackStore.in_data_dir(data), SeenEvents.in_data_dir(data)
+            self.engine,
+            FeedbackStore.in_data_dir(data),
+            SeenEvents.in_data_dir(data),
+            AskedStore.in_data_dir(data),
+            allowed={a.platform: a.allowed_channels for a in self.adapters},
         )
 
     def warm(self) -> IngestReport | None:

@@ -1,7 +1,7 @@
 import pytest
 
-from bot.discord_app import DiscordSettings
-from bot.slack_server import SlackSettings
+from bot.discord.settings import DiscordSettings
+from bot.slack.settings import SlackSettings
 from retrieval.config import load_settings, read_settings
 from retrieval.errors import SettingsError
 

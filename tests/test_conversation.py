@@ -1,47 +1,64 @@
 """The conversation's rules, once, in no platform's terms: against the real engine on the seed
-article, with a `Reply` that records what the conversation asks an adapter to send.
+article, with a `Reply` (and a `Pressed`) that records what the conversation asks an adapter to
+send. Each rule is tested here and nowhere else.
 
 The adapters' own tests (test_slack_app.py, test_discord_app.py) check that each platform's
-payloads become these messages, and that what is sent renders right.
+payloads become these messages and presses, and that what is said is sent on the platform's
+real request path; the renderers' tests (test_render_slack.py, test_render_discord.py), how it
+looks.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.asked import Asked, AskedStore
+from bot.chat import Buttons, Earlier, Message, Press
 from bot.conversation import (
+    ALREADY_VOTED,
     APOLOGY,
+    BUTTON_GONE,
+    DECLINE,
     PREPARING,
     SEARCHING,
+    SHARED,
+    VOTED,
     Conversation,
-    Earlier,
-    Message,
+    NotHere,
+    channel_ids,
     follow_up,
     window_start,
 )
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError, QuestionError
 from retrieval.events import SeenEvents
-from retrieval.feedback import AlreadyVoted, FeedbackStore, UnknownAnswer
+from retrieval.feedback import FeedbackStore
 from retrieval.models import Answer, Briefing
 
 NOW = datetime(2022, 2, 12, 10, tzinfo=UTC)  # the day after the seed article
 QUESTION = "What did Wallace discuss with Shoigu in Moscow?"
 FOLLOW_UP = "what did they agree on?"
+SEED_ID = "000_0070773c25b31aea"
 
 
 class Recorder:
     """A Reply that keeps what it is asked to do, in order."""
 
-    def __init__(self, earlier: list[Earlier] | None = None, fail: bool = False) -> None:
+    def __init__(
+        self, earlier: list[Earlier] | None = None, fail: bool = False, bug: bool = False
+    ) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.earlier = earlier or []
         self.fail = fail  # the platform refuses every message
+        self.bug = bug  # the adapter breaks as work begins
+
+    stream_interval = 0.0
 
     def _sent(self, kind: str, what: Any) -> None:
         if self.fail:
@@ -49,16 +66,24 @@ class Recorder:
         self.calls.append((kind, what))
 
     def progress(self, text: str) -> None:
+        if self.bug:
+            raise RuntimeError("the adapter is on fire")
         self.calls.append(("progress", text))
 
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
-        self._sent("answer", (answer, vote_key, context))
+    def stream(self, text: str) -> None:
+        self.calls.append(("stream", text))
 
-    def briefing(self, briefing: Briefing, key: str) -> None:
-        self._sent("briefing", (briefing, key))
+    def answer(self, answer: Answer, buttons: Buttons | None) -> None:
+        self._sent("answer", (answer, buttons))
+
+    def briefing(self, briefing: Briefing, buttons: Buttons | None) -> None:
+        self._sent("briefing", (briefing, buttons))
 
     def notice(self, text: str) -> None:
         self._sent("notice", text)
+
+    def decline(self, text: str) -> None:
+        self._sent("decline", text)
 
     def history(self) -> list[Earlier]:
         self.calls.append(("history", None))
@@ -68,40 +93,64 @@ class Recorder:
         return [k for k, _ in self.calls]
 
 
+class Presser:
+    """A Pressed that keeps what a button press is told to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def tell(self, text: str) -> None:
+        self.calls.append(("tell", text))
+
+    def post(self, item: Answer | Briefing, buttons: Buttons | None, shared_by: str) -> None:
+        self.calls.append(("post", (item, buttons, shared_by)))
+
+    def replace(self, text: str) -> None:
+        self.calls.append(("replace", text))
+
+
 def message(text: str, thread: str | None = None, id: str = "m1", **kw: Any) -> Message:
-    return Message("chat", "C1", id, "U1", text, NOW, thread=thread, **kw)
+    return Message("chat", kw.pop("channel", "C1"), id, "U1", text, NOW, thread=thread, **kw)
+
+
+def stores(data: Path) -> dict[str, Any]:
+    """The stores a service keeps in its data directory, as another process would open them."""
+    return {
+        "feedback": FeedbackStore.in_data_dir(data),
+        "seen": SeenEvents.in_data_dir(data),
+        "asked": AskedStore.in_data_dir(data),
+    }
 
 
 @pytest.fixture
 def conversation(seed_engine: Engine, tmp_path) -> Conversation:
-    return Conversation(
-        seed_engine, FeedbackStore.in_data_dir(tmp_path), SeenEvents.in_data_dir(tmp_path)
-    )
+    return Conversation(seed_engine, **stores(tmp_path))
 
 
 # -- a question -----------------------------------------------------------------------------
-def test_a_question_gets_progress_then_its_answer_with_a_vote_key(conversation):
+def test_a_question_gets_progress_then_its_answer_with_votes(conversation):
     reply = Recorder()
     answer = conversation.answer(message(QUESTION), reply)
     assert answer is not None and not answer.abstained
     assert reply.kinds() == ["progress", "answer"]  # no thread: its history is not read
     assert reply.calls[0] == ("progress", SEARCHING)
-    sent, key, context = reply.calls[1][1]
-    assert sent is answer and context == ""
-    assert key is not None and conversation.recall(key) is answer
+    sent, buttons = reply.calls[1][1]
+    assert sent is answer and conversation.recall(buttons.key) is answer
+    # 👍 / 👎 under it; no Share: everyone in the conversation sees it already.
+    assert (buttons.vote, buttons.share) == (True, False)
+    assert buttons.asked == Asked.question(QUESTION, NOW, "")
 
 
-def test_the_answer_is_as_of_the_message(conversation, seed_engine, monkeypatch):
-    asked: list[tuple[str, Any, str]] = []
-    original = Engine.ask
-
-    def spy(self: Engine, question: str, now: Any = None, context: str = "") -> Answer:
-        asked.append((question, now, context))
-        return original(self, question, now=now, context=context)
-
-    monkeypatch.setattr(Engine, "ask", spy)
-    conversation.answer(message(f"  {QUESTION}  "), Recorder())
-    assert asked == [(QUESTION, NOW, "")]
+def test_the_answer_is_as_of_the_message(conversation, seed_engine):
+    answer = conversation.answer(message(f"  {QUESTION}  "), Recorder())
+    expected = seed_engine.ask(QUESTION, now=NOW)
+    assert answer is not None and answer.question == QUESTION
+    assert (answer.answer, answer.citations) == (expected.answer, expected.citations)
+    # Asked before the article was published, the same question finds nothing.
+    before = Message("chat", "C1", "m0", "U1", QUESTION, datetime(2022, 2, 10, tzinfo=UTC))
+    reply = Recorder()
+    assert conversation.answer(before, reply).abstained
+    assert reply.calls[-1][1][1] is None  # nothing to vote on, nothing to share
 
 
 def test_a_bad_question_is_told_in_its_own_words_after_the_placeholder(conversation):
@@ -124,7 +173,7 @@ def test_a_follow_up_in_a_thread_is_read_with_the_earlier_questions(conversation
     answer = conversation.answer(message(FOLLOW_UP, thread="T1", id="m2"), reply)
     assert reply.kinds() == ["progress", "history", "answer"]
     assert answer is not None and not answer.abstained
-    assert reply.calls[-1][1][2] == QUESTION  # the context it was read with
+    assert reply.calls[-1][1][1].asked.context == QUESTION  # what it was read with
 
 
 def test_the_follow_up_rule() -> None:
@@ -139,25 +188,8 @@ def test_the_follow_up_rule() -> None:
 
 
 # -- the error policy -----------------------------------------------------------------------
-def test_an_error_for_the_user_is_shown_as_it_is(conversation, monkeypatch):
-    def refuse(self: Engine, *args: Any, **kw: Any) -> Answer:
-        raise BriefbotError("The index could not be read just now. Try again in a moment.")
-
-    monkeypatch.setattr(Engine, "ask", refuse)
-    reply = Recorder()
-    conversation.answer(message(QUESTION), reply)
-    assert reply.calls[-1] == (
-        "notice",
-        "The index could not be read just now. Try again in a moment.",
-    )
-
-
-def test_a_bug_is_an_apology_with_the_id_the_log_carries(conversation, monkeypatch, caplog):
-    def broken(self: Engine, *args: Any, **kw: Any) -> Answer:
-        raise RuntimeError("the index is on fire")
-
-    monkeypatch.setattr(Engine, "ask", broken)
-    reply = Recorder()
+def test_a_bug_is_an_apology_with_the_id_the_log_carries(conversation, caplog):
+    reply = Recorder(bug=True)
     with caplog.at_level(logging.ERROR):
         assert conversation.answer(message(QUESTION), reply) is None
     kind, text = reply.calls[-1]
@@ -165,7 +197,8 @@ def test_a_bug_is_an_apology_with_the_id_the_log_carries(conversation, monkeypat
     found = re.fullmatch(pattern, text)
     assert kind == "notice" and found and "fire" not in text
     [record] = [r for r in caplog.records if found.group(1) in r.getMessage()]
-    assert record.exc_info and "the index is on fire" in str(record.exc_info[1])
+    assert record.exc_info and "the adapter is on fire" in str(record.exc_info[1])
+    assert conversation.failure(QuestionError("Too long.")) == "Too long."  # a user's: as is
 
 
 def test_a_reply_that_cannot_be_delivered_is_logged_not_raised(conversation, caplog):
@@ -195,46 +228,173 @@ def test_a_topic_is_checked_as_a_question_is(conversation) -> None:
         conversation.brief_request("why " * 600, since, NOW)
 
 
-def test_a_briefing_gets_progress_then_the_briefing_kept_for_its_buttons(conversation) -> None:
+def test_a_briefing_gets_progress_then_the_briefing_and_share_when_private(conversation):
     request = conversation.brief_request("ukraine", window_start("2022-02-01", NOW), NOW)
     reply = Recorder()
     briefing = conversation.brief(request, reply)
     assert briefing is not None and briefing.stories and briefing.topic == "ukraine"
     assert reply.kinds() == ["progress", "briefing"] and reply.calls[0][1] == PREPARING
-    sent, key = reply.calls[1][1]
-    assert sent is briefing and conversation.recall(key) is briefing
+    assert reply.calls[1][1] == (briefing, None)  # seen by all: nothing to share
+
+    private = Recorder()
+    briefing = conversation.brief(request, private, private=True)
+    sent, buttons = private.calls[-1][1]
+    assert sent is briefing and conversation.recall(buttons.key) is briefing
+    assert (buttons.vote, buttons.share) == (False, True)
+    assert buttons.asked == Asked.briefing("ukraine", request.since, NOW)
+    # An empty window has nothing to share.
+    later = datetime(2023, 2, 12, tzinfo=UTC)  # a day long after the seed article
+    empty = conversation.brief_request(None, window_start(None, later), later)
+    nothing = Recorder()
+    assert conversation.brief(empty, nothing, private=True).empty
+    assert nothing.calls[-1][1][1] is None
+
+
+# -- buttons: which go under what -------------------------------------------------------------
+def test_share_goes_under_what_only_its_asker_sees_and_votes_need_a_store(seed_engine):
+    private = message(QUESTION, private=True)
+    reply = Recorder()
+    Conversation(seed_engine).answer(private, reply)  # no feedback store: no votes
+    buttons = reply.calls[-1][1][1]
+    assert (buttons.vote, buttons.share) == (False, True)
+    reply = Recorder()
+    Conversation(seed_engine).answer(message(QUESTION), reply)
+    assert reply.calls[-1][1][1] is None  # seen by all, and no votes kept
+    abstention = seed_engine.ask("How do I bake rye bread?", now=NOW)
+    assert abstention.abstained and Conversation(seed_engine).keep_answer(abstention) is None
+
+
+def test_votes_count_once_per_person(conversation, seed_engine):
+    reply = Recorder()
+    answer = conversation.answer(message(QUESTION), reply)
+    key = reply.calls[-1][1][1].key
+    pressed = Presser()
+    conversation.vote(Press("chat", "U1", key), 1, pressed)
+    conversation.vote(Press("chat", "U1", key), -1, pressed)  # a second vote, the other way
+    conversation.vote(Press("chat", "U2", key), -1, pressed)
+    assert pressed.calls == [
+        ("tell", VOTED.format(emoji="👍")),
+        ("tell", ALREADY_VOTED),
+        ("tell", VOTED.format(emoji="👎")),
+    ]
+    votes = {v.user_id: v for v in conversation.feedback.list()}
+    assert (votes["U1"].vote, votes["U2"].vote) == (1, -1)
+    assert (votes["U1"].question, votes["U1"].answer) == (QUESTION, answer.answer)
+    assert votes["U1"].article_ids == (SEED_ID,) and votes["U1"].platform == "chat"
+    # Without a feedback store, nothing is counted, and the presser is told so.
+    unrecorded = Presser()
+    Conversation(seed_engine).vote(Press("chat", "U3", key), 1, unrecorded)
+    assert unrecorded.calls == [("tell", "Votes are not being recorded right now.")]
+
+
+def test_share_posts_for_everyone_with_votes_and_replaces_the_private_copy(conversation):
+    reply = Recorder()
+    answer = conversation.answer(message(QUESTION, private=True), reply)
+    key = reply.calls[-1][1][1].key
+    pressed = Presser()
+    conversation.share(Press("chat", "U7", key), pressed)
+    [(kind, (item, buttons, shared_by)), replaced] = pressed.calls
+    assert (kind, item, shared_by) == ("post", answer, "U7")
+    assert (buttons.key, buttons.vote, buttons.share) == (key, True, False)
+    assert replaced == ("replace", SHARED)
+
+
+# -- after a restart: a button whose answer this process no longer holds ----------------------
+def test_a_button_asks_again_from_what_it_carries(seed_engine, tmp_path):
+    """Slack's buttons carry what was asked: a new process, with stores of its own, asks it
+    again, keeps it under the button's key, and a second vote is still a second vote."""
+    moment = datetime(2022, 2, 12, tzinfo=UTC)
+    asked = Asked.question("What did the agreements signed in 2014 and 2015 stop?", moment)
+    expected = seed_engine.ask(asked.text, now=moment)
+    restarted = Conversation(seed_engine, **stores(tmp_path / "new"))
+    pressed = Presser()
+    restarted.vote(Press("chat", "U8", "gone", asked), -1, pressed)
+    restarted.vote(Press("chat", "U8", "gone", asked), 1, pressed)
+    assert pressed.calls == [("tell", VOTED.format(emoji="👎")), ("tell", ALREADY_VOTED)]
+    [vote] = restarted.feedback.list()
+    assert (vote.vote, vote.question, vote.answer) == (-1, asked.text, expected.answer)
+    # And a briefing's Share asks its window again.
+    window = Asked.briefing(None, datetime(2022, 2, 1, tzinfo=UTC), moment)
+    restarted.share(Press("chat", "U8", "brief-key", window), pressed)
+    [_, _, (kind, (briefing, buttons, _)), replaced] = pressed.calls
+    assert kind == "post" and isinstance(briefing, Briefing) and briefing.stories
+    assert buttons is None and replaced == ("replace", SHARED)
+
+
+def test_a_button_asks_again_from_what_was_kept_under_its_key(seed_engine, tmp_path):
+    """Discord's buttons carry only the key: a process sharing the data directory finds what
+    was asked in it (a follow-up with the context it was read with)."""
+    first = Conversation(seed_engine, **stores(tmp_path))
+    reply = Recorder([Earlier(QUESTION, True)])
+    answer = first.answer(message(FOLLOW_UP, thread="T1", private=True), reply)
+    key = reply.calls[-1][1][1].key
+
+    restarted = Conversation(seed_engine, **stores(tmp_path))
+    assert restarted.recent.get(key) is None
+    pressed = Presser()
+    restarted.share(Press("chat", "U7", key), pressed)
+    shared = pressed.calls[0][1][0]
+    assert (shared.answer, shared.citations) == (answer.answer, answer.citations)
+    assert restarted.recall(key) is shared  # kept again, under the same key
+
+
+def test_a_button_with_nothing_to_ask_again_says_it_no_longer_works(conversation, seed_engine):
+    pressed = Presser()
+    conversation.share(Press("chat", "U1", "0" * 16), pressed)
+    conversation.vote(Press("chat", "U1", "0" * 16), 1, pressed)
+    assert pressed.calls == [("tell", BUTTON_GONE), ("tell", BUTTON_GONE)]
+    with pytest.raises(BriefbotError, match="no longer works"):
+        Conversation(seed_engine).recall("0" * 16)  # no store: only what is in memory
+
+
+def test_what_was_asked_is_kept_for_a_while_then_forgotten(tmp_path):
+    store = AskedStore(tmp_path / "asked.sqlite3", keep=timedelta(days=1))
+    asked = Asked.question("q", NOW, "earlier q")
+    store.put("k1", asked, now=0.0)
+    assert store.get("k1", now=3600.0) == asked
+    assert store.get("k1", now=2 * 86400.0) is None
+    assert (tmp_path / "asked.sqlite3").stat().st_mode & 0o077 == 0  # the owner's alone
 
 
 # -- the memory of recent events ------------------------------------------------------------
 def test_a_message_is_answered_once_by_any_process(seed_engine, tmp_path) -> None:
-    """Two conversations sharing a data directory, as two replicas: one claims each message."""
+    """Two conversations sharing a data directory, as two replicas: one claims each message,
+    and a redelivery gets nothing at all."""
     first, second = (
         Conversation(seed_engine, None, SeenEvents.in_data_dir(tmp_path)) for _ in range(2)
     )
-    assert first.claim(message(QUESTION))
-    assert not second.claim(message(QUESTION)) and not first.claim(message(QUESTION))
+    assert first.receive(message(QUESTION), Recorder()) is not None
+    again = Recorder()
+    assert second.receive(message(QUESTION), again) is None and again.calls == []
+    assert not first.claim(message(QUESTION))
     assert second.claim(message(QUESTION, id="m2"))
     assert second.claim(Message("other", "C1", "m1", "U1", QUESTION, NOW))  # another platform
 
 
-def test_votes_count_once_per_person_and_only_on_answers_kept(conversation, seed_engine):
-    answer = seed_engine.ask(QUESTION, now=NOW)
-    key = conversation.keep_answer(answer)
-    assert key is not None
-    vote = conversation.vote(key, "chat", "U1", 1)
-    assert (vote.question, vote.answer, vote.vote) == (QUESTION, answer.answer, 1)
-    assert vote.article_ids == ("000_0070773c25b31aea",)
-    with pytest.raises(AlreadyVoted):
-        conversation.vote(key, "chat", "U1", -1)
-    conversation.vote(key, "chat", "U2", -1)
-    with pytest.raises(UnknownAnswer):
-        conversation.vote("0" * 16, "chat", "U1", 1)
-    # An answer asked again for a button that outlived its process keeps the button's key.
-    assert conversation.keep_answer(answer, key="0" * 16) == "0" * 16
-    conversation.vote("0" * 16, "chat", "U1", 1)
-    # Nothing to vote on: an abstention, or no feedback store.
-    abstention = seed_engine.ask("How do I bake rye bread?", now=NOW)
-    assert abstention.abstained and conversation.keep_answer(abstention) is None
-    assert Conversation(seed_engine).keep_answer(answer) is None
-    with pytest.raises(BriefbotError, match="not being recorded"):
-        Conversation(seed_engine).vote(key, "chat", "U3", 1)
+# -- where each platform answers --------------------------------------------------------------
+def test_outside_its_platforms_channels_a_message_is_declined_once(seed_engine, tmp_path):
+    conversation = Conversation(
+        seed_engine, seen=SeenEvents.in_data_dir(tmp_path), allowed={"chat": {"C1", "C2"}}
+    )
+    reply = Recorder()
+    assert conversation.receive(message(QUESTION, channel="C9"), reply) is None
+    assert reply.calls == [("decline", DECLINE)]  # nothing searched, nothing answered
+    again = Recorder()
+    assert conversation.receive(message(QUESTION, channel="C9"), again) is None
+    assert again.calls == []  # a redelivery is not declined twice
+    # In an allowed channel, in a thread of one (a channel of its own on some platforms), and
+    # on a platform with no list, it answers.
+    assert conversation.receive(message(QUESTION, channel="C2", id="m2"), Recorder())
+    in_thread = message(QUESTION, channel="T5", id="m3", thread="T5", parent_channel="C1")
+    assert conversation.receive(in_thread, Recorder())
+    elsewhere = Message("other", "C9", "m4", "U1", QUESTION, NOW)
+    assert conversation.receive(elsewhere, Recorder())
+
+
+def test_a_command_outside_the_channels_is_refused_before_it_is_acknowledged(seed_engine):
+    conversation = Conversation(seed_engine, allowed={"chat": ["C1"], "other": []})
+    with pytest.raises(NotHere, match=re.escape(DECLINE)):
+        conversation.check_channel(message(QUESTION, channel="C9", private=True))
+    conversation.check_channel(message(QUESTION, channel="C1", private=True))
+    conversation.check_channel(Message("other", "C9", "m1", "U1", QUESTION, NOW))  # none: all
+    assert channel_ids(" C1, ,C2 ,") == {"C1", "C2"} and channel_ids("") == frozenset()

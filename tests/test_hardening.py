@@ -660,7 +660,7 @@ def test_a_round_of_pages_ends_at_its_deadline_and_the_rest_wait(tmp_path):
 SERVER = """
 import sys
 from slack_bolt import App
-from bot.slack_server import serve_http
+from bot.slack.http_server import serve_http
 app = App(token="xoxb-1-2", signing_secret="secret", token_verification_enabled=False)
 server = serve_http(app, 0, "127.0.0.1")
 print(server.server_port, flush=True)
@@ -745,7 +745,7 @@ def test_a_body_that_drips_is_cut_at_the_deadline_and_an_idle_connection_closed(
 
     from slack_bolt import App
 
-    from bot.slack_server import serve_http
+    from bot.slack.http_server import serve_http
 
     app = App(token="xoxb-1-2", signing_secret="secret", token_verification_enabled=False)
     server = serve_http(app, 0, "127.0.0.1", idle_timeout_s=1.0, read_deadline_s=1.5)
@@ -787,8 +787,8 @@ def test_a_body_that_drips_is_cut_at_the_deadline_and_an_idle_connection_closed(
 
 def test_serve_slack_http_listens_on_the_host_given(monkeypatch):
     from bot import cli as cli_module
-    from bot import slack_server
     from bot.cli import serve
+    from bot.slack import settings as slack_server
 
     seen: list = []
     monkeypatch.setattr(

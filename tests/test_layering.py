@@ -120,3 +120,48 @@ def test_the_engine_reads_as_the_flow_of_an_article_and_a_question():
     }
     stages = {p.parent.name for p in (PROJECT_ROOT / "retrieval").glob("*/__init__.py")}
     assert stages == {"intake", "index", "answering", "news", "evaluation"}
+
+
+def bot_imports() -> dict[str, set[str]]:
+    """bot's modules, each with the modules of bot it imports (anywhere: in functions and
+    under TYPE_CHECKING too), a package's `__init__` counted for `from bot.x import y`."""
+    names = set(modules("bot"))
+    graph: dict[str, set[str]] = {}
+    for name in names:
+        parts = name.split(".")
+        path = PROJECT_ROOT.joinpath(*parts)
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        found = set()
+        for _, module, imported in imports(path):
+            found |= {m for m in (module, *(f"{module}.{n}" for n in imported)) if m in names}
+        graph[name] = found - {name}
+    return graph
+
+
+def test_the_conversation_and_the_chat_platforms_import_one_way():
+    """No circle through the conversation or a platform's package; the conversation knows no
+    platform, and neither platform knows the other."""
+    graph = bot_imports()
+
+    def reaches(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        return seen
+
+    ours = [m for m in graph if m.startswith(("bot.slack", "bot.discord"))] + [
+        "bot.conversation",
+        "bot.chat",
+        "bot.underway",
+        "bot.asked",
+        "bot.service",
+    ]
+    assert [m for m in ours if m in reaches(m)] == []  # no module of these is in a circle
+    for neutral in ("bot.conversation", "bot.chat", "bot.underway", "bot.asked"):
+        assert not {m for m in reaches(neutral) if m.startswith(("bot.slack", "bot.discord"))}
+        sdks = {m for _, m, _ in imports(PROJECT_ROOT / f"{neutral.replace('.', '/')}.py")}
+        assert not {m for m in sdks if m.split(".")[0] in CHAT_SDKS[:3]}
+    assert not {m for m in graph if m.startswith("bot.slack") for n in graph[m] if "discord" in n}
+    assert not {m for m in graph if m.startswith("bot.discord") for n in graph[m] if "slack" in n}

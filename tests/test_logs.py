@@ -12,7 +12,7 @@ import pytest
 
 from bot import logs
 from bot.conversation import Conversation
-from bot.slack_server import SlackSettings
+from bot.slack.settings import SlackSettings
 from retrieval.config import read_settings
 from retrieval.health import health_report
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.discord_app import retry_counter
+from bot.discord.client import retry_counter
 from bot.health_server import HealthServer
 from retrieval.metrics import Metrics
 from tests.conftest import SEEDS

@@ -32,7 +32,8 @@ from retrieval.config import PROJECT_ROOT
 from retrieval.engine import Engine
 from retrieval.news.schedule import ScheduleState
 from tests.conftest import SEEDS, make_settings
-from tests.slack_socket import APP_TOKEN, BOT_TOKEN, SlackSocketFake
+from tests.fakes.slack import APP_TOKEN, BOT_TOKEN
+from tests.fakes.slack import FakeSlack as SlackSocketFake
 
 COMPOSE = PROJECT_ROOT / "deploy" / "compose.yaml"
 TIMEOUT = 120.0

@@ -389,7 +389,7 @@ def test_schedules_from_config() -> None:
 
 # -- posting to the platforms --------------------------------------------------------------------
 def test_slack_posts_a_briefing_and_a_one_line_notice() -> None:
-    from bot.slack_app import post_briefing
+    from bot.slack.replies import post_briefing
 
     class Client:
         def __init__(self) -> None:
@@ -409,7 +409,7 @@ def test_slack_posts_a_briefing_and_a_one_line_notice() -> None:
 
 
 async def test_discord_posts_a_briefing_and_a_one_line_notice() -> None:
-    from bot.discord_app import post_briefing
+    from bot.discord.send import post_briefing
 
     class Channel:
         def __init__(self) -> None:
@@ -452,7 +452,8 @@ async def test_discord_posts_from_the_scheduler_thread_on_the_clients_loop(tmp_p
 
     import discord
 
-    from bot.discord_app import DiscordSettings, build_client
+    from bot.discord.client import build_client
+    from bot.discord.settings import DiscordSettings
 
     class Channel(discord.abc.Messageable):
         sent: list[str] = []

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from bot.conversation import Conversation
-from bot.discord_app import DiscordAdapter, DiscordSettings
+from bot.discord.adapter import DiscordAdapter
+from bot.discord.settings import DiscordSettings
 from bot.service import Post, Service, Watch, adapters_for
-from bot.slack_server import SlackAdapter, SlackSettings
+from bot.slack.adapter import SlackAdapter
+from bot.slack.settings import SlackSettings
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
@@ -23,9 +25,12 @@ from retrieval.news.schedule import Schedule
 class FakePlatform:
     """A chat platform that connects at once and records what the service asked of it."""
 
-    def __init__(self, platform: str, fail: Exception | None = None) -> None:
+    def __init__(
+        self, platform: str, fail: Exception | None = None, allowed: frozenset[str] = frozenset()
+    ) -> None:
         self.platform = platform
         self.configured = True
+        self.allowed_channels = allowed
         self.fail = fail
         self.checks = 0
         self.conversations: list[Conversation] = []
@@ -75,7 +80,7 @@ def test_one_warm_engine_and_one_conversation_for_every_platform(engine, monkeyp
 
     monkeypatch.setattr(Engine, "warm", warm)
     monkeypatch.setattr(Engine, "scheduler", scheduler)
-    chat, irc = FakePlatform("chat"), FakePlatform("irc")
+    chat, irc = FakePlatform("chat", allowed=frozenset({"#news"})), FakePlatform("irc")
     monkeypatch.setattr("bot.service.PLATFORMS", ("chat", "irc"))
     cfg = config(
         {"name": "morning", "cron": "0 8 * * *", "chat_channel": "#news", "irc_channel": "#n"},
@@ -89,8 +94,11 @@ def test_one_warm_engine_and_one_conversation_for_every_platform(engine, monkeyp
     assert (chat.checks, irc.checks) == (1, 1)
     [one], [other] = chat.conversations, irc.conversations
     assert one is other and one.engine is engine
+    # Each platform's channels (its setting: SLACK_ALLOWED_CHANNELS, DISCORD_ALLOWED_CHANNELS).
+    assert one.allowed == {"chat": {"#news"}, "irc": set()}
     data = Path(engine.settings.data_dir)
     assert (data / "feedback.sqlite3").is_file() and (data / "events.sqlite3").is_file()
+    assert (data / "asked.sqlite3").is_file()  # what the buttons' answers were asked with
     assert sorted(started) == [
         ("chat", ["morning:#news"]),
         ("irc", ["morning:#n", "noon:#noon"]),

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.conversation import HANDED_BACK, RESTARTING, Conversation, Earlier, Message
+from bot.chat import Buttons, Earlier, Message
+from bot.conversation import HANDED_BACK, RESTARTING, Conversation
 from retrieval.models import Answer, Briefing
 from tests.test_schedule import Clock, Recorder, scheduler
 
@@ -32,12 +33,12 @@ class SlowReply:
     def progress(self, text: str) -> None:
         pass
 
-    def answer(self, answer: Answer, vote_key: str | None, context: str) -> None:
+    def answer(self, answer: Answer, buttons: Buttons | None) -> None:
         self.sending.set()
         self.go.wait(30)
         self.answers.append(answer)
 
-    def briefing(self, briefing: Briefing, key: str) -> None:
+    def briefing(self, briefing: Briefing, buttons: Buttons | None) -> None:
         pass
 
     def notice(self, text: str) -> None:
@@ -66,7 +67,7 @@ def test_an_answer_under_way_finishes_and_new_ones_are_asked_again(seed_engine):
     drainer = threading.Thread(target=lambda: drained.append(conversation.drain(30)))
     drainer.start()
     late = SlowReply()
-    while conversation.under_way and not conversation._closing:
+    while conversation.under_way and not conversation.closing:
         time.sleep(0.01)  # until drain has closed the conversation
     assert conversation.answer(message(2), late) is None
     assert late.notices == [RESTARTING] and not late.sending.is_set()

@@ -26,7 +26,7 @@ def discord_sync(
     one server; never both, so that none shows twice."""
     import asyncio
 
-    from bot import discord_app
+    from bot.discord import admin as discord_app
     from retrieval import read_settings
 
     discord_settings = read_settings(discord_app.DiscordSettings)

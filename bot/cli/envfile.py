@@ -23,7 +23,7 @@ from retrieval import Settings
 WIDTH = 100
 HEADER = """\
 # Every briefbot setting, with its meaning and default. Written by `briefbot env-example`
-# from the settings models (retrieval/config.py, bot/slack_server.py, bot/discord_app.py):
+# from the settings models (retrieval/config.py, bot/slack/settings.py, bot/discord/settings.py):
 # do not edit by hand; tests/test_deploy.py checks it matches.
 #
 # Copy it to deploy/.env (compose) or /etc/briefbot/briefbot.env (systemd) and set what you
@@ -37,13 +37,13 @@ class MissingMeaning(Exception):
 
 
 def _sections() -> list[tuple[str, type[BaseSettings]]]:
-    from bot.discord_app import DiscordSettings
-    from bot.slack_server import SlackSettings
+    from bot.discord.settings import DiscordSettings
+    from bot.slack.settings import SlackSettings
 
     return [
         ("The engine (retrieval/config.py)", Settings),
-        ("Slack (bot/slack_server.py)", SlackSettings),
-        ("Discord (bot/discord_app.py)", DiscordSettings),
+        ("Slack (bot/slack/settings.py)", SlackSettings),
+        ("Discord (bot/discord/settings.py)", DiscordSettings),
     ]
 
 

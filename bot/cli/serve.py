@@ -73,7 +73,7 @@ def serve_slack(
     """Slack: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN), or HTTP (SLACK_SIGNING_SECRET).
 
     Scheduled briefings with a slack_channel in the configuration file are posted from here."""
-    from bot.slack_server import SlackAdapter
+    from bot.slack.adapter import SlackAdapter
 
     _serve([SlackAdapter(http=http, port=port, host=host)], config, if_configured)
 
@@ -82,6 +82,6 @@ def serve_discord(config: ConfigOption = None, if_configured: IfConfigured = Fal
     """Discord (DISCORD_TOKEN; DISCORD_GUILD_ID: commands in that one server only, set at start).
 
     Scheduled briefings with a discord_channel in the configuration file are posted from here."""
-    from bot.discord_app import DiscordAdapter
+    from bot.discord.adapter import DiscordAdapter
 
     _serve([DiscordAdapter()], config, if_configured)

@@ -1,4 +1,5 @@
-"""Discord's rendering of answers and briefings: pure functions from data to `discord.Embed`s.
+"""Discord's rendering of answers and briefings: pure functions from data to `discord.Embed`s
+and the `discord.ui` buttons under them.
 
 Discord refuses a message that breaks one of its limits, so every limit is kept here by
 splitting (a long answer goes on in a further embed, a long quote in a further field, many
@@ -27,6 +28,15 @@ FOOTER_LIMIT = 2048
 CHARS_PER_MESSAGE = 6000  # title, description, fields, footer and author of all embeds together
 EMBEDS_PER_MESSAGE = 10
 THREAD_NAME_LIMIT = 100
+CUSTOM_ID_LIMIT = 100
+
+# A button's custom id carries all a press needs, in Discord's 100 characters: what it does
+# and the key the answer or briefing is kept under ("briefbot:vote:up:<key>", 33 characters).
+VOTE_PREFIX = "briefbot:vote"
+SHARE_PREFIX = "briefbot:share"
+VOTE_TEMPLATE = rf"{VOTE_PREFIX}:(?P<direction>up|down):(?P<key>[0-9a-f]{{16}})"
+SHARE_TEMPLATE = rf"{SHARE_PREFIX}:(?P<key>[0-9a-f]{{16}})"
+SHARE_LABEL = "Share in channel"
 
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
@@ -297,3 +307,27 @@ def streamed_text(text: str) -> str:
 def plain(text: str) -> str:
     """A short message's content, within Discord's 2,000 characters."""
     return truncate(text.strip(), CONTENT_LIMIT)
+
+
+def shared_line(user_id: str) -> str:
+    """Above a shared answer or briefing: who shared it (a mention that pings nobody, since
+    nothing is sent with allowed mentions)."""
+    return f"Shared by <@{user_id}>" if user_id.isdigit() else "Shared"
+
+
+# -- buttons ------------------------------------------------------------------------------
+def vote_button(key: str, vote: int) -> discord.ui.Button[discord.ui.View]:
+    """👍 (1) or 👎 (-1) under the answer kept under `key`."""
+    direction = "up" if vote > 0 else "down"
+    return discord.ui.Button(
+        emoji="👍" if vote > 0 else "👎",
+        style=discord.ButtonStyle.secondary,
+        custom_id=f"{VOTE_PREFIX}:{direction}:{key}",
+    )
+
+
+def share_button(key: str) -> discord.ui.Button[discord.ui.View]:
+    """ "Share in channel" under what only its asker sees, kept under `key`."""
+    return discord.ui.Button(
+        label=SHARE_LABEL, style=discord.ButtonStyle.primary, custom_id=f"{SHARE_PREFIX}:{key}"
+    )
