@@ -52,10 +52,10 @@ import numpy as np
 from retrieval.config import Settings
 from retrieval.datadir import private_dir, private_file
 from retrieval.errors import BriefbotError
-from retrieval.index.search import RETRY_SECONDS, Part, Snapshot, fetch_drafts, host_of
+from retrieval.index.search import Part, Snapshot, fetch_drafts, host_of
 from retrieval.index.segment import FORMAT as SEGMENT_FORMAT
 from retrieval.index.segment import ArticleMeta, Draft, Segment, build, merge, week_of
-from retrieval.index.store import NO_DATE, Record, Store, WriteState
+from retrieval.index.store import NO_DATE, Record, Store, WriteState, read_retrying
 from retrieval.intake.chunking import Chunk
 from retrieval.models import Article
 
@@ -201,7 +201,7 @@ class LiveIndex:
             return view  # another thread is catching up: answer from what is here
         try:
             self._refreshed_at = time.monotonic()
-            self._retrying(lambda: self._catch_up(state))
+            read_retrying(lambda: self._catch_up(state))
         except Exception:
             log.warning("could not reload the index; using the one in memory", exc_info=True)
             return view
@@ -234,9 +234,9 @@ class LiveIndex:
             manifest = self._read_manifest()
             if manifest is not None:
                 self._adopt(manifest, self._open_manifest(manifest), initial=True)
-                self._retrying(lambda: self._catch_up(self.store.state()))
+                read_retrying(lambda: self._catch_up(self.store.state()))
             else:
-                self._retrying(self._build)
+                read_retrying(self._build)
                 # Written at once, so the next process to start opens it instead.
                 with self._compact_lock() as mine:
                     if mine:
@@ -266,19 +266,6 @@ class LiveIndex:
     def _reset(self) -> None:
         self._segs, self._live, self._where, self._parts = {}, {}, {}, {}
         self._dirty, self._cursor, self._view = set(), (-1, 0), None
-
-    @staticmethod
-    def _retrying(fn: Any) -> None:
-        """Reading Chroma while a writer deletes can fail ("Error finding id"): again."""
-        for pause in (*RETRY_SECONDS, None):
-            try:
-                fn()
-                return
-            except Exception as exc:
-                if pause is None:
-                    raise
-                log.info("reading the store failed (%s); trying again", exc)
-                time.sleep(pause)
 
     def _catch_up(self, state: WriteState) -> None:
         if state.generation < self._cursor[0]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,12 +30,10 @@ import numpy as np
 from retrieval.config import MODEL_DIMENSION
 from retrieval.index.lexical import terms
 from retrieval.index.segment import ArticleMeta, Draft, Segment, build, term_hash
-from retrieval.index.store import NO_DATE, Store, day_number, from_day_number
+from retrieval.index.store import NO_DATE, Store, day_number, from_day_number, read_retrying
 from retrieval.intake.articles import is_roundup_title
 
 log = logging.getLogger(__name__)
-# Reading Chroma while a writer deletes can fail ("Error finding id"): try again after these.
-RETRY_SECONDS = (0.05, 0.2, 0.5)
 K1, B = 1.2, 0.75  # BM25
 DEPTH = 1000  # ranks fused per list (dense, BM25): beyond this a chunk's rank earns nothing
 
@@ -310,26 +307,22 @@ class Snapshot:
     def load(cls, store: Store, title_weight: int = 2) -> Snapshot:
         """Everything committed, read from the store itself (no index on disk): the
         reference a test compares with, and what a first start builds its index from."""
-        for pause in (*RETRY_SECONDS, None):
-            try:
-                state = store.state()
-                counts = store.count()
-                records = {a: r for a, r in store.records().items() if r.n_chunks > 0}
-                drafts, _missing = fetch_drafts(store, records)
-                seg = build(drafts, title_weight, {"seq": state.generation})
-                after = store.state()
-                return cls(
-                    [Part(seg)],
-                    state.generation,
-                    provisional=state.writing or state != after,
-                    store_counts=counts,
-                )
-            except Exception as exc:
-                if pause is None:
-                    raise
-                log.info("reading the store failed (%s); trying again", exc)
-                time.sleep(pause)
-        raise AssertionError("unreachable")
+
+        def read() -> Snapshot:
+            state = store.state()
+            counts = store.count()
+            records = {a: r for a, r in store.records().items() if r.n_chunks > 0}
+            drafts, _missing = fetch_drafts(store, records)
+            seg = build(drafts, title_weight, {"seq": state.generation})
+            after = store.state()
+            return cls(
+                [Part(seg)],
+                state.generation,
+                provisional=state.writing or state != after,
+                store_counts=counts,
+            )
+
+        return read_retrying(read)
 
 
 def fetch_drafts(store: Store, records: dict[str, Any]) -> tuple[list[Draft], list[str]]:

@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -54,6 +55,7 @@ from retrieval.intake.chunking import Chunk
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EPOCH = date(1970, 1, 1)
 NO_DATE = -1  # Chroma filters take numbers only: dates are stored as days since 1970-01-01
@@ -102,6 +104,22 @@ class Consistency:
 
     broken: dict[str, str] = field(default_factory=dict)  # article id -> what is missing
     orphans: list[str] = field(default_factory=list)  # chunk ids that no record names
+
+
+# Reading Chroma while a writer deletes can fail ("Error finding id"): try again after these.
+RETRY_SECONDS = (0.05, 0.2, 0.5)
+
+
+def read_retrying(read: Callable[[], T]) -> T:
+    """`read()`, tried again after each pause of `RETRY_SECONDS` when it raises (a read of the
+    store raced with a writer's deletes); the last failure is raised."""
+    for pause in RETRY_SECONDS:
+        try:
+            return read()
+        except Exception as exc:
+            log.info("reading the store failed (%s); trying again", exc)
+            time.sleep(pause)
+    return read()
 
 
 def make_client(settings: Settings) -> Any:
