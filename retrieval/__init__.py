@@ -61,8 +61,8 @@ _PUBLIC = {
     "is_moment": "answering.timewindow",
     "check_window": "answering.timewindow",
     "parse_interval": "intake.watch",
-    "is_http_url": "intake.fetch",
-    "check_feed_url": "intake.fetch",
+    "is_http_url": "urls",
+    "check_feed_url": "urls",
     "shown": "intake.articles",
 }
 __all__ = [
@@ -140,7 +140,6 @@ if TYPE_CHECKING:
     from retrieval.index.embedding import Encoder
     from retrieval.intake.articles import shown
     from retrieval.intake.feeds import FeedReport
-    from retrieval.intake.fetch import check_feed_url, is_http_url
     from retrieval.intake.ingest import IngestProgress, IngestReport
     from retrieval.intake.watch import RoundReport, WatchConfig, parse_interval
     from retrieval.metrics import Metrics
@@ -155,3 +154,4 @@ if TYPE_CHECKING:
         moment_label,
     )
     from retrieval.news.schedule import Schedule, Scheduler
+    from retrieval.urls import check_feed_url, is_http_url

@@ -27,6 +27,7 @@ from retrieval.index.search import (
     Snapshot,
 )
 from retrieval.index.store import Store
+from retrieval.intake.articles import ReadOptions
 from retrieval.intake.ingest import (
     Ingester,
     IngestReport,
@@ -243,7 +244,7 @@ class Engine:
     ) -> IngestReport:
         """Index the articles in files and folders; a missing path stops before any write."""
         report = IngestReport()
-        articles = load_articles(paths, report, self.settings.read_options)
+        articles = load_articles(paths, report, ReadOptions.from_settings(self.settings))
         return self.ingest_articles(articles, report, on_progress)
 
     def ingest_articles(
@@ -283,7 +284,9 @@ class Engine:
         """Rounds over the configured feeds and folders, ingesting what is new."""
         from retrieval.intake.watch import FolderWatcher, Watcher
 
-        folders = FolderWatcher(config.folders, self.ingest_articles, self.settings.read_options)
+        folders = FolderWatcher(
+            config.folders, self.ingest_articles, ReadOptions.from_settings(self.settings)
+        )
         return Watcher(config, self.feed_reader(), folders)
 
     def scheduler(

@@ -277,6 +277,7 @@ def test_an_article_dated_in_the_far_future_is_refused_with_file_and_line(tmp_pa
 
 def test_the_future_allowed_is_a_setting(tmp_path):
     from retrieval.config import Settings
+    from retrieval.intake.articles import ReadOptions
 
     today = datetime.now(UTC).date()
     tomorrow = article(tmp_path / "a.md", published=(today + timedelta(days=1)).isoformat())
@@ -285,7 +286,7 @@ def test_the_future_allowed_is_a_setting(tmp_path):
     with pytest.raises(LoadError, match="in the future"):
         load_path(later)
     settings = Settings(_env_file=None, max_future_days=7)
-    assert load_path(later, options=settings.read_options)[0].published is not None
+    assert load_path(later, options=ReadOptions.from_settings(settings))[0].published is not None
 
 
 # -- questions with bytes that are not text -----------------------------------------------

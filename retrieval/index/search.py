@@ -32,6 +32,7 @@ from retrieval.index.lexical import terms
 from retrieval.index.segment import ArticleMeta, Draft, Segment, build, term_hash
 from retrieval.index.store import NO_DATE, Store, day_number, from_day_number, read_retrying
 from retrieval.intake.articles import is_roundup_title
+from retrieval.urls import host_of
 
 log = logging.getLogger(__name__)
 K1, B = 1.2, 0.75  # BM25
@@ -360,14 +361,6 @@ def fetch_drafts(store: Store, records: dict[str, Any]) -> tuple[list[Draft], li
             )
         )
     return drafts, missing
-
-
-def host_of(url: str) -> str:
-    """A display source for an article that names none: its site's host ("cnn.com")."""
-    from urllib.parse import urlparse
-
-    host = urlparse(url).hostname or ""
-    return host.removeprefix("www.")
 
 
 def _spans(s: str) -> tuple[tuple[int, int], ...]:

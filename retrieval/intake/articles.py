@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from retrieval.errors import LoadError
 from retrieval.models import Article
+
+if TYPE_CHECKING:
+    from retrieval.config import Settings
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".jsonl.gz", ".html", ".htm")
 # One article's bytes at most: a file of one article, or one line of a JSON-lines file (the
@@ -53,6 +56,17 @@ class ReadOptions:
     max_future_days: float = 1.0  # an article dated later than this ahead of now is refused
     follow_links: bool = False  # follow links that lead out of a folder being read
     min_expanded_bytes: int = MIN_EXPANSION_BYTES  # what a .jsonl.gz may expand to, whatever
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReadOptions:
+        """How article files are read (limits, links), from these settings."""
+        return cls(
+            max_bytes=settings.max_article_bytes,
+            max_bad_lines=settings.max_bad_lines,
+            max_gzip_ratio=settings.max_gzip_ratio,
+            max_future_days=settings.max_future_days,
+            follow_links=settings.follow_links,
+        )
 
     def latest_date(self) -> date:
         """The latest publication date accepted now."""

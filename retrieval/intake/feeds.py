@@ -31,6 +31,7 @@ from retrieval.intake.articles import extract_page, missing_article_text
 from retrieval.intake.fetch import FetchError, FetchPolicy, Response, fetch
 from retrieval.intake.ingest import IngestReport
 from retrieval.models import Article
+from retrieval.urls import host_of
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
@@ -145,8 +146,6 @@ def _site_name(found: Any, item: FeedItem) -> str:
     """The page's site name; when the page names none (trafilatura then falls back on the
     URL's host), the feed's title; failing that, the host."""
     from urllib.parse import urlparse
-
-    from retrieval.index.search import host_of
 
     name = str(found or "").strip()
     url = urlparse(item.link)
