@@ -64,8 +64,7 @@ def make_article(
     i: int, rng: np.random.Generator, vocab: tuple[list[str], np.ndarray], marker: str = ""
 ) -> Any:
     """Article i: 8 chunks of 8 sentences; `marker` is added to its first sentence."""
-    from retrieval.intake.chunking import Chunk
-    from retrieval.models import Article
+    from retrieval.models import Article, Chunk
 
     words, p = vocab
     day = NOW - timedelta(days=(i // PER_DAY) if not marker else 0)

@@ -51,8 +51,7 @@ import numpy as np
 from retrieval.config import Settings
 from retrieval.datadir import private_dir, private_file
 from retrieval.errors import SettingsError
-from retrieval.intake.chunking import Chunk
-from retrieval.models import Article
+from retrieval.models import Article, Chunk
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,8 +18,8 @@ from retrieval.config import Settings
 from retrieval.errors import LoadError
 from retrieval.index.store import Store
 from retrieval.intake.articles import ReadOptions, iter_paths, load_path
-from retrieval.intake.chunking import Chunk, CountTokens, chunk_article
-from retrieval.models import Article
+from retrieval.intake.chunking import CountTokens, chunk_article
+from retrieval.models import Article, Chunk
 
 if TYPE_CHECKING:
     from retrieval.index.embedding import Encoder
