@@ -54,8 +54,6 @@ def parse_model_name(name: str) -> tuple[str, str]:
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_WINDOW = 256  # all-MiniLM-L6-v2 truncates input past 256 word pieces
-# Its vectors' size, for an empty index that no encoder has filled (an encoder says its own).
-MODEL_DIMENSION = 384
 S = TypeVar("S", bound=BaseSettings)
 
 

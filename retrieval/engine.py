@@ -22,10 +22,8 @@ from retrieval.answering.timewindow import check_window
 from retrieval.config import Settings
 from retrieval.errors import BriefbotError, QuestionError, SettingsError
 from retrieval.index.live import LiveIndex
-from retrieval.index.search import (
-    SearchOptions,
-    Snapshot,
-)
+from retrieval.index.search import SearchOptions
+from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Store
 from retrieval.intake.articles import ReadOptions
 from retrieval.intake.ingest import (

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from retrieval.engine import Engine
-from retrieval.intake.articles import is_roundup_title
+from retrieval.index.search import is_roundup_title
 from retrieval.models import Article, Briefing
 from retrieval.news.quotes import full_name, quote_spans
 from retrieval.news.stories import StoryOptions, cluster, draft_stories, window_articles

@@ -22,8 +22,9 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.engine import Engine
-from retrieval.index.search import Part, SearchOptions, Snapshot, search
+from retrieval.index.search import SearchOptions, search
 from retrieval.index.segment import ArticleMeta, Draft, build, merge
+from retrieval.index.snapshot import Part, Snapshot
 from retrieval.index.store import Store
 from retrieval.models import Article
 from tests.conftest import SMALL_CHUNKS, make_settings, story
@@ -365,3 +366,51 @@ def test_a_journal_entry_is_opened_once_however_many_of_its_articles_are_new(
     )
     assert len(reader.snapshot().articles) == 3
     assert len(opened) == 1
+
+
+class Doubled:
+    """An encoder of another size than the model's: each of its vectors twice over (768
+    numbers), so that cosines, and so the answers, are still the model's."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    @property
+    def dimension(self) -> int:
+        return 2 * self.model.dimension
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.model.max_seq_length
+
+    def encode(self, texts: Any, batch_size: int = 64) -> np.ndarray:
+        v = self.model.encode(texts, batch_size=batch_size)
+        return (np.hstack([v, v]) / np.float32(np.sqrt(2))).astype(np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    def count_tokens_batch(self, texts: Any) -> list[int]:
+        return self.model.count_tokens_batch(texts)
+
+
+def test_the_index_takes_the_vectors_size_from_the_encoder(tmp_path, numpy_encoder):
+    """Nothing in the index assumes the model's 384: with an encoder of 768 it writes, searches,
+    compacts (an HNSW graph too), opens cold from disk and reads the store itself."""
+    encoder = Doubled(numpy_encoder)
+    settings = make_settings(tmp_path / "data", **SMALL_CHUNKS, index_exact_chunks=4)
+    engine = _reader(settings, encoder)
+    assert engine.snapshot().n_chunks == 0
+    engine.ingester().ingest_articles(
+        [_article("a0", "harbour"), _article("b1", "mayor"), _article("c2", "rail")]
+    )
+    question = "Why did the rail workers strike?"
+    assert engine.snapshot().dimension == encoder.dimension == 768
+    assert _cited(engine, question) == {"c2"}
+    assert engine.index.compact()
+    assert engine.snapshot().parts[0].seg.hnsw is not None
+    assert _cited(engine, question) == {"c2"}
+    cold = _reader(settings, encoder)
+    assert cold.snapshot().parts[0].seg.dimension == 768
+    assert _cited(cold, question) == {"c2"}
+    assert Snapshot.load(cold.store).dimension == 768

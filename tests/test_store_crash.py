@@ -26,7 +26,7 @@ from chromadb.errors import InternalError
 from retrieval.config import Settings
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError
-from retrieval.index.search import Snapshot
+from retrieval.index.snapshot import Snapshot
 from retrieval.models import Article
 from tests.conftest import SMALL_CHUNKS, make_settings, story
 

@@ -52,12 +52,11 @@ import numpy as np
 from retrieval.config import Settings
 from retrieval.datadir import private_dir, private_file
 from retrieval.errors import BriefbotError
-from retrieval.index.search import Part, Snapshot, fetch_drafts
 from retrieval.index.segment import FORMAT as SEGMENT_FORMAT
 from retrieval.index.segment import ArticleMeta, Draft, Segment, build, merge, week_of
+from retrieval.index.snapshot import Part, Snapshot, fetch_drafts
 from retrieval.index.store import NO_DATE, Record, Store, WriteState, read_retrying
-from retrieval.intake.chunking import Chunk
-from retrieval.models import Article
+from retrieval.models import Article, Chunk
 from retrieval.urls import host_of
 
 log = logging.getLogger(__name__)

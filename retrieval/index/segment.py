@@ -37,14 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.config import MODEL_DIMENSION
 from retrieval.index.lexical import terms
 from retrieval.index.store import NO_DATE, day_number, from_day_number
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # bump when the files of a segment change
-DIM = MODEL_DIMENSION
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 _ARRAYS = (
@@ -83,7 +81,7 @@ class Draft:
     starts: list[int]
     texts: list[str]
     sentences: list[tuple[tuple[int, int], ...]]
-    vectors: np.ndarray  # (chunks, DIM), unit length
+    vectors: np.ndarray  # (chunks, the encoder's dimension), unit length
 
 
 @lru_cache(maxsize=500_000)
@@ -119,6 +117,8 @@ class Segment:
         counts = np.diff(arrays["art_rows"])
         self.n_rows = int(arrays["art_rows"][-1]) if len(counts) else 0
         self.n_articles = len(articles)
+        # The encoder's: a segment's vectors say their size (an empty segment's may be 0).
+        self.dimension = int(arrays["vectors"].shape[1])
         self.chunk_article = np.repeat(np.arange(self.n_articles, dtype=np.int32), counts)
         self.days = np.repeat(np.asarray(arrays["art_days"], dtype=np.int32), counts)
         dated = self.days[self.days != NO_DATE]
@@ -252,14 +252,15 @@ class Segment:
         articles = [ArticleMeta(r[0], r[2], r[3], r[4], from_day_number(int(r[5]))) for r in rows]
         hnsw = None
         if info.get("hnsw"):
-            hnsw = _load_hnsw(folder / "hnsw.bin", int(info["rows"]))
+            dimension = int(arrays["vectors"].shape[1])
+            hnsw = _load_hnsw(folder / "hnsw.bin", int(info["rows"]), dimension)
         return cls(arrays, articles, [r[1] for r in rows], info, folder, hnsw)
 
     def with_hnsw(self) -> Segment:
         """This segment with an HNSW graph over its vectors (built here: seconds to minutes)."""
         import hnswlib
 
-        index = hnswlib.Index(space="ip", dim=DIM)
+        index = hnswlib.Index(space="ip", dim=self.dimension)
         index.init_index(
             max_elements=max(self.n_rows, 1), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M
         )
@@ -353,16 +354,18 @@ def _one_blas_thread() -> Callable[[], AbstractContextManager[object]]:
     return lambda: controller.limit(limits=1, user_api="blas")
 
 
-def _load_hnsw(path: Path, rows: int) -> Any:
+def _load_hnsw(path: Path, rows: int, dimension: int) -> Any:
     import hnswlib
 
-    index = hnswlib.Index(space="ip", dim=DIM)
+    index = hnswlib.Index(space="ip", dim=dimension)
     index.load_index(str(path), max_elements=max(rows, 1))
     return index
 
 
 def build(drafts: Sequence[Draft], title_weight: int, info: dict[str, Any]) -> Segment:
-    """A segment (in memory) of these article versions, each one's chunks in order."""
+    """A segment (in memory) of these article versions, each one's chunks in order. Their
+    vectors are of the encoder's dimension, all of them; a segment of no article has none."""
+    dim = _dimension(drafts)
     art_rows = [0]
     starts: list[int] = []
     text_parts: list[bytes] = []
@@ -391,7 +394,7 @@ def build(drafts: Sequence[Draft], title_weight: int, info: dict[str, Any]) -> S
                 post_r.append(row)
                 post_tf.append(c)
             row += 1
-        vectors.append(np.asarray(d.vectors, dtype=np.float32).reshape(-1, DIM))
+        vectors.append(np.asarray(d.vectors, dtype=np.float32).reshape(len(d.texts), dim))
         art_rows.append(row)
     h = np.array(post_h, dtype=np.uint64)
     r = np.array(post_r, dtype=np.int32)
@@ -399,13 +402,13 @@ def build(drafts: Sequence[Draft], title_weight: int, info: dict[str, Any]) -> S
     arrays = {
         "art_rows": np.array(art_rows, dtype=np.int64),
         "art_days": np.array([day_number(d.meta.published) for d in drafts], dtype=np.int32),
-        "art_vectors": _article_means(vectors),
+        "art_vectors": _article_means(vectors, dim),
         "starts": np.array(starts, dtype=np.int32),
         "text_off": np.array(text_off, dtype=np.int64),
         "texts": np.frombuffer(b"".join(text_parts), dtype=np.uint8),
         "span_off": np.array(span_off, dtype=np.int64),
         "spans": np.array(span_parts, dtype=np.int32).reshape(-1, 2),
-        "vectors": np.concatenate(vectors) if vectors else np.zeros((0, DIM), np.float32),
+        "vectors": np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
         "doc_len": np.array(doc_len, dtype=np.int32),
         **_postings(h[order], r[order], np.array(post_tf, dtype=np.uint16)[order]),
     }
@@ -419,9 +422,18 @@ def _postings(h: np.ndarray, rows: np.ndarray, tf: np.ndarray) -> dict[str, np.n
     return {"term_hash": keys, "term_ptr": ptr, "post_row": rows, "post_tf": tf}
 
 
-def _article_means(vectors: list[np.ndarray]) -> np.ndarray:
+def _dimension(drafts: Sequence[Draft]) -> int:
+    """The size of the drafts' vectors, as the encoder made them (0 when there are none)."""
+    for d in drafts:
+        v = np.asarray(d.vectors)
+        if v.ndim == 2 and v.shape[0]:
+            return int(v.shape[1])
+    return 0
+
+
+def _article_means(vectors: list[np.ndarray], dim: int) -> np.ndarray:
     """The normalised mean of each article's chunk vectors (near-duplicates, briefings)."""
-    means = np.zeros((len(vectors), DIM), dtype=np.float32)
+    means = np.zeros((len(vectors), dim), dtype=np.float32)
     for i, v in enumerate(vectors):
         if len(v):
             m = v.mean(axis=0)
@@ -432,6 +444,7 @@ def _article_means(vectors: list[np.ndarray]) -> np.ndarray:
 def merge(parts: Sequence[tuple[Segment, np.ndarray]], info: dict[str, Any]) -> Segment:
     """One segment of the given articles (local indices) of each part, in that order. Nothing
     is tokenised or embedded again: rows and postings are copied."""
+    dim = next((seg.dimension for seg, keep in parts if len(keep)), 0)
     art_rows = [0]
     blocks: dict[str, list[np.ndarray]] = {n: [] for n in _ARRAYS}
     post: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -495,13 +508,13 @@ def merge(parts: Sequence[tuple[Segment, np.ndarray]], info: dict[str, Any]) -> 
     arrays = {
         "art_rows": np.array(art_rows, dtype=np.int64),
         "art_days": cat("art_days", np.zeros(0, np.int32)).astype(np.int32),
-        "art_vectors": cat("art_vectors", np.zeros((0, DIM), np.float32)),
+        "art_vectors": cat("art_vectors", np.zeros((0, dim), np.float32)),
         "starts": cat("starts", np.zeros(0, np.int32)),
         "text_off": np.concatenate([[0], cat("text_off", np.zeros(0, np.int64))]).astype(np.int64),
         "texts": cat("texts", np.zeros(0, np.uint8)),
         "span_off": np.concatenate([[0], cat("span_off", np.zeros(0, np.int64))]).astype(np.int64),
         "spans": cat("spans", np.zeros((0, 2), np.int32)),
-        "vectors": cat("vectors", np.zeros((0, DIM), np.float32)),
+        "vectors": cat("vectors", np.zeros((0, dim), np.float32)),
         "doc_len": cat("doc_len", np.zeros(0, np.int32)),
         **_postings(h[order], r[order], tf[order]),
     }

@@ -356,22 +356,6 @@ def _decode(data: bytes, path: Path) -> str:
         raise LoadError(f"{shown(path)}: not UTF-8 or cp1252 text (byte {exc.start})") from None
 
 
-# Titles that only a round-up has: "5 things to know for July 1: …", "Ten Things You Need to
-# Know Today: …", "X, Y and Z. It's Wednesday's news.", "… News from around our 50 states".
-# "5 things to know about monkeypox" is one subject's explainer, not a round-up.
-_ROUNDUP_TITLE = re.compile(
-    r"\b(?:\d+|three|five|seven|ten) things (?:you need )?to know\b(?! about)"
-    r"|\bit'?s \w+day'?s news\b|\bnews from around\b|^\s*50 states\s*$"
-    r"|\b(?:morning|evening|daily|weekly) (?:briefing|digest|round-?up)\b|\bnews in brief\b",
-    re.IGNORECASE,
-)
-
-
-def is_roundup_title(title: str) -> bool:
-    """A round-up's title: one article that touches many stories."""
-    return bool(_ROUNDUP_TITLE.search(title.replace("\u2019", "'")))
-
-
 # --- plain text and boilerplate ----------------------------------------------------------
 
 _BANNER = re.compile(r"^\W*Voice is AI[- ]generated\b", re.IGNORECASE)

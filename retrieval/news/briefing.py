@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import numpy as np
 
-from retrieval.index.search import Snapshot
+from retrieval.index.snapshot import Snapshot
 from retrieval.models import Article, Briefing, Citation, NewsItem, Quote, Story
 from retrieval.news.quotes import QuoteOptions, quotes_of_the_day
 from retrieval.news.stories import (
