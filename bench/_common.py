@@ -56,5 +56,5 @@ def corpus_engine(corpus: Path):
         for f in iter_paths([corpus])
         for a in load_path(f, on_error=lambda e: print(f"skipped {e}"))
     ]
-    report = engine.ingester().ingest_articles(articles)
+    report = engine.parts.ingester().ingest_articles(articles)
     return engine, articles, report

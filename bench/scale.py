@@ -160,8 +160,8 @@ def serve(folder: str, prepare: bool) -> None:
     from retrieval.engine import Engine
 
     engine = Engine(settings_for(Path(folder)))
-    engine.refresh_seconds = 0.0
-    engine.query_encoder.encode(["warm up the encoder"])
+    engine.parts.refresh_seconds = 0.0
+    engine.parts.query_encoder.encode(["warm up the encoder"])
     import langchain_core.runnables  # noqa: F401  (the answer path's imports: in the base)
 
     import retrieval.answering.answer  # noqa: F401
@@ -169,8 +169,8 @@ def serve(folder: str, prepare: bool) -> None:
     # Chroma's client, and the caches its first filtered read of the records makes (53 MB
     # at 25,000 records): the store's memory, not the index's, so in the base too.
     before = memory()
-    engine.store.state()
-    engine.store.records_since(2**62)
+    engine.parts.store.state()
+    engine.parts.store.records_since(2**62)
     base = memory()
     chroma = base["RssAnon"] - before["RssAnon"]
     imported = time.perf_counter() - t0
@@ -179,7 +179,7 @@ def serve(folder: str, prepare: bool) -> None:
     opened = time.perf_counter() - t
     if prepare:  # what a serving process does in the background: HNSW for large segments
         t = time.perf_counter()
-        engine.index.compact(graphs=True)
+        engine.parts.index.compact(graphs=True)
         graphs = time.perf_counter() - t
         print(json.dumps({"opened": opened, "graphs": graphs}), flush=True)
         return

@@ -395,13 +395,16 @@ def _eval_corpus(
 ) -> None:
     from rich.table import Table
 
+    from retrieval import eval_corpus
+
     if not corpus.is_file():
         raise BriefbotError(f"--corpus: {corpus}: no such file")
     engine = make_engine()
     if llm and engine.writer is None:  # a missing package or key is named by the writer
         raise BriefbotError("--llm: set BRIEFBOT_LLM to a model, e.g. openai:gpt-4o-mini.")
     with StageProgress() as stage:
-        run = engine.evaluate(
+        run = eval_corpus(
+            engine,
             corpus,
             rows,
             baseline=baseline,
@@ -477,10 +480,12 @@ def _print_written(written: dict[str, dict[str, float]]) -> None:
 
 
 def _eval_checks(rows: list, as_json: bool) -> None:
+    from retrieval import check_questions
+
     engine = make_engine()
     ensure_seeded(engine)
     with StageProgress(transient=True) as stage:
-        results = engine.check_questions(rows, lambda k, n: stage("Questions", k, n))
+        results = check_questions(engine, rows, lambda k, n: stage("Questions", k, n))
     passed = sum(r.passed for r in results)
     if as_json:
         sys.stdout.write(

@@ -331,7 +331,7 @@ def indexed(tmp_path_factory, numpy_encoder) -> Path:
     )
     report = engine.ingest([SEEDS, hostile])
     assert report.ok and report.added == 2, report
-    assert "\x1b" in engine.store.get_articles(["hostile"])["hostile"].title
+    assert "\x1b" in engine.parts.store.get_articles(["hostile"])["hostile"].title
     return root / "data"
 
 

@@ -56,7 +56,7 @@ def child(settings_json: str, articles_json: str, steps: str) -> None:
         document_encoder=encoder,
     )
     if steps:
-        folder, real, n = Path(steps), engine.store.articles.upsert, [0]
+        folder, real, n = Path(steps), engine.parts.store.articles.upsert, [0]
 
         def commit(*args: Any, **kwargs: Any) -> Any:
             out = real(*args, **kwargs)
@@ -67,9 +67,9 @@ def child(settings_json: str, articles_json: str, steps: str) -> None:
                 time.sleep(0.02)
             return out
 
-        engine.store.articles.upsert = commit  # type: ignore[method-assign]
+        engine.parts.store.articles.upsert = commit  # type: ignore[method-assign]
     articles = [_article(aid, key) for aid, key in json.loads(articles_json)]
-    engine.ingester().ingest_articles(articles, group_chunks=1)
+    engine.parts.ingester().ingest_articles(articles, group_chunks=1)
 
 
 def _command(settings: Settings, articles: dict[str, str], steps: Path | None) -> list[str]:
@@ -110,7 +110,7 @@ def pair(request, tmp_path) -> tuple[Settings, Settings]:
 
 def _reader(settings: Settings, encoder: Any) -> Engine:
     engine = Engine(settings.model_copy(), query_encoder=encoder, document_encoder=encoder)
-    engine.refresh_seconds = 0
+    engine.parts.refresh_seconds = 0
     return engine
 
 
@@ -124,7 +124,7 @@ def _every_text(snap: Snapshot) -> list[str]:
 
 
 def _chunked(engine: Engine, aid: str, key: str) -> list[str]:
-    return [c.text for c in engine.ingester().chunk(_article(aid, key))]
+    return [c.text for c in engine.parts.ingester().chunk(_article(aid, key))]
 
 
 def _cited(engine: Engine, question: str) -> set[str]:
@@ -142,9 +142,11 @@ def test_an_article_ingested_by_another_process_is_answered_without_restart(
     assert _cited(reader, "What did the harbour council approve?") == {"a0"}
     ingest_elsewhere(writer, {"b1": "rail"})
     fetched: list[str] = []
-    real = reader.store.get_chunks
-    monkeypatch.setattr(reader.store, "get_chunks", lambda ids: real(fetched.extend(ids) or ids))
-    monkeypatch.setattr(reader.store, "records", lambda: pytest.fail("read every record"))
+    real = reader.parts.store.get_chunks
+    monkeypatch.setattr(
+        reader.parts.store, "get_chunks", lambda ids: real(fetched.extend(ids) or ids)
+    )
+    monkeypatch.setattr(reader.parts.store, "records", lambda: pytest.fail("read every record"))
     assert "b1" in _cited(reader, "Why did the rail workers strike?")
     assert _texts(reader, "b1") == _chunked(reader, "b1", "rail")
     n = len(_chunked(reader, "b1", "rail"))
@@ -175,7 +177,7 @@ def test_a_deleted_chunk_never_comes_back(pair, numpy_encoder):
     after = _chunked(reader, "a0", "harbour-v2")
     assert len(after) < len(before)
     assert _texts(reader, "a0") == after
-    assert reader.index.compact()
+    assert reader.parts.index.compact()
     assert _texts(reader, "a0") == after
     cold = _reader(reading, numpy_encoder)
     assert _texts(cold, "a0") == after
@@ -306,12 +308,12 @@ def test_compaction_keeps_the_answers_and_builds_graphs_for_large_weeks(
     engine = _reader(settings, numpy_encoder)
     assert engine.snapshot().n_chunks == 0  # a first start writes the (empty) index
     for aid, key in (("a0", "harbour"), ("b1", "mayor"), ("c2", "rail")):
-        engine.ingester().ingest_articles([_article(aid, key)])
+        engine.parts.ingester().ingest_articles([_article(aid, key)])
     questions = ["What did the harbour council approve?", "Why did the rail workers strike?"]
     before = [_cited(engine, q) for q in questions]
     assert len(engine.snapshot().parts) == 3  # one journal segment a commit
-    assert engine.index.needs_compaction() is False
-    assert engine.index.compact()
+    assert engine.parts.index.needs_compaction() is False
+    assert engine.parts.index.compact()
     snap = engine.snapshot()
     assert len(snap.parts) == 1 and snap.parts[0].seg.hnsw is not None  # one week, > 4 rows
     assert [_cited(engine, q) for q in questions] == before
@@ -335,8 +337,8 @@ def test_a_process_holds_no_more_than_its_bound_and_asks_the_store_for_older_new
     writer = _reader(settings, numpy_encoder)
     old = Article("old", "Harbour council", TEXTS["harbour"], date(2022, 1, 5), "Gazette", "")
     new = Article("new", "Rail strike", TEXTS["rail"], DAY, "Gazette", "")
-    writer.ingester().ingest_articles([old, new])
-    assert writer.index.compact()
+    writer.parts.ingester().ingest_articles([old, new])
+    assert writer.parts.index.compact()
     bound = len(_chunked(writer, "new", "rail"))
     reader = _reader(settings.model_copy(update={"index_max_chunks": bound}), numpy_encoder)
     snap = reader.snapshot()
@@ -356,7 +358,7 @@ def test_a_journal_entry_is_opened_once_however_many_of_its_articles_are_new(
     settings = make_settings(tmp_path / "data", **SMALL_CHUNKS)
     reader = _reader(settings, numpy_encoder)
     assert reader.snapshot().n_chunks == 0
-    _reader(settings, numpy_encoder).ingester().ingest_articles(
+    _reader(settings, numpy_encoder).parts.ingester().ingest_articles(
         [_article("a0", "harbour"), _article("b1", "mayor"), _article("c2", "rail")]
     )
     opened: list[str] = []
@@ -401,16 +403,16 @@ def test_the_index_takes_the_vectors_size_from_the_encoder(tmp_path, numpy_encod
     settings = make_settings(tmp_path / "data", **SMALL_CHUNKS, index_exact_chunks=4)
     engine = _reader(settings, encoder)
     assert engine.snapshot().n_chunks == 0
-    engine.ingester().ingest_articles(
+    engine.parts.ingester().ingest_articles(
         [_article("a0", "harbour"), _article("b1", "mayor"), _article("c2", "rail")]
     )
     question = "Why did the rail workers strike?"
     assert engine.snapshot().dimension == encoder.dimension == 768
     assert _cited(engine, question) == {"c2"}
-    assert engine.index.compact()
+    assert engine.parts.index.compact()
     assert engine.snapshot().parts[0].seg.hnsw is not None
     assert _cited(engine, question) == {"c2"}
     cold = _reader(settings, encoder)
     assert cold.snapshot().parts[0].seg.dimension == 768
     assert _cited(cold, question) == {"c2"}
-    assert Snapshot.load(cold.store).dimension == 768
+    assert Snapshot.load(cold.parts.store).dimension == 768

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -207,6 +209,30 @@ class Snapshot:
         self.article_vectors = _Vectors(self, articles=True)
         # With BRIEFBOT_INDEX_MAX_CHUNKS: older articles near a question, from Chroma.
         self.store_tier: Callable[[np.ndarray], Segment | None] | None = None
+
+    # -- what is indexed ----------------------------------------------------------------------
+    def newest(self) -> date | None:
+        """The newest publication date among the live articles (None: none is dated)."""
+        return max((a.published for a in self.articles if a.published), default=None)
+
+    def sources(self) -> dict[str, Any]:
+        """What is indexed: articles, chunks, the first and last publication dates, and the
+        articles and chunks of each source."""
+        dates = [a.published for a in self.articles if a.published]
+        per_source = Counter(a.source or "(unknown)" for a in self.articles)
+        chunks_per_source: Counter[str] = Counter()
+        for i, a in enumerate(self.articles):
+            chunks_per_source[a.source or "(unknown)"] += len(self.article_chunks(i))
+        return {
+            "articles": len(self.articles),
+            "chunks": self.n_chunks,
+            "first": min(dates).isoformat() if dates else None,
+            "last": max(dates).isoformat() if dates else None,
+            "sources": [
+                {"source": s, "articles": n, "chunks": chunks_per_source[s]}
+                for s, n in per_source.most_common()
+            ],
+        }
 
     def widened(self, vector: np.ndarray) -> Snapshot:
         """This snapshot, and when this process holds only the newest weeks of the index,

@@ -347,6 +347,18 @@ class FeedReader:
         self.fetch = fetcher
         self.observe = observe  # told of every round's report (the metrics count failures)
 
+    @classmethod
+    def in_data_dir(
+        cls,
+        settings: Settings,
+        ingest: IngestArticles,
+        observe: Callable[[FeedReport], None] | None = None,
+    ) -> FeedReader:
+        """Polls feeds into `ingest`, with the options of `settings` and the feeds' state in
+        its data directory."""
+        state = FeedState.in_data_dir(settings.data_dir)
+        return cls(state, ingest, FeedOptions.from_settings(settings), observe=observe)
+
     def poll(self, feed: str) -> FeedReport:
         report = FeedReport(feed)
         self._read_feed(feed, report)

@@ -23,18 +23,15 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from retrieval import datadir
 from retrieval.models import Briefing
-
-if TYPE_CHECKING:
-    from retrieval.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +269,16 @@ def _iso(moment: datetime) -> str:
 
 # -- the scheduler ------------------------------------------------------------------------------
 BuildBriefing = Callable[[datetime, datetime, str | None, int, set[str]], Briefing]
+
+
+class Counts(Protocol):
+    """What a scheduler reports (retrieval.metrics.Metrics counts it)."""
+
+    def error(self, kind: str, message: str) -> None: ...
+
+    def posted(self, platform: str) -> None: ...
+
+
 PostBriefing = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line notice)
 
 
@@ -298,7 +305,7 @@ class Scheduler:
     # Articles already in a schedule's briefings are left out of the next one, for this long
     # (articles carry a date, not a time, so consecutive windows share a day).
     remember: timedelta = timedelta(days=3)
-    metrics: Metrics | None = None
+    metrics: Counts | None = None
     _retry_at: dict[str, datetime] = field(default_factory=dict)
     # Held while a briefing is posted and marked posted: `shutdown` waits for it.
     _posting: threading.Lock = field(default_factory=threading.Lock)
@@ -306,6 +313,21 @@ class Scheduler:
 
     def __post_init__(self) -> None:
         self.schedules = [s for s in self.schedules if s.channel(self.platform) is not None]
+
+    @classmethod
+    def in_data_dir(
+        cls,
+        data_dir: Path | str,
+        schedules: Sequence[Schedule],
+        build: BuildBriefing,
+        post: PostBriefing,
+        platform: str,
+        metrics: Counts | None = None,
+    ) -> Scheduler:
+        """Posts the schedules' briefings to one platform's channels with `post`; the history of
+        what was posted is kept in the data directory."""
+        state = ScheduleState.in_data_dir(data_dir)
+        return cls(list(schedules), state, build, post, platform, metrics=metrics)
 
     def tick(self) -> list[Posted]:
         """Post whatever is due now (at most one briefing per schedule)."""
