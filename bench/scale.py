@@ -104,7 +104,7 @@ def settings_for(folder: Path) -> Any:
 
 def build_store(folder: Path, n: int) -> dict[str, float]:
     """Write n articles through Store (skipped when the folder already holds them)."""
-    from retrieval.index.live import open_store
+    from retrieval.index.journal import open_store
 
     marker = folder / "built.json"
     if marker.is_file():
@@ -262,7 +262,7 @@ def questions(k: int) -> list[str]:
 
 def update_to_answer(folder: Path, server: Server, k: int) -> float:
     """Write one new article through Store here; ask there until the answer cites it."""
-    from retrieval.index.live import open_store
+    from retrieval.index.journal import open_store
 
     store = open_store(settings_for(folder))
     word = f"zephyr{k}quokka"

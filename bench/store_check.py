@@ -25,7 +25,7 @@ import _common  # noqa: F401  (puts the project on sys.path)
 import numpy as np
 
 from retrieval.config import Settings
-from retrieval.index.live import open_store
+from retrieval.index.journal import open_store
 from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Store, _paged
 from retrieval.models import Article, Chunk

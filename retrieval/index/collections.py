@@ -30,7 +30,8 @@ from typing import Any
 
 from retrieval.config import Settings
 from retrieval.errors import BriefbotError, SettingsError
-from retrieval.index.live import LiveIndex, open_store
+from retrieval.index.journal import open_store
+from retrieval.index.live import LiveIndex
 from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Store, _no_server, article_from_record, make_client
 

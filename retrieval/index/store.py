@@ -185,7 +185,7 @@ class Store:
         self.name = name
         self.location = location  # the server URL or the folder: where this store lives
         self.lock_path = lock_path  # None: no other writer is expected
-        # retrieval.index.live.Journal, attached by live.open_store: where readers on this
+        # retrieval.index.journal.Journal, attached by journal.open_store: where readers on this
         # machine look for what a write commits (None: no journal, as for a bare Store)
         self.journal: Any = None
         self.write_seq = 0  # the generation the write under way began at

@@ -22,7 +22,7 @@ from retrieval.index.collections import (
     switch,
     versions,
 )
-from retrieval.index.live import open_store
+from retrieval.index.journal import open_store
 from retrieval.index.store import Store, article_from_record
 from retrieval.intake.ingest import Ingester, IngestProgress, IngestReport, ProgressCallback
 
