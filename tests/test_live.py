@@ -22,8 +22,9 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.engine import Engine
+from retrieval.index.building import Draft, build, merge
 from retrieval.index.search import SearchOptions, search
-from retrieval.index.segment import ArticleMeta, Draft, build, merge
+from retrieval.index.segment import ArticleMeta
 from retrieval.index.snapshot import Part, Snapshot
 from retrieval.index.store import Store
 from retrieval.models import Article

@@ -485,7 +485,7 @@ def test_a_read_that_fails_once_is_tried_again(embedded, numpy_encoder):
 def test_a_read_that_keeps_failing_keeps_the_snapshot_in_hand(
     embedded, numpy_encoder, caplog, monkeypatch
 ):
-    monkeypatch.setattr("retrieval.index.store.RETRY_SECONDS", (0, 0, 0))
+    monkeypatch.setattr("retrieval.index.chroma.RETRY_SECONDS", (0, 0, 0))
     engine = _start(embedded, numpy_encoder, {"a0": "harbour"})
     _engine(embedded, numpy_encoder).parts.ingester().ingest_articles([_article("b1", "mayor")])
     _failing(engine.parts.store.articles, times=1000, filtered_only=True)  # what changed: unread

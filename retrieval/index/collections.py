@@ -30,10 +30,11 @@ from typing import Any
 
 from retrieval.config import Settings
 from retrieval.errors import BriefbotError, SettingsError
+from retrieval.index.chroma import make_client, no_server
 from retrieval.index.journal import open_store
 from retrieval.index.live import LiveIndex
 from retrieval.index.snapshot import Snapshot
-from retrieval.index.store import Store, _no_server, article_from_record, make_client
+from retrieval.index.store import Store, article_from_record
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def open_serving(settings: Settings, recipe: Callable[[], str]) -> Store:
         raise
     except Exception as exc:
         if settings.chroma_url:
-            raise _no_server(settings.chroma_url, exc) from None
+            raise no_server(settings.chroma_url, exc) from None
         raise
     if (why := mismatch(target, recipe())) is not None:
         raise SettingsError(why[0].upper() + why[1:] + ".")

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from retrieval.datadir import private_dir, private_file
+from retrieval.index.building import merge
 from retrieval.index.journal import Journal
 from retrieval.index.segment import FORMAT as SEGMENT_FORMAT
-from retrieval.index.segment import Segment, merge, week_of
+from retrieval.index.segment import Segment, week_of
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from retrieval.config import Settings
 from retrieval.datadir import private_dir
-from retrieval.index.segment import ArticleMeta, Draft, build
+from retrieval.index.building import Draft, build
+from retrieval.index.segment import ArticleMeta
 from retrieval.index.store import Store
 from retrieval.models import Article, Chunk
 from retrieval.urls import host_of

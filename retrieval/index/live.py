@@ -48,11 +48,13 @@ from retrieval.config import Settings
 from retrieval.datadir import private_dir
 from retrieval.errors import BriefbotError
 from retrieval.index.bound import MemoryBound
+from retrieval.index.building import build
+from retrieval.index.chroma import read_retrying
 from retrieval.index.compaction import Compactor, Plan, order
 from retrieval.index.journal import JOURNAL_TITLE_WEIGHT, JournalReader, index_dir
-from retrieval.index.segment import Segment, build
+from retrieval.index.segment import Segment
 from retrieval.index.snapshot import Part, Snapshot, fetch_drafts
-from retrieval.index.store import NO_DATE, Record, Store, WriteState, read_retrying
+from retrieval.index.store import NO_DATE, Record, Store, WriteState
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.index.segment import ArticleMeta, Draft, Segment, build, term_hash
-from retrieval.index.store import NO_DATE, Store, from_day_number, read_retrying
+from retrieval.index.building import Draft, build
+from retrieval.index.chroma import read_retrying
+from retrieval.index.segment import ArticleMeta, Segment, term_hash
+from retrieval.index.store import NO_DATE, Store, from_day_number
 from retrieval.urls import host_of
 
 log = logging.getLogger(__name__)
