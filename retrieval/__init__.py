@@ -39,8 +39,8 @@ if TYPE_CHECKING:  # the public surface: each name, from the module that defines
     from retrieval.health import health_report as health_report
     from retrieval.health import process_info as process_info
     from retrieval.index.embedding import Encoder as Encoder
-    from retrieval.intake.articles import shown as shown
     from retrieval.intake.feeds import FeedReport as FeedReport
+    from retrieval.intake.files import shown as shown
     from retrieval.intake.ingest import IngestProgress as IngestProgress
     from retrieval.intake.ingest import IngestReport as IngestReport
     from retrieval.intake.watch import RoundReport as RoundReport

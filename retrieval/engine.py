@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.answering.chain import AnswerChain, as_date
 from retrieval.config import Settings
 from retrieval.errors import QuestionError, SettingsError
-from retrieval.intake.articles import ReadOptions
+from retrieval.intake.files import ReadOptions
 from retrieval.intake.ingest import IngestReport, ProgressCallback, load_articles
 from retrieval.models import Answer, Article, Briefing
 from retrieval.parts import Parts

@@ -112,7 +112,7 @@ def feed_state(data_dir: Path) -> list[dict[str, Any]]:
     path = data_dir / "feeds.sqlite3"
     if not path.is_file():
         return []
-    from retrieval.intake.feeds import FeedState
+    from retrieval.intake.feedstate import FeedState
 
     state = FeedState(path)
     try:

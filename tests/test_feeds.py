@@ -27,7 +27,8 @@ from retrieval.config import PROJECT_ROOT, load_settings
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
-from retrieval.intake.feeds import FeedOptions, FeedReader, FeedReport, FeedState, parse_feed
+from retrieval.intake.feeds import FeedOptions, FeedReader, FeedReport, parse_feed
+from retrieval.intake.feedstate import FeedState
 from retrieval.intake.fetch import FetchError, FetchPolicy, address_refusal, fetch, resolve_host
 from retrieval.intake.watch import FolderWatcher, WatchConfig, Watcher, parse_interval
 

@@ -17,8 +17,9 @@ import numpy as np
 from retrieval.config import Settings
 from retrieval.errors import LoadError
 from retrieval.index.store import Store
-from retrieval.intake.articles import ReadOptions, iter_paths, load_path
+from retrieval.intake.articles import load_path
 from retrieval.intake.chunking import CountTokens, chunk_article
+from retrieval.intake.files import ReadOptions, iter_paths
 from retrieval.models import Article, Chunk
 
 if TYPE_CHECKING:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.errors import LoadError, SettingsError
-from retrieval.intake.articles import ReadOptions, iter_paths, load_path, shown
+from retrieval.intake.articles import load_path
 from retrieval.intake.feeds import FeedReader, FeedReport, IngestArticles, reason
+from retrieval.intake.files import ReadOptions, iter_paths, shown
 from retrieval.intake.ingest import IngestReport
 from retrieval.models import Article
 

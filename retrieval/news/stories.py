@@ -33,7 +33,7 @@ from retrieval.answering.answer import looks_like_caption, same_fact
 from retrieval.index.search import SearchOptions, is_roundup_title, same_story
 from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import day_number
-from retrieval.intake.articles import page_line_kind
+from retrieval.intake.pagetext import page_line_kind
 from retrieval.intake.sentences import ABBREVIATIONS, sentences
 from retrieval.models import Article
 
