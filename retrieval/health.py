@@ -127,7 +127,7 @@ def schedule_state(data_dir: Path, schedules: Sequence[Schedule], now: datetime)
     rows: list[dict[str, Any]] = []
     path = data_dir / "schedules.sqlite3"
     if path.is_file():
-        from retrieval.news.schedule import ScheduleState
+        from retrieval.news.schedulestate import ScheduleState
 
         state = ScheduleState(path, owner="health")
         try:

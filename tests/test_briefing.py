@@ -449,7 +449,7 @@ def test_key_sentences_never_repeat_a_fact_in_other_words(tmp_path, numpy_encode
 
 
 def test_captions_furniture_and_sentences_that_lean_back_are_no_key_sentences() -> None:
-    from retrieval.news.stories import lead_sentences
+    from retrieval.news.keysentences import lead_sentences
 
     article = Article(
         id="a",
@@ -534,7 +534,7 @@ def test_captions_furniture_and_sentences_that_lean_back_are_no_key_sentences() 
 def test_a_headline_has_no_site_name_and_no_cut_off_end(
     title: str, site: str, headline: str
 ) -> None:
-    from retrieval.news.stories import clean_headline
+    from retrieval.news.headlines import clean_headline
 
     assert clean_headline(title, site)[0] == headline
 

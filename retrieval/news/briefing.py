@@ -16,20 +16,21 @@ import numpy as np
 from retrieval.answering.timewindow import check_window
 from retrieval.index.snapshot import Snapshot
 from retrieval.models import Article, Briefing, Citation, NewsItem, Quote, Story
+from retrieval.news.headlines import clean_headline, headline_from_sentence
+from retrieval.news.keysentences import (
+    Sentence,
+    key_sentences,
+    story_sentences,
+    summary_sentence,
+)
 from retrieval.news.quotes import QuoteOptions, quotes_of_the_day
 from retrieval.news.stories import (
-    Sentence,
     StoryDraft,
     StoryOptions,
     as_date,
-    clean_headline,
     draft_stories,
-    headline_from_sentence,
-    key_sentences,
     rank,
     spread_over_days,
-    story_sentences,
-    summary_sentence,
     window_articles,
 )
 from retrieval.urls import host_of
