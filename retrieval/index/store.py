@@ -32,6 +32,9 @@ without reading vectors back from Chroma; versions the records never name are ig
 Writers take `write_lock` (a file lock in the data directory), so a write that did not end is
 one whose process is dead, and the check after it never mistakes a live writer's new chunks for
 leftovers. Writers on other machines sharing one Chroma server are not covered by that lock.
+
+(About 400 lines, one piece: the reads rely on exactly what the writes commit, and in which
+order.)
 """
 
 from __future__ import annotations

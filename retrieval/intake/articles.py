@@ -6,7 +6,8 @@ of a page is the article is decided by retrieval/intake/pagetext.py.
 Every problem a user can fix is a `LoadError` whose message names the file (and, for JSON
 lines, the line number). The stored text is only normalised (line endings, trailing spaces,
 runs of blank lines) and stripped of whole boilerplate lines: characters are never rewritten,
-because citations quote `article.text[start:end]`.
+because citations quote `article.text[start:end]`. (About 400 lines: a loader per format,
+sharing the field parsing that makes their errors alike.)
 """
 
 from __future__ import annotations
