@@ -12,7 +12,7 @@ from pathlib import Path
 from _common import EVAL, ROOT
 
 from retrieval.index.lexical import terms
-from retrieval.intake.articles import page_line_kind
+from retrieval.intake.pagetext import page_line_kind
 
 
 @dataclass(frozen=True)

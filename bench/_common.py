@@ -36,7 +36,8 @@ def corpus_engine(corpus: Path):
     from retrieval.config import Settings
     from retrieval.engine import Engine
     from retrieval.evaluation.evaluate import corpus_key
-    from retrieval.intake.articles import iter_paths, load_path
+    from retrieval.intake.articles import load_path
+    from retrieval.intake.files import iter_paths
 
     settings = Settings()
     probe = Engine(settings)
@@ -56,5 +57,5 @@ def corpus_engine(corpus: Path):
         for f in iter_paths([corpus])
         for a in load_path(f, on_error=lambda e: print(f"skipped {e}"))
     ]
-    report = engine.ingester().ingest_articles(articles)
+    report = engine.parts.ingester().ingest_articles(articles)
     return engine, articles, report

@@ -29,7 +29,7 @@ def main() -> None:
     name = corpus_key(CORPUS, Engine(settings).recipe)
     engine = Engine(settings.model_copy(update={"collection": name}))
     engine.snapshot()
-    engine.index.compact(graphs=True)
+    engine.parts.index.compact(graphs=True)
     parts = engine.snapshot().parts
     graphs = sum(p.seg.hnsw is not None for p in parts)
     print(f"{len(parts)} segments, {graphs} with an HNSW graph")

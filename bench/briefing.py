@@ -197,7 +197,7 @@ def main() -> None:
         for i in q["search_ids"]:
             all_labels[i].add(q["id"])
 
-    engine.query_encoder.encode(["warm up"])
+    engine.parts.query_encoder.encode(["warm up"])
     rows = []
     ms: list[float] = []
     for week, qs in sorted(weeks.items()):
@@ -210,8 +210,8 @@ def main() -> None:
         t = time.perf_counter()
         briefing = build_briefing(
             snap,
-            engine.store.get_articles,
-            engine.query_encoder.encode,
+            engine.parts.store.get_articles,
+            engine.parts.query_encoder.encode,
             since,
             until,
             max_stories=args.stories,

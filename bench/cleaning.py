@@ -13,7 +13,7 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from retrieval.intake.articles import normalize_text, page_line_kind
+from retrieval.intake.pagetext import normalize_text, page_line_kind
 
 
 def main() -> None:

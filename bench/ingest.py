@@ -46,7 +46,7 @@ def main() -> None:
         report = engine.ingest([corpus])
         ingest_s = time.perf_counter() - t
 
-        ingester = engine.ingester()
+        ingester = engine.parts.ingester()
         from retrieval.intake.articles import load_path
 
         texts = [c.embed_text for a in load_path(corpus, on_error=print) for c in ingester.chunk(a)]

@@ -72,7 +72,7 @@ def main() -> None:
     for label, options in VARIANTS.items():
         if args.only and args.only not in label:
             continue
-        engine = Engine(settings, search_options=options, query_encoder=base.query_encoder)
+        engine = Engine(settings, search_options=options, query_encoder=base.parts.query_encoder)
         engine.ask(questions[0]["question"])  # load
         m = run(engine, questions)
         print(

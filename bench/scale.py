@@ -64,8 +64,7 @@ def make_article(
     i: int, rng: np.random.Generator, vocab: tuple[list[str], np.ndarray], marker: str = ""
 ) -> Any:
     """Article i: 8 chunks of 8 sentences; `marker` is added to its first sentence."""
-    from retrieval.intake.chunking import Chunk
-    from retrieval.models import Article
+    from retrieval.models import Article, Chunk
 
     words, p = vocab
     day = NOW - timedelta(days=(i // PER_DAY) if not marker else 0)
@@ -105,7 +104,7 @@ def settings_for(folder: Path) -> Any:
 
 def build_store(folder: Path, n: int) -> dict[str, float]:
     """Write n articles through Store (skipped when the folder already holds them)."""
-    from retrieval.index.live import open_store
+    from retrieval.index.journal import open_store
 
     marker = folder / "built.json"
     if marker.is_file():
@@ -161,8 +160,8 @@ def serve(folder: str, prepare: bool) -> None:
     from retrieval.engine import Engine
 
     engine = Engine(settings_for(Path(folder)))
-    engine.refresh_seconds = 0.0
-    engine.query_encoder.encode(["warm up the encoder"])
+    engine.parts.refresh_seconds = 0.0
+    engine.parts.query_encoder.encode(["warm up the encoder"])
     import langchain_core.runnables  # noqa: F401  (the answer path's imports: in the base)
 
     import retrieval.answering.answer  # noqa: F401
@@ -170,8 +169,8 @@ def serve(folder: str, prepare: bool) -> None:
     # Chroma's client, and the caches its first filtered read of the records makes (53 MB
     # at 25,000 records): the store's memory, not the index's, so in the base too.
     before = memory()
-    engine.store.state()
-    engine.store.records_since(2**62)
+    engine.parts.store.state()
+    engine.parts.store.records_since(2**62)
     base = memory()
     chroma = base["RssAnon"] - before["RssAnon"]
     imported = time.perf_counter() - t0
@@ -180,7 +179,7 @@ def serve(folder: str, prepare: bool) -> None:
     opened = time.perf_counter() - t
     if prepare:  # what a serving process does in the background: HNSW for large segments
         t = time.perf_counter()
-        engine.index.compact(graphs=True)
+        engine.parts.index.compact(graphs=True)
         graphs = time.perf_counter() - t
         print(json.dumps({"opened": opened, "graphs": graphs}), flush=True)
         return
@@ -263,7 +262,7 @@ def questions(k: int) -> list[str]:
 
 def update_to_answer(folder: Path, server: Server, k: int) -> float:
     """Write one new article through Store here; ask there until the answer cites it."""
-    from retrieval.index.live import open_store
+    from retrieval.index.journal import open_store
 
     store = open_store(settings_for(folder))
     word = f"zephyr{k}quokka"

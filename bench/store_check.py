@@ -25,11 +25,10 @@ import _common  # noqa: F401  (puts the project on sys.path)
 import numpy as np
 
 from retrieval.config import Settings
-from retrieval.index.live import open_store
-from retrieval.index.search import Snapshot
+from retrieval.index.journal import open_store
+from retrieval.index.snapshot import Snapshot
 from retrieval.index.store import Store, _paged
-from retrieval.intake.chunking import Chunk
-from retrieval.models import Article
+from retrieval.models import Article, Chunk
 
 PER_ARTICLE = 10
 SENTENCE = "The harbour council met on Tuesday and approved the repairs to the north pier. "

@@ -39,14 +39,8 @@ from dataclasses import dataclass
 from _common import CORPUS, DEV, percentile
 
 from retrieval.answering.attribution import PRONOUN, Cast, attribute, name_words
-from retrieval.answering.verification import (
-    CALIBRATED,
-    Passage,
-    Thresholds,
-    Verifier,
-    speakers_in,
-    strip_markers,
-)
+from retrieval.answering.evidence import Passage, speakers_in, strip_markers
+from retrieval.answering.verification import CALIBRATED, Thresholds, Verifier
 from retrieval.evaluation.evaluate import read_jsonl
 from retrieval.evaluation.verifier_set import ERROR_KINDS
 from retrieval.evaluation.verifier_set import load as load_set

@@ -6,15 +6,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.errors import SettingsError
-
-if TYPE_CHECKING:
-    from retrieval.intake.articles import ReadOptions
+from retrieval.urls import is_http_url, parse_allow_hosts
 
 
 # The chat-model providers BRIEFBOT_LLM may name, in LangChain's `provider:model` form: the
@@ -56,8 +54,6 @@ def parse_model_name(name: str) -> tuple[str, str]:
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_WINDOW = 256  # all-MiniLM-L6-v2 truncates input past 256 word pieces
-# Its vectors' size, for an empty index that no encoder has filled (an encoder says its own).
-MODEL_DIMENSION = 384
 S = TypeVar("S", bound=BaseSettings)
 
 
@@ -209,10 +205,6 @@ class Settings(BaseSettings):
     @field_validator("fetch_allow_hosts")
     @classmethod
     def _allow_hosts(cls, v: str) -> str:
-        from retrieval.intake.fetch import (
-            parse_allow_hosts,  # here: fetch imports more than settings
-        )
-
         parse_allow_hosts(v)  # a ValueError names the bad entry
         return v
 
@@ -244,24 +236,9 @@ class Settings(BaseSettings):
     def max_article_bytes(self) -> int:
         return int(self.max_article_mb * 1024 * 1024)
 
-    @property
-    def read_options(self) -> ReadOptions:
-        """How article files are read (limits, links), from these settings."""
-        from retrieval.intake.articles import ReadOptions  # here: articles imports more
-
-        return ReadOptions(
-            max_bytes=self.max_article_bytes,
-            max_bad_lines=self.max_bad_lines,
-            max_gzip_ratio=self.max_gzip_ratio,
-            max_future_days=self.max_future_days,
-            follow_links=self.follow_links,
-        )
-
 
 def http_url_or_empty(value: str) -> str:
     """A URL setting, stripped: empty, or an http(s) URL (else a ValueError saying so)."""
-    from retrieval.intake.fetch import is_http_url  # here: fetch imports more than settings
-
     value = value.strip()
     if value and not is_http_url(value):
         raise ValueError("must be an http:// or https:// URL, or empty")

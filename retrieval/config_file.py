@@ -27,6 +27,7 @@ from retrieval.errors import SettingsError
 from retrieval.intake.articles import no_alias_loader
 from retrieval.intake.watch import WatchConfig, parse_interval
 from retrieval.news.schedule import Schedule
+from retrieval.urls import BadURL, split_url
 
 DEFAULT_PATH = Path("briefbot.yaml")
 Loc = tuple[str | int, ...]  # a key's path: ("schedules", 0, "cron")
@@ -118,12 +119,10 @@ class ConfigFile(BaseModel):
     @field_validator("feeds")
     @classmethod
     def _feed_urls(cls, urls: list[str]) -> list[str]:
-        from retrieval.intake.fetch import FetchError, split_url
-
         for k, url in enumerate(urls):
             try:
                 split_url(url)
-            except FetchError as exc:
+            except BadURL as exc:
                 raise ValueError(f"[{k}]: {url!r} is {exc.reason}") from None
         return urls
 

@@ -48,10 +48,10 @@ def check_store(engine: Engine) -> dict[str, Any]:
     """Reachable, and what it holds: articles, chunks, the newest article's date."""
     t = time.perf_counter()
     try:
-        store = engine.store
+        store = engine.parts.store
         articles, chunks = store.count()
         writing = store.state().writing
-        newest = engine.newest_article()
+        newest = engine.parts.newest_article()
         if newest is None and articles:
             newest = newest_in_store(engine)
     except Exception as exc:
@@ -80,7 +80,7 @@ def newest_in_store(engine: Engine) -> date | None:
     every `NEWEST_TTL_S`)."""
     from retrieval.index.store import NO_DATE, from_day_number
 
-    store = engine.store
+    store = engine.parts.store
     key = f"{store.location}|{store.name}"
     hit = _newest.get(key)
     if hit is not None and time.monotonic() - hit[0] < NEWEST_TTL_S:
@@ -96,7 +96,7 @@ def check_model(engine: Engine) -> dict[str, Any]:
     t = time.perf_counter()
     try:
         path = engine.settings.resolved_model_path
-        vector = engine.query_encoder.encode(["health check"])[0]
+        vector = engine.parts.query_encoder.encode(["health check"])[0]
     except Exception as exc:
         log.warning("health: the model does not load: %s", _why(exc))
         return {"ok": False, "error": _why(exc)}
@@ -112,7 +112,7 @@ def feed_state(data_dir: Path) -> list[dict[str, Any]]:
     path = data_dir / "feeds.sqlite3"
     if not path.is_file():
         return []
-    from retrieval.intake.feeds import FeedState
+    from retrieval.intake.feedstate import FeedState
 
     state = FeedState(path)
     try:
@@ -127,7 +127,7 @@ def schedule_state(data_dir: Path, schedules: Sequence[Schedule], now: datetime)
     rows: list[dict[str, Any]] = []
     path = data_dir / "schedules.sqlite3"
     if path.is_file():
-        from retrieval.news.schedule import ScheduleState
+        from retrieval.news.schedulestate import ScheduleState
 
         state = ScheduleState(path, owner="health")
         try:

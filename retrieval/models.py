@@ -1,4 +1,5 @@
-"""Answers are data: plain dataclasses that every front end renders in its own way."""
+"""The engine's data: articles and the chunks the index stores of them (intake makes both),
+answers and briefings (plain dataclasses that every front end renders in its own way)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,28 @@ class Article:
     source: str = ""
     url: str = ""
     authors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article as the index stores it: chunking makes it, the store keeps it."""
+
+    article_id: str
+    index: int
+    start: int  # offsets into article.text
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...]  # absolute spans of the sentences in this chunk
+    prefix: str
+    n_tokens: int  # of prefix + text, special tokens included
+
+    @property
+    def id(self) -> str:
+        return f"{self.article_id}#{self.index}"
+
+    @property
+    def embed_text(self) -> str:
+        return self.prefix + self.text
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def verify_citations(engine: Engine, answer: Answer) -> None:
     """The invariant every answer keeps: each quote is exactly the article's text there."""
     if not answer.citations:
         return
-    articles = engine.store.get_articles([c.article_id for c in answer.citations])
+    articles = engine.parts.store.get_articles([c.article_id for c in answer.citations])
     for c in answer.citations:
         article = articles[c.article_id]
         assert article.text[c.start : c.end] == c.quote, (c, article.text[c.start : c.end])

@@ -46,7 +46,9 @@ def engine_with_model(seed_engine: Engine, fake: FakeLLM, tmp: Path, **settings:
     config = make_settings(tmp, **values).model_copy(
         update={"data_dir": seed_engine.settings.data_dir}
     )
-    engine = Engine(config, store=seed_engine.store, query_encoder=seed_engine.query_encoder)
+    engine = Engine(
+        config, store=seed_engine.parts.store, query_encoder=seed_engine.parts.query_encoder
+    )
     assert engine.writer is not None
     engine.writer.backoff_s = 0
     return engine

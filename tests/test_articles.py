@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import LoadError
-from retrieval.intake.articles import SUPPORTED_SUFFIXES, iter_paths, load_path, normalize_text
+from retrieval.intake.articles import load_path
+from retrieval.intake.files import SUPPORTED_SUFFIXES, iter_paths
+from retrieval.intake.pagetext import normalize_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_0070773c25b31aea.txt"
@@ -444,14 +446,14 @@ PROSE_LINES = [
 
 @pytest.mark.parametrize(("line", "kind"), PAGE_LINES)
 def test_page_lines_are_known_by_their_kind(line, kind):
-    from retrieval.intake.articles import page_line_kind
+    from retrieval.intake.pagetext import page_line_kind
 
     assert page_line_kind(line) == kind
 
 
 @pytest.mark.parametrize("line", PROSE_LINES)
 def test_prose_is_not_taken_for_page_lines(line):
-    from retrieval.intake.articles import page_line_kind
+    from retrieval.intake.pagetext import page_line_kind
 
     assert page_line_kind(line) is None
 

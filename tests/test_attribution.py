@@ -324,7 +324,7 @@ def stories_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> E
         query_encoder=numpy_encoder,
         document_encoder=numpy_encoder,
     )
-    assert engine.ingester().ingest_articles(STORIES).ok
+    assert engine.parts.ingester().ingest_articles(STORIES).ok
     return engine
 
 

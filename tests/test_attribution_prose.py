@@ -262,7 +262,7 @@ def prose_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Eng
             ("earnings", "Calder profit rises on heat pump orders", EARNINGS),
         ]
     ]
-    assert engine.ingester().ingest_articles(articles).ok
+    assert engine.parts.ingester().ingest_articles(articles).ok
     return engine
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from retrieval.engine import Engine
-from retrieval.intake.articles import is_roundup_title
+from retrieval.index.search import is_roundup_title
 from retrieval.models import Article, Briefing
 from retrieval.news.quotes import full_name, quote_spans
 from retrieval.news.stories import StoryOptions, cluster, draft_stories, window_articles
@@ -110,7 +110,7 @@ def news_engine(tmp_path_factory: pytest.TempPathFactory, numpy_encoder) -> Engi
         query_encoder=numpy_encoder,
         document_encoder=numpy_encoder,
     )
-    report = engine.ingester().ingest_articles(BRIDGE + OTHERS)
+    report = engine.parts.ingester().ingest_articles(BRIDGE + OTHERS)
     assert report.ok and report.added == len(BRIDGE + OTHERS)
     return engine
 
@@ -120,7 +120,7 @@ def verify_briefing(engine: Engine, briefing: Briefing) -> None:
     cites = [c for s in briefing.stories for c in s.citations]
     cites += [i.citation for i in briefing.also_in_the_news]
     cites += [q.citation for q in briefing.quotes]
-    articles = engine.store.get_articles([c.article_id for c in cites])
+    articles = engine.parts.store.get_articles([c.article_id for c in cites])
     for c in cites:
         article = articles[c.article_id]
         assert article.text[c.start : c.end] == c.quote, c
@@ -194,7 +194,7 @@ def test_seed_quotes_are_wallaces_and_lees(seed_engine: Engine) -> None:
     by_speaker = {q.speaker: q.citation.quote for q in briefing.quotes}
     assert "Ben Wallace" in by_speaker
     assert "Rob Lee" not in by_speaker or "military capabilities" in by_speaker["Rob Lee"]
-    seed = seed_engine.store.get_articles([briefing.stories[0].article_ids[0]])
+    seed = seed_engine.parts.store.get_articles([briefing.stories[0].article_ids[0]])
     spans = quote_spans(next(iter(seed.values())))
     speakers = {seed_text(seed, q.start, q.end): q.speaker for q in spans}
     assert speakers["We listened to assurances... that they would not invade Ukraine"] == (
@@ -284,7 +284,7 @@ def test_a_roundup_is_no_story_but_counts_for_the_stories_it_mentions(
     engine = Engine(
         make_settings(tmp_path), query_encoder=numpy_encoder, document_encoder=numpy_encoder
     )
-    engine.ingester().ingest_articles([*BRIDGE, *OTHERS, roundup])
+    engine.parts.ingester().ingest_articles([*BRIDGE, *OTHERS, roundup])
     briefing = window(engine)
     assert all("roundup" not in s.article_ids for s in briefing.stories)
     assert {"bridge-herald", "library-budget", "cup-final"} <= {
@@ -322,7 +322,7 @@ def test_a_citation_of_an_article_without_a_source_names_its_site(tmp_path, nump
     engine = Engine(
         make_settings(tmp_path), query_encoder=numpy_encoder, document_encoder=numpy_encoder
     )
-    engine.ingester().ingest_articles([replace(a, source="") for a in BRIDGE])
+    engine.parts.ingester().ingest_articles([replace(a, source="") for a in BRIDGE])
     [story] = window(engine).stories
     assert story.citations
     assert {c.source for c in story.citations} <= {
@@ -358,7 +358,7 @@ def test_also_in_the_news_items_are_the_events_below_the_stories_each_cited_exac
     assert set(story.article_ids) == {a.id for a in BRIDGE}
     items = briefing.also_in_the_news
     assert sorted(i.article_ids[0] for i in items) == ["cup-final", "library-budget"]
-    articles = news_engine.store.get_articles([i.citation.article_id for i in items])
+    articles = news_engine.parts.store.get_articles([i.citation.article_id for i in items])
     for item in items:
         c = item.citation
         assert articles[c.article_id].text[c.start : c.end] == c.quote
@@ -386,7 +386,7 @@ def test_the_count_of_items_is_a_setting(tmp_path, numpy_encoder) -> None:
         query_encoder=numpy_encoder,
         document_encoder=numpy_encoder,
     )
-    engine.ingester().ingest_articles(BRIDGE + OTHERS)
+    engine.parts.ingester().ingest_articles(BRIDGE + OTHERS)
     briefing = window(engine, max_stories=1)
     assert len(briefing.also_in_the_news) == 1
 
@@ -402,7 +402,7 @@ def test_a_near_duplicate_of_a_higher_events_article_folds_into_it(tmp_path, num
     )
     # The Herald's report as another outlet ran it (syndicated), and an unrelated article.
     copy = replace(BRIDGE[0], id="bridge-wire", source="The Wire", url="https://wire.example/1")
-    engine.ingester().ingest_articles([BRIDGE[0], copy, OTHERS[0]])
+    engine.parts.ingester().ingest_articles([BRIDGE[0], copy, OTHERS[0]])
     snap = engine.snapshot()
 
     def draft(article_id: str) -> StoryDraft:
@@ -439,7 +439,7 @@ def test_key_sentences_never_repeat_a_fact_in_other_words(tmp_path, numpy_encode
     engine = Engine(
         make_settings(tmp_path), query_encoder=numpy_encoder, document_encoder=numpy_encoder
     )
-    engine.ingester().ingest_articles([*BRIDGE, *OTHERS, PHOTO_DESK])
+    engine.parts.ingester().ingest_articles([*BRIDGE, *OTHERS, PHOTO_DESK])
     top = window(engine).stories[0]
     closed_on_wednesday = [
         c.quote for c in top.citations if "Wednesday" in c.quote and "crack" in c.quote
@@ -449,7 +449,7 @@ def test_key_sentences_never_repeat_a_fact_in_other_words(tmp_path, numpy_encode
 
 
 def test_captions_furniture_and_sentences_that_lean_back_are_no_key_sentences() -> None:
-    from retrieval.news.stories import lead_sentences
+    from retrieval.news.keysentences import lead_sentences
 
     article = Article(
         id="a",
@@ -534,7 +534,7 @@ def test_captions_furniture_and_sentences_that_lean_back_are_no_key_sentences() 
 def test_a_headline_has_no_site_name_and_no_cut_off_end(
     title: str, site: str, headline: str
 ) -> None:
-    from retrieval.news.stories import clean_headline
+    from retrieval.news.headlines import clean_headline
 
     assert clean_headline(title, site)[0] == headline
 
@@ -550,7 +550,7 @@ def test_a_story_without_a_usable_title_is_headed_by_its_lead(tmp_path, numpy_en
     untitled = [replace(a, title="") for a in BRIDGE] + [
         replace(OTHERS[0], title="Council approves new ...")
     ]
-    engine.ingester().ingest_articles(untitled)
+    engine.parts.ingester().ingest_articles(untitled)
     briefing = window(engine)
     bridge, library = briefing.stories
     assert bridge.headline and "…" not in bridge.headline and bridge.headline != "(untitled)"
@@ -632,7 +632,7 @@ def test_importance_on_a_week_labelled_by_hand(tmp_path, numpy_encoder) -> None:
     engine = Engine(
         make_settings(tmp_path), query_encoder=numpy_encoder, document_encoder=numpy_encoder
     )
-    engine.ingester().ingest_articles(load_path(FIXTURES / "week" / "articles.jsonl"))
+    engine.parts.ingester().ingest_articles(load_path(FIXTURES / "week" / "articles.jsonl"))
     snap = engine.snapshot()
     since, until = date(2022, 8, 2), date(2022, 8, 9)
     options = StoryOptions()

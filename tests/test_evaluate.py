@@ -46,7 +46,9 @@ def test_nothing_after_now_over_random_dates(make_engine):
     engine.ingest([EVAL / "corpus.jsonl"])
     published = {
         a.id: a.published
-        for a in engine.store.get_articles([m.id for m in engine.snapshot().articles]).values()
+        for a in engine.parts.store.get_articles(
+            [m.id for m in engine.snapshot().articles]
+        ).values()
     }
     rng = random.Random(7)
     for _ in range(25):

@@ -27,7 +27,8 @@ from retrieval.config import PROJECT_ROOT, load_settings
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
-from retrieval.intake.feeds import FeedOptions, FeedReader, FeedReport, FeedState, parse_feed
+from retrieval.intake.feeds import FeedOptions, FeedReader, FeedReport, parse_feed
+from retrieval.intake.feedstate import FeedState
 from retrieval.intake.fetch import FetchError, FetchPolicy, address_refusal, fetch, resolve_host
 from retrieval.intake.watch import FolderWatcher, WatchConfig, Watcher, parse_interval
 
@@ -215,13 +216,13 @@ def by_name(**extra: Any) -> tuple[FetchPolicy, list[str]]:
 
 def reader_for(engine: Engine, options: FeedOptions = OPTIONS) -> FeedReader:
     state = FeedState.in_data_dir(engine.settings.data_dir)
-    return FeedReader(state, engine.ingester().ingest_articles, options)
+    return FeedReader(state, engine.parts.ingester().ingest_articles, options)
 
 
 def stored(engine: Engine) -> dict[str, Any]:
     return {
         a.url.rsplit("/", 1)[-1]: a
-        for a in engine.store.get_articles(list(engine.store.hashes_all())).values()
+        for a in engine.parts.store.get_articles(list(engine.parts.store.hashes_all())).values()
     }
 
 
@@ -229,8 +230,8 @@ def stored(engine: Engine) -> dict[str, Any]:
 def engine(make_engine) -> Engine:
     e = make_engine()
     # every stored article id, for the assertions
-    e.store.hashes_all = lambda: [  # type: ignore[attr-defined]
-        i for page in e.store.iter_articles() for i in page["ids"]
+    e.parts.store.hashes_all = lambda: [  # type: ignore[attr-defined]
+        i for page in e.parts.store.iter_articles() for i in page["ids"]
     ]
     return e
 
@@ -329,7 +330,7 @@ def test_folders_are_polled_for_new_and_changed_files(engine: Engine, tmp_path: 
     folder = tmp_path / "incoming"
     folder.mkdir()
     (folder / "one.md").write_text("# Bridge closed\n\nThe bridge was closed on Wednesday.\n")
-    watcher = FolderWatcher([folder], engine.ingester().ingest_articles)
+    watcher = FolderWatcher([folder], engine.parts.ingester().ingest_articles)
     assert watcher.poll().added == 1
     assert watcher.poll().added == 0  # nothing new: nothing read
     (folder / "two.md").write_text("# Library\n\nThe council approved a new library.\n")
@@ -351,7 +352,9 @@ def test_watch_config_and_a_round(engine: Engine, site: NewsSite, tmp_path: Path
         {"feeds": [f"{site.base}/feed.xml"], "folders": [str(tmp_path)], "watch_interval": "1s"}
     ).watch_config()
     watcher = Watcher(
-        config, reader_for(engine), FolderWatcher(config.folders, engine.ingester().ingest_articles)
+        config,
+        reader_for(engine),
+        FolderWatcher(config.folders, engine.parts.ingester().ingest_articles),
     )
     stop = threading.Event()
     rounds: list[Any] = []
@@ -648,7 +651,7 @@ def test_a_round_goes_on_past_a_file_that_trips_the_loader(
 
     monkeypatch.setattr(watch, "load_path", load)
     config = WatchConfig(feeds=(f"{site.base}/feed.xml",), folders=(folder,), interval_s=1)
-    ingest = engine.ingester().ingest_articles
+    ingest = engine.parts.ingester().ingest_articles
     watcher = Watcher(config, reader_for(engine), FolderWatcher(config.folders, ingest))
     with caplog.at_level(logging.WARNING, logger="retrieval"):
         first = watcher.round()
@@ -691,7 +694,7 @@ def test_a_round_goes_on_past_a_feed_or_an_item_that_trips_a_bug(
 
     monkeypatch.setattr(reader, "poll", poll)
     config = WatchConfig(feeds=(broken_feed, f"{site.base}/feed.xml"), interval_s=1)
-    watcher = Watcher(config, reader, FolderWatcher([], engine.ingester().ingest_articles))
+    watcher = Watcher(config, reader, FolderWatcher([], engine.parts.ingester().ingest_articles))
     with caplog.at_level(logging.WARNING, logger="retrieval.intake.feeds"):
         first = watcher.round()
     broken, good = first.feeds
@@ -707,7 +710,7 @@ def test_a_round_goes_on_past_a_feed_or_an_item_that_trips_a_bug(
 
 
 def test_ingesting_one_bad_article_keeps_out_no_other(engine: Engine, site: NewsSite) -> None:
-    real = engine.ingester().ingest_articles
+    real = engine.parts.ingester().ingest_articles
 
     def ingest(articles: Any) -> Any:
         if any(a.url.endswith("/bridge") for a in articles):

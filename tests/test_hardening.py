@@ -69,7 +69,7 @@ def test_a_link_out_of_the_ingested_folder_is_skipped_and_said(tmp_path):
     assert any(s.startswith(str(drop / "shadow.txt")) for s in report.skipped)
 
     # The setting follows them.
-    from retrieval.intake.articles import ReadOptions
+    from retrieval.intake.files import ReadOptions
 
     followed = load_articles([drop], IngestReport(), ReadOptions(follow_links=True))
     assert any(a.title == "root:*:19000:0:99999:7:::" for a in followed)
@@ -183,7 +183,7 @@ def test_a_jsonl_gz_that_expands_too_far_is_stopped(tmp_path):
             f.write(b"\n" * (1024 * 1024))
         f.write(json.dumps({"text": "A sentence of news text here."}).encode() + b"\n")
     assert bomb.stat().st_size < 100_000
-    from retrieval.intake.articles import ReadOptions
+    from retrieval.intake.files import ReadOptions
 
     options = ReadOptions(max_gzip_ratio=20, min_expanded_bytes=1024 * 1024)
     failures: list[LoadError] = []
@@ -277,6 +277,7 @@ def test_an_article_dated_in_the_far_future_is_refused_with_file_and_line(tmp_pa
 
 def test_the_future_allowed_is_a_setting(tmp_path):
     from retrieval.config import Settings
+    from retrieval.intake.files import ReadOptions
 
     today = datetime.now(UTC).date()
     tomorrow = article(tmp_path / "a.md", published=(today + timedelta(days=1)).isoformat())
@@ -285,7 +286,7 @@ def test_the_future_allowed_is_a_setting(tmp_path):
     with pytest.raises(LoadError, match="in the future"):
         load_path(later)
     settings = Settings(_env_file=None, max_future_days=7)
-    assert load_path(later, options=settings.read_options)[0].published is not None
+    assert load_path(later, options=ReadOptions.from_settings(settings))[0].published is not None
 
 
 # -- questions with bytes that are not text -----------------------------------------------
@@ -330,7 +331,7 @@ def indexed(tmp_path_factory, numpy_encoder) -> Path:
     )
     report = engine.ingest([SEEDS, hostile])
     assert report.ok and report.added == 2, report
-    assert "\x1b" in engine.store.get_articles(["hostile"])["hostile"].title
+    assert "\x1b" in engine.parts.store.get_articles(["hostile"])["hostile"].title
     return root / "data"
 
 
@@ -610,7 +611,8 @@ class DrippingSite:
 
 
 def _reader(tmp_path: Path, **options):
-    from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
+    from retrieval.intake.feeds import FeedOptions, FeedReader
+    from retrieval.intake.feedstate import FeedState
     from retrieval.intake.fetch import FetchPolicy
 
     ingested: list = []
@@ -853,7 +855,8 @@ def test_a_health_port_that_is_taken_is_one_line(seed_engine):
 
 
 def test_a_feed_page_dated_in_the_far_future_is_refused(tmp_path):
-    from retrieval.intake.feeds import FeedOptions, FeedReader, FeedState
+    from retrieval.intake.feeds import FeedOptions, FeedReader
+    from retrieval.intake.feedstate import FeedState
     from retrieval.intake.fetch import Response
 
     feed = "https://news.example/feed.xml"

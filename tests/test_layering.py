@@ -1,18 +1,53 @@
-"""Dependencies point one way: bot/ imports retrieval/'s public surface, and nothing in
-retrieval/ or prompts/ knows a chat platform (nor bot/)."""
+"""Dependencies point one way. Inside retrieval/, each module imports only from its own layer
+or lower ones, in the order `LAYERS` declares (docs/architecture.md says what each layer is);
+no module of the project (retrieval/, prompts/, bot/) is in an import circle; bot/ imports only
+retrieval's public surface; and nothing in retrieval/ or prompts/ knows a chat platform.
+
+Every import counts, wherever it is: at the top of a module, inside a function (deferred) and
+under `if TYPE_CHECKING:`.
+"""
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import retrieval
 from retrieval.config import PROJECT_ROOT
 
 CHAT_SDKS = ("slack_bolt", "slack_sdk", "discord", "bot")
+PACKAGES = ("retrieval", "prompts", "bot")
+
+# retrieval/'s layers, lowest first: a module may import from its own layer and those before it.
+# A name stands for that module, or for a sub-package and every module in it.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("base", ("retrieval.errors", "retrieval.models", "retrieval.urls", "retrieval.datadir")),
+    ("config", ("retrieval.config",)),
+    ("index", ("retrieval.index",)),
+    ("intake", ("retrieval.intake",)),
+    ("answering", ("retrieval.answering",)),
+    ("news", ("retrieval.news",)),
+    (
+        "engine",
+        (
+            "retrieval.engine",
+            "retrieval.parts",
+            "retrieval.metrics",
+            "retrieval.health",
+            "retrieval.config_file",
+            "retrieval.feedback",
+            "retrieval.events",
+        ),
+    ),
+    ("evaluation", ("retrieval.evaluation",)),
+    ("surface", ("retrieval",)),  # retrieval/__init__.py: the names front ends may import
+)
 
 
 def modules(package: str) -> list[str]:
@@ -24,6 +59,11 @@ def modules(package: str) -> list[str]:
     return sorted(names)
 
 
+def source(module: str) -> Path:
+    path = PROJECT_ROOT / module.replace(".", "/")
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
 def imports(path: Path) -> list[tuple[int, str, list[str]]]:
     """(line, module, names) for every import in a file, wherever it is (in functions too)."""
     found = []
@@ -33,6 +73,124 @@ def imports(path: Path) -> list[tuple[int, str, list[str]]]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.lineno, node.module, [a.name for a in node.names]))
     return found
+
+
+def project_imports(module: str) -> set[str]:
+    """The project's modules that `module` imports, anywhere in it: `from a.b import c` is
+    module a.b.c when that is a module, else a.b. (A relative import counts as written.)"""
+    known = set(every_module())
+    path = source(module)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
+            ]
+        else:
+            continue
+        out |= {t for t in targets if t in known and t != module}
+    return out
+
+
+def every_module() -> list[str]:
+    return [m for package in PACKAGES for m in modules(package)]
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {m: project_imports(m) for m in every_module()}
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of the most specific entry that holds the module."""
+    best = None
+    for i, (_, members) in enumerate(LAYERS):
+        for m in members:
+            if (module == m or module.startswith(m + ".")) and (best is None or len(m) > best[1]):
+                best = (i, len(m))
+    assert best is not None, f"{module} has no layer: add it to LAYERS"
+    return best[0]
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import graph's strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+# -- the stack --------------------------------------------------------------------------------
+def test_every_module_of_retrieval_is_in_one_layer():
+    for module in modules("retrieval"):
+        layer_of(module)
+    declared = [m for _, members in LAYERS for m in members]
+    assert len(declared) == len(set(declared))
+    assert all(source(m).is_file() for m in declared), "LAYERS names a module that is gone"
+
+
+def test_retrieval_imports_only_from_its_own_layer_or_lower_ones():
+    names = [name for name, _ in LAYERS]
+    bad = [
+        f"{module} ({names[layer_of(module)]}) imports {target} ({names[layer_of(target)]})"
+        for module in modules("retrieval")
+        for target in sorted(project_imports(module))
+        if target.startswith("retrieval") and layer_of(target) > layer_of(module)
+    ]
+    assert bad == []
+
+
+def test_the_layers_are_written_down_in_the_architecture_notes():
+    """docs/architecture.md names the layers in the order declared here."""
+    text = (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    written = re.findall(r"^\d+\. \*\*(\w+)\*\*", text, flags=re.M)
+    assert written == [name for name, _ in LAYERS]
+
+
+def test_the_circle_finder_finds_circles():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "d"}, "e": set()}
+    assert circles(graph) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_circles(package):
+    """No module imports itself through others: module-level, deferred and TYPE_CHECKING
+    imports all count."""
+    found = [c for c in circles(import_graph()) if any(m.split(".")[0] == package for m in c)]
+    assert found == []
 
 
 def test_every_module_of_the_engine_and_the_prompts_is_checked():
@@ -78,10 +236,22 @@ def test_bot_imports_only_the_public_surface():
     assert bad == []
 
 
-def test_the_public_surface_is_what_it_lists():
-    assert sorted(retrieval.__all__) == sorted(retrieval._PUBLIC)
-    for name in retrieval.__all__:
-        assert getattr(retrieval, name) is not None, name
+def test_the_public_surface_is_listed_once_each_name_from_where_it_is_defined():
+    """retrieval/__init__.py lists each public name once, as an import (`X as X`) from the
+    module that defines it; `__all__` is those names, and each resolves to that definition."""
+    tree = ast.parse(source("retrieval").read_text(encoding="utf-8"))
+    listed = [
+        (node.module, alias.name, alias.asname)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("retrieval.")
+        for alias in node.names
+    ]
+    names = [name for _, name, _ in listed]
+    assert len(names) == len(set(names)) >= 40
+    assert all(alias == name for _, name, alias in listed)
+    assert retrieval.__all__ == sorted(names) == dir(retrieval)
+    for module, name, _ in listed:
+        assert getattr(retrieval, name).__module__ == module, name
 
 
 def test_importing_the_engine_package_loads_nothing_and_changes_nothing():
@@ -101,17 +271,20 @@ def test_importing_the_engine_package_loads_nothing_and_changes_nothing():
 
 
 def test_the_engine_reads_as_the_flow_of_an_article_and_a_question():
-    """retrieval/ keeps at its top only the engine, its settings, errors, models, the small
-    stores of the front ends and what an operator reads of a running engine (its health and
-    metrics); everything else lives in the sub-package of its stage."""
+    """retrieval/ keeps at its top only the engine and the wiring of its parts, its settings,
+    errors, models and addresses, the small stores of the front ends and what an operator reads
+    of a running engine (its health and metrics); everything else lives in the sub-package of
+    its stage."""
     top = {p.stem for p in (PROJECT_ROOT / "retrieval").glob("*.py")}
     assert top <= {
         "__init__",
         "engine",
+        "parts",
         "config",
         "config_file",
         "errors",
         "models",
+        "urls",
         "datadir",
         "events",
         "feedback",

@@ -22,8 +22,10 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.engine import Engine
-from retrieval.index.search import Part, SearchOptions, Snapshot, search
-from retrieval.index.segment import ArticleMeta, Draft, build, merge
+from retrieval.index.building import Draft, build, merge
+from retrieval.index.search import SearchOptions, search
+from retrieval.index.segment import ArticleMeta
+from retrieval.index.snapshot import Part, Snapshot
 from retrieval.index.store import Store
 from retrieval.models import Article
 from tests.conftest import SMALL_CHUNKS, make_settings, story
@@ -55,7 +57,7 @@ def child(settings_json: str, articles_json: str, steps: str) -> None:
         document_encoder=encoder,
     )
     if steps:
-        folder, real, n = Path(steps), engine.store.articles.upsert, [0]
+        folder, real, n = Path(steps), engine.parts.store.articles.upsert, [0]
 
         def commit(*args: Any, **kwargs: Any) -> Any:
             out = real(*args, **kwargs)
@@ -66,9 +68,9 @@ def child(settings_json: str, articles_json: str, steps: str) -> None:
                 time.sleep(0.02)
             return out
 
-        engine.store.articles.upsert = commit  # type: ignore[method-assign]
+        engine.parts.store.articles.upsert = commit  # type: ignore[method-assign]
     articles = [_article(aid, key) for aid, key in json.loads(articles_json)]
-    engine.ingester().ingest_articles(articles, group_chunks=1)
+    engine.parts.ingester().ingest_articles(articles, group_chunks=1)
 
 
 def _command(settings: Settings, articles: dict[str, str], steps: Path | None) -> list[str]:
@@ -109,7 +111,7 @@ def pair(request, tmp_path) -> tuple[Settings, Settings]:
 
 def _reader(settings: Settings, encoder: Any) -> Engine:
     engine = Engine(settings.model_copy(), query_encoder=encoder, document_encoder=encoder)
-    engine.refresh_seconds = 0
+    engine.parts.refresh_seconds = 0
     return engine
 
 
@@ -123,7 +125,7 @@ def _every_text(snap: Snapshot) -> list[str]:
 
 
 def _chunked(engine: Engine, aid: str, key: str) -> list[str]:
-    return [c.text for c in engine.ingester().chunk(_article(aid, key))]
+    return [c.text for c in engine.parts.ingester().chunk(_article(aid, key))]
 
 
 def _cited(engine: Engine, question: str) -> set[str]:
@@ -141,9 +143,11 @@ def test_an_article_ingested_by_another_process_is_answered_without_restart(
     assert _cited(reader, "What did the harbour council approve?") == {"a0"}
     ingest_elsewhere(writer, {"b1": "rail"})
     fetched: list[str] = []
-    real = reader.store.get_chunks
-    monkeypatch.setattr(reader.store, "get_chunks", lambda ids: real(fetched.extend(ids) or ids))
-    monkeypatch.setattr(reader.store, "records", lambda: pytest.fail("read every record"))
+    real = reader.parts.store.get_chunks
+    monkeypatch.setattr(
+        reader.parts.store, "get_chunks", lambda ids: real(fetched.extend(ids) or ids)
+    )
+    monkeypatch.setattr(reader.parts.store, "records", lambda: pytest.fail("read every record"))
     assert "b1" in _cited(reader, "Why did the rail workers strike?")
     assert _texts(reader, "b1") == _chunked(reader, "b1", "rail")
     n = len(_chunked(reader, "b1", "rail"))
@@ -174,7 +178,7 @@ def test_a_deleted_chunk_never_comes_back(pair, numpy_encoder):
     after = _chunked(reader, "a0", "harbour-v2")
     assert len(after) < len(before)
     assert _texts(reader, "a0") == after
-    assert reader.index.compact()
+    assert reader.parts.index.compact()
     assert _texts(reader, "a0") == after
     cold = _reader(reading, numpy_encoder)
     assert _texts(cold, "a0") == after
@@ -305,12 +309,12 @@ def test_compaction_keeps_the_answers_and_builds_graphs_for_large_weeks(
     engine = _reader(settings, numpy_encoder)
     assert engine.snapshot().n_chunks == 0  # a first start writes the (empty) index
     for aid, key in (("a0", "harbour"), ("b1", "mayor"), ("c2", "rail")):
-        engine.ingester().ingest_articles([_article(aid, key)])
+        engine.parts.ingester().ingest_articles([_article(aid, key)])
     questions = ["What did the harbour council approve?", "Why did the rail workers strike?"]
     before = [_cited(engine, q) for q in questions]
     assert len(engine.snapshot().parts) == 3  # one journal segment a commit
-    assert engine.index.needs_compaction() is False
-    assert engine.index.compact()
+    assert engine.parts.index.needs_compaction() is False
+    assert engine.parts.index.compact()
     snap = engine.snapshot()
     assert len(snap.parts) == 1 and snap.parts[0].seg.hnsw is not None  # one week, > 4 rows
     assert [_cited(engine, q) for q in questions] == before
@@ -334,8 +338,8 @@ def test_a_process_holds_no_more_than_its_bound_and_asks_the_store_for_older_new
     writer = _reader(settings, numpy_encoder)
     old = Article("old", "Harbour council", TEXTS["harbour"], date(2022, 1, 5), "Gazette", "")
     new = Article("new", "Rail strike", TEXTS["rail"], DAY, "Gazette", "")
-    writer.ingester().ingest_articles([old, new])
-    assert writer.index.compact()
+    writer.parts.ingester().ingest_articles([old, new])
+    assert writer.parts.index.compact()
     bound = len(_chunked(writer, "new", "rail"))
     reader = _reader(settings.model_copy(update={"index_max_chunks": bound}), numpy_encoder)
     snap = reader.snapshot()
@@ -355,7 +359,7 @@ def test_a_journal_entry_is_opened_once_however_many_of_its_articles_are_new(
     settings = make_settings(tmp_path / "data", **SMALL_CHUNKS)
     reader = _reader(settings, numpy_encoder)
     assert reader.snapshot().n_chunks == 0
-    _reader(settings, numpy_encoder).ingester().ingest_articles(
+    _reader(settings, numpy_encoder).parts.ingester().ingest_articles(
         [_article("a0", "harbour"), _article("b1", "mayor"), _article("c2", "rail")]
     )
     opened: list[str] = []
@@ -365,3 +369,51 @@ def test_a_journal_entry_is_opened_once_however_many_of_its_articles_are_new(
     )
     assert len(reader.snapshot().articles) == 3
     assert len(opened) == 1
+
+
+class Doubled:
+    """An encoder of another size than the model's: each of its vectors twice over (768
+    numbers), so that cosines, and so the answers, are still the model's."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    @property
+    def dimension(self) -> int:
+        return 2 * self.model.dimension
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.model.max_seq_length
+
+    def encode(self, texts: Any, batch_size: int = 64) -> np.ndarray:
+        v = self.model.encode(texts, batch_size=batch_size)
+        return (np.hstack([v, v]) / np.float32(np.sqrt(2))).astype(np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    def count_tokens_batch(self, texts: Any) -> list[int]:
+        return self.model.count_tokens_batch(texts)
+
+
+def test_the_index_takes_the_vectors_size_from_the_encoder(tmp_path, numpy_encoder):
+    """Nothing in the index assumes the model's 384: with an encoder of 768 it writes, searches,
+    compacts (an HNSW graph too), opens cold from disk and reads the store itself."""
+    encoder = Doubled(numpy_encoder)
+    settings = make_settings(tmp_path / "data", **SMALL_CHUNKS, index_exact_chunks=4)
+    engine = _reader(settings, encoder)
+    assert engine.snapshot().n_chunks == 0
+    engine.parts.ingester().ingest_articles(
+        [_article("a0", "harbour"), _article("b1", "mayor"), _article("c2", "rail")]
+    )
+    question = "Why did the rail workers strike?"
+    assert engine.snapshot().dimension == encoder.dimension == 768
+    assert _cited(engine, question) == {"c2"}
+    assert engine.parts.index.compact()
+    assert engine.snapshot().parts[0].seg.hnsw is not None
+    assert _cited(engine, question) == {"c2"}
+    cold = _reader(settings, encoder)
+    assert cold.snapshot().parts[0].seg.dimension == 768
+    assert _cited(cold, question) == {"c2"}
+    assert Snapshot.load(cold.parts.store).dimension == 768

@@ -12,8 +12,9 @@ import pytest
 
 from retrieval.answering import chat_model
 from retrieval.answering.attribution import same_speaker
+from retrieval.answering.evidence import Passage, speakers_in, strip_markers
 from retrieval.answering.llm import Writer, split_sentences
-from retrieval.answering.verification import Passage, Verifier, speakers_in, strip_markers
+from retrieval.answering.verification import Verifier
 from retrieval.config import PROVIDERS, Settings
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError, SettingsError

@@ -47,7 +47,7 @@ def test_feed_rounds_count_their_failures_and_what_they_ingested(make_engine):
 
 
 def report_chunks(engine) -> int:
-    return engine.store.count()[1]
+    return engine.parts.store.count()[1]
 
 
 def test_an_unchanged_article_is_counted_as_such(make_engine):

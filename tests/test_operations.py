@@ -30,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.conversation import HANDED_BACK, SEARCHING
 from retrieval.config import PROJECT_ROOT
 from retrieval.engine import Engine
-from retrieval.news.schedule import ScheduleState
+from retrieval.news.schedulestate import ScheduleState
 from tests.conftest import SEEDS, make_settings
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN
 from tests.fakes.slack import FakeSlack as SlackSocketFake

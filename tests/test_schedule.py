@@ -18,7 +18,8 @@ from retrieval.config import PROJECT_ROOT
 from retrieval.config_file import ConfigFile, load_config
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.models import Briefing, Citation, Story
-from retrieval.news.schedule import NOTHING_NEW, Schedule, Scheduler, ScheduleState
+from retrieval.news.schedule import NOTHING_NEW, Schedule, Scheduler
+from retrieval.news.schedulestate import ScheduleState
 
 DAILY = Schedule("morning", "0 8 * * *", "UTC", {"slack": "C1"}, topic=None, max_stories=5)
 
@@ -238,7 +239,8 @@ RACER = """
 import json, sys
 from datetime import datetime, UTC
 from retrieval.models import Briefing
-from retrieval.news.schedule import Schedule, Scheduler, ScheduleState
+from retrieval.news.schedule import Schedule, Scheduler
+from retrieval.news.schedulestate import ScheduleState
 db, out, when = sys.argv[1:4]
 posted = []
 sched = Scheduler(
@@ -488,7 +490,7 @@ def test_many_processes_opening_the_schedule_file_at_once_all_open_it(tmp_path):
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from retrieval.news.schedule import ScheduleState\n"
+        "from retrieval.news.schedulestate import ScheduleState\n"
         "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all at once\n"
         "for k in range(20):\n"
         "    ScheduleState(Path(sys.argv[1]) / f'{k}.sqlite3').close()\n"

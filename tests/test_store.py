@@ -39,7 +39,7 @@ BODY = " ".join(f"The council met on day {i} and approved harbour repairs." for 
 
 
 def test_unchanged_article_is_skipped(engine):
-    ing = engine.ingester()
+    ing = engine.parts.ingester()
     first = ing.ingest_articles([_article(BODY)])
     second = ing.ingest_articles([_article(BODY)])
     assert (first.added, first.unchanged) == (1, 0)
@@ -47,22 +47,22 @@ def test_unchanged_article_is_skipped(engine):
 
 
 def test_changed_article_replaces_all_its_chunks(engine):
-    ing = engine.ingester()
+    ing = engine.parts.ingester()
     ing.ingest_articles([_article(BODY)])
-    before = _chunk_ids(engine.store, "a1")
+    before = _chunk_ids(engine.parts.store, "a1")
     assert len(before) >= 3
     short = "The council cancelled the harbour repairs after a long debate on Tuesday."
     report = ing.ingest_articles([_article(short)])
     assert report.updated == 1
-    after = engine.store.chunks.get(where={"article_id": "a1"}, include=["documents"])
+    after = engine.parts.store.chunks.get(where={"article_id": "a1"}, include=["documents"])
     assert after["documents"] == [short]  # no stale chunk survives
-    assert engine.store.get_articles(["a1"])["a1"].text == short
+    assert engine.parts.store.get_articles(["a1"])["a1"].text == short
     answer = engine.ask("What happened to the harbour repairs?", now=date(2022, 6, 2))
     assert all(c.quote in short for c in answer.citations)
 
 
 def test_interrupted_ingest_is_completed_by_the_next(engine, monkeypatch):
-    ing = engine.ingester()
+    ing = engine.parts.ingester()
     articles = [_article(BODY, id=f"a{i}") for i in range(3)]
     real_commit = Store._commit
     calls = {"n": 0}
@@ -83,25 +83,26 @@ def test_interrupted_ingest_is_completed_by_the_next(engine, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ing.ingest_articles(articles, group_chunks=1)  # one article a group
     monkeypatch.setattr(Store, "_commit", real_commit)
-    assert engine.store.count()[0] == 1  # only the first article was committed
-    report = engine.ingester().ingest_articles(articles)
+    assert engine.parts.store.count()[0] == 1  # only the first article was committed
+    report = engine.parts.ingester().ingest_articles(articles)
     assert report.unchanged == 1 and report.added == 2
-    docs = engine.store.chunks.get(where={"article_id": "a1"}, include=["documents"])["documents"]
+    store = engine.parts.store
+    docs = store.chunks.get(where={"article_id": "a1"}, include=["documents"])["documents"]
     assert "half" not in docs and len(docs) >= 3
-    assert engine.store.count()[0] == 3
+    assert engine.parts.store.count()[0] == 3
     expected = sum(len(ing.chunk(a)) for a in articles)
-    assert engine.store.count()[1] == expected  # no stale or duplicate chunk anywhere
+    assert engine.parts.store.count()[1] == expected  # no stale or duplicate chunk anywhere
 
 
 def test_dates_are_numbers_so_range_filters_work(engine):
-    ing = engine.ingester()
+    ing = engine.parts.ingester()
     ing.ingest_articles(
         [
             _article(BODY, id="old", published=date(2021, 1, 5)),
             _article(BODY, id="new", published=date(2022, 7, 1)),
         ]
     )
-    got = engine.store.chunks.get(
+    got = engine.parts.store.chunks.get(
         where={"day": {"$gte": (date(2022, 1, 1) - date(1970, 1, 1)).days}}, include=["metadatas"]
     )
     assert {m["article_id"] for m in got["metadatas"]} == {"new"}
@@ -119,21 +120,21 @@ def test_a_second_process_sees_new_articles(engine, numpy_encoder):
     engine.ingest([SEED])
     other = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
     assert other.sources()["articles"] == 1
-    engine.ingester().ingest_articles([_article(BODY)])
+    engine.parts.ingester().ingest_articles([_article(BODY)])
     assert other.sources()["articles"] == 2  # the snapshot reloads when the generation moves
 
 
 def test_a_new_process_opens_the_index_on_disk_and_catches_up(engine, numpy_encoder, monkeypatch):
     engine.ingest([SEED])
     assert engine.snapshot().n_chunks > 0
-    assert engine.index.compact()
+    assert engine.parts.index.compact()
     # A new process opens the compacted index instead of reading the store...
     monkeypatch.setattr(Store, "records", lambda self: pytest.fail("read every record"))
     monkeypatch.setattr(Store, "get_chunks", lambda self, ids: pytest.fail("read chunks"))
     cold = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
     assert cold.snapshot().n_chunks == engine.snapshot().n_chunks
     # ...and then applies only what was committed since, from the writer's journal.
-    engine.ingester().ingest_articles([_article(BODY)])
+    engine.parts.ingester().ingest_articles([_article(BODY)])
     fresh = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
     assert {a.id for a in fresh.snapshot().articles} == {"a1", SEED_ID}
     assert {a.id for a in cold.snapshot().articles} == {"a1", SEED_ID}
@@ -143,10 +144,10 @@ def test_a_snapshot_read_during_a_write_is_whole_and_not_cached(engine, numpy_en
     """A snapshot read while a write is under way holds whole committed articles, and is
     never saved: the writer may die before the generation moves again, and a saved one would
     then hide what it committed later."""
-    ing = engine.ingester()
+    ing = engine.parts.ingester()
     ing.ingest_articles([_article(BODY, id="a0")])
     assert engine.sources()["articles"] == 1
-    store = engine.store
+    store = engine.parts.store
 
     def write(article: Article) -> None:
         chunks = ing.chunk(article)
@@ -156,7 +157,7 @@ def test_a_snapshot_read_during_a_write_is_whole_and_not_cached(engine, numpy_en
     store.begin_write()  # a write that never ends: its process is killed after b2
     write(_article(BODY, id="b1"))
     reader = Engine(engine.settings.model_copy(), query_encoder=numpy_encoder)
-    reader.refresh_seconds = 0
+    reader.parts.refresh_seconds = 0
     early = reader.snapshot()
     assert early.provisional and {a.id for a in early.articles} == {"a0", "b1"}
     write(_article(BODY, id="b2"))

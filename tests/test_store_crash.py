@@ -26,7 +26,7 @@ from chromadb.errors import InternalError
 from retrieval.config import Settings
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError
-from retrieval.index.search import Snapshot
+from retrieval.index.snapshot import Snapshot
 from retrieval.models import Article
 from tests.conftest import SMALL_CHUNKS, make_settings, story
 
@@ -64,7 +64,7 @@ def child(settings_json: str, articles_json: str, point: str) -> None:
         query_encoder=encoder,
         document_encoder=encoder,
     )
-    store = engine.store
+    store = engine.parts.store
 
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -92,7 +92,7 @@ def child(settings_json: str, articles_json: str, point: str) -> None:
     elif point == "end_write":
         store.end_write = die  # type: ignore[method-assign]
     articles = [_article(aid, key) for aid, key in json.loads(articles_json)]
-    engine.ingester().ingest_articles(articles, group_chunks=1)  # one article a group
+    engine.parts.ingester().ingest_articles(articles, group_chunks=1)  # one article a group
     sys.exit(3)  # the crash point was never reached
 
 
@@ -120,7 +120,7 @@ def _chunk_texts(snap: Snapshot, aid: str) -> list[str]:
 def _assert_shows_exactly(engine: Engine, expected: dict[str, str], snap: Snapshot) -> None:
     """`snap` holds exactly these articles (id -> key of TEXTS), every chunk of each."""
     assert {a.id for a in snap.articles} == set(expected)
-    chunker = engine.ingester()
+    chunker = engine.parts.ingester()
     for aid, key in expected.items():
         whole = [c.text for c in chunker.chunk(_article(aid, key))]
         assert _chunk_texts(snap, aid) == whole, aid
@@ -129,19 +129,19 @@ def _assert_shows_exactly(engine: Engine, expected: dict[str, str], snap: Snapsh
 def _assert_answers_from(engine: Engine, expected: dict[str, str]) -> None:
     """A fresh engine's snapshot (cached or not), a direct read, `sources` and answers agree."""
     _assert_shows_exactly(engine, expected, engine.snapshot())
-    _assert_shows_exactly(engine, expected, Snapshot.load(engine.store))  # past any cache
+    _assert_shows_exactly(engine, expected, Snapshot.load(engine.parts.store))  # past any cache
     assert engine.sources()["articles"] == len(expected)
     for aid, key in expected.items():
         answer = engine.ask(QUESTIONS[key], now=DAY)
         assert aid in {c.article_id for c in answer.citations}, (aid, answer.text)
-        stored = engine.store.get_articles([aid])[aid].text
+        stored = engine.parts.store.get_articles([aid])[aid].text
         assert stored == TEXTS[key]
 
 
 def _assert_no_leftovers(engine: Engine, expected: dict[str, str]) -> None:
-    chunker = engine.ingester()
+    chunker = engine.parts.ingester()
     n = sum(len(chunker.chunk(_article(aid, key))) for aid, key in expected.items())
-    assert engine.store.count() == (len(expected), n)
+    assert engine.parts.store.count() == (len(expected), n)
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -174,9 +174,9 @@ def _fresh(settings: Settings, encoder: Any) -> Engine:
 def _start(settings: Settings, encoder: Any, articles: dict[str, str]) -> Engine:
     """A store holding these articles, and an engine that has read and cached it."""
     engine = _fresh(settings, encoder)
-    engine.ingester().ingest_articles([_article(aid, key) for aid, key in articles.items()])
+    engine.parts.ingester().ingest_articles([_article(aid, key) for aid, key in articles.items()])
     assert engine.sources()["articles"] == len(articles)
-    engine.refresh_seconds = 0  # this engine lives on through the crash, like a running bot
+    engine.parts.refresh_seconds = 0  # this engine lives on through the crash, like a running bot
     return engine
 
 
@@ -192,7 +192,7 @@ def test_killed_before_the_write_ends(settings, numpy_encoder):
         _assert_shows_exactly(running, committed, running.snapshot())
     report = (
         _fresh(settings, numpy_encoder)
-        .ingester()
+        .parts.ingester()
         .ingest_articles([_article(aid, key) for aid, key in committed.items()])
     )
     assert (report.added, report.unchanged, report.repaired) == (0, 3, [])
@@ -204,7 +204,9 @@ def test_killed_after_one_article_of_several_is_committed(embedded, numpy_encode
     _ingest_and_die(embedded, {"b1": "mayor", "b2": "rail"}, "articles.upsert")
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour", "b1": "mayor"})
     engine = _fresh(embedded, numpy_encoder)
-    report = engine.ingester().ingest_articles([_article("b1", "mayor"), _article("b2", "rail")])
+    report = engine.parts.ingester().ingest_articles(
+        [_article("b1", "mayor"), _article("b2", "rail")]
+    )
     assert (report.added, report.unchanged) == (1, 1)
     everything = {"a0": "harbour", "b1": "mayor", "b2": "rail"}
     _assert_answers_from(_fresh(embedded, numpy_encoder), everything)
@@ -218,7 +220,7 @@ def test_killed_after_an_edit_deleted_old_chunks(settings, numpy_encoder):
     _ingest_and_die(settings, {"a0": "harbour-v2"}, "chunks.delete")
     _assert_answers_from(_fresh(settings, numpy_encoder), {"a0": "harbour-v2", "b1": "mayor"})
     engine = _fresh(settings, numpy_encoder)
-    report = engine.ingester().ingest_articles([_article("a0", "harbour")])
+    report = engine.parts.ingester().ingest_articles([_article("a0", "harbour")])
     assert report.updated == 1
     _assert_answers_from(_fresh(settings, numpy_encoder), {"a0": "harbour", "b1": "mayor"})
     _assert_no_leftovers(engine, {"a0": "harbour", "b1": "mayor"})
@@ -240,7 +242,7 @@ def test_killed_during_an_edit(embedded, numpy_encoder, point, committed):
     _ingest_and_die(embedded, {"a0": "harbour-v2"}, point)
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": committed, "b1": "mayor"})
     engine = _fresh(embedded, numpy_encoder)
-    report = engine.ingester().ingest_articles([_article("a0", committed)])
+    report = engine.parts.ingester().ingest_articles([_article("a0", committed)])
     assert (report.unchanged, report.updated, report.added) == (1, 0, 0)
     assert bool(report.repaired) == (point != "begin_write")  # leftover chunks removed
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": committed, "b1": "mayor"})
@@ -256,7 +258,7 @@ def test_killed_before_a_new_articles_record(embedded, numpy_encoder, point):
     assert {a.id for a in running.snapshot().articles} == {"a0"}
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour"})
     engine = _fresh(embedded, numpy_encoder)
-    report = engine.ingester().ingest_articles([_article("a0", "harbour")])
+    report = engine.parts.ingester().ingest_articles([_article("a0", "harbour")])
     assert report.unchanged == 1
     assert any("chunks that no article's record names" in r for r in report.repaired)
     _assert_no_leftovers(engine, {"a0": "harbour"})
@@ -267,14 +269,18 @@ def test_an_article_missing_chunks_is_embedded_again_from_its_stored_text(embedd
     after deleting them left it) is checked once by the next ingest, which re-embeds the
     article from its stored text, though that ingest does not bring it."""
     engine = _start(embedded, numpy_encoder, {"a0": "harbour", "b1": "mayor"})
-    store = engine.store
+    store = engine.parts.store
     lost = store.chunks.get(where={"article_id": "b1"}, include=[])["ids"]
     store.chunks.delete(ids=lost[1:])
     col = store.client.get_collection(store.name, embedding_function=None)
     col.modify(metadata={"generation": 7})  # no "writing": as a store written before the check
     shutil.rmtree(embedded.data_dir / "index")  # nor the index beside it, with b1 whole
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour"})  # never half
-    report = _fresh(embedded, numpy_encoder).ingester().ingest_articles([_article("a0", "harbour")])
+    report = (
+        _fresh(embedded, numpy_encoder)
+        .parts.ingester()
+        .ingest_articles([_article("a0", "harbour")])
+    )
     assert report.unchanged == 1
     assert report.repaired == [f"b1: 1 of its {len(lost)} chunks are in the store; embedded again"]
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour", "b1": "mayor"})
@@ -286,7 +292,7 @@ def test_a_store_with_chunk_ids_of_the_earlier_layout_is_read_and_rewritten(
 ):
     """Chunks named "<article>#<i>" (before ids named their version) are still read."""
     engine = _start(embedded, numpy_encoder, {"a0": "harbour"})
-    store = engine.store
+    store = engine.parts.store
     got = store.chunks.get(include=["documents", "metadatas", "embeddings"])
     store.chunks.delete(ids=got["ids"])
     store.chunks.add(
@@ -299,7 +305,7 @@ def test_a_store_with_chunk_ids_of_the_earlier_layout_is_read_and_rewritten(
     store.begin_write()
     store.end_write()
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour"})
-    engine.ingester().ingest_articles([_article("a0", "harbour-v2")])
+    engine.parts.ingester().ingest_articles([_article("a0", "harbour-v2")])
     _assert_answers_from(_fresh(embedded, numpy_encoder), {"a0": "harbour-v2"})
     _assert_no_leftovers(engine, {"a0": "harbour-v2"})
 
@@ -322,7 +328,7 @@ class _Reader:
 
     def __init__(self, engine: Engine, base: list[str]) -> None:
         self.engine, self.base = engine, base
-        self.chunker = engine.ingester()
+        self.chunker = engine.parts.ingester()
         self.rail = [c.text for c in self.chunker.chunk(_new(0))]  # what every new one says
         self.versions: dict[tuple[str, int], list[str]] = {}
         self.reads = 0
@@ -360,13 +366,13 @@ def test_a_reader_at_each_step_of_an_ingest_sees_whole_articles(embedded, numpy_
     engine that runs on and in a new one (a process started mid-ingest), then goes on."""
     base = [f"s{i}" for i in range(3)]
     writer = _fresh(embedded, numpy_encoder)
-    writer.ingester().ingest_articles(_round(0, base))
+    writer.parts.ingester().ingest_articles(_round(0, base))
     running = _engine(embedded, numpy_encoder)  # the same process: the same Chroma client
-    running.refresh_seconds = 0
+    running.parts.refresh_seconds = 0
     reader = _Reader(running, base)
     reader.check(0)
     reader_turn, writer_turn = threading.Semaphore(0), threading.Semaphore(0)
-    store = writer.store
+    store = writer.parts.store
 
     stopped = threading.Event()  # the reader failed: the writer goes on alone
 
@@ -393,7 +399,7 @@ def test_a_reader_at_each_step_of_an_ingest_sees_whole_articles(embedded, numpy_
     def write() -> None:
         try:
             for k in (1, 2):
-                writer.ingester().ingest_articles(_round(k, base), group_chunks=3)
+                writer.parts.ingester().ingest_articles(_round(k, base), group_chunks=3)
         except BaseException as exc:  # reported by the main thread
             failed.append(exc)
         finally:
@@ -425,9 +431,10 @@ def test_questions_while_an_ingest_writes_always_get_whole_answers(embedded, num
     and lists sources meanwhile, as often as it can. Every call succeeds, every article whole."""
     base = [f"s{i}" for i in range(3)]
     writer = _fresh(embedded, numpy_encoder)
-    writer.ingester().ingest_articles(_round(0, base))
+    writer.parts.ingester().ingest_articles(_round(0, base))
     running = _engine(embedded, numpy_encoder)  # the same process: the same Chroma client
-    running.refresh_seconds = 0  # reload whenever the store has changed: as many reads as can be
+    # Reload whenever the store has changed: as many reads as can be.
+    running.parts.refresh_seconds = 0
     reader = _Reader(running, base)
     done = [0]  # rounds written
     failed: list[BaseException] = []
@@ -435,7 +442,7 @@ def test_questions_while_an_ingest_writes_always_get_whole_answers(embedded, num
     def write() -> None:
         try:
             for k in range(1, 4):
-                writer.ingester().ingest_articles(_round(k, base), group_chunks=3)
+                writer.parts.ingester().ingest_articles(_round(k, base), group_chunks=3)
                 done[0] = k
         except BaseException as exc:  # reported by the main thread
             failed.append(exc)
@@ -469,7 +476,7 @@ def test_a_read_that_fails_once_is_tried_again(embedded, numpy_encoder):
     _start(embedded, numpy_encoder, {"a0": "harbour"})
     shutil.rmtree(embedded.data_dir / "index")  # nothing on disk: the store must be read
     engine = _engine(embedded, numpy_encoder)
-    _failing(engine.store.chunks, times=1)
+    _failing(engine.parts.store.chunks, times=1)
     assert engine.sources()["articles"] == 1
     answer = engine.ask(QUESTIONS["harbour"], now=DAY)
     assert {c.article_id for c in answer.citations} == {"a0"}
@@ -478,19 +485,19 @@ def test_a_read_that_fails_once_is_tried_again(embedded, numpy_encoder):
 def test_a_read_that_keeps_failing_keeps_the_snapshot_in_hand(
     embedded, numpy_encoder, caplog, monkeypatch
 ):
-    monkeypatch.setattr("retrieval.index.search.RETRY_SECONDS", (0, 0, 0), raising=False)
+    monkeypatch.setattr("retrieval.index.chroma.RETRY_SECONDS", (0, 0, 0))
     engine = _start(embedded, numpy_encoder, {"a0": "harbour"})
-    _engine(embedded, numpy_encoder).ingester().ingest_articles([_article("b1", "mayor")])
-    _failing(engine.store.articles, times=1000, filtered_only=True)  # what changed: unread
+    _engine(embedded, numpy_encoder).parts.ingester().ingest_articles([_article("b1", "mayor")])
+    _failing(engine.parts.store.articles, times=1000, filtered_only=True)  # what changed: unread
     assert engine.sources()["articles"] == 1  # the snapshot in hand, not a traceback
     answer = engine.ask(QUESTIONS["harbour"], now=DAY)
     assert {c.article_id for c in answer.citations} == {"a0"}
     assert "could not reload the index" in caplog.text
-    del engine.store.articles.get  # Chroma reads again
+    del engine.parts.store.articles.get  # Chroma reads again
     assert engine.sources()["articles"] == 2
 
     shutil.rmtree(embedded.data_dir / "index")  # a new process, with no index on disk either
     cold = _engine(embedded, numpy_encoder)
-    _failing(cold.store.chunks, times=1000)
+    _failing(cold.parts.store.chunks, times=1000)
     with pytest.raises(BriefbotError, match="could not be read"):
         cold.sources()

@@ -14,7 +14,7 @@ from rich.text import Text
 from bot.cli import state
 from bot.cli.console import err, out
 from bot.cli.progress import StageProgress
-from retrieval import BriefbotError, shown
+from retrieval import BriefbotError, check_questions, eval_corpus, shown
 
 
 def evaluate(
@@ -54,7 +54,8 @@ def _eval_corpus(
     if llm and engine.writer is None:  # a missing package or key is named by the writer
         raise BriefbotError("--llm: set BRIEFBOT_LLM to a model, e.g. openai:gpt-4o-mini.")
     with StageProgress() as stage:
-        run = engine.evaluate(
+        run = eval_corpus(
+            engine,
             corpus,
             rows,
             baseline=baseline,
@@ -133,7 +134,7 @@ def _eval_checks(rows: list, as_json: bool) -> None:
     engine = state.make_engine()
     state.ensure_seeded(engine)
     with StageProgress(transient=True) as stage:
-        results = engine.check_questions(rows, lambda k, n: stage("Questions", k, n))
+        results = check_questions(engine, rows, lambda k, n: stage("Questions", k, n))
     passed = sum(r.passed for r in results)
     if as_json:
         sys.stdout.write(

@@ -33,7 +33,7 @@ from retrieval.answering.timewindow import MONTHS
 from retrieval.errors import SettingsError
 from retrieval.index.lexical import stem, terms
 from retrieval.index.search import RankedArticle, Snapshot
-from retrieval.intake.articles import page_line_kind
+from retrieval.intake.pagetext import page_line_kind
 from retrieval.models import Answer, Citation
 
 

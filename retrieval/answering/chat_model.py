@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import prompts
-from retrieval.answering.verification import Passage
+from retrieval.answering.evidence import Passage
 from retrieval.config import PROVIDERS, parse_model_name
 from retrieval.errors import SettingsError
 

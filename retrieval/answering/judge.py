@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import prompts
 from retrieval.answering.chat_model import fenced, make_chat_model, passage_block
-from retrieval.answering.verification import Judgement, Passage
+from retrieval.answering.evidence import Passage
+from retrieval.answering.verification import Judgement
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

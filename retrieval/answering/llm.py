@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import prompts
 from retrieval.answering.chat_model import fenced, make_chat_model, passage_block
-from retrieval.answering.verification import MARKER, Encode, Passage, Verifier
+from retrieval.answering.evidence import MARKER, Passage
+from retrieval.answering.verification import Encode, Verifier
 from retrieval.intake.sentences import sentences
 from retrieval.models import Answer, Article
 
@@ -58,7 +59,7 @@ def messages(question: str, passages: list[Passage], asked_on: date) -> list[Bas
 def passages_for(answer: Answer, articles: Mapping[str, Article]) -> list[Passage]:
     """The answer's citations as passages for the model: with title, source, date and the
     speakers the attribution module reads in each quote."""
-    from retrieval.answering.verification import speakers_in
+    from retrieval.answering.evidence import speakers_in
 
     out = []
     for c in answer.citations:

@@ -1,7 +1,11 @@
 """Who said a sentence: direct quotes with a speech verb naming the speaker, reported speech,
 "according to X", declines to comment, and quotes or pronouns that continue the previous
 speaker. Patterns first (25–40 µs a sentence); where they are unsure, spaCy's parse
-(`syntax`)."""
+(`syntax`).
+
+One piece, a little over 400 lines: reading one sentence (`attribute`) and carrying its speaker
+on through the next ones (`attribute_all`) share the same patterns, and each needs the other's
+cases (a quote that continues, a pronoun that refers back)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The offline evaluation harness."""
+"""The offline evaluation harness: it drives an engine from outside, through its public methods
+(a corpus indexed in a collection of its own, every question asked as of its date), and
+compares it with the baselines (retrieval/evaluation/baselines.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import LoadError
+from retrieval.evaluation.report import EvalRun
 from retrieval.models import Answer, Article
 
 if TYPE_CHECKING:
@@ -70,14 +73,16 @@ def check_answer(q: dict[str, Any], answer: Answer) -> list[str]:
 
 
 def check_questions(
-    ask: Callable[[str, date | None], Answer],
+    engine: Engine,
     questions: list[dict[str, Any]],
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[CheckResult]:
+    """Seed-style questions (must_cite / must_not_cite / abstain) asked of the engine's index,
+    each as of its `asked_on` date (default: today)."""
     results = []
     for k, q in enumerate(questions, start=1):
         asked_on = date.fromisoformat(q["asked_on"]) if q.get("asked_on") else None
-        answer = ask(q["question"], asked_on)
+        answer = engine.ask(q["question"], now=asked_on)
         reasons = check_answer(q, answer)
         results.append(
             CheckResult(q.get("id", str(k)), q["question"], not reasons, tuple(reasons), answer)
@@ -171,26 +176,6 @@ def metrics(results: list[QuestionResult]) -> dict[str, float]:
 
 # -- the corpus harness -----------------------------------------------------------------------
 HarnessProgress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-@dataclass
-class EvalRun:
-    systems: dict[str, dict[str, float]]
-    questions: list[dict[str, Any]]
-    # With a language model (`briefbot eval --llm`): its answers beside the extractive ones.
-    written: dict[str, dict[str, float]] | None = None
-
-    def ratios(self, engine: str = "briefbot") -> dict[str, dict[str, float | None]]:
-        """The engine's figure divided by each other system's, metric by metric."""
-        from retrieval.evaluation.report import ratios
-
-        return ratios(self, engine)
-
-    def write(self, folder: Path) -> list[Path]:
-        """report.json, report.md and chart.png in `folder`; returns their paths."""
-        from retrieval.evaluation.report import write
-
-        return write(self, folder)
 
 
 # What the harness asks each system: ranked ids (or groups), passages, abstained, ms.

@@ -1,11 +1,11 @@
-"""The harness's report: report.json, report.md and a chart comparing the systems."""
+"""The harness's run and its report: report.json, report.md and a chart comparing the systems."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-
-from retrieval.evaluation.evaluate import EvalRun
+from typing import Any
 
 METRICS = [
     "hit@1",
@@ -18,6 +18,24 @@ METRICS = [
     "n",
 ]
 QUALITY = ["hit@1", "hit@5", "mrr@10", "answer_in_citations"]
+
+
+@dataclass
+class EvalRun:
+    """What the harness measured of each system, and of each question."""
+
+    systems: dict[str, dict[str, float]]
+    questions: list[dict[str, Any]]
+    # With a language model (`briefbot eval --llm`): its answers beside the extractive ones.
+    written: dict[str, dict[str, float]] | None = None
+
+    def ratios(self, engine: str = "briefbot") -> dict[str, dict[str, float | None]]:
+        """The engine's figure divided by each other system's, metric by metric."""
+        return ratios(self, engine)
+
+    def write(self, folder: Path) -> list[Path]:
+        """report.json, report.md and chart.png in `folder`; returns their paths."""
+        return write(self, folder)
 
 
 def ratios(run: EvalRun, engine: str = "briefbot") -> dict[str, dict[str, float | None]]:

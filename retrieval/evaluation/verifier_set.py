@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.answering.verification import Passage, Verifier
+from retrieval.answering.evidence import Passage
+from retrieval.answering.verification import Verifier
 from retrieval.config import PROJECT_ROOT
 
 SET_DIR = PROJECT_ROOT / "bench" / "verifier_set"

@@ -1,13 +1,10 @@
-"""A small BM25 over chunks, with the article's title as a weighted field, and the term
-statistics that sentence ranking needs."""
+"""Words as the index counts them: lower-cased terms, stop words out, lightly stemmed (what BM25
+search, answer composing and verification share)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
 from functools import lru_cache
-
-import numpy as np
 
 STOPWORDS = frozenset(
     """a an the and or but if of at by for with about against between into through during
@@ -52,53 +49,3 @@ def terms(text: str) -> list[str]:
             continue
         out.extend(stem(p) for p in w.split("-") if p and p not in STOPWORDS)
     return out
-
-
-class BM25:
-    """Okapi BM25 over a fixed set of documents (scipy sparse, built once per snapshot)."""
-
-    def __init__(
-        self,
-        docs: Sequence[Iterable[str]],
-        k1: float = 1.2,
-        b: float = 0.75,
-    ) -> None:
-        from scipy import sparse
-
-        vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        lengths = np.zeros(len(docs), dtype=np.float32)
-        for d, toks in enumerate(docs):
-            n = 0
-            for t in toks:
-                rows.append(d)
-                cols.append(vocab.setdefault(t, len(vocab)))
-                n += 1
-            lengths[d] = n
-        tf = sparse.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab))
-        )
-        tf.sum_duplicates()
-        df = np.bincount(tf.indices, minlength=len(vocab)).astype(np.float32)
-        self.n_docs = len(docs)
-        self.idf = np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-        avg = float(lengths.mean()) if len(docs) else 1.0
-        norm = k1 * (1 - b + b * lengths / max(avg, 1e-9))
-        tf = tf.tocoo()
-        weights = tf.data * (k1 + 1) / (tf.data + norm[tf.row]) * self.idf[tf.col]
-        self.weights = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
-        self.vocab = vocab
-
-    def term_ids(self, query_terms: Iterable[str]) -> list[int]:
-        return [self.vocab[t] for t in dict.fromkeys(query_terms) if t in self.vocab]
-
-    def idf_of(self, term: str) -> float:
-        i = self.vocab.get(term)
-        return float(self.idf[i]) if i is not None else float(np.log(1 + self.n_docs + 0.5))
-
-    def scores(self, query_terms: Iterable[str]) -> np.ndarray:
-        ids = self.term_ids(query_terms)
-        if not ids:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self.weights[:, ids].sum(axis=1)).ravel()

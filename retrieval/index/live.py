@@ -1,27 +1,23 @@
 """The live index: each process's view of the store, kept current by applying what changed.
 
-What a process holds: a list of segments (`retrieval/index/segment.py`, memory-mapped from the data
+What a process holds: a list of segments (`retrieval/index/segment.py`, read from the data
 directory) and, for each article, which segment holds its live version. Catching up after an
 ingest of k articles costs O(k):
   1. `Store.state()` says whether anything was committed since the view was made (one read,
      as before every question);
   2. `Store.records_since(cursor)` names the articles committed since (metadata only);
   3. each new version is found in the journal, a segment the writer left beside the index
-     before committing its records (`Journal`), or else read from Chroma by chunk id (a
-     process on another machine than the writer) and kept as a segment of its own;
+     before committing its records (retrieval/index/journal.py), or else read from Chroma by
+     chunk id (a process on another machine than the writer) and kept as a segment of its own;
   4. the new view points at the new versions; old versions' rows are dead in their segments
      and never searched again.
 A question never waits for this: it is answered from the view in hand while another thread
 catches up.
 
-Journal and fetched segments pile up; `compact` merges the live rows into segments that each
-hold a run of weeks of publication (about `BRIEFBOT_INDEX_EXACT_CHUNKS` rows, or one week
-when a week holds more; an HNSW graph for those), writes a manifest naming them and the
-cursor they are current to, and deletes what no manifest needs any more (after a grace
-period: another process may still be reading it). Every process on the machine adopts the
-manifest, and a process that starts cold opens it and catches up from its cursor: seconds,
-however large the index. Compaction runs in a background thread, never holding the lock that
-questions or catching up take.
+Journal and fetched segments pile up: a serving process compacts them in a background thread,
+never holding the lock that questions or catching up take, and every process adopts the
+manifest that compaction writes (retrieval/index/compaction.py); a process that starts cold
+opens the manifest and catches up from its cursor: seconds, however large the index.
 
 Consistency: a view only ever holds versions that records name, each whole (journal segments
 hold whole groups of articles; a version read from Chroma whose chunks are not all there,
@@ -29,99 +25,40 @@ superseded meanwhile, is left out and read again), so a question sees each artic
 before or after any write, and an ingest killed at any step leaves nothing a reader uses.
 
 Bounded memory: with `BRIEFBOT_INDEX_MAX_CHUNKS` set, a process opens only the newest weeks
-that fit; older ones are answered from Chroma's own nearest-neighbour search (`store_tier`).
+that fit (retrieval/index/bound.py); older ones are answered from Chroma's own nearest-neighbour
+search (`store_tier`).
+
+The journal, compaction and the memory bound are modules of their own; what stays here (the
+view, catching up, adopting a manifest and starting maintenance) shares one state and one lock,
+which is why this module is a little over 400 lines.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from retrieval.config import Settings
-from retrieval.datadir import private_dir, private_file
+from retrieval.datadir import private_dir
 from retrieval.errors import BriefbotError
-from retrieval.index.search import RETRY_SECONDS, Part, Snapshot, fetch_drafts, host_of
-from retrieval.index.segment import FORMAT as SEGMENT_FORMAT
-from retrieval.index.segment import ArticleMeta, Draft, Segment, build, merge, week_of
+from retrieval.index.bound import MemoryBound
+from retrieval.index.building import build
+from retrieval.index.chroma import read_retrying
+from retrieval.index.compaction import Compactor, Plan, order
+from retrieval.index.journal import JOURNAL_TITLE_WEIGHT, JournalReader, index_dir
+from retrieval.index.segment import Segment
+from retrieval.index.snapshot import Part, Snapshot, fetch_drafts
 from retrieval.index.store import NO_DATE, Record, Store, WriteState
-from retrieval.intake.chunking import Chunk
-from retrieval.models import Article
 
 log = logging.getLogger(__name__)
 
-JOURNAL_TITLE_WEIGHT = 2  # the journal's BM25 terms count the headline this many times
-MANIFEST_FORMAT = 1
-GRACE_SECONDS = 600.0  # files no manifest needs are kept this long: a reader may open them
 COMPACT_DELAY = 30.0  # a process compacts only after living this long (a CLI run never does)
-LOOSE_SEGMENTS = 16  # compact when more journal or fetched segments than this are searched ...
-LOOSE_ROWS = 20_000  # ... or when they hold more rows than this
-DEAD_SHARE = 0.25  # ... or when a compacted segment has this share of dead rows
-
-
-def index_dir(settings: Settings, store: Store) -> Path:
-    """Where this machine keeps the index of `store` (one folder per store and collection)."""
-    key = hashlib.sha1(f"{store.location}|{store.name}".encode()).hexdigest()[:10]
-    return Path(settings.data_dir) / "index" / f"{store.name}-{key}"
-
-
-def open_store(settings: Settings, name: str | None = None) -> Store:
-    """The store of record (Store.open) with this machine's journal attached, so that every
-    write leaves its segments for the readers here."""
-    store = Store.open(settings, name)
-    store.journal = Journal(index_dir(settings, store) / "journal")
-    return store
-
-
-class Journal:
-    """Segments a writer leaves for readers on its machine: one per commit, written just
-    before the commit's records, named `<seq>-<part>-<random>` after the commit."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-
-    def write(
-        self,
-        items: Sequence[tuple[Article, str, Sequence[Chunk], np.ndarray]],
-        seq: int,
-        part: int,
-    ) -> None:
-        drafts = [
-            Draft(
-                ArticleMeta(a.id, a.title, a.source or host_of(a.url), a.url, a.published),
-                h,
-                [c.start for c in chunks],
-                [c.text for c in chunks],
-                [c.sentences for c in chunks],
-                vectors,
-            )
-            for a, h, chunks, vectors in items
-        ]
-        seg = build(drafts, JOURNAL_TITLE_WEIGHT, {"seq": seq, "part": part})
-        private_dir(self.folder)
-        seg.save(self.folder / f"{seq:012d}-{part:06d}-{uuid.uuid4().hex[:8]}")
-
-    def entries(self, since_seq: int) -> list[Path]:
-        """The entries of writes that began at generation `since_seq` or later."""
-        if not self.folder.is_dir():
-            return []
-        out = []
-        for p in self.folder.iterdir():
-            head = p.name.split("-")[0]
-            if head.isdigit() and int(head) >= since_seq:
-                out.append(p)
-        return sorted(out)
 
 
 class LiveIndex:
@@ -138,13 +75,10 @@ class LiveIndex:
         self.store = store
         self.folder = Path(folder)
         self.title_weight = title_weight
-        self.max_chunks = max_chunks  # 0: no bound
-        self.exact_chunks = exact_chunks  # larger segments get an HNSW graph
-        self.segments_dir = self.folder / f"segments-w{title_weight}"
-        self.manifest_path = self.folder / f"manifest-w{title_weight}.json"
-        self.journal: Journal | None = (
-            store.journal if title_weight == JOURNAL_TITLE_WEIGHT else None
-        )
+        self.bound = MemoryBound(max_chunks)
+        journal = store.journal if title_weight == JOURNAL_TITLE_WEIGHT else None
+        self._journal = JournalReader(journal)
+        self.compactor = Compactor(self.folder, title_weight, exact_chunks, store.identity, journal)
         self.auto_compact = False  # a serving process compacts in the background
         self._lock = threading.Lock()  # catching up, adopting: one at a time
         self._view: Snapshot | None = None
@@ -154,15 +88,9 @@ class LiveIndex:
         self._parts: dict[str, Part] = {}
         self._dirty: set[str] = set()
         self._cursor = (-1, 0)  # (seq, part): every commit up to it has been applied
-        self._jindex: dict[tuple[str, str], tuple[Path, int]] = {}  # (id, hash) -> entry
-        self._jseen: set[str] = set()
-        self._manifest_seen: tuple[int, int] | None = None
         self._refreshed_at = 0.0
         self._opened_at = time.monotonic()
         self._worker: threading.Thread | None = None
-        self.horizon: int | None = None  # days before it are not held here (max_chunks)
-        self._unheld: dict[str, dict[str, Any]] = {}  # the manifest's segments left on disk
-        self._undated_held = True
 
     @classmethod
     def open(cls, settings: Settings, store: Store, title_weight: int = 2) -> LiveIndex:
@@ -201,7 +129,7 @@ class LiveIndex:
             return view  # another thread is catching up: answer from what is here
         try:
             self._refreshed_at = time.monotonic()
-            self._retrying(lambda: self._catch_up(state))
+            read_retrying(lambda: self._catch_up(state))
         except Exception:
             log.warning("could not reload the index; using the one in memory", exc_info=True)
             return view
@@ -231,16 +159,18 @@ class LiveIndex:
         everything the records name (from the journal, or read from Chroma); then catch up."""
         t = time.perf_counter()
         try:
-            manifest = self._read_manifest()
+            manifest = self.compactor.read_manifest()
             if manifest is not None:
                 self._adopt(manifest, self._open_manifest(manifest), initial=True)
-                self._retrying(lambda: self._catch_up(self.store.state()))
+                read_retrying(lambda: self._catch_up(self.store.state()))
             else:
-                self._retrying(self._build)
+                read_retrying(self._build)
                 # Written at once, so the next process to start opens it instead.
-                with self._compact_lock() as mine:
+                with self.compactor.lock() as mine:
                     if mine:
-                        out, manifest = self._write_compacted(self._plan(), graphs=False)
+                        out, manifest = self.compactor.write(
+                            self._plan(), self.bound.unheld, graphs=False
+                        )
                         self._adopt(manifest, out, initial=False)
         except BriefbotError:
             raise
@@ -266,19 +196,6 @@ class LiveIndex:
     def _reset(self) -> None:
         self._segs, self._live, self._where, self._parts = {}, {}, {}, {}
         self._dirty, self._cursor, self._view = set(), (-1, 0), None
-
-    @staticmethod
-    def _retrying(fn: Any) -> None:
-        """Reading Chroma while a writer deletes can fail ("Error finding id"): again."""
-        for pause in (*RETRY_SECONDS, None):
-            try:
-                fn()
-                return
-            except Exception as exc:
-                if pause is None:
-                    raise
-                log.info("reading the store failed (%s); trying again", exc)
-                time.sleep(pause)
 
     def _catch_up(self, state: WriteState) -> None:
         if state.generation < self._cursor[0]:
@@ -315,11 +232,11 @@ class LiveIndex:
         """Where each needed version is: a journal entry, or else a segment made here of what
         Chroma holds. Returns the places, and the articles whose chunks were not all there."""
         placed: dict[str, tuple[Segment, int]] = {}
-        self._scan_journal()
+        self._journal.scan(max(self._cursor[0], 0))
         missing: dict[str, Record] = {}
         opened: dict[Path, Segment | None] = {}
         for aid, rec in need.items():
-            hit = self._jindex.get((aid, rec.content_hash))
+            hit = self._journal.find(aid, rec.content_hash)
             if hit is not None and hit[0] not in opened:
                 opened[hit[0]] = self._open(hit[0])
             seg = opened[hit[0]] if hit is not None else None
@@ -334,26 +251,12 @@ class LiveIndex:
                 seq = max(_seq(missing[d.meta.id]) for d in drafts)
                 name = f"f{seq[0]:012d}-{uuid.uuid4().hex[:8]}"
                 seg = build(drafts, self.title_weight, {"seq": seq[0]})
-                seg = seg.save(private_dir(self.segments_dir) / name)
+                seg = seg.save(private_dir(self.compactor.segments_dir) / name)
                 for i, d in enumerate(drafts):
                     placed[d.meta.id] = (seg, i)
             if incomplete:
                 log.info("%d articles changed while being read; read again later", len(incomplete))
         return placed, incomplete
-
-    def _scan_journal(self) -> None:
-        if self.journal is None:
-            return
-        for entry in self.journal.entries(max(self._cursor[0], 0)):
-            if entry.name in self._jseen:
-                continue
-            try:
-                rows = json.loads((entry / "articles.json").read_text())
-            except OSError:
-                continue  # removed since listed: its versions are in a manifest by now
-            self._jseen.add(entry.name)
-            for local, r in enumerate(rows):
-                self._jindex[(r[0], r[1])] = (entry, local)
 
     def _open(self, path: Path) -> Segment | None:
         seg = self._segs.get(path.name)
@@ -404,50 +307,19 @@ class LiveIndex:
                     self._segs[name], np.fromiter(self._live[name], dtype=np.int64)
                 )
         self._dirty.clear()
-        order = sorted(self._segs.values(), key=_order)
+        in_order = sorted(self._segs.values(), key=order)
         self._view = Snapshot(
-            [self._parts[s.name] for s in order], state.generation, provisional, (0, 0)
+            [self._parts[s.name] for s in in_order], state.generation, provisional, (0, 0)
         )
-        if self._unheld:
+        if self.bound.unheld:
             self._view.store_tier = self.store_tier
 
-    # -- manifest, compaction ---------------------------------------------------------------
-    def _read_manifest(self) -> dict[str, Any] | None:
-        try:
-            stat = self.manifest_path.stat()
-            manifest = json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
-            return None
-        self._manifest_seen = (stat.st_mtime_ns, stat.st_size)
-        if (
-            manifest.get("format") != MANIFEST_FORMAT
-            or manifest.get("segment_format") != SEGMENT_FORMAT
-            or manifest.get("store") != self.store.identity
-            or manifest.get("title_weight") != self.title_weight
-        ):
-            log.info("the index on disk is for another store or version; building it again")
-            return None
-        return manifest
-
+    # -- the manifest: what a process holds of it, and adopting it ----------------------------
     def _open_manifest(self, manifest: dict[str, Any]) -> list[Segment]:
-        """The manifest's segments: all of them, or with `max_chunks` set the newest weeks
-        that fit (undated articles count as the oldest). The rest stay on disk, named in
-        `self._unheld`, and days before `self.horizon` are searched in Chroma instead."""
-        metas = [(name, manifest["info"][name]) for name in manifest["segments"]]
-        metas.sort(key=lambda m: -int(m[1]["max_day"]))
-        out: list[Segment] = []
-        held = 0
-        self.horizon, self._unheld, self._undated_held = None, {}, True
-        for name, info in metas:
-            if self.max_chunks and out and held + int(info["rows"]) > self.max_chunks:
-                self._unheld[name] = info
-                if int(info["max_day"]) == NO_DATE:
-                    self._undated_held = False
-                else:
-                    self.horizon = max(self.horizon or NO_DATE, int(info["max_day"]) + 1)
-                continue
-            held += int(info["rows"])
-            out.append(self._segs.get(name) or Segment.open(self.segments_dir / name))
+        """The manifest's segments this process holds (all of them, or with a memory bound
+        the newest weeks that fit: retrieval/index/bound.py)."""
+        names = self.bound.choose(manifest)
+        out = [self._segs.get(name) or self.compactor.open_segment(name) for name in names]
         return sorted(out, key=lambda s: s.seq)  # a later compaction's version wins
 
     def store_tier(self, vector: np.ndarray, n: int = 100, articles: int = 10) -> Segment | None:
@@ -455,14 +327,13 @@ class LiveIndex:
         Chroma's nearest to `vector`: their committed versions, whole, as a segment for one
         question. Only with a Chroma server: in embedded Chroma its index of every chunk
         would be loaded into this process, which is what the bound is there to avoid."""
-        if not self._unheld or not self.store.location.startswith(("http://", "https://")):
+        if not self.bound.unheld or not self.store.location.startswith(("http://", "https://")):
             return None
         old: list[str] = []
         for _cid, meta in self.store.nearest_chunks(vector, n):
-            day = int(meta.get("day", NO_DATE))
+            held = self.bound.holds(int(meta.get("day", NO_DATE)))
             aid = str(meta.get("article_id", ""))
-            unheld = (not self._undated_held) if day == NO_DATE else day < (self.horizon or 0)
-            if unheld and aid not in old and aid not in self._where:
+            if not held and aid not in old and aid not in self._where:
                 old.append(aid)
         if not old:
             return None
@@ -494,28 +365,14 @@ class LiveIndex:
         )
 
     def _enforce_bound(self, manifest: dict[str, Any]) -> None:
-        """With `max_chunks`, let go of the oldest weeks this manifest holds on disk while
-        this process holds more than that (the newest week is always held)."""
-        if not self.max_chunks:
-            return
-        held = sum(s.n_rows for s in self._segs.values())
-        weeks = [s for s in self._segs.values() if s.weeks is not None]
-        for seg in sorted(weeks, key=lambda s: s.max_day)[:-1]:
-            if held <= self.max_chunks:
-                break
-            if seg.name not in manifest["segments"]:
-                continue
+        """Let go of the oldest weeks the memory bound leaves on disk (retrieval/index/bound.py)."""
+        for seg in self.bound.over(list(self._segs.values()), manifest):
             for local in self._live.pop(seg.name, set()):
                 self._where.pop(seg.articles[local].id, None)
             del self._segs[seg.name]
             self._parts.pop(seg.name, None)
-            self._unheld[seg.name] = manifest["info"][seg.name]
-            if seg.max_day == NO_DATE:
-                self._undated_held = False
-            else:
-                self.horizon = max(self.horizon or NO_DATE, seg.max_day + 1)
-            held -= seg.n_rows
 
+    # -- maintenance (retrieval/index/compaction.py does the work) ----------------------------
     def _maintain(self) -> None:
         """In a serving process: adopt a manifest another process wrote, or compact, in a
         background thread, once the process has lived `COMPACT_DELAY` seconds."""
@@ -523,12 +380,7 @@ class LiveIndex:
             return
         if self._worker is not None and self._worker.is_alive():
             return
-        try:
-            stat = self.manifest_path.stat()
-            changed = (stat.st_mtime_ns, stat.st_size) != self._manifest_seen
-        except OSError:
-            changed = False
-        if not changed and not self.needs_compaction():
+        if not self.compactor.manifest_changed() and not self.needs_compaction():
             return
         self._worker = threading.Thread(target=self._background, daemon=True, name="index")
         self._worker.start()
@@ -543,7 +395,7 @@ class LiveIndex:
 
     def adopt_manifest(self) -> bool:
         """Adopt the manifest on disk if it is new and not ahead of this view."""
-        manifest = self._read_manifest()
+        manifest = self.compactor.read_manifest()
         if manifest is None or tuple(manifest["cursor"]) > self._cursor:
             return False
         segments = self._open_manifest(manifest)  # loading HNSW graphs: without the lock
@@ -552,214 +404,30 @@ class LiveIndex:
         return True
 
     def needs_compaction(self) -> bool:
-        segs, live = dict(self._segs), dict(self._live)  # copies: another thread may change them
-        loose = [s for s in segs.values() if s.weeks is None]
-        if len(loose) > LOOSE_SEGMENTS or sum(s.n_rows for s in loose) > LOOSE_ROWS:
-            return True
-        for name, seg in segs.items():
-            if seg.weeks is None:
-                continue
-            if seg.hnsw is None and seg.n_rows >= self.exact_chunks:
-                return True
-            if len(live.get(name, ())) < (1 - DEAD_SHARE) * seg.n_articles:
-                return True
-        return False
+        # Copies: another thread may change them.
+        return self.compactor.needs_compaction(dict(self._segs), dict(self._live))
 
     def compact(self, graphs: bool = True) -> bool:
         """Merge the live rows into segments by weeks of publication (HNSW when large and
         `graphs`), write the manifest, adopt it, and delete what no manifest needs. Returns
         False when another process is compacting this index."""
-        with self._compact_lock() as mine:
+        with self.compactor.lock() as mine:
             if not mine:
                 return False
             with self._lock:
                 if self._view is None:
                     self._start()
                 plan = self._plan()
-            out, manifest = self._write_compacted(plan, graphs)
+            out, manifest = self.compactor.write(plan, dict(self.bound.unheld), graphs)
             with self._lock:
                 self._adopt(manifest, out, initial=False)
-            self._manifest_seen = None
+            self.compactor.forget_manifest()
             return True
 
-    def _plan(self) -> tuple[dict[str, Segment], dict[str, np.ndarray], tuple[int, int]]:
+    def _plan(self) -> Plan:
         live = {n: np.array(sorted(v), dtype=np.int64) for n, v in self._live.items()}
         return dict(self._segs), live, self._cursor
-
-    def _write_compacted(
-        self, plan: tuple[dict[str, Segment], dict[str, np.ndarray], tuple[int, int]], graphs: bool
-    ) -> tuple[list[Segment], dict[str, Any]]:
-        segs, live, cursor = plan
-        t = time.perf_counter()
-        weeks: dict[int, list[tuple[Segment, np.ndarray]]] = {}
-        rows: dict[int, int] = {}
-        for name in sorted(segs, key=lambda n: _order(segs[n])):
-            seg, locals_ = segs[name], live[name]
-            wk = np.array([week_of(int(d)) for d in seg.a["art_days"][locals_]], dtype=int)
-            counts = np.diff(seg.a["art_rows"])[locals_]
-            for w in np.unique(wk).tolist():
-                weeks.setdefault(w, []).append((seg, locals_[wk == w]))
-                rows[w] = rows.get(w, 0) + int(counts[wk == w].sum())
-        out = []
-        for span in self._spans(segs, weeks, rows):
-            per: dict[str, list[np.ndarray]] = {}
-            for w in span:
-                for seg, locals_ in weeks[w]:
-                    per.setdefault(seg.name, []).append(locals_)
-            items = [
-                (segs[n], np.sort(np.concatenate(per[n])))
-                for n in sorted(per, key=lambda n: _order(segs[n]))
-            ]
-            out.append(self._compact_span(span, items, cursor, graphs))
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "segment_format": SEGMENT_FORMAT,
-            "store": self.store.identity,
-            "title_weight": self.title_weight,
-            "cursor": list(cursor),
-            "segments": [s.name for s in out] + list(self._unheld),
-            "info": {
-                **{
-                    s.name: {"rows": s.n_rows, "max_day": s.max_day, "min_day": s.min_day}
-                    for s in out
-                },
-                **self._unheld,  # weeks this process does not hold: kept as they are
-            },
-        }
-        private_dir(self.folder)
-        tmp = self.manifest_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(manifest))
-        os.replace(tmp, self.manifest_path)
-        self._collect(manifest)
-        log.info(
-            "index compacted: %d segments, %d rows, in %.1f s",
-            len(out),
-            sum(s.n_rows for s in out),
-            time.perf_counter() - t,
-        )
-        return out, manifest
-
-    def _spans(
-        self,
-        segs: dict[str, Segment],
-        weeks: dict[int, list[tuple[Segment, np.ndarray]]],
-        rows: dict[int, int],
-    ) -> list[list[int]]:
-        """Runs of consecutive weeks, one segment each: a compacted segment's weeks stay
-        together (so an old segment that nothing changed is kept as it is); other weeks form
-        runs of about `exact_chunks` rows, oldest first. Undated articles have their own."""
-        owner: dict[int, tuple[int, int]] = {}
-        for seg in segs.values():
-            if seg.weeks is not None:
-                for w in weeks:
-                    if seg.weeks[0] <= w <= seg.weeks[1]:
-                        owner[w] = seg.weeks
-        spans: list[list[int]] = []
-        for w in sorted(weeks):
-            last = spans[-1] if spans else None
-            joins = (
-                last is not None
-                and w != -1
-                and last[-1] != -1
-                and (
-                    (w in owner and owner.get(last[-1]) == owner[w])
-                    or (
-                        w not in owner
-                        and last[-1] not in owner
-                        and sum(rows[x] for x in last) < self.exact_chunks
-                    )
-                )
-            )
-            if joins and last is not None:
-                last.append(w)
-            else:
-                spans.append([w])
-        return spans
-
-    def _compact_span(
-        self,
-        span: list[int],
-        items: list[tuple[Segment, np.ndarray]],
-        cursor: tuple[int, int],
-        graphs: bool,
-    ) -> Segment:
-        first, keep = items[0]
-        whole = first.weeks is not None and len(keep) == first.n_articles
-        small = first.n_rows < self.exact_chunks
-        if (
-            len(items) == 1
-            and whole
-            and first.weeks == (span[0], span[-1])
-            and (first.hnsw is not None or small or not graphs)
-        ):
-            return first  # unchanged
-        merged = merge(items, {"seq": cursor[0], "weeks": [span[0], span[-1]]})
-        if graphs and merged.n_rows >= self.exact_chunks:
-            if whole and first.hnsw is not None and first.path is not None:
-                merged = _extend_graph(first, merged)  # its rows keep their numbers
-            else:
-                merged = merged.with_hnsw()
-        name = f"w{span[0]}-{span[-1]}-{uuid.uuid4().hex[:8]}"
-        return merged.save(private_dir(self.segments_dir) / name)
-
-    def _collect(self, manifest: dict[str, Any]) -> None:
-        """Delete segments and journal entries no manifest needs, once old enough that no
-        process still about to open them would (one that holds them open keeps reading)."""
-        keep = set(manifest["segments"])
-        cutoff = time.time() - GRACE_SECONDS
-        seq = int(manifest["cursor"][0])
-        old: list[Path] = []
-        if self.segments_dir.is_dir():
-            old += [p for p in self.segments_dir.iterdir() if p.name not in keep]
-        if self.journal is not None and self.journal.folder.is_dir():
-            for p in self.journal.folder.iterdir():
-                head = p.name.split("-")[0]
-                if not head.isdigit() or int(head) < seq:
-                    old.append(p)
-        for p in old:
-            try:
-                if p.stat().st_mtime < cutoff:
-                    shutil.rmtree(p, ignore_errors=True)
-            except OSError:
-                pass
-
-    @contextmanager
-    def _compact_lock(self) -> Iterator[bool]:
-        try:
-            import fcntl
-        except ImportError:  # Windows: one process compacts at a time by convention
-            yield True
-            return
-        with open(private_file(self.folder / "compact.lock"), "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _extend_graph(base: Segment, merged: Segment) -> Segment:
-    """The base segment's graph with the merged segment's further rows added: O(new rows)."""
-    import hnswlib
-
-    assert base.path is not None
-    index = hnswlib.Index(space="ip", dim=merged.a["vectors"].shape[1])
-    index.load_index(str(base.path / "hnsw.bin"), max_elements=merged.n_rows)
-    extra = np.arange(base.n_rows, merged.n_rows)
-    if extra.size:
-        index.add_items(np.asarray(merged.a["vectors"][base.n_rows :]), extra)
-    return Segment(merged.a, merged.articles, merged.hashes, merged.info, None, index)
 
 
 def _seq(rec: Record) -> tuple[int, int]:
     return int(rec.meta.get("seq", 0)), int(rec.meta.get("part", 0))
-
-
-def _order(seg: Segment) -> tuple[int, int, str]:
-    """Weeks first, oldest first; then journal and fetched segments as they were written."""
-    weeks = seg.weeks
-    return (0 if weeks is not None else 1, weeks[0] if weeks is not None else seg.seq, seg.name)

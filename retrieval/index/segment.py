@@ -12,6 +12,9 @@ BM25 postings carry raw term counts, not weights: idf and the length norm depend
 index, which changes with every ingest, so they are applied at query time (see
 `retrieval.index.search`). Terms are stored as 64-bit hashes, so a segment needs no vocabulary.
 
+Segments are made by retrieval/index/building.py: built from article versions, or merged from
+the live rows of others.
+
 A large segment also has an HNSW graph (hnswlib), loaded into memory when the segment is
 opened: its nearest neighbours are then approximate, and found in a few milliseconds however
 many chunks it holds.
@@ -26,8 +29,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -37,17 +39,14 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.config import MODEL_DIMENSION
-from retrieval.index.lexical import terms
 from retrieval.index.store import NO_DATE, day_number, from_day_number
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # bump when the files of a segment change
-DIM = MODEL_DIMENSION
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
-_ARRAYS = (
+ARRAYS = (
     "art_rows",
     "art_days",
     "art_vectors",
@@ -74,27 +73,10 @@ class ArticleMeta:
     published: date | None
 
 
-@dataclass
-class Draft:
-    """One article version, as it goes into a segment."""
-
-    meta: ArticleMeta
-    content_hash: str
-    starts: list[int]
-    texts: list[str]
-    sentences: list[tuple[tuple[int, int], ...]]
-    vectors: np.ndarray  # (chunks, DIM), unit length
-
-
 @lru_cache(maxsize=500_000)
 def term_hash(term: str) -> int:
     """A stable 64-bit id for a term (Python's own hash changes between processes)."""
     return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
-
-
-def doc_terms(text: str, title_terms: list[str], title_weight: int) -> list[str]:
-    """A chunk's BM25 terms: its own, and the headline's counted `title_weight` times."""
-    return terms(text) + title_terms * title_weight
 
 
 class Segment:
@@ -119,6 +101,8 @@ class Segment:
         counts = np.diff(arrays["art_rows"])
         self.n_rows = int(arrays["art_rows"][-1]) if len(counts) else 0
         self.n_articles = len(articles)
+        # The encoder's: a segment's vectors say their size (an empty segment's may be 0).
+        self.dimension = int(arrays["vectors"].shape[1])
         self.chunk_article = np.repeat(np.arange(self.n_articles, dtype=np.int32), counts)
         self.days = np.repeat(np.asarray(arrays["art_days"], dtype=np.int32), counts)
         dated = self.days[self.days != NO_DATE]
@@ -220,7 +204,7 @@ class Segment:
         tmp.mkdir(parents=True, mode=0o700)
         layout: dict[str, Any] = {}
         with open(tmp / "arrays.bin", "wb") as f:
-            for name in _ARRAYS:
+            for name in ARRAYS:
                 arr = np.ascontiguousarray(self.a[name][:])
                 f.write(b"\0" * (-f.tell() % 64))  # aligned, for the views read back
                 layout[name] = [f.tell(), arr.dtype.str, list(arr.shape)]
@@ -252,14 +236,15 @@ class Segment:
         articles = [ArticleMeta(r[0], r[2], r[3], r[4], from_day_number(int(r[5]))) for r in rows]
         hnsw = None
         if info.get("hnsw"):
-            hnsw = _load_hnsw(folder / "hnsw.bin", int(info["rows"]))
+            dimension = int(arrays["vectors"].shape[1])
+            hnsw = _load_hnsw(folder / "hnsw.bin", int(info["rows"]), dimension)
         return cls(arrays, articles, [r[1] for r in rows], info, folder, hnsw)
 
     def with_hnsw(self) -> Segment:
         """This segment with an HNSW graph over its vectors (built here: seconds to minutes)."""
         import hnswlib
 
-        index = hnswlib.Index(space="ip", dim=DIM)
+        index = hnswlib.Index(space="ip", dim=self.dimension)
         index.init_index(
             max_elements=max(self.n_rows, 1), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M
         )
@@ -332,7 +317,7 @@ def _read_arrays(folder: Path, graph: bool) -> dict[str, Any]:
     small = path.stat().st_size < SMALL_BYTES
     file = _File(path)
     out: dict[str, Any] = {}
-    for name in _ARRAYS:
+    for name in ARRAYS:
         offset, dtype, shape = layout[name]
         arr = FileArray(file, int(offset), np.dtype(dtype), tuple(shape))
         hot = small or name in HOT or (name == "vectors" and not graph)
@@ -353,159 +338,12 @@ def _one_blas_thread() -> Callable[[], AbstractContextManager[object]]:
     return lambda: controller.limit(limits=1, user_api="blas")
 
 
-def _load_hnsw(path: Path, rows: int) -> Any:
+def _load_hnsw(path: Path, rows: int, dimension: int) -> Any:
     import hnswlib
 
-    index = hnswlib.Index(space="ip", dim=DIM)
+    index = hnswlib.Index(space="ip", dim=dimension)
     index.load_index(str(path), max_elements=max(rows, 1))
     return index
-
-
-def build(drafts: Sequence[Draft], title_weight: int, info: dict[str, Any]) -> Segment:
-    """A segment (in memory) of these article versions, each one's chunks in order."""
-    art_rows = [0]
-    starts: list[int] = []
-    text_parts: list[bytes] = []
-    text_off = [0]
-    span_parts: list[tuple[int, int]] = []
-    span_off = [0]
-    doc_len: list[int] = []
-    post_h: list[int] = []
-    post_r: list[int] = []
-    post_tf: list[int] = []
-    vectors: list[np.ndarray] = []
-    row = 0
-    for d in drafts:
-        title_terms = terms(d.meta.title)
-        for start, text, sents in zip(d.starts, d.texts, d.sentences, strict=True):
-            encoded = text.encode()
-            text_parts.append(encoded)
-            text_off.append(text_off[-1] + len(encoded))
-            span_parts.extend(sents)
-            span_off.append(len(span_parts))
-            starts.append(start)
-            toks = doc_terms(text, title_terms, title_weight)
-            doc_len.append(len(toks))
-            for t, c in Counter(toks).items():
-                post_h.append(term_hash(t))
-                post_r.append(row)
-                post_tf.append(c)
-            row += 1
-        vectors.append(np.asarray(d.vectors, dtype=np.float32).reshape(-1, DIM))
-        art_rows.append(row)
-    h = np.array(post_h, dtype=np.uint64)
-    r = np.array(post_r, dtype=np.int32)
-    order = np.lexsort((r, h))
-    arrays = {
-        "art_rows": np.array(art_rows, dtype=np.int64),
-        "art_days": np.array([day_number(d.meta.published) for d in drafts], dtype=np.int32),
-        "art_vectors": _article_means(vectors),
-        "starts": np.array(starts, dtype=np.int32),
-        "text_off": np.array(text_off, dtype=np.int64),
-        "texts": np.frombuffer(b"".join(text_parts), dtype=np.uint8),
-        "span_off": np.array(span_off, dtype=np.int64),
-        "spans": np.array(span_parts, dtype=np.int32).reshape(-1, 2),
-        "vectors": np.concatenate(vectors) if vectors else np.zeros((0, DIM), np.float32),
-        "doc_len": np.array(doc_len, dtype=np.int32),
-        **_postings(h[order], r[order], np.array(post_tf, dtype=np.uint16)[order]),
-    }
-    return Segment(arrays, [d.meta for d in drafts], [d.content_hash for d in drafts], info)
-
-
-def _postings(h: np.ndarray, rows: np.ndarray, tf: np.ndarray) -> dict[str, np.ndarray]:
-    """Sorted (term hash, row, count) triples as a CSR-like table: one posting list a term."""
-    keys, first = np.unique(h, return_index=True)
-    ptr = np.append(first, len(h)).astype(np.int64)
-    return {"term_hash": keys, "term_ptr": ptr, "post_row": rows, "post_tf": tf}
-
-
-def _article_means(vectors: list[np.ndarray]) -> np.ndarray:
-    """The normalised mean of each article's chunk vectors (near-duplicates, briefings)."""
-    means = np.zeros((len(vectors), DIM), dtype=np.float32)
-    for i, v in enumerate(vectors):
-        if len(v):
-            m = v.mean(axis=0)
-            means[i] = m / max(float(np.linalg.norm(m)), 1e-9)
-    return means
-
-
-def merge(parts: Sequence[tuple[Segment, np.ndarray]], info: dict[str, Any]) -> Segment:
-    """One segment of the given articles (local indices) of each part, in that order. Nothing
-    is tokenised or embedded again: rows and postings are copied."""
-    art_rows = [0]
-    blocks: dict[str, list[np.ndarray]] = {n: [] for n in _ARRAYS}
-    post: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    articles: list[ArticleMeta] = []
-    hashes: list[str] = []
-    text_base = span_base = row_base = 0
-    for seg, keep in parts:
-        keep = np.asarray(keep, dtype=np.int64)
-        if not keep.size:
-            continue
-        a = seg.arrays()
-        rows = (
-            np.concatenate([seg.rows_of(int(i)) for i in keep])
-            if keep.size
-            else np.zeros(0, np.int64)
-        )
-        counts = np.diff(a["art_rows"])[keep]
-        art_rows.extend((row_base + np.cumsum(counts)).tolist())
-        articles += [seg.articles[int(i)] for i in keep]
-        hashes += [seg.hashes[int(i)] for i in keep]
-        blocks["art_days"].append(np.asarray(a["art_days"])[keep])
-        blocks["art_vectors"].append(np.asarray(a["art_vectors"][keep]))
-        blocks["starts"].append(np.asarray(a["starts"][rows]))
-        blocks["vectors"].append(np.asarray(a["vectors"][rows]))
-        blocks["doc_len"].append(np.asarray(a["doc_len"][rows]))
-        # Texts and spans: the rows' byte ranges, copied and re-based.
-        t_off, s_off = a["text_off"], a["span_off"]
-        t_len = np.asarray(t_off[rows + 1] - t_off[rows])
-        s_len = np.asarray(s_off[rows + 1] - s_off[rows])
-        texts = a["texts"]
-        blocks["texts"].append(
-            np.concatenate([texts[int(t_off[r]) : int(t_off[r + 1])] for r in rows])
-            if rows.size
-            else np.zeros(0, np.uint8)
-        )
-        spans = a["spans"]
-        blocks["spans"].append(
-            np.concatenate([spans[int(s_off[r]) : int(s_off[r + 1])] for r in rows]).reshape(-1, 2)
-        )
-        blocks["text_off"].append(text_base + np.cumsum(t_len))
-        blocks["span_off"].append(span_base + np.cumsum(s_len))
-        text_base += int(t_len.sum())
-        span_base += int(s_len.sum())
-        # Postings: the kept rows' entries, with their new row numbers.
-        new_row = np.full(seg.n_rows, -1, dtype=np.int64)
-        new_row[rows] = row_base + np.arange(rows.size)
-        p_row = np.asarray(a["post_row"])
-        p_h = np.repeat(np.asarray(a["term_hash"]), np.diff(np.asarray(a["term_ptr"])))
-        mapped = new_row[p_row]
-        sel = mapped >= 0
-        post.append((p_h[sel], mapped[sel].astype(np.int32), np.asarray(a["post_tf"])[sel]))
-        row_base += rows.size
-    h = np.concatenate([p[0] for p in post]) if post else np.zeros(0, np.uint64)
-    r = np.concatenate([p[1] for p in post]) if post else np.zeros(0, np.int32)
-    tf = np.concatenate([p[2] for p in post]) if post else np.zeros(0, np.uint16)
-    order = np.lexsort((r, h))
-
-    def cat(name: str, empty: np.ndarray) -> np.ndarray:
-        return np.concatenate(blocks[name]) if blocks[name] else empty
-
-    arrays = {
-        "art_rows": np.array(art_rows, dtype=np.int64),
-        "art_days": cat("art_days", np.zeros(0, np.int32)).astype(np.int32),
-        "art_vectors": cat("art_vectors", np.zeros((0, DIM), np.float32)),
-        "starts": cat("starts", np.zeros(0, np.int32)),
-        "text_off": np.concatenate([[0], cat("text_off", np.zeros(0, np.int64))]).astype(np.int64),
-        "texts": cat("texts", np.zeros(0, np.uint8)),
-        "span_off": np.concatenate([[0], cat("span_off", np.zeros(0, np.int64))]).astype(np.int64),
-        "spans": cat("spans", np.zeros((0, 2), np.int32)),
-        "vectors": cat("vectors", np.zeros((0, DIM), np.float32)),
-        "doc_len": cat("doc_len", np.zeros(0, np.int32)),
-        **_postings(h[order], r[order], tf[order]),
-    }
-    return Segment(arrays, articles, hashes, info)
 
 
 def week_of(day: int) -> int:

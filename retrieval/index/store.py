@@ -1,4 +1,5 @@
-"""Chroma: embedded on local disk by default, a Chroma server when a URL is set.
+"""The store of record: articles and their chunks in Chroma (reached through
+retrieval/index/chroma.py: embedded on local disk by default, a server when a URL is set).
 
 Two collections: chunks (what is searched) and articles (full text, content hash, and the mean
 of the article's chunk vectors). An article's record is its commit marker: it names the version
@@ -31,27 +32,27 @@ without reading vectors back from Chroma; versions the records never name are ig
 Writers take `write_lock` (a file lock in the data directory), so a write that did not end is
 one whose process is dead, and the check after it never mistakes a live writer's new chunks for
 leftovers. Writers on other machines sharing one Chroma server are not covered by that lock.
+
+(About 400 lines, one piece: the reads rely on exactly what the writes commit, and in which
+order.)
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
 from retrieval.config import Settings
-from retrieval.datadir import private_dir, private_file
-from retrieval.errors import SettingsError
-from retrieval.intake.chunking import Chunk
-from retrieval.models import Article
+from retrieval.datadir import private_file
+from retrieval.index.chroma import make_client, no_server
+from retrieval.models import Article, Chunk
 
 log = logging.getLogger(__name__)
 
@@ -104,58 +105,6 @@ class Consistency:
     orphans: list[str] = field(default_factory=list)  # chunk ids that no record names
 
 
-def make_client(settings: Settings) -> Any:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        try:
-            return chromadb.HttpClient(
-                host=url.hostname or "localhost",
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
-        except Exception as exc:  # chromadb raises plain ValueError/ConnectError here
-            raise _no_server(settings.chroma_url, exc) from None
-    path = private_dir(Path(settings.data_dir) / "chroma")
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-
-
-def _no_server(url: str, exc: BaseException) -> SettingsError:
-    """One line that says what was tried and why the server at `url` can't be used (chromadb's
-    own messages can be empty, repeated, or a whole HTML error page)."""
-    reasons: list[str] = []
-    for e in (exc, exc.__context__):
-        if e is not None:
-            text = " ".join(re.sub(r"<[^>]*>", " ", str(e)).split())[:160]
-            if text and text not in reasons:
-                reasons.append(text)
-    if not reasons:  # e.g. an HTTP 500 with an empty body: chromadb says "Exception"
-        reasons.append(_probe(url))
-    return SettingsError(
-        f"BRIEFBOT_CHROMA_URL: no usable Chroma server at {url} (tried Chroma's HTTP API there: "
-        f"{': '.join(reasons)})"
-    )
-
-
-def _probe(url: str) -> str:
-    """What a plain GET of the server's heartbeat answers, in words."""
-    import urllib.error
-    import urllib.request
-
-    heartbeat = f"{url.rstrip('/')}/api/v2/heartbeat"
-    try:
-        with urllib.request.urlopen(heartbeat, timeout=5) as response:  # noqa: S310 (http(s))
-            return f"GET {heartbeat} answered HTTP {response.status}, but the client failed"
-    except urllib.error.HTTPError as exc:
-        return f"GET {heartbeat} answered HTTP {exc.code} {exc.reason}".rstrip()
-    except (OSError, ValueError) as exc:
-        return f"GET {heartbeat} failed ({getattr(exc, 'reason', exc)})"
-
-
 class Store:
     """Chunks and articles in Chroma. Embeddings are always ours: Chroma never embeds."""
 
@@ -168,7 +117,7 @@ class Store:
         self.name = name
         self.location = location  # the server URL or the folder: where this store lives
         self.lock_path = lock_path  # None: no other writer is expected
-        # retrieval.index.live.Journal, attached by live.open_store: where readers on this
+        # retrieval.index.journal.Journal, attached by journal.open_store: where readers on this
         # machine look for what a write commits (None: no journal, as for a bare Store)
         self.journal: Any = None
         self.write_seq = 0  # the generation the write under way began at
@@ -195,7 +144,7 @@ class Store:
             try:
                 store = cls(client, name, location, lock)
             except Exception as exc:  # answers, but not as a Chroma server does
-                raise _no_server(settings.chroma_url, exc) from None
+                raise no_server(settings.chroma_url, exc) from None
         return store
 
     # -- reads ------------------------------------------------------------------------------

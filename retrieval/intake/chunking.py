@@ -12,29 +12,9 @@ from dataclasses import dataclass
 
 from retrieval.config import MODEL_WINDOW
 from retrieval.intake.sentences import paragraphs, sentences
-from retrieval.models import Article
+from retrieval.models import Article, Chunk
 
 CountTokens = Callable[[Sequence[str]], list[int]]  # word pieces per text, special tokens included
-
-
-@dataclass(frozen=True)
-class Chunk:
-    article_id: str
-    index: int
-    start: int  # offsets into article.text
-    end: int
-    text: str
-    sentences: tuple[tuple[int, int], ...]  # absolute spans of the sentences in this chunk
-    prefix: str
-    n_tokens: int  # of prefix + text, special tokens included
-
-    @property
-    def id(self) -> str:
-        return f"{self.article_id}#{self.index}"
-
-    @property
-    def embed_text(self) -> str:
-        return self.prefix + self.text
 
 
 def chunk_prefix(article: Article) -> str:

@@ -7,30 +7,28 @@ only, every redirect checked, one deadline per fetch) and its text and metadata 
 feed that is down, malformed XML, a page that answers 404 or times out) is logged with its
 URL and tried again on the next round; nothing already ingested is touched.
 
-State lives in SQLite in the data directory (`feeds.sqlite3`): per feed, its validators and
-last error; per item, whether it was ingested, or how often it failed and why.
+State lives in SQLite in the data directory (retrieval/intake/feedstate.py): per feed, its
+validators and last error; per item, whether it was ingested, or how often it failed and why.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
-import threading
 import xml.sax
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.datadir import connect
-from retrieval.errors import BriefbotError, SettingsError
-from retrieval.intake.articles import extract_page, missing_article_text
+from retrieval.errors import BriefbotError
+from retrieval.intake.articles import url_id
+from retrieval.intake.feedstate import FeedItem, FeedState
 from retrieval.intake.fetch import FetchError, FetchPolicy, Response, fetch
 from retrieval.intake.ingest import IngestReport
+from retrieval.intake.pagetext import extract_page, missing_article_text
 from retrieval.models import Article
+from retrieval.urls import host_of
 
 if TYPE_CHECKING:
     from retrieval.config import Settings
@@ -62,23 +60,6 @@ class FeedOptions:
 
 
 # -- feeds --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FeedItem:
-    """One entry of a feed: what is needed to fetch its page and to fill in what it lacks."""
-
-    key: str  # the entry's id (guid), else its link
-    link: str
-    title: str
-    published: str | None  # ISO date, from the feed
-    source: str  # the feed's title
-    author: str
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> FeedItem:
-        return cls(**json.loads(text))
 
 
 def parse_feed(body: bytes, url: str) -> tuple[str, list[FeedItem]]:
@@ -116,8 +97,6 @@ def parse_feed(body: bytes, url: str) -> tuple[str, list[FeedItem]]:
 
 def page_article(body: bytes, item: FeedItem, charset: str | None = None) -> Article:
     """The article on an item's page; the feed's title, date and source fill in the gaps."""
-    from retrieval.intake.articles import _url_id  # the id the file loaders give the same URL
-
     html: str | bytes = body
     if charset:
         try:
@@ -131,7 +110,7 @@ def page_article(body: bytes, item: FeedItem, charset: str | None = None) -> Art
     published = _date(doc.get("date")) or _date(item.published)
     authors = str(doc.get("author") or item.author or "")
     return Article(
-        id=_url_id(item.link),
+        id=url_id(item.link),  # the id the file loaders give the same URL
         title=title,
         text=text,
         published=published,
@@ -145,8 +124,6 @@ def _site_name(found: Any, item: FeedItem) -> str:
     """The page's site name; when the page names none (trafilatura then falls back on the
     URL's host), the feed's title; failing that, the host."""
     from urllib.parse import urlparse
-
-    from retrieval.index.search import host_of
 
     name = str(found or "").strip()
     url = urlparse(item.link)
@@ -165,152 +142,6 @@ def _date(value: Any) -> date | None:
         return datetime.fromisoformat(str(value).strip()).date()
     except ValueError:
         return None
-
-
-# -- state --------------------------------------------------------------------------------------
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    url TEXT PRIMARY KEY,
-    etag TEXT,
-    last_modified TEXT,
-    checked_at TEXT,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS items (
-    feed TEXT NOT NULL,
-    key TEXT NOT NULL,
-    item TEXT NOT NULL,          -- the FeedItem as JSON, so a retry needs no feed
-    status TEXT NOT NULL,        -- pending | ingested | abandoned
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    article_id TEXT,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (feed, key)
-);
-"""
-
-
-class FeedState:
-    """Validators per feed and the fate of each item, in SQLite (safe across processes)."""
-
-    def __init__(self, path: Path) -> None:
-        # Feed URLs and errors are the team's business: a new folder and the file are private
-        # (SQLite gives its journal files the database's mode). A data directory that is a
-        # file, or that cannot be written, is a SettingsError naming it (no traceback).
-        self.path = path
-        self._lock = threading.Lock()
-        self.db = connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        try:
-            self.db.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:  # e.g. a read-only file or folder
-            self.db.close()
-            raise SettingsError(f"BRIEFBOT_DATA_DIR: cannot write {path} ({exc})") from None
-
-    @classmethod
-    def in_data_dir(cls, data_dir: Path | str) -> FeedState:
-        return cls(Path(data_dir) / "feeds.sqlite3")
-
-    def close(self) -> None:
-        self.db.close()
-
-    def validators(self, feed: str) -> dict[str, str]:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT etag, last_modified FROM feeds WHERE url = ?", (feed,)
-            ).fetchone()
-        headers = {}
-        if row and row[0]:
-            headers["If-None-Match"] = row[0]
-        if row and row[1]:
-            headers["If-Modified-Since"] = row[1]
-        return headers
-
-    def checked(self, feed: str, etag: str | None, last_modified: str | None) -> None:
-        with self._lock:
-            self.db.execute(
-                "INSERT INTO feeds (url, etag, last_modified, checked_at, error) "
-                "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (url) DO UPDATE SET "
-                "etag = excluded.etag, last_modified = excluded.last_modified, "
-                "checked_at = excluded.checked_at, error = NULL",
-                (feed, etag, last_modified, _now()),
-            )
-
-    def feed_failed(self, feed: str, error: str) -> None:
-        with self._lock:
-            self.db.execute(
-                "INSERT INTO feeds (url, checked_at, error) VALUES (?, ?, ?) "
-                "ON CONFLICT (url) DO UPDATE SET checked_at = excluded.checked_at, "
-                "error = excluded.error",
-                (feed, _now(), error),
-            )
-
-    def add_new(self, feed: str, items: Iterable[FeedItem]) -> list[FeedItem]:
-        """Record the items not seen before as pending; returns them."""
-        new = []
-        with self._lock:
-            for item in items:
-                cur = self.db.execute(
-                    "INSERT OR IGNORE INTO items (feed, key, item, status, updated_at) "
-                    "VALUES (?, ?, ?, 'pending', ?)",
-                    (feed, item.key, item.to_json(), _now()),
-                )
-                if cur.rowcount:
-                    new.append(item)
-        return new
-
-    def pending(self, feed: str) -> list[tuple[FeedItem, int]]:
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT item, attempts FROM items WHERE feed = ? AND status = 'pending' "
-                "ORDER BY rowid",
-                (feed,),
-            ).fetchall()
-        return [(FeedItem.from_json(item), attempts) for item, attempts in rows]
-
-    def ingested(self, feed: str, item: FeedItem, article_id: str) -> None:
-        with self._lock:
-            self.db.execute(
-                "UPDATE items SET status = 'ingested', article_id = ?, error = NULL, "
-                "updated_at = ? WHERE feed = ? AND key = ?",
-                (article_id, _now(), feed, item.key),
-            )
-
-    def item_failed(self, feed: str, item: FeedItem, error: str, give_up: bool) -> None:
-        with self._lock:
-            self.db.execute(
-                "UPDATE items SET attempts = attempts + 1, error = ?, updated_at = ?, "
-                "status = CASE WHEN ? THEN 'abandoned' ELSE status END "
-                "WHERE feed = ? AND key = ?",
-                (error, _now(), give_up, feed, item.key),
-            )
-
-    def summary(self) -> list[dict[str, Any]]:
-        """Each feed: when it was last checked, its last error, and its items by status."""
-        with self._lock:
-            feeds = self.db.execute(
-                "SELECT url, checked_at, error FROM feeds ORDER BY url"
-            ).fetchall()
-            counts = self.db.execute(
-                "SELECT feed, status, COUNT(*) FROM items GROUP BY feed, status"
-            ).fetchall()
-        items: dict[str, dict[str, int]] = {}
-        for feed, status, n in counts:
-            items.setdefault(feed, {})[status] = n
-        return [
-            {"url": url, "checked_at": checked, "error": error, "items": items.get(url, {})}
-            for url, checked, error in feeds
-        ]
-
-    def status(self, feed: str) -> dict[str, int]:
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT status, COUNT(*) FROM items WHERE feed = ? GROUP BY status", (feed,)
-            ).fetchall()
-        return dict(rows)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # -- a round over one feed ----------------------------------------------------------------------
@@ -347,6 +178,18 @@ class FeedReader:
         self.options = options or FeedOptions()
         self.fetch = fetcher
         self.observe = observe  # told of every round's report (the metrics count failures)
+
+    @classmethod
+    def in_data_dir(
+        cls,
+        settings: Settings,
+        ingest: IngestArticles,
+        observe: Callable[[FeedReport], None] | None = None,
+    ) -> FeedReader:
+        """Polls feeds into `ingest`, with the options of `settings` and the feeds' state in
+        its data directory."""
+        state = FeedState.in_data_dir(settings.data_dir)
+        return cls(state, ingest, FeedOptions.from_settings(settings), observe=observe)
 
     def poll(self, feed: str) -> FeedReport:
         report = FeedReport(feed)

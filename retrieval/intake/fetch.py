@@ -3,8 +3,8 @@
 Feed links are written by whoever runs the feed, so every URL fetched (the feed's, each item's
 and each redirect's) is checked: http and https only, and only public addresses unless
 BRIEFBOT_FETCH_ALLOW_HOSTS admits a host or a range (a team's internal feeds). Each fetch has
-one deadline for the whole answer (see `fetch`). `split_url` is the one check of what an http(s)
-URL is, for settings, the configuration file and the renderers too (`is_http_url`).
+one deadline for the whole answer (see `fetch`). What an http(s) URL is, and the syntax of the
+hosts allowed, is retrieval/urls.py's.
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ import functools
 import http.client
 import io
 import ipaddress
-import re
 import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import SplitResult, quote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urljoin
 
-from retrieval.errors import SettingsError
+from retrieval.urls import BadURL, Network, parse_allow_hosts, split_url
 
 USER_AGENT = "briefbot/0.1 (+https://github.com/briefbot; feed reader)"
 MAX_BYTES = 10 * 1024 * 1024  # a page or feed larger than this is not an article
@@ -33,12 +32,10 @@ MAX_BYTES = 10 * 1024 * 1024  # a page or feed larger than this is not an articl
 # original Host header and TLS server name, so DNS cannot answer differently between the check
 # and the connection.
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # an IPv4 address behind a NAT64 gateway
-_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 
 
 def address_refusal(ip: Address) -> str | None:
@@ -65,27 +62,6 @@ def address_refusal(ip: Address) -> str | None:
         if getattr(ip, flag):
             return why
     return None if ip.is_global else "non-public"
-
-
-def parse_allow_hosts(value: str) -> tuple[frozenset[str], tuple[Network, ...]]:
-    """Comma-separated host names, IP addresses and CIDR ranges: (names, networks).
-
-    Raises ValueError naming an entry that is none of these."""
-    names: set[str] = set()
-    networks: list[Network] = []
-    for raw in value.split(","):
-        entry = raw.strip().lower().removesuffix(".")
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
-            continue
-        except ValueError:
-            pass
-        if "/" in entry or not _HOST_NAME.fullmatch(entry):
-            raise ValueError(f"{raw.strip()!r} is not a host name, IP address or CIDR range")
-        names.add(entry)
-    return frozenset(names), tuple(networks)
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -120,7 +96,10 @@ class FetchPolicy:
     def addresses(self, url: str) -> tuple[SplitResult, list[str]]:
         """The URL, split, and the addresses it may be fetched from; a FetchError says why
         there are none (not http(s), malformed, unresolvable, or only refused addresses)."""
-        parts = split_url(url)
+        try:
+            parts = split_url(url)
+        except BadURL as exc:
+            raise FetchError(exc.reason) from None
         host = (parts.hostname or "").removesuffix(".")
         try:
             found = self.resolve(host, _port(parts))
@@ -145,40 +124,8 @@ class FetchPolicy:
         return parts, allowed
 
 
-def split_url(url: str) -> SplitResult:
-    """The URL's parts; a FetchError if it is not an http(s) URL with a host and a valid port."""
-    try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018  (raises ValueError for a port out of range)
-    except ValueError as exc:
-        raise FetchError(f"not a valid URL ({exc})") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError("not an http or https URL")
-    if not parts.hostname:
-        raise FetchError("not a valid URL (no host)")
-    return parts
-
-
-def is_http_url(url: str) -> bool:
-    """Whether `url` is an http(s) URL with a host (and a valid port, if any)."""
-    try:
-        split_url(url)
-    except FetchError:
-        return False
-    return True
-
-
 def _port(parts: SplitResult) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def check_feed_url(url: str, where: str) -> str:
-    """A feed URL as given, or a SettingsError naming it and `where` it came from."""
-    try:
-        split_url(url)
-    except FetchError as exc:
-        raise SettingsError(f"{where}: {url!r} is {exc.reason}") from None
-    return url
 
 
 class FetchError(Exception):

@@ -17,9 +17,10 @@ import numpy as np
 from retrieval.config import Settings
 from retrieval.errors import LoadError
 from retrieval.index.store import Store
-from retrieval.intake.articles import ReadOptions, iter_paths, load_path
-from retrieval.intake.chunking import Chunk, CountTokens, chunk_article
-from retrieval.models import Article
+from retrieval.intake.articles import load_path
+from retrieval.intake.chunking import CountTokens, chunk_article
+from retrieval.intake.files import ReadOptions, iter_paths
+from retrieval.models import Article, Chunk
 
 if TYPE_CHECKING:
     from retrieval.index.embedding import Encoder

@@ -13,12 +13,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.errors import LoadError, SettingsError
-from retrieval.intake.articles import ReadOptions, iter_paths, load_path, shown
+from retrieval.intake.articles import load_path
 from retrieval.intake.feeds import FeedReader, FeedReport, IngestArticles, reason
+from retrieval.intake.files import ReadOptions, iter_paths, shown
 from retrieval.intake.ingest import IngestReport
 from retrieval.models import Article
+
+if TYPE_CHECKING:
+    from retrieval.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +141,15 @@ class Watcher:
         self.config = config
         self.reader = reader
         self.folders = folders
+
+    @classmethod
+    def of(
+        cls, config: WatchConfig, reader: FeedReader, ingest: IngestArticles, settings: Settings
+    ) -> Watcher:
+        """Rounds over the configured feeds (with `reader`) and folders (read as `settings`
+        say, into `ingest`)."""
+        folders = FolderWatcher(config.folders, ingest, ReadOptions.from_settings(settings))
+        return cls(config, reader, folders)
 
     def round(self) -> RoundReport:
         """One round; a failure of one feed or folder is reported and the others go on (a

@@ -9,28 +9,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 
-from retrieval.index.search import Snapshot, host_of
+from retrieval.answering.timewindow import check_window
+from retrieval.index.snapshot import Snapshot
 from retrieval.models import Article, Briefing, Citation, NewsItem, Quote, Story
+from retrieval.news.headlines import clean_headline, headline_from_sentence
+from retrieval.news.keysentences import (
+    Sentence,
+    key_sentences,
+    story_sentences,
+    summary_sentence,
+)
 from retrieval.news.quotes import QuoteOptions, quotes_of_the_day
 from retrieval.news.stories import (
-    Sentence,
     StoryDraft,
     StoryOptions,
     as_date,
-    clean_headline,
     draft_stories,
-    headline_from_sentence,
-    key_sentences,
     rank,
     spread_over_days,
-    story_sentences,
-    summary_sentence,
     window_articles,
 )
+from retrieval.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,34 @@ class BriefingOptions:
     # Events looked at for "also in the news" beyond the count asked for, in case some have
     # no sentence that can stand as their one line.
     item_spare: int = 5
+
+
+def brief(
+    snapshot: Callable[[], Snapshot],
+    get_articles: GetArticles,
+    encode: Encode,
+    since: date | datetime,
+    until: date | datetime | None = None,
+    topic: str | None = None,
+    max_stories: int = 10,
+    also_in_the_news: int = 10,
+    exclude: Collection[str] = (),
+) -> Briefing:
+    """The briefing for [since, until] (`until` by default now) from the index `snapshot()`
+    gives; an empty window is a QuestionError, before the index is read."""
+    until = until or datetime.now(UTC)
+    check_window(since, until)
+    return build_briefing(
+        snapshot(),
+        get_articles,
+        encode,
+        since,
+        until,
+        topic=topic,
+        max_stories=max_stories,
+        also_in_the_news=also_in_the_news,
+        exclude=exclude,
+    )
 
 
 def build_briefing(
