@@ -364,10 +364,10 @@ def test_a_lone_surrogate_in_a_chat_question_is_cleaned_in_the_conversation(seed
         def stream(self, text):
             pass
 
-        def answer(self, answer, vote_key, context):
+        def answer(self, answer, buttons):
             told.append(answer)
 
-        def briefing(self, briefing, key):
+        def briefing(self, briefing, buttons):
             pass
 
         def notice(self, text):

@@ -448,10 +448,10 @@ class StreamRecorder:
         if self.broken:
             raise RuntimeError("the platform refused the edit")
 
-    def answer(self, answer, vote_key, context) -> None:
+    def answer(self, answer, buttons) -> None:
         self.calls.append(("answer", answer))
 
-    def briefing(self, briefing, key) -> None:
+    def briefing(self, briefing, buttons) -> None:
         self.calls.append(("briefing", briefing))
 
     def notice(self, text: str) -> None:
