@@ -7,7 +7,7 @@ tuned on (bench/splits/), one table per question set:
 
 Figures: speaker (the person's words cited), abstention recall, false abstention, answer in
 the first citation and anywhere in the citations, junk and repeated facts, Hit@1 / MRR@10.
-`--ablate` runs each named step of the answerer (answer.py STEPS) switched off (or, for one
+`--ablate` runs each named step of the answerer (options.py STEPS) switched off (or, for one
 off by default, on), to show what it earns on the same questions. bench/index_sizes.py asks
 the same questions on indexes of other sizes.
 
@@ -25,7 +25,7 @@ from dataclasses import replace
 from _answering import DATASETS, ask_all, figures
 from _common import corpus_engine
 
-from retrieval.answering.answer import STEPS
+from retrieval.answering.options import STEPS
 
 
 def main() -> None:

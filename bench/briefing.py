@@ -43,7 +43,7 @@ from typing import Any
 from _common import CORPUS, DEV, corpus_engine, percentile
 
 import retrieval  # noqa: F401
-from retrieval.answering.answer import same_fact
+from retrieval.answering.sentences import same_fact
 from retrieval.evaluation.evaluate import read_jsonl
 from retrieval.index.search import SearchOptions, same_story
 from retrieval.index.store import day_number

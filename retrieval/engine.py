@@ -24,8 +24,8 @@ from retrieval.models import Answer, Article, Briefing
 from retrieval.parts import Parts
 
 if TYPE_CHECKING:
-    from retrieval.answering.answer import ComposeOptions
     from retrieval.answering.llm import Writer
+    from retrieval.answering.options import ComposeOptions
     from retrieval.index.embedding import Encoder
     from retrieval.index.search import SearchOptions
     from retrieval.index.snapshot import Snapshot

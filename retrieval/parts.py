@@ -14,8 +14,8 @@ from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from retrieval.answering.answer import ComposeOptions, answer_steps
 from retrieval.answering.chain import AnswerChain
+from retrieval.answering.options import ComposeOptions, answer_steps
 from retrieval.config import Settings
 from retrieval.index.collections import CollectionSwitched, ServedIndex
 from retrieval.index.search import SearchOptions

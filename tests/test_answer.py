@@ -90,7 +90,7 @@ def test_news_of_a_named_time_with_no_article_then_abstains(seed_engine):
 
 
 def test_the_same_fact_is_never_cited_twice():
-    from retrieval.answering.answer import same_fact
+    from retrieval.answering.sentences import same_fact
 
     assert same_fact(
         "Afghanistan was rocked by its deadliest earthquake in decades on Wednesday.",
@@ -113,7 +113,7 @@ def test_the_same_fact_is_never_cited_twice():
     ],
 )
 def test_photo_captions_are_not_quoted(sentence, caption):
-    from retrieval.answering.answer import looks_like_caption
+    from retrieval.answering.sentences import looks_like_caption
 
     assert looks_like_caption(sentence) is caption
 
@@ -126,11 +126,11 @@ def test_a_person_quoted_on_another_subject_has_not_said_anything_on_this_one(se
 
 
 def test_furniture_sharing_a_line_with_text_is_not_quoted():
-    from retrieval.answering.answer import _is_prose
+    from retrieval.answering.sentences import is_prose
 
-    assert not _is_prose("Jane Doe/AP Protesters gather outside the court in Washington.")
-    assert not _is_prose("Photos: A week of protest in the capital and the cities around it")
-    assert _is_prose("Protesters gathered outside the court in Washington on Friday.")
+    assert not is_prose("Jane Doe/AP Protesters gather outside the court in Washington.")
+    assert not is_prose("Photos: A week of protest in the capital and the cities around it")
+    assert is_prose("Protesters gathered outside the court in Washington on Friday.")
 
 
 def test_a_story_outranks_a_round_up_that_mentions_it(make_engine, tmp_path):
@@ -260,9 +260,9 @@ def test_the_month_of_an_event_with_no_article_then_abstains(seed_engine):
     ],
 )
 def test_a_short_line_without_a_full_stop_is_not_quoted(line, prose):
-    from retrieval.answering.answer import _is_prose
+    from retrieval.answering.sentences import is_prose
 
-    assert _is_prose(line) is prose
+    assert is_prose(line) is prose
 
 
 def test_the_lead_of_the_best_article_tells_its_news(make_engine, tmp_path):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from retrieval.answering import learned
-from retrieval.answering.answer import STEPS
 from retrieval.answering.features import WordMatcher, fold, subject, weight
+from retrieval.answering.options import STEPS
 from tests.conftest import FIXTURES
 
 NEWSROOM = FIXTURES / "newsroom"

@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import prompts
-from retrieval.answering.answer import ComposeOptions, compose
+from retrieval.answering.answer import compose
 from retrieval.answering.features import WordMatcher, subject
 from retrieval.answering.learned import models
+from retrieval.answering.options import ComposeOptions
 from retrieval.answering.rerank import article_rows, rerank
 from retrieval.answering.timewindow import Window, parse_window
 from retrieval.index.search import (

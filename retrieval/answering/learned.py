@@ -1,4 +1,4 @@
-"""The answerer's two learned scores, read from `answerer.json` (written by
+"""The answerer's learned scores, read from `answerer.json` (written by
 `bench/train_answerer.py`; never edited by hand):
 
 - the sentence score: the probability that a candidate sentence holds the answer;
@@ -7,8 +7,9 @@
 - the speaker score: the same for "what did X say" questions, over X's chosen sentences;
 - the article score: orders the articles retrieval found (rerank.py).
 
-Both are logistic regressions over standardised features (features.py, answer.py): small,
-calibrated, and inspectable (docs/retrieval.md lists their weights' meaning)."""
+All are logistic regressions over standardised features (features.py, sentences.py, answer.py,
+speaker.py, rerank.py): small, calibrated, and inspectable (docs/retrieval.md lists their
+weights' meaning)."""
 
 from __future__ import annotations
 

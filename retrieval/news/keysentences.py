@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.answering.answer import looks_like_caption, same_fact
+from retrieval.answering.sentences import looks_like_caption, same_fact
 from retrieval.index.snapshot import Snapshot
 from retrieval.intake.pagetext import page_line_kind
 from retrieval.intake.sentences import sentences
