@@ -3,7 +3,7 @@ and write retrieval/answering/answerer.json.
 
     BRIEFBOT_DATA_DIR=/work/evaldata python bench/train_answerer.py [--write] [--sets ...]
 
-0. Every train question with gold articles is asked in the fused order; the first 30 articles
+0. Every train question with gold articles is asked in the fused order; the first 20 articles
    are labelled by whether they are (or fold in) a gold one. The article score is a logistic
    regression on those; it orders the articles from then on (step article_rerank).
 1. Every train question is asked with no gate (every other named step off); each candidate sentence

@@ -16,8 +16,7 @@ from retrieval.answering.attribution import (
     has_quote,
 )
 from retrieval.answering.citing import cite
-from retrieval.answering.features import Subject, WordMatcher, content_words, subject
-from retrieval.answering.features import stem as word_stem
+from retrieval.answering.features import Subject, WordMatcher, stems_of, subject
 from retrieval.answering.learned import (
     ANSWER_FEATURES,
     SENTENCE_FEATURES,
@@ -184,7 +183,7 @@ def _compose_learned(
     # What the question names that none of the articles found holds: a person, a place or a
     # thing they don't mention (a question about something else, or not in the news indexed).
     best = pool[top]
-    held = {word_stem(w) for w in content_words(article_text(best.article))}
+    held = stems_of(article_text(best.article))
     absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
     missing = float(absent @ subj.weights / subj.total) if subj.words else 0.0
     heaviest_missing = float(bool(subj.words) and absent[int(np.argmax(subj.weights))] > 0)
@@ -272,9 +271,6 @@ def _off_subject(
         return False
     heaviest = [subj.stems[i] for i in np.argsort(-subj.weights)[:2]]
     return not any(
-        NUMBER.search(c.text)
-        and all(
-            h in {word_stem(w) for w in content_words(article_text(c.article))} for h in heaviest
-        )
+        NUMBER.search(c.text) and all(h in stems_of(article_text(c.article)) for h in heaviest)
         for c in chosen
     )

@@ -51,12 +51,23 @@ ASKING = frozenset(
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _plain(ch: re.Match[str]) -> str:
+    c = ch.group(0)
+    if unicodedata.combining(c):
+        return ""  # an accent, decomposed off its letter
+    return anyascii(c).lower() if c.isalpha() else c
+
+
 def fold(text: str) -> str:
     """Lowercase without accents: "Errázuriz" and "errazuriz", "Mørch" and "morch" are one
-    name (anyascii transliterates what has no decomposition; quotes stay as they are)."""
+    name (anyascii transliterates what has no decomposition; quotes stay as they are). Only
+    the characters outside ASCII are looked at one by one (an article's text is mostly
+    ASCII)."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return "".join(ch if ch.isascii() or not ch.isalpha() else anyascii(ch).lower() for ch in plain)
+    return decomposed if decomposed.isascii() else _NON_ASCII.sub(_plain, decomposed)
 
 
 @lru_cache(maxsize=100_000)
@@ -74,6 +85,18 @@ def _words(text: str) -> tuple[str, ...]:
 def content_words(text: str) -> tuple[str, ...]:
     """The text's words, folded, without stop words, in order."""
     return _words(text)
+
+
+@lru_cache(maxsize=50_000)
+def stems_of(text: str) -> frozenset[str]:
+    """The stems of the text's content words (cached: an article's text is read for several
+    features and several questions)."""
+    return frozenset(stem(w) for w in _words(text))
+
+
+@lru_cache(maxsize=20_000)
+def _distinct(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_words(text)))
 
 
 @lru_cache(maxsize=100_000)
@@ -96,6 +119,7 @@ class WordMatcher:
     def __init__(self, vectors: Vectors | None) -> None:
         self._vectors = vectors
         self._cache: dict[str, np.ndarray] = {}
+        self._matrices: dict[tuple[str, ...], np.ndarray | None] = {}
 
     def vectors(self, words: Sequence[str]) -> np.ndarray | None:
         if self._vectors is None:
@@ -109,6 +133,18 @@ class WordMatcher:
         if not words:
             return np.zeros((0, 1), dtype=np.float32)
         return np.stack([self._cache[w] for w in words])
+
+    def matrix(self, words: tuple[str, ...]) -> np.ndarray | None:
+        """`vectors(words)`, kept for the last texts read (an article is read for several
+        features, and by several questions)."""
+        if self._vectors is None:
+            return None
+        m = self._matrices.get(words)
+        if m is None:
+            if len(self._matrices) > 2_000:
+                self._matrices.clear()
+            m = self._matrices[words] = self.vectors(words)
+        return m
 
 
 # Below this cosine two static word vectors are unrelated (random pairs of words score about
@@ -133,7 +169,7 @@ class Subject:
         """Share of the subject's weight whose words (by stem) the text holds."""
         if not self.words:
             return 0.0
-        held = {stem(w) for w in content_words(text)}
+        held = stems_of(text)
         hit = np.array([s in held for s in self.stems], dtype=np.float32)
         return float(hit @ self.weights / self.total)
 
@@ -142,11 +178,11 @@ class Subject:
         in the text resembles it (0 below SOFT_FLOOR): "factory" finds "plant"."""
         if not self.words:
             return 0.0
-        words = content_words(text)
-        held = {stem(w) for w in words}
+        words = _distinct(text)  # each word once: the best match is all that counts
+        held = stems_of(text)
         best = np.array([1.0 if s in held else 0.0 for s in self.stems], dtype=np.float32)
         if self.vectors is not None and words and best.min() < 1.0:
-            other = matcher.vectors(words)
+            other = matcher.matrix(words)
             assert other is not None
             sims = (self.vectors @ other.T).max(axis=1)
             sims = np.clip((sims - SOFT_FLOOR) / (1 - SOFT_FLOOR), 0.0, 1.0)

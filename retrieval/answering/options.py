@@ -37,7 +37,7 @@ STEPS: dict[str, str] = {
     "with a preview of it (outcome.py); written on the dev weeks' chat set",
     "off_subject": "declines a short question (at most 4 subject words) whose subject no cited "
     "sentence with its title holds 0.4 of; written on the dev weeks' chat set",
-    "article_rerank": "orders the first 30 retrieved articles by the article score (rerank.py): "
+    "article_rerank": "orders the first 20 retrieved articles by the article score (rerank.py): "
     "whether the headline and opening hold the question's subject, by word and by meaning, "
     "with the fused order's own evidence; trained on the train splits' gold articles",
     "unknown_speaker": "declines a question for the words of a person (by name, not by role) "

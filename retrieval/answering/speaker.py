@@ -14,8 +14,7 @@ from retrieval.answering.attribution import (
     name_words,
 )
 from retrieval.answering.citing import cite
-from retrieval.answering.features import Subject, WordMatcher, content_words, subject
-from retrieval.answering.features import stem as word_stem
+from retrieval.answering.features import Subject, WordMatcher, content_words, stems_of, subject
 from retrieval.answering.learned import (
     SPEAKER_FEATURES,
     models,
@@ -47,7 +46,7 @@ def unheld_weight(subj: Subject, snap: Snapshot, article: int) -> float:
         + " "
         + (snap.articles[article].title or "")
     )
-    held = {word_stem(w) for w in content_words(text)}
+    held = stems_of(text)
     absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
     return min(1.0, float(absent @ subj.weights) / 10)
 
