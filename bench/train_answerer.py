@@ -140,15 +140,6 @@ def highest_declining(answerable: np.ndarray, allowed: int) -> float:
     return threshold
 
 
-def lowest_safe(answerable: np.ndarray, rate: float = 0.02) -> float:
-    """The highest threshold that declines at most `rate` of the answerable questions."""
-    threshold = 0.0
-    for t in np.arange(0.01, 0.99, 0.005):
-        if (answerable < t).mean() <= rate:
-            threshold = float(t)
-    return threshold
-
-
 def show(model: Logistic) -> None:
     """The model's standardised weights, heaviest first."""
     for n, w in sorted(zip(model.features, model.coef, strict=True), key=lambda t: -abs(t[1])):
@@ -319,7 +310,7 @@ def main() -> None:
     )
     pa = cv_probs(xa_, ya_, ga_, ANSWER_FEATURES, args.c)
     pos = pa[ya_ == 1]
-    threshold = lowest_safe(pos)
+    threshold = highest_declining(pos, int(0.02 * len(pos)))
     neg_in = pa[(ya_ == 0) & ins]
     neg_out = pa[(ya_ == 0) & ~ins]
     print(
@@ -343,12 +334,6 @@ def main() -> None:
     n_answerable = sum(answerable(q) for _, q in train)
     allowed = int(SPEAKER_SHARE * n_answerable)
     speaker_threshold = highest_declining(pk[yk == 1], allowed)
-    unheld = xk[:, SPEAKER_FEATURES.index("unheld")]
-    print(
-        "speaker: unheld subject weight, answerable max "
-        f"{unheld[yk == 1].max():.2f}; unanswerable over it "
-        f"{(unheld[yk == 0] > unheld[yk == 1].max()).mean():.3f} (n={(yk == 0).sum()})"
-    )
     speaker_recall = float((pk[yk == 0] < speaker_threshold).mean()) if (yk == 0).any() else 0.0
     print(
         f"speaker: {len(yk)} questions ({yk.sum()} answerable); threshold "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -31,6 +32,7 @@ from retrieval.answering.sentences import (
     Candidate,
     answer_type,
     article_pieces,
+    article_text,
     candidates,
     new_of_kind,
     new_share,
@@ -112,13 +114,9 @@ def _compose_learned(
     money = bool(ASKS_MONEY.search(question))
     whole: dict[int, str] = {}
 
-    def article_text(a: int) -> str:
+    def text_of(a: int) -> str:
         if a not in whole:
-            whole[a] = (
-                " ".join(t for _, t in article_pieces(snap, a))
-                + " "
-                + (snap.articles[a].title or "")
-            )
+            whole[a] = article_text(snap, a)
         return whole[a]
 
     rows = []
@@ -129,7 +127,7 @@ def _compose_learned(
                 subj.exact(c.text),
                 subj.soft(c.text, matcher),
                 subj.exact(f"{c.text} {title}"),
-                subj.exact(article_text(c.article)),
+                subj.exact(text_of(c.article)),
                 ctx.exact(f"{c.text} {title}") if ctx is not None else 0.0,
                 c.chunk_dense,
                 novelty(c.text, q_set, wants),
@@ -179,11 +177,11 @@ def _compose_learned(
         dict(zip(map(stem, subj.words), map(float, subj.weights), strict=True)),
         now,
     )
-    off_subject = ctx is None and _off_subject(snap, subj, own, titles, wants, article_text)
+    off_subject = ctx is None and _off_subject(snap, subj, own, titles, wants, text_of)
     # What the question names that none of the articles found holds: a person, a place or a
     # thing they don't mention (a question about something else, or not in the news indexed).
     best = pool[top]
-    held = stems_of(article_text(best.article))
+    held = stems_of(text_of(best.article))
     absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
     missing = float(absent @ subj.weights / subj.total) if subj.words else 0.0
     heaviest_missing = float(bool(subj.words) and absent[int(np.argmax(subj.weights))] > 0)
@@ -255,7 +253,7 @@ def _off_subject(
     chosen: list[Candidate],
     titles: list[str],
     wants: str,
-    article_text,
+    text_of: Callable[[int], str],
 ) -> bool:
     """A short question (at most SHORT_SUBJECT words of subject) names its subject in each
     word, so a cited sentence with its title must hold SHORT_SUBJECT_SHARE of their weight
@@ -271,6 +269,6 @@ def _off_subject(
         return False
     heaviest = [subj.stems[i] for i in np.argsort(-subj.weights)[:2]]
     return not any(
-        NUMBER.search(c.text) and all(h in stems_of(article_text(c.article)) for h in heaviest)
+        NUMBER.search(c.text) and all(h in stems_of(text_of(c.article)) for h in heaviest)
         for c in chosen
     )

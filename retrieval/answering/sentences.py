@@ -192,6 +192,12 @@ def same_fact(a: str, b: str) -> bool:
     return small >= 3 and len(ta & tb) / small >= 0.7
 
 
+def article_text(snap: Snapshot, article: int) -> str:
+    """The article's chunks and its title, as one text: what the subject is looked for in."""
+    pieces = " ".join(t for _, t in article_pieces(snap, article))
+    return f"{pieces} {snap.articles[article].title or ''}"
+
+
 def article_pieces(snap: Snapshot, article: int) -> list[tuple[int, str]]:
     """The article's chunks with their offsets: where the people it names are read from."""
     return [

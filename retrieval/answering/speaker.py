@@ -23,7 +23,7 @@ from retrieval.answering.names import ROLES, TITLES, lower_words
 from retrieval.answering.options import ComposeOptions
 from retrieval.answering.sentences import (
     Candidate,
-    article_pieces,
+    article_text,
     is_prose,
     same_fact,
     speaker_candidates,
@@ -36,16 +36,12 @@ def abstain_speaker(name: str) -> str:
     return prompts.render("abstain_speaker", speaker=name)
 
 
-def unheld_weight(subj: Subject, snap: Snapshot, article: int) -> float:
-    """How much of the subject the article doesn't hold, in word weight (features.weight):
-    "the winter olympics" missing weighs much, "getting out" little. /10, at most 1."""
+def unheld_weight(subj: Subject, text: str) -> float:
+    """How much of the subject an article's text doesn't hold, in word weight
+    (features.weight): "the winter olympics" missing weighs much, "getting out" little. /10,
+    at most 1."""
     if not subj.words:
         return 0.0
-    text = (
-        " ".join(t for _, t in article_pieces(snap, article))
-        + " "
-        + (snap.articles[article].title or "")
-    )
     held = stems_of(text)
     absent = np.array([st not in held for st in subj.stems], dtype=np.float64)
     return min(1.0, float(absent @ subj.weights) / 10)
@@ -84,17 +80,8 @@ def compose_speaker(
     ]
     if not pool:
         return None
-    covered: dict[int, float] = {}
-    if subj.words:
-        covered = {
-            a: subj.soft(
-                " ".join(t for _, t in article_pieces(snap, a))
-                + " "
-                + (snap.articles[a].title or ""),
-                matcher,
-            )
-            for a in {c.article for c in pool}
-        }
+    whole = {a: article_text(snap, a) for a in {c.article for c in pool}}
+    covered = {a: subj.soft(t, matcher) for a, t in whole.items()} if subj.words else {}
     if "speaker_topic" in options.steps and subj.words:
         # A person quoted in an article on another subject hasn't said anything on this one.
         pool = [c for c in pool if covered[c.article] >= options.speaker_topic]
@@ -138,7 +125,7 @@ def compose_speaker(
         min(1.0, subj.total / 40),
         float(not subj.words),
         best.chunk_dense,
-        unheld_weight(subj, snap, best.article),
+        unheld_weight(subj, whole[best.article]),
     ]
     m = models()
     p_right = float(m.speaker.prob(np.array(features))[0])
