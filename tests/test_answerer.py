@@ -218,3 +218,21 @@ def test_a_person_no_article_found_names_has_said_nothing_there(newsroom):
         assert "answer" in ex
     finally:
         six.compose_options = replace(six.compose_options, steps=steps)
+
+
+def test_a_persons_words_are_set_against_what_they_were_asked_about(numpy_encoder):
+    """"what did X say about the cruise ships": their words on another subject are far from
+    it in meaning, though they share no fewer words with it than words on it."""
+    from retrieval.answering.speaker import topic_dense
+
+    asked = "what did salgueiro say about the cruise ships"
+    subj = subject(asked, WordMatcher(None), drop={"salgueiro"})
+    on = ["Passenger liners were turned away and sent on to Porto, he said."]
+    off = ["We are striking so that everyone goes home, he said."]
+    near = topic_dense(subj, on, numpy_encoder.encode)
+    far = topic_dense(subj, off, numpy_encoder.encode)
+    assert near > far + 0.1, (near, far)
+    assert topic_dense(subj, on + off, numpy_encoder.encode) == pytest.approx(near)
+    assert topic_dense(subj, on, None) == 0.0  # no encoder: the feature is off, not a guess
+    nothing = subject("what did salgueiro say", WordMatcher(None), drop={"salgueiro"})
+    assert topic_dense(nothing, on, numpy_encoder.encode) == 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import numpy as np
@@ -59,10 +59,12 @@ def compose(
     now: date | None = None,
     matcher: WordMatcher | None = None,
     explain: dict | None = None,
+    encode: Callable[[Sequence[str]], np.ndarray] | None = None,
 ) -> Answer:
     """Pick, order and cite the sentences that answer the question, or abstain. `now`: the day
     it is asked; `matcher`: word vectors for matching by meaning; `explain`: filled with the
-    features and scores behind the answer (for training and for `--explain`)."""
+    features and scores behind the answer (for training and for `--explain`); `encode`: the
+    index's encoder, for what a person is asked about set against their words."""
     if not ranked:
         return Answer(question, ABSTAIN, True)
     best = [r.article for r in ranked[: options.max_articles]]
@@ -71,7 +73,7 @@ def compose(
     matcher = matcher or WordMatcher(None)
     if speaker:
         said = compose_speaker(
-            question, speaker, people, snap, ranked, options, matcher, now, explain
+            question, speaker, people, snap, ranked, options, matcher, now, explain, encode
         )
         if said is not None:
             return said

@@ -173,6 +173,7 @@ class AnswerChain:
                 state.now,
                 self.matcher,
                 state.explain,
+                self._encoder().encode,
             )
         state.timing["compose"] = (time.perf_counter() - t) * 1000
         answer.timing_ms = {k: round(v, 1) for k, v in state.timing.items()}

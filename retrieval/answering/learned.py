@@ -70,6 +70,7 @@ SPEAKER_FEATURES = (
     "no_subject",  # "what did X say", nothing more
     "dense",  # the best cited sentence's chunk cosine
     "unheld",  # the weight of the subject's words the best one's article lacks / 10, at most 1
+    "topic_dense",  # the best cosine of the subject's words and their chosen words (encoder)
 )
 
 
