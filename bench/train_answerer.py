@@ -114,8 +114,9 @@ def swapped(train: list[tuple[Dataset, dict]]) -> list[tuple[Dataset, dict]]:
     return out
 
 
-# Every gate off, the articles in the article score's order: what the scores are trained on.
-ORDER = frozenset({"article_rerank"})
+# Every gate off, the articles in the article score's order, and a role's words asked of
+# whoever holds it (role_words): what the scores are trained on.
+ORDER = frozenset({"article_rerank", "role_words"})
 
 
 def mrr(y: np.ndarray, g: np.ndarray, questions: list[int], score: np.ndarray) -> float:

@@ -113,7 +113,9 @@ class Settings(BaseSettings):
     """A floor on the cosine similarity of the question and the best cited passage, below which
     the bot says the articles don't answer, on top of the learned answerability score (which
     decides alone at the default, 0)."""
-    answer_steps: str = "learned_gate,outcome,needs_context,unknown_speaker,article_rerank"
+    answer_steps: str = (
+        "learned_gate,outcome,needs_context,unknown_speaker,role_words,article_rerank"
+    )
     """The answerer's named steps that run, comma-separated (docs/retrieval.md lists what each
     catches); empty: none, every question is answered with its best sentences."""
     max_citations: int = Field(5, ge=1, le=20)

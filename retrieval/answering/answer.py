@@ -15,6 +15,7 @@ from retrieval.answering.attribution import (
     asked_speaker,
     asked_words_of,
     has_quote,
+    name_words,
 )
 from retrieval.answering.citing import cite
 from retrieval.answering.features import Subject, WordMatcher, stems_of, subject
@@ -25,6 +26,7 @@ from retrieval.answering.learned import (
 )
 from retrieval.answering.options import ComposeOptions
 from retrieval.answering.outcome import asks_outcome, looks_ahead, unreported
+from retrieval.answering.people import Role
 from retrieval.answering.sentences import (
     AMOUNT,
     ASKS_MONEY,
@@ -71,18 +73,34 @@ def compose(
     people = People(best, lambda a: article_pieces(snap, a))
     speaker = asked_speaker(question, context, people)
     matcher = matcher or WordMatcher(None)
-    if speaker:
+    # A role or an organisation asked for its words ("what did the minister say", "atlantic
+    # gate's ceo", "what did nordvik say"): nobody the articles name.
+    asks_words = speaker or asked_words_of(question)
+    role = None
+    if asks_words and "role_words" in options.steps:
+        if not any(cast.people(name_words(asks_words)) for cast in people):
+            role = Role.of(asks_words)
+    if speaker or role is not None:
         said = compose_speaker(
-            question, speaker, people, snap, ranked, options, matcher, now, explain, encode
+            question,
+            asks_words,
+            people,
+            snap,
+            ranked,
+            options,
+            matcher,
+            now,
+            explain,
+            encode,
+            role,
         )
         if said is not None:
             return said
-        # Nothing in the articles is attributed to them: a role or an organisation the
-        # patterns don't give words to ("calder ceo", "brennock"), or someone never quoted.
-        # Answered as any question is, the answerability score knowing it asked for words.
-    # A role no one in the articles holds ("what did argentina's president say") asks for
-    # words too: the answerability score is told so.
-    asks_words = speaker or asked_words_of(question)
+        if role is not None and role.known:  # nobody in that role is quoted in the articles
+            return Answer(question, abstain_speaker(asks_words), True)
+        # Nothing in the articles is attributed to them: someone named but never quoted, or
+        # quoted in a way the patterns miss. Answered as any question is, the answerability
+        # score knowing it asked for words.
     if "unknown_speaker" in options.steps and speaker and unnamed(speaker, people):
         return Answer(question, abstain_speaker(asks_words), True)
     return _compose_learned(

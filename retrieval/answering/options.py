@@ -19,7 +19,14 @@ class ComposeOptions:
     speaker_topic: float = 0.4  # share of the subject's term weight a speaker's article holds
     lead_sentences: int = 2  # nonzero: the best article's first chunk (its lead) is read too
     steps: frozenset[str] = frozenset(
-        ("learned_gate", "outcome", "needs_context", "unknown_speaker", "article_rerank")
+        (
+            "learned_gate",
+            "outcome",
+            "needs_context",
+            "unknown_speaker",
+            "role_words",
+            "article_rerank",
+        )
     )  # the named steps that run
 
 
@@ -43,6 +50,10 @@ STEPS: dict[str, str] = {
     "unknown_speaker": "declines a question for the words of a person (by name, not by role) "
     "whom none of the articles found names ('what did tedros say about the polio case' when no "
     "article found names Tedros); written on the team and chat train splits",
+    "role_words": "asked for the words of a role or an organisation nobody the articles name "
+    "('the minister', \"argentina's president\", \"atlantic gate's ceo\"), cites the words of "
+    "whoever the articles give that role (before the name or in an appositive after it), and "
+    "declines when nobody in it is quoted; written on the team train split",
     "speaker_topic": "cites a person's words only from articles holding 0.4 of the question's "
     "subject; written on the dev weeks' chat set",
 }

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from retrieval.answering.aliases import aliases_of
 from retrieval.answering.names import (
     OPENERS,
     ROLES,
@@ -14,11 +15,13 @@ from retrieval.answering.names import (
     UPPER,
     fits,
     fold,
+    lower_words,
     name_words,
     role_word,
     same_speaker,
 )
 from retrieval.answering.speech import Attribution
+from retrieval.index.lexical import stem
 
 # A person named in full: two or more capitalised words on one line.
 _CAP = rf"[{UPPER}][\w'’.-]*"
@@ -26,6 +29,7 @@ _PARTICLE = r"(?:de|van|von|der|den|ten|al|bin|da|del|della|di|le|la|du|dos|das)
 # "Anne-Marie van der Berg": up to two particles between capitalised words
 _RUN = re.compile(rf"{_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_CAP})+")
 _ACRONYM = re.compile(r"[A-Z.&-]{2,}")
+_WORD = re.compile(r"[a-z][a-z'-]+")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]+")
 
 
@@ -40,6 +44,8 @@ class Mention:
     words: tuple[str, ...]  # name_words of the name
     name: str  # as written, titles left out ("Mitch McConnell")
     before: frozenset[str] = frozenset()  # the words just before it: its role, its employer
+    lead: frozenset[str] = frozenset()  # the clause before it: "the environment minister,"
+    after: frozenset[str] = frozenset()  # an appositive after it: ", the bank's chief economist,"
 
 
 class Cast:
@@ -50,7 +56,9 @@ class Cast:
         """`pieces`: (offset in the article, text) of its parts, e.g. its chunks."""
         seen: dict[int, Mention] = {}
         self.ordinary: set[str] = set()
-        for base, text in pieces:
+        self.pieces = list(pieces)
+        self._stems: set[str] | None = None
+        for base, text in self.pieces:
             self.ordinary.update(fold(w).replace("’", "'") for w in _LOWER_WORD.findall(text))
             headline: dict[int, bool] = {}  # line start -> is a headline
             for m in _RUN.finditer(text):
@@ -64,7 +72,15 @@ class Cast:
                     words = tuple(name_words(name))
                     if 2 <= len(words) <= 4 and base + at not in seen:
                         lead = text[max(start, at - 60) : at]
-                        seen[base + at] = Mention(base + at, words, name, _role_of(lead))
+                        tail = text[at + len(name) : at + len(name) + 90]
+                        seen[base + at] = Mention(
+                            base + at,
+                            words,
+                            name,
+                            _role_of(lead),
+                            _clause_before(lead),
+                            _appositive(tail),
+                        )
         self.mentions = sorted(seen.values(), key=lambda m: m.at)
         self._fitting: dict[tuple[str, ...], list[Mention]] = {}
 
@@ -90,6 +106,94 @@ class Cast:
                 persons = distinct(mentions)
                 return persons[0].name if len(persons) == 1 else speaker
         return speaker
+
+    @property
+    def stems(self) -> set[str]:
+        """The stems of every word the article uses (read on first use)."""
+        if self._stems is None:
+            self._stems = {stem(w) for _, t in self.pieces for w in _WORD.findall(fold(t).lower())}
+        return self._stems
+
+    def holds(self, role: Role, speaker: str, at: int) -> int:
+        """Whether `speaker` (as an attribution wrote it, at offset `at`) holds `role`: the
+        role's own words are in the speaker's words or around a mention of the person (the
+        words before the name, or an appositive after it); a country qualifying it
+        ("argentina's") there too, any other qualifier (a company's name) there (2) or
+        anywhere in the article (1: "its chief executive" in an article about it). 0: no."""
+        words = {role_word(w) for w in lower_words(speaker)}
+        name = name_words(self.resolve(speaker, at))
+        for m in self.people(name) if name else []:
+            words |= m.before | m.lead | m.after
+        if {"head", "executive"} <= words:
+            words.add("ceo")  # "chief executive" (role_word writes "chief" as "head")
+        near = {stem(w) for w in words}
+        if not all(stem(w) in near for w in role.head):
+            return 0
+        level = 2
+        for q in role.qualifiers:
+            country = aliases_of(q)
+            if country:
+                # A country's office is given at the person ("Chile's president, X",
+                # "Argentine President X"), in any of the country's names.
+                if not any(stem(f) in near for f in country | {q}):
+                    return 0
+            elif stem(q) not in near:
+                if stem(q) not in self.stems:
+                    return 0
+                level = 1
+        return level
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role a question asks the words of: "argentina's president" is the head `president`
+    qualified by `argentina`; "the portuguese prime minister" is `prime minister` qualified by
+    `portuguese`; "atlantic gate's ceo" is `ceo` (written "chief executive" too) of `atlantic
+    gate`."""
+
+    head: tuple[str, ...]
+    qualifiers: tuple[str, ...]
+
+    @property
+    def known(self) -> bool:
+        """A role by its word ("minister", "ceo", "spokesperson"), not a word that may name
+        something else ("what did the regulator say" may be answered by the regulator's
+        report; "pay tribute" is no one's words)."""
+        return bool(self.head) and self.head[-1] in ROLES
+
+    @classmethod
+    def of(cls, phrase: str) -> Role:
+        words = [role_word(w) for w in lower_words(phrase) if w not in OPENERS]
+        words = [x for w in words for x in (("prime", "minister") if w == "pm" else (w,))]
+        if not words:
+            return cls((), ())
+        k = len(words) - 1  # the last word is the role; titles before it belong to it
+        while k > 0 and words[k - 1] in TITLES:
+            k -= 1
+        return cls(tuple(words[k:]), tuple(words[:k]))
+
+
+def _clause_before(lead: str) -> frozenset[str]:
+    """The words of the clause right before a name, as role_word writes them: "The
+    environment minister, Oliver Stanhope-Wright" and '"...," mission manager Oluwaseun
+    Adebayo-Kline told' give the role in lowercase, which `_role_of` does not read."""
+    lead = re.sub(r",\s*$", "", lead.rstrip())
+    clause = re.split(r"[.;:!?()\"“”,]|\s[-–—]\s", lead)[-1]
+    words = [role_word(w) for w in lower_words(clause) if w not in OPENERS]
+    return frozenset(words[-5:])
+
+
+def _appositive(tail: str) -> frozenset[str]:
+    """The role words of an appositive right after a name: "Gwen Llewellyn-Price, the
+    regulator's chief inspector, said" -> regulator, head, inspector (as role_word writes
+    them); nothing when the name is not followed by a comma."""
+    m = re.match(r"\s*,\s*([^,.;:()\"“”]{3,80})[,.;:]", tail)
+    if not m:
+        return frozenset()
+    clause = re.split(r"\b(?:who|which|whose|that|where)\b", m.group(1))[0].split()
+    if not clause or (clause[0].islower() and clause[0].endswith("ed")):
+        return frozenset()  # ", visited the town", ", who met the president": no appositive
+    return frozenset(role_word(w) for w in lower_words(" ".join(clause)) if w not in OPENERS)
 
 
 def distinct(mentions: list[Mention]) -> list[Mention]:
@@ -159,6 +263,13 @@ class People:
 
     def __iter__(self) -> Iterator[Cast]:
         return (self.cast(a) for a in self._articles)
+
+    def holds(self, role: Role, article: int, at: int, attribution: Attribution) -> int:
+        """Whether the sentence at `at` of `article` is the words of someone in `role`: 2 with
+        its qualifiers at the person, 1 with a company's only in the article, 0 not."""
+        if not attribution.speaker or not role.head:
+            return 0
+        return self.cast(article).holds(role, attribution.speaker, at)
 
     def said_by(self, asked: str, article: int, at: int, attribution: Attribution) -> bool:
         """Whether the sentence at `at` of `article` is `asked`'s words (or decline)."""

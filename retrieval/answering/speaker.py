@@ -22,6 +22,7 @@ from retrieval.answering.learned import (
 )
 from retrieval.answering.names import ROLES, TITLES, lower_words
 from retrieval.answering.options import ComposeOptions
+from retrieval.answering.people import Role
 from retrieval.answering.sentences import (
     Candidate,
     article_text,
@@ -84,18 +85,26 @@ def compose_speaker(
     now: date | None,
     explain: dict | None,
     encode: Callable[[Sequence[str]], np.ndarray] | None = None,
+    role: Role | None = None,
 ) -> Answer | None:
     """What the asked person said: their own words first, then what they are reported to have
     said, from articles about what the question asks (if it names a subject); the rest of the
-    question only orders them."""
+    question only orders them. With `role`, the words of whoever holds it ("the minister").
+    None: nothing in the articles is theirs."""
     subj = subject(question, matcher, drop=content_words(speaker))
     every = speaker_candidates(snap, ranked, options)
     asked = questions_answered(every)
-    pool = [
-        c
-        for c in every
-        if people.said_by(speaker, c.article, c.start, c.attribution) and is_prose(c.text)
-    ]
+    if role is None:
+        pool = [
+            c
+            for c in every
+            if people.said_by(speaker, c.article, c.start, c.attribution) and is_prose(c.text)
+        ]
+    else:
+        # Whoever holds the role, those named with its qualifiers ("brennock's lawyer") first.
+        level = {id(c): people.holds(role, c.article, c.start, c.attribution) for c in every}
+        held = max(level.values(), default=0)
+        pool = [c for c in every if held and level[id(c)] == held and is_prose(c.text)]
     if not pool:
         return None
     whole = {a: article_text(snap, a) for a in {c.article for c in pool}}
