@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 # that article to be about the topic. The answerer declines below 0.07 (answerer.json); a
 # follow posts unprompted, so it asks for much more. Chosen by hand on tests/test_follow.py's
 # articles until bench/follow.py calibrates it on the tuning half of its labelled sample.
-FOLLOW_MIN_CONFIDENCE = 0.5
+FOLLOW_MIN_CONFIDENCE = 0.4
 MAX_TOPIC_CHARS = 120
 MAX_FOLLOWS = 25  # topics per channel
 DIGESTS = ("hourly", "daily")
