@@ -363,3 +363,85 @@ def test_ingest_progress_says_what_it_does_and_the_time_left(make_engine, capsys
     done = [(n, left) for s, n, left in seen if s == "embedding" and n]
     assert done and all(left is not None for _, left in done)
     assert done[-1][1] == 0 and "left" in lines[-1] and "chunks/s" in lines[-1]
+
+
+# -- briefbot follow ------------------------------------------------------------------------------
+def _jsonl(path: Path, *articles) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "text": a.text,
+                    "published": a.published.isoformat(),
+                    "source": a.source,
+                    "url": a.url,
+                }
+            )
+            + "\n"
+            for a in articles
+        )
+    )
+    return path
+
+
+def test_follow_add_list_remove_and_run_once(tmp_path, numpy_cli):
+    from tests.test_follow import FROG, PLEA, TRIAL_OPENS, VERDICT, VERDICT_HERALD
+
+    numpy_cli("ingest", str(_jsonl(tmp_path / "old.jsonl", TRIAL_OPENS)))
+    result = numpy_cli("follow", "add", "Griner trial", "--since", "2022-06-01")
+    assert result.exit_code == 0, result.output
+    assert "Following 'Griner trial' in default." in result.output
+    assert "1 indexed article about it now" in result.output
+    result = numpy_cli("follow", "add", "volcanoes on Mars", "--channel", "space")
+    assert "Nothing indexed is about it yet" in result.output
+    result = numpy_cli("follow", "list")
+    assert result.exit_code == 0
+    assert "Griner trial · since 2022-06-01 · last posted never" in result.output
+    assert "Mars" not in result.output  # another channel
+    # The article from before the follow, published since its start date, then new ones.
+    result = numpy_cli("follow", "run", "--once")
+    assert result.exit_code == 0, result.output
+    assert "Griner trial · default" in result.output
+    assert "“The trial of American basketball star Brittney Griner opened" in result.output
+    assert "Griner trial opens in Moscow · Wire Daily · 2022-07-01" in result.output
+    assert TRIAL_OPENS.url in result.output
+    result = numpy_cli(
+        "ingest", str(_jsonl(tmp_path / "new.jsonl", PLEA, FROG, VERDICT, VERDICT_HERALD))
+    )
+    assert "4 added" in result.output, result.output
+    result = numpy_cli("follow", "run", "--once")
+    assert result.exit_code == 0, result.output
+    assert "pleaded guilty" in result.output and "nine years" in result.output
+    assert "also reported by Global Herald" in result.output
+    assert "frog" not in result.output.lower()
+    result = numpy_cli("follow", "run", "--once")
+    assert "Nothing new on the followed topics." in result.output
+    result = numpy_cli("follow", "list")
+    assert "last posted never" not in result.output
+    result = numpy_cli("follow", "remove", "GRINER trial")
+    assert result.exit_code == 0 and "No longer following 'Griner trial'" in result.output
+    result = numpy_cli("follow", "list")
+    assert "default follows no topic" in result.output
+
+
+def test_follow_bad_input_names_what_is_wrong(numpy_cli):
+    from retrieval import FollowError
+
+    result = numpy_cli("follow", "add", "Griner trial", "--digest", "weekly")
+    assert isinstance(result.exception, FollowError)
+    assert "'weekly' is not a digest: use hourly or daily" in str(result.exception)
+    result = numpy_cli("follow", "add", "Griner trial", "--since", "July")
+    assert result.exit_code == 2 and "'July' is not a date (YYYY-MM-DD)" in result.output
+    result = numpy_cli("follow", "remove", "Griner trial")
+    assert isinstance(result.exception, FollowError)
+    assert "does not follow 'Griner trial'" in str(result.exception)
+    result = numpy_cli("follow", "run", "--once")
+    assert result.exit_code == 1 and "No topic is followed" in result.output
+
+
+def test_follow_errors_exit_non_zero_with_the_message(tmp_path):
+    proc = run("follow", "add", "   ", data=tmp_path / "data")
+    assert proc.returncode == 2
+    assert "Error: The topic is empty" in proc.stderr

@@ -84,10 +84,12 @@ class Added:
     created: bool
 
 
-PostFollow = Callable[[FollowPost], str | None]
-"""Posts one FollowPost to its channel (in `follow.thread` when set) and returns the id of the
-message that starts the topic's thread (the first post's) or None. Raising: not posted (the
-claim is released and the post retried next round)."""
+class PostFollow(Protocol):
+    """Posts one FollowPost to its channel (in `follow.thread` when set) and returns the id of
+    the message that starts the topic's thread (the first post's) or None. Raising: not posted
+    (the claim is released and the post retried next round). Any such function will do."""
+
+    def __call__(self, post: FollowPost, /) -> str | None: ...
 
 
 class FollowCounts(Protocol):
