@@ -274,6 +274,9 @@ class Follower:
         if not rows:
             return []
         read = self._read(rows)
+        if read is None:  # nothing committed: only what waits to be posted, or a start date
+            waiting = self.state.waiting(self.platform)
+            rows = [r for r in rows if r.backfill or (r.channel, r.key) in waiting]
         posts: list[FollowPost] = []
         for row in rows:
             if self._stopping:
