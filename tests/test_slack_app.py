@@ -36,14 +36,16 @@ from bot.slack.client import make_client
 from bot.slack.http_server import serve_http
 from bot.slack.listeners import (
     BRIEF_USAGE,
+    FOLLOW_USAGE,
     GREETING,
     LISTENER_THREADS,
     SUGGESTED_PROMPTS,
+    UNFOLLOW_USAGE,
     WORKERS,
     Listeners,
 )
 from bot.slack.render import ACTION_SHARE, ACTION_VOTE_DOWN, ACTION_VOTE_UP, escape, render_answer
-from bot.slack.replies import MENTION_HINT, ThreadReply
+from bot.slack.replies import MENTION_HINT, ThreadReply, outbox
 from bot.slack.settings import SlackSettings, check_settings
 from bot.slack.translate import (
     BUTTON_VALUE_LIMIT,
@@ -53,11 +55,12 @@ from bot.slack.translate import (
     plain_text,
     read_button,
 )
+from retrieval import Development, Follow, FollowPost
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer
+from retrieval.models import Answer, Citation
 from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, QUESTION, FakeLLM, engine_with_model
 from tests.fakes.slack import (
     APP_TOKEN,
@@ -562,7 +565,13 @@ def test_the_manifest_asks_for_what_the_app_handles():
 
     manifest = yaml.safe_load((PROJECT_ROOT / "deploy" / "slack-manifest.yml").read_text())
     features, settings = manifest["features"], manifest["settings"]
-    assert {c["command"] for c in features["slash_commands"]} == {"/ask", "/brief"}
+    assert {c["command"] for c in features["slash_commands"]} == {
+        "/ask",
+        "/brief",
+        "/follow",
+        "/following",
+        "/unfollow",
+    }
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "message.im",
@@ -578,6 +587,7 @@ def test_the_manifest_asks_for_what_the_app_handles():
     assert {
         "app_mentions:read",
         "chat:write",
+        "chat:write.public",  # a followed story's posts, where briefbot was not invited
         "commands",
         "im:history",
         "channels:history",
@@ -789,3 +799,124 @@ def test_where_streaming_is_refused_the_answer_is_posted_whole(model_slack, fake
         fake_slack.refused.clear()
     assert texts(update)[0] == escape(" ".join(GOOD)) and "*Sources*" in texts(update)
     assert not fake_slack.where("chat.delete", channel="C2", ts=searching["_ts"])
+
+
+# -- following a story -------------------------------------------------------------------------
+def test_follow_following_and_unfollow_are_said_to_the_channel(slack, fake_slack):
+    """Following is a channel-wide act: what each command did is posted for the channel (the
+    acknowledgement says nothing); a topic it does not follow is told only to whoever typed."""
+
+    def said(command: str, text: str) -> dict[str, Any]:
+        status, ack, name = slack.command(command, text, channel="C2")
+        assert (status, ack) == (200, {})
+        [reply] = fake_slack.wait(f"/response/{name}")
+        return reply
+
+    wallace = said("/follow", "Ben Wallace in Moscow --digest daily --since 2022-02-01")
+    assert wallace["response_type"] == "in_channel"
+    assert texts(wallace)[0].startswith(
+        "Following “Ben Wallace in Moscow” in this channel: new developments are posted in a "
+        "thread of their own, in a daily digest; articles published before 2022-02-01 don't count."
+        " 1 indexed article is about it already"
+    )
+    griner = said("/follow", "Griner trial")
+    assert texts(griner)[0].endswith(
+        "as they happen. Nothing indexed matches it yet: the first post comes when something does."
+    )
+    again = said("/follow", "griner   TRIAL --digest=hourly")
+    assert texts(again) == [
+        "This channel already follows “Griner trial”: new developments are now posted in an "
+        "hourly digest."
+    ]
+    listed = said("/following", "")
+    assert listed["response_type"] == "in_channel"
+    assert texts(listed) == [
+        "This channel follows 2 topics:\n"
+        "• Ben Wallace in Moscow: daily digest, since 2022-02-01; last posted never\n"
+        "• Griner trial: hourly digest; last posted never"
+    ]
+    gone = said("/unfollow", "GRINER trial")
+    assert (gone["response_type"], texts(gone)) == (
+        "in_channel",
+        ["Stopped following “Griner trial” in this channel."],
+    )
+    unknown = said("/unfollow", "Griner trial")
+    assert unknown["response_type"] == "ephemeral"
+    assert "Griner trial" in texts(unknown)[0] and "Ben Wallace in Moscow" in texts(unknown)[0]
+
+
+def test_what_was_typed_wrong_after_follow_is_told_privately(slack, fake_slack):
+    for text, said in [
+        ("Griner trial --digest weekly", "--digest: 'weekly' is not hourly or daily."),
+        ("Griner trial --since 2022-13-45", "--since: '2022-13-45' is not a date (YYYY-MM-DD)."),
+        ("Griner trial --every day", "Unknown option --every: /follow takes --digest and --since."),
+        ("--digest daily", "The topic is missing."),
+        ("   ", "The topic is missing."),
+    ]:
+        status, ack, _ = slack.command("/follow", text, channel="C3")
+        assert status == 200 and ack["response_type"] == "ephemeral"
+        assert ack["text"] == f"{said} {FOLLOW_USAGE}"
+    status, ack, _ = slack.command("/unfollow", "", channel="C3")
+    assert ack["text"] == f"The topic is missing. {UNFOLLOW_USAGE}"
+    # What only the engine can say (a topic over 120 characters) comes after the acknowledgement.
+    status, ack, name = slack.command("/follow", "strike " * 30, channel="C3")
+    assert (status, ack) == (200, {})
+    [refused] = fake_slack.wait(f"/response/{name}")
+    assert refused["response_type"] == "ephemeral" and "120" in refused["text"]
+    _, _, name = slack.command("/following", "", channel="C3")
+    [listed] = fake_slack.wait(f"/response/{name}")
+    assert texts(listed) == ["This channel follows no topic yet: /follow TOPIC starts one."]
+
+
+def test_following_outside_the_allowed_channels_is_declined(own, fake_slack, seed_engine):
+    for command, text in (("/follow", "Griner trial"), ("/following", ""), ("/unfollow", "x")):
+        status, ack, _ = own.slack.command(command, text, channel="C5")
+        assert (status, ack) == (200, {"text": DECLINE, "response_type": "ephemeral"})
+    own.listeners.close()
+    assert seed_engine.follows.list("slack", "C5") == []
+    assert not [p for m, p in fake_slack.calls if m.startswith("/response/") and "C5" in str(p)]
+
+
+def follow_post(channel: str, thread: str | None = None) -> FollowPost:
+    follow = Follow(
+        platform="slack",
+        channel=channel,
+        topic="Wallace in Moscow",
+        key="wallace in moscow",
+        digest=None,
+        since=None,
+        created_at=datetime(2022, 2, 11, tzinfo=UTC),
+        created_by="U1",
+        last_posted_at=None,
+        thread=thread,
+    )
+    quote = "Wallace said he had a constructive and frank discussion with Shoigu."
+    cited = Citation(
+        1, "a1", "Wallace <!here> in Moscow", "Tide", "2022-02-11", "https://tide.example/1",
+        quote, 0, len(quote),
+    )  # fmt: skip
+    return FollowPost(follow, [Development("a1", [cited], ["Harbour Herald"], None)])
+
+
+def test_a_follow_post_starts_its_topics_thread_and_the_next_goes_in_it(fake_slack):
+    post = outbox(make_client(slack_settings(fake_slack))).follow
+    thread = post(follow_post("C7"))
+    [first] = fake_slack.wait("chat.postMessage", channel="C7")
+    assert "thread_ts" not in first and thread == first["_ts"]
+    assert texts(first) == [
+        "*Wallace in Moscow* · new development",
+        "> Wallace said he had a constructive and frank discussion with Shoigu.\n"
+        "— <https://tide.example/1|Wallace &lt;!here&gt; in Moscow> · Tide · 2022-02-11",
+        "_also reported by Harbour Herald_",
+    ]
+    assert post(follow_post("C7", thread)) == thread
+    [second] = fake_slack.wait("chat.postMessage", channel="C7", thread_ts=thread)
+    assert texts(second) == texts(first)
+
+
+def test_a_follow_post_waits_out_slacks_rate_limit_as_briefings_do(fake_slack):
+    fake_slack.rate_limit("chat.postMessage")
+    thread = outbox(make_client(slack_settings(fake_slack))).follow(follow_post("C8"))
+    assert fake_slack.where("chat.postMessage:429", channel="C8")
+    [posted] = fake_slack.where("chat.postMessage", channel="C8")
+    assert posted["_ts"] == thread
