@@ -202,7 +202,8 @@ def _follow_flags() -> _Flags:
 
 
 def _how(follow: Follow) -> str:
-    posted = f"in a {follow.digest} digest" if follow.digest else "as they happen"
+    an = "an" if follow.digest == "hourly" else "a"
+    posted = f"in {an} {follow.digest} digest" if follow.digest else "as they happen"
     since = f"; articles published before {follow.since} don't count" if follow.since else ""
     return posted + since
 

@@ -162,6 +162,8 @@ class Service:
         for adapter in self.adapters:
             adapter.check()  # the settings, once, before any work
         self.schedules = check_schedules(config, self.adapters)
+        # The file's `follow:` section: quiet hours and each channel's posts an hour.
+        engine.follow_options = config.follow_options()
         self.stopping = threading.Event()  # set by SIGTERM, Ctrl-C or `stop()`
         self.handed_back = 0  # answers still under way at the end of the grace period
         self._schedulers: list[Scheduler] = []

@@ -10,6 +10,7 @@ typed it. An error is told to the user, by the conversation's policy (bot/discor
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -148,7 +149,13 @@ async def unfollow_command(interaction: discord.Interaction, topic: str) -> None
         await unfollow_interaction(interaction, topic)
 
 
-COMMANDS = (ask_command, brief_command, follow_command, following_command, unfollow_command)
+COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (
+    ask_command,
+    brief_command,
+    follow_command,
+    following_command,
+    unfollow_command,
+)
 
 
 def command_tree(client: discord.Client) -> BriefbotTree:
