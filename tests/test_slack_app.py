@@ -19,7 +19,7 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
@@ -30,6 +30,7 @@ from slack_bolt.request import BoltRequest
 from bot.asked import Asked, AskedStore
 from bot.chat import Buttons, Message
 from bot.conversation import DECLINE, PREPARING, SEARCHING, SHARED, Conversation
+from bot.service import Service
 from bot.slack.adapter import SlackAdapter
 from bot.slack.app import build_app
 from bot.slack.client import make_client
@@ -56,11 +57,13 @@ from bot.slack.translate import (
     read_button,
 )
 from retrieval import Development, Follow, FollowPost
+from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer, Citation
+from retrieval.models import Answer, Article, Citation
+from tests.conftest import SMALL_CHUNKS
 from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, QUESTION, FakeLLM, engine_with_model
 from tests.fakes.slack import (
     APP_TOKEN,
@@ -920,3 +923,87 @@ def test_a_follow_post_waits_out_slacks_rate_limit_as_briefings_do(fake_slack):
     assert fake_slack.where("chat.postMessage:429", channel="C8")
     [posted] = fake_slack.where("chat.postMessage", channel="C8")
     assert posted["_ts"] == thread
+
+
+TRIAL_OPENS = Article(
+    "trial-1",
+    "Griner trial opens in Moscow",
+    "The trial of American basketball star Brittney Griner opened in a court near Moscow on "
+    "Friday. Griner is charged with smuggling cannabis oil into Russia in her luggage. She faces "
+    "up to ten years in prison if convicted. The hearing was adjourned until next week.",
+    date(2022, 7, 1),
+    "Wire Daily",
+    "https://wire.example/trial-1",
+)
+VERDICT = Article(
+    "verdict-a",
+    "Griner sentenced to nine years",
+    "A Russian court sentenced Brittney Griner to nine years in prison on Thursday for drug "
+    "smuggling. The judge said the basketball star had committed the crime deliberately. "
+    "President Biden called the sentence unacceptable.",
+    date(2022, 8, 4),
+    "Wire Daily",
+    "https://wire.example/verdict-a",
+)
+VERDICT_HERALD = Article(
+    "verdict-b",
+    "Brittney Griner gets nine-year sentence",
+    "Brittney Griner was sentenced by a Russian court to nine years in prison for drug "
+    "smuggling on Thursday. The judge ruled that the basketball star had acted deliberately. "
+    "The White House said the sentence was unacceptable.",
+    date(2022, 8, 4),
+    "Global Herald",
+    "https://herald.example/verdict-b",
+)
+
+
+def test_the_service_posts_a_followed_stories_developments_in_its_thread(fake_slack, make_engine):
+    """End to end: `briefbot serve slack --http` as the service runs it; a channel follows a
+    story with /follow (a signed request through Bolt); new articles are committed to the
+    engine; the service's follower posts the first development to the channel, which starts the
+    story's thread, and the next in that thread; stopping the service stops the follower."""
+    engine = make_engine(**SMALL_CHUNKS)
+    engine.parts.refresh_seconds = 0  # each commit is read at once
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = slack_settings(fake_slack, slack_allowed_channels="C40")
+    adapter = SlackAdapter(settings, http=True, port=port, host="127.0.0.1")
+    service = Service(engine, ConfigFile.parse({}), [adapter])
+    runner = threading.Thread(target=service.run, daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while "briefbot-slack-follows" not in {t.name for t in threading.enumerate()}:
+            assert time.monotonic() < deadline, "the follower did not start"
+            time.sleep(0.05)
+        slack = Slack(f"http://127.0.0.1:{port}/slack/events", fake_slack)
+        status, ack, name = slack.command("/follow", "Griner trial", channel="C40")
+        assert (status, ack) == (200, {})
+        [followed] = fake_slack.wait(f"/response/{name}")
+        assert "Nothing indexed matches it yet" in texts(followed)[0]
+
+        engine.ingest_articles([TRIAL_OPENS])
+        [first] = fake_slack.wait("chat.postMessage", channel="C40")
+        assert "thread_ts" not in first  # the story's first post starts its thread
+        head, development = texts(first)[:2]
+        assert head == "*Griner trial* · new development"
+        assert "trial of American basketball star Brittney Griner opened" in development
+        assert "— <https://wire.example/trial-1|Griner trial opens in Moscow> · Wire Daily · " in (
+            development
+        )
+
+        engine.ingest_articles([VERDICT, VERDICT_HERALD])
+        [second] = fake_slack.wait("chat.postMessage", channel="C40", thread_ts=first["_ts"])
+        assert "nine years in prison" in texts(second)[1]
+        assert texts(second)[2] == "_also reported by Global Herald_"
+        [follow] = engine.follows.list("slack", "C40")
+        assert follow.thread == first["_ts"] and follow.last_posted_at is not None
+    finally:
+        service.stop()
+        runner.join(TIMEOUT)
+    assert not runner.is_alive()
+    for thread in [t for t in threading.enumerate() if t.name == "briefbot-slack-follows"]:
+        thread.join(TIMEOUT)  # the follower ends at its next wait
+        assert not thread.is_alive()
+    assert len(fake_slack.where("chat.postMessage", channel="C40")) == 2  # each once
