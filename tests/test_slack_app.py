@@ -903,8 +903,8 @@ def follow_post(channel: str, thread: str | None = None) -> FollowPost:
 
 def test_a_follow_post_starts_its_topics_thread_and_the_next_goes_in_it(fake_slack):
     post = outbox(make_client(slack_settings(fake_slack))).follow
-    thread = post(follow_post("C7"))
-    [first] = fake_slack.wait("chat.postMessage", channel="C7")
+    thread = post(follow_post("CF7"))
+    [first] = fake_slack.wait("chat.postMessage", channel="CF7")
     assert "thread_ts" not in first and thread == first["_ts"]
     assert texts(first) == [
         "*Wallace in Moscow* · new development",
@@ -912,16 +912,16 @@ def test_a_follow_post_starts_its_topics_thread_and_the_next_goes_in_it(fake_sla
         "— <https://tide.example/1|Wallace &lt;!here&gt; in Moscow> · Tide · 2022-02-11",
         "_also reported by Harbour Herald_",
     ]
-    assert post(follow_post("C7", thread)) == thread
-    [second] = fake_slack.wait("chat.postMessage", channel="C7", thread_ts=thread)
+    assert post(follow_post("CF7", thread)) == thread
+    [second] = fake_slack.wait("chat.postMessage", channel="CF7", thread_ts=thread)
     assert texts(second) == texts(first)
 
 
 def test_a_follow_post_waits_out_slacks_rate_limit_as_briefings_do(fake_slack):
     fake_slack.rate_limit("chat.postMessage")
-    thread = outbox(make_client(slack_settings(fake_slack))).follow(follow_post("C8"))
-    assert fake_slack.where("chat.postMessage:429", channel="C8")
-    [posted] = fake_slack.where("chat.postMessage", channel="C8")
+    thread = outbox(make_client(slack_settings(fake_slack))).follow(follow_post("CF8"))
+    assert fake_slack.where("chat.postMessage:429", channel="CF8")
+    [posted] = fake_slack.where("chat.postMessage", channel="CF8")
     assert posted["_ts"] == thread
 
 
