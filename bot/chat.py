@@ -1,18 +1,20 @@
 """The terms between the conversation (bot/conversation.py) and a chat platform's adapter: what
-an adapter hands in (a `Message`, a `BriefRequest`, a `Press` of a button), what it implements
-(`Reply` for a message or a command, `Pressed` for a button), and what the conversation hands
-out (the `Buttons` under an answer). None of it is in any platform's terms.
+an adapter hands in (a `Message`, a `BriefRequest`, a `FollowRequest`, a `Press` of a button),
+what it implements (`Reply` for a message or a command, `Announce` for a command the whole
+channel sees, `Pressed` for a button), and what the conversation hands out (the `Buttons` under
+an answer). The service (bot/service.py) takes from a connected adapter its `Outbox`: what it
+posts unprompted. None of it is in any platform's terms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from bot.asked import Asked
-from retrieval import Answer, Briefing
+from retrieval import Answer, Briefing, FollowPost
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,16 @@ class BriefRequest:
     since: datetime
     until: datetime
     topic: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowRequest:
+    """A topic to follow, as typed, with its digest ("hourly", "daily"; None: as it happens)
+    and its start date, both checked; what the topic may be is the engine's to say."""
+
+    topic: str
+    digest: str | None = None
+    since: date | None = None
 
 
 @dataclass(frozen=True)
@@ -117,3 +129,25 @@ class Pressed(Protocol):
 
     def replace(self, text: str) -> None:
         """The presser's own copy (the message the button is on) replaced by `text`."""
+
+
+class Announce(Protocol):
+    """The adapter's side of a command whose outcome the whole channel shares (following a
+    topic): what it did is said to everyone there, a mistake only to whoever typed it."""
+
+    def announce(self, text: str) -> None:
+        """Plain text (its lines kept) for everyone in the channel."""
+
+    def tell(self, text: str) -> None:
+        """A short plain message only whoever typed the command sees."""
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What a connected platform posts unprompted, from the service's threads: a scheduled
+    briefing (or a one-line notice) to a channel, and a followed topic's post, which returns
+    the id of the message its thread hangs from (`retrieval.PostFollow`). Each returns once
+    the post is sent, rate limits waited out, and raises if it was not."""
+
+    briefing: Callable[[str, Briefing | str], None]
+    follow: Callable[[FollowPost], str | None]

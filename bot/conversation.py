@@ -20,33 +20,52 @@ ask again in a minute, when another replica or the restarted process answers), w
 answers under way, and hands back those that do not finish in time: their users are told to
 ask again, and anything the abandoned work sends later is dropped (bot/underway.py).
 
-A little over 400 lines, one piece: these are the rules both platforms share, and writing each
-once, here, is what keeps the platforms alike.
+Following a topic (`/follow`, `/following`, `/unfollow`) is a channel-wide act: what it did is
+said to the whole channel (`Announce`), a mistake only to whoever typed it. The flags of
+`/follow`'s text, the checks of its digest and start date, and every sentence of its replies
+are here too; what a topic may be, and the book of follows, are the engine's (`Engine.follows`).
+
+Some 600 lines, one piece: these are the rules both platforms share, and writing each once,
+here, is what keeps the platforms alike.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
+import shlex
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from datetime import UTC, date, datetime, timedelta
+from typing import Generic, NoReturn, TypeVar
 
 from bot.asked import Asked, AskedStore
-from bot.chat import BriefRequest, Buttons, Earlier, Message, Press, Pressed, Reply
+from bot.chat import (
+    Announce,
+    BriefRequest,
+    Buttons,
+    Earlier,
+    FollowRequest,
+    Message,
+    Press,
+    Pressed,
+    Reply,
+)
 from bot.underway import HANDED_BACK, RESTARTING, UnderWay  # noqa: F401 (its texts, read here)
 from retrieval import (
+    Added,
     AlreadyVoted,
     Answer,
     BriefbotError,
     Briefing,
     Engine,
     FeedbackStore,
+    Follow,
     SeenEvents,
     UnknownAnswer,
     Vote,
@@ -67,11 +86,16 @@ SHARED = "Shared in the channel."
 DEFAULT_WINDOW = timedelta(hours=24)  # a briefing's window when none is asked for
 FOLLOW_UPS = 3  # the earlier questions a follow-up is read with
 RECENT = 1000  # answers and briefings kept in memory for the buttons under them
+DIGESTS = ("hourly", "daily")  # a followed topic's posts gathered; none: as it happens
 T = TypeVar("T")
 
 
 class NotHere(BriefbotError):
     """The bot does not answer in this channel (the platform's allow-list)."""
+
+
+class FollowUsage(BriefbotError):
+    """What was typed to follow a topic cannot be read: the message names the flag or value."""
 
 
 # -- the rules, each once ------------------------------------------------------------------
@@ -105,6 +129,126 @@ def window_start(since: str | None, now: datetime) -> datetime:
 def channel_ids(text: str) -> frozenset[str]:
     """A comma-separated allow-list setting as channel ids; empty: every channel."""
     return frozenset(c.strip() for c in text.split(",") if c.strip())
+
+
+# -- following a topic: what is typed, and what is said ------------------------------------
+def parse_follow(text: str) -> FollowRequest:
+    """`/follow`'s text: the topic's words, with `--digest hourly|daily` and `--since
+    YYYY-MM-DD` anywhere among them (`--digest=daily` too; a topic in double quotes may hold
+    what looks like a flag). A FollowUsage names the flag or the value it cannot read."""
+    lexer = shlex.shlex(_DASH_FLAG.sub("--", clean_text(text)), posix=True)
+    # Only double quotes group words: "Biden's speech" is a topic, not an open quotation.
+    lexer.whitespace_split, lexer.quotes, lexer.escape = True, '"', ""
+    try:
+        words = list(lexer)
+    except ValueError:
+        raise FollowUsage("A quotation mark is not closed.") from None
+    flags, unknown = _follow_flags().parse_known_intermixed_args(words)
+    if unknown:
+        raise FollowUsage(f"Unknown option {unknown[0]}: /follow takes --digest and --since.")
+    topic = " ".join(" ".join(flags.topic).split())
+    if not topic:
+        raise FollowUsage("The topic is missing.")
+    return FollowRequest(topic, flags.digest, flags.since)
+
+
+def follow_request(
+    topic: str, digest: str | None = None, since: str | None = None
+) -> FollowRequest:
+    """A follow asked for with options (Discord's): the digest and the start date checked as
+    `parse_follow` checks its flags."""
+    try:
+        checked_digest = _digest(digest) if digest else None
+    except argparse.ArgumentTypeError as exc:
+        raise FollowUsage(f"digest: {exc}.") from None
+    try:
+        start = _day(since) if since and since.strip() else None
+    except argparse.ArgumentTypeError as exc:
+        raise FollowUsage(f"since: {exc}.") from None
+    return FollowRequest(" ".join(clean_text(topic).split()), checked_digest, start)
+
+
+_DASH_FLAG = re.compile(r"(?<!\S)[\u2013\u2014](?=[a-z])")  # "—digest": a phone's "--"
+
+
+class _Flags(argparse.ArgumentParser):
+    """argparse, with its complaints raised as a FollowUsage instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        message = message.removeprefix("argument ")
+        message = message.replace(": expected one argument", " needs a value")
+        raise FollowUsage(message[:1].upper() + message[1:] + ".")
+
+
+def _digest(value: str) -> str:
+    if value.strip().lower() not in DIGESTS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not hourly or daily")
+    return value.strip().lower()
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _follow_flags() -> _Flags:
+    flags = _Flags(prog="/follow", add_help=False)
+    flags.add_argument("topic", nargs="*")
+    flags.add_argument("--digest", type=_digest)
+    flags.add_argument("--since", type=_day)
+    return flags
+
+
+def _how(follow: Follow) -> str:
+    an = "an" if follow.digest == "hourly" else "a"
+    posted = f"in {an} {follow.digest} digest" if follow.digest else "as they happen"
+    since = f"; articles published before {follow.since} don't count" if follow.since else ""
+    return posted + since
+
+
+def followed_text(added: Added) -> str:
+    """What `/follow` tells the channel: what it follows now and how, and whether anything
+    indexed is about it yet (nothing: the first post comes when something is)."""
+    follow = added.follow
+    if not added.created:
+        return (
+            f"This channel already follows “{follow.topic}”: "
+            f"new developments are now posted {_how(follow)}."
+        )
+    text = (
+        f"Following “{follow.topic}” in this channel: new developments are posted in a thread "
+        f"of their own, {_how(follow)}."
+    )
+    n = added.matches
+    if n == 0:
+        return text + " Nothing indexed matches it yet: the first post comes when something does."
+    return text + (
+        f" {n:,} indexed article{'s are' if n != 1 else ' is'} about it already;"
+        " only what is new from now on is posted."
+    )
+
+
+def following_text(follows: Sequence[Follow]) -> str:
+    """What `/following` tells the channel: each topic, how it is posted and when it last
+    was ("never" if not yet)."""
+    if not follows:
+        return "This channel follows no topic yet: /follow TOPIC starts one."
+    n = len(follows)
+    lines = [f"This channel follows {n} topic{'s' if n != 1 else ''}:"]
+    for f in follows:
+        how = f"{f.digest} digest" if f.digest else "as it happens"
+        if f.since:
+            how += f", since {f.since}"
+        last = f.last_posted_at
+        when = f"{last.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if last else "never"
+        lines.append(f"• {f.topic}: {how}; last posted {when}")
+    return "\n".join(lines)
+
+
+def unfollowed_text(follow: Follow) -> str:
+    return f"Stopped following “{follow.topic}” in this channel."
 
 
 class Recent(Generic[T]):
@@ -430,3 +574,48 @@ class Conversation:
                 buttons = Buttons(press.key, asked, vote=True) if votes else None
             pressed.post(item, buttons, press.user)
             pressed.replace(SHARED)
+
+    # -- following a topic: said to the whole channel ------------------------------------
+    def follow(self, message: Message, request: FollowRequest, reply: Announce) -> Added | None:
+        """Follow the request's topic in the message's channel and tell the channel (see
+        `followed_text`); a mistake (a FollowError: an empty or over-long topic, a start date
+        in the future, too many topics) only to whoever typed it."""
+        with self.guard(reply.tell):
+            self.check_channel(message)
+            added = self.engine.follows.add(
+                message.platform,
+                message.channel,
+                request.topic,
+                digest=request.digest,
+                since=request.since,
+                by=message.user or None,
+            )
+            log.info(
+                "%s/%s follows a topic (%d matches)",
+                message.platform,
+                message.channel,
+                added.matches,
+            )
+            reply.announce(followed_text(added))
+            return added
+        return None
+
+    def following(self, message: Message, reply: Announce) -> list[Follow] | None:
+        """Tell the channel the topics it follows (see `following_text`)."""
+        with self.guard(reply.tell):
+            self.check_channel(message)
+            follows = self.engine.follows.list(message.platform, message.channel)
+            reply.announce(following_text(follows))
+            return follows
+        return None
+
+    def unfollow(self, message: Message, topic: str, reply: Announce) -> Follow | None:
+        """Stop following a topic in the message's channel, and tell the channel; a topic it
+        does not follow is told, in the FollowError's words, to whoever typed it."""
+        with self.guard(reply.tell):
+            self.check_channel(message)
+            topic = " ".join(clean_text(topic).split())
+            removed = self.engine.follows.remove(message.platform, message.channel, topic)
+            reply.announce(unfollowed_text(removed))
+            return removed
+        return None

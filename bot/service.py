@@ -3,13 +3,15 @@ file) starts.
 
 Settings are read and checked once, the engine is warmed once (seeds indexed if the index is
 empty, the index loaded), one conversation is shared by every chat platform whose tokens are
-set, and each platform's scheduled briefings are posted from here once it has connected.
-A new chat platform is one more `Adapter` in `ADAPTERS`.
+set, and once a platform has connected, what it posts unprompted is posted from here through
+its `Outbox`: its scheduled briefings (a `Scheduler`) and its followed topics' new developments
+(a `Follower`), each from a daemon thread. A new chat platform is one more `Adapter` in
+`ADAPTERS`.
 
 SIGTERM (or Ctrl-C) stops it gracefully, within BRIEFBOT_SHUTDOWN_GRACE_S: /health answers
-"stopping", a briefing being posted is finished and the claims on those not yet posted are
-released (the next process posts them at once, and none twice), the answers under way finish
-or are handed back to their users, then each platform disconnects.
+"stopping", a briefing or follow post being posted is finished and the claims on those not yet
+posted are released (the next process posts them at once, and none twice), the answers under
+way finish or are handed back to their users, then each platform disconnects.
 
 `briefbot watch` runs the same way (`Watch`): /health, and SIGTERM or Ctrl-C ending it after
 the round under way. What both run inside is `running`.
@@ -26,12 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from bot.asked import AskedStore
+from bot.chat import Outbox
 from bot.conversation import Conversation
 from retrieval import (
-    Briefing,
     ConfigFile,
     Engine,
     FeedbackStore,
+    Follower,
     IngestProgress,
     IngestReport,
     RoundReport,
@@ -46,8 +49,6 @@ if TYPE_CHECKING:
     from bot.health_server import HealthServer
 
 log = logging.getLogger(__name__)
-
-Post = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line notice)
 
 
 class Adapter(Protocol):
@@ -76,8 +77,9 @@ class Adapter(Protocol):
         """A schedule's channel id as the platform takes it; a ValueError says why not."""
         ...
 
-    def run(self, conversation: Conversation, on_start: Callable[[Post], None]) -> None:
-        """Connect and answer until `stop()`; `on_start(post)` once connected."""
+    def run(self, conversation: Conversation, on_start: Callable[[Outbox], None]) -> None:
+        """Connect and answer until `stop()`; `on_start(outbox)` once connected, with what
+        posts to the platform unprompted (briefings, followed topics)."""
 
     def stop(self) -> None:
         """Disconnect, from another thread: `run` then returns. Called once the answers under
@@ -160,9 +162,12 @@ class Service:
         for adapter in self.adapters:
             adapter.check()  # the settings, once, before any work
         self.schedules = check_schedules(config, self.adapters)
+        # The file's `follow:` section: quiet hours and each channel's posts an hour.
+        engine.follow_options = config.follow_options()
         self.stopping = threading.Event()  # set by SIGTERM, Ctrl-C or `stop()`
         self.handed_back = 0  # answers still under way at the end of the grace period
         self._schedulers: list[Scheduler] = []
+        self._followers: list[Follower] = []
         self._lock = threading.Lock()
 
     def conversation(self) -> Conversation:
@@ -182,25 +187,30 @@ class Service:
         """The engine, ready before the first question (seeds indexed if need be)."""
         return self.engine.warm(self.on_seeding)
 
-    def start_schedules(self, platform: str) -> Callable[[Post], None]:
-        """What an adapter calls once connected: its schedules, posted from a daemon thread."""
+    def start_posting(self, platform: str) -> Callable[[Outbox], None]:
+        """What an adapter calls once connected, with its outbox: its schedules' briefings and
+        its followed topics' posts, each posted from a daemon thread (one `Follower` per
+        platform, whether or not anything is followed yet: a follow can come at any time)."""
 
-        def start(post: Post) -> None:
-            schedules = self.schedules.get(platform, [])
-            if not schedules or self.stopping.is_set():
+        def start(outbox: Outbox) -> None:
+            if self.stopping.is_set():
                 return
-            scheduler = self.engine.scheduler(schedules, platform, post)
+            schedules = self.schedules.get(platform, [])
+            if schedules:
+                scheduler = self.engine.scheduler(schedules, platform, outbox.briefing)
+                with self._lock:
+                    self._schedulers.append(scheduler)
+                self._thread(scheduler.run, f"briefbot-{platform}-schedules")
+            follower = self.engine.follows.follower(platform, outbox.follow)
             with self._lock:
-                self._schedulers.append(scheduler)
-            thread = threading.Thread(
-                target=scheduler.run,
-                args=(self.stopping,),
-                name=f"briefbot-{platform}-schedules",
-                daemon=True,  # a briefing still being built at exit is left to the next process
-            )
-            thread.start()
+                self._followers.append(follower)
+            self._thread(follower.run, f"briefbot-{platform}-follows")
 
         return start
+
+    def _thread(self, run: Callable[[threading.Event], None], name: str) -> None:
+        # A daemon: a briefing still being built at exit is left to the next process.
+        threading.Thread(target=run, args=(self.stopping,), name=name, daemon=True).start()
 
     def all_schedules(self) -> list[Schedule]:
         return [s for schedules in self.schedules.values() for s in schedules]
@@ -220,7 +230,7 @@ class Service:
 
         def run(adapter: Adapter) -> None:
             try:
-                adapter.run(conversation, self.start_schedules(adapter.platform))
+                adapter.run(conversation, self.start_posting(adapter.platform))
             except BaseException as exc:
                 failures.append(exc)
             finally:
@@ -244,11 +254,11 @@ class Service:
         grace = self.engine.settings.shutdown_grace_s
         deadline = time.monotonic() + grace
         log.info("stopping: up to %.0f s for the work under way", grace)
-        self.stopping.set()  # the schedulers post nothing new
+        self.stopping.set()  # the schedulers and followers post nothing new
         with self._lock:
-            schedulers = list(self._schedulers)
-        for scheduler in schedulers:
-            scheduler.shutdown(max(deadline - time.monotonic(), 0.0))
+            posters: list[Scheduler | Follower] = [*self._schedulers, *self._followers]
+        for poster in posters:
+            poster.shutdown(max(deadline - time.monotonic(), 0.0))
         self.handed_back = conversation.drain(max(deadline - time.monotonic(), 0.0))
         for adapter in self.adapters:
             try:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.asked import Asked, AskedStore
-from bot.chat import Buttons, Earlier, Message, Press
+from bot.chat import Buttons, Earlier, FollowRequest, Message, Press
 from bot.conversation import (
     ALREADY_VOTED,
     APOLOGY,
@@ -30,9 +30,13 @@ from bot.conversation import (
     SHARED,
     VOTED,
     Conversation,
+    FollowUsage,
     NotHere,
     channel_ids,
+    follow_request,
     follow_up,
+    followed_text,
+    parse_follow,
     window_start,
 )
 from retrieval.engine import Engine
@@ -398,3 +402,125 @@ def test_a_command_outside_the_channels_is_refused_before_it_is_acknowledged(see
     conversation.check_channel(message(QUESTION, channel="C1", private=True))
     conversation.check_channel(Message("other", "C9", "m1", "U1", QUESTION, NOW))  # none: all
     assert channel_ids(" C1, ,C2 ,") == {"C1", "C2"} and channel_ids("") == frozenset()
+
+
+# -- following a topic -----------------------------------------------------------------------
+class Channel:
+    """An Announce that keeps what the channel is told, and what only the typist is."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def announce(self, text: str) -> None:
+        self.calls.append(("announce", text))
+
+    def tell(self, text: str) -> None:
+        self.calls.append(("tell", text))
+
+
+def test_follow_flags_are_read_anywhere_and_a_bad_one_is_named() -> None:
+    assert parse_follow("Griner trial") == FollowRequest("Griner trial")
+    assert parse_follow("--digest=hourly Griner --since 2022-07-01  trial") == FollowRequest(
+        "Griner trial", "hourly", date(2022, 7, 1)
+    )
+    assert parse_follow("Griner trial —digest DAILY --dig daily") == FollowRequest(
+        "Griner trial", "daily"
+    )  # a phone's dash; an abbreviation
+    assert parse_follow("Biden's speech").topic == "Biden's speech"  # no open quotation
+    assert parse_follow('"--digest in the news"').topic == "--digest in the news"
+    for text, said in [
+        ("x --digest weekly", "--digest: 'weekly' is not hourly or daily."),
+        ("x --digest", "--digest needs a value."),
+        ("x --since 2022-13-45", "--since: '2022-13-45' is not a date (YYYY-MM-DD)."),
+        ("x --every day", "Unknown option --every: /follow takes --digest and --since."),
+        ('x "open', "A quotation mark is not closed."),
+        ("--digest daily", "The topic is missing."),
+    ]:
+        with pytest.raises(FollowUsage) as caught:
+            parse_follow(text)
+        assert str(caught.value) == said
+
+
+def test_follow_options_are_checked_as_the_flags_are() -> None:
+    assert follow_request(" Griner \n trial ", "daily", "2022-07-01") == FollowRequest(
+        "Griner trial", "daily", date(2022, 7, 1)
+    )
+    assert follow_request("Griner trial", None, " ") == FollowRequest("Griner trial")
+    with pytest.raises(FollowUsage, match=r"^digest: 'weekly' is not hourly or daily\.$"):
+        follow_request("x", "weekly")
+    with pytest.raises(FollowUsage, match=r"^since: 'tomorrow' is not a date \(YYYY-MM-DD\)\.$"):
+        follow_request("x", since="tomorrow")
+
+
+def test_following_is_told_to_the_channel_and_mistakes_to_whoever_typed(conversation):
+    here = message("", channel="F1")
+    channel = Channel()
+    added = conversation.follow(
+        here, FollowRequest("Ben Wallace in Moscow", "daily", date(2022, 2, 1)), channel
+    )
+    assert added is not None and added.created and added.matches == 1
+    assert added.follow.created_by == "U1"
+    assert channel.calls == [("announce", followed_text(added))]
+    assert followed_text(added) == (
+        "Following “Ben Wallace in Moscow” in this channel: new developments are posted in a "
+        "thread of their own, in a daily digest; articles published before 2022-02-01 don't "
+        "count. 1 indexed article is about it already; only what is new from now on is posted."
+    )
+    griner = conversation.follow(here, FollowRequest("Griner trial"), Channel())
+    assert griner is not None and griner.matches == 0
+    assert followed_text(griner).endswith(
+        "as they happen. Nothing indexed matches it yet: the first post comes when something does."
+    )
+    again = conversation.follow(here, FollowRequest("GRINER  trial", "hourly"), Channel())
+    assert again is not None and not again.created
+    assert followed_text(again) == (
+        "This channel already follows “Griner trial”: new developments are now posted in an "
+        "hourly digest."
+    )
+    for topic in ("", "strike " * 30):
+        told = Channel()
+        assert conversation.follow(here, FollowRequest(topic), told) is None
+        [(kind, text)] = told.calls
+        assert kind == "tell" and text.startswith("The topic ")
+
+    listed = Channel()
+    follows = conversation.following(here, listed)
+    assert [f.topic for f in follows or []] == ["Ben Wallace in Moscow", "Griner trial"]
+    assert listed.calls == [
+        (
+            "announce",
+            "This channel follows 2 topics:\n"
+            "• Ben Wallace in Moscow: daily digest, since 2022-02-01; last posted never\n"
+            "• Griner trial: hourly digest; last posted never",
+        )
+    ]
+    gone = Channel()
+    assert conversation.unfollow(here, " griner\ttrial ", gone) is not None
+    assert gone.calls == [("announce", "Stopped following “Griner trial” in this channel.")]
+    unknown = Channel()
+    assert conversation.unfollow(here, "Griner trial", unknown) is None
+    assert unknown.calls == [
+        (
+            "tell",
+            "This channel does not follow 'Griner trial'. It follows: Ben Wallace in Moscow.",
+        )
+    ]
+    conversation.unfollow(here, "Ben Wallace in Moscow", Channel())
+    empty = Channel()
+    conversation.following(here, empty)
+    assert empty.calls == [
+        ("announce", "This channel follows no topic yet: /follow TOPIC starts one.")
+    ]
+
+
+def test_a_follow_outside_the_platforms_channels_is_declined(seed_engine):
+    conversation = Conversation(seed_engine, allowed={"chat": {"C1"}})
+    elsewhere = message("", channel="F9")
+    for act in (
+        lambda told: conversation.follow(elsewhere, FollowRequest("Griner trial"), told),
+        lambda told: conversation.following(elsewhere, told),
+        lambda told: conversation.unfollow(elsewhere, "Griner trial", told),
+    ):
+        told = Channel()
+        assert act(told) is None and told.calls == [("tell", DECLINE)]
+    assert seed_engine.follows.list("chat", "F9") == []

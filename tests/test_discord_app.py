@@ -38,9 +38,11 @@ from bot.discord.errors import TOKEN_REJECTED
 from bot.discord.render import SHARE_TEMPLATE, VOTE_TEMPLATE, escape
 from bot.discord.replies import InteractionReply
 from bot.discord.settings import DiscordSettings, token_of
+from retrieval import Development, Follow, FollowPost
 from retrieval.config import read_settings
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
+from retrieval.models import Citation
 from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, FakeLLM, engine_with_model
 from tests.fake_llm import QUESTION as QUESTION_WRITTEN
 from tests.fakes.discord import (
@@ -62,6 +64,8 @@ SEED_TITLE = "U.K. Defense Official Says Russia Assures They Will 'Not Invade Uk
 QUESTION = "What did Russia assure Ben Wallace?"
 FOLLOW_UP = "What about the Minsk agreement?"
 SEED_ID = "000_0070773c25b31aea"
+COMMANDS = ["ask", "brief", "follow", "following", "unfollow"]
+SLASHED = ", ".join(f"/{c}" for c in COMMANDS)
 
 
 @pytest.fixture
@@ -476,14 +480,14 @@ def discord_settings(engine: Engine, **env: Any) -> DiscordSettings:
     return DiscordSettings(_env_file=None, **env)
 
 
-async def test_sync_registers_both_commands_in_one_guild(
+async def test_sync_registers_every_command_in_one_guild(
     discord_api: FakeDiscordAPI, seed_engine: Engine, caplog: pytest.LogCaptureFixture
 ):
     token = "test-token-not-a-secret-but-never-logged"
     settings = discord_settings(seed_engine, DISCORD_TOKEN=token)
     with caplog.at_level(logging.DEBUG):
         names = await admin.sync(settings, guild_id=987654321)
-    assert names == ["ask", "brief"]
+    assert names == COMMANDS
     [(method, path, auth, body)] = [r for r in discord_api.requests if r[0] == "PUT"]
     assert (method, path) == ("PUT", f"/api/v10/applications/{APP_ID}/guilds/987654321/commands")
     assert auth == f"Bot {token}"
@@ -491,13 +495,18 @@ async def test_sync_registers_both_commands_in_one_guild(
     assert commands["ask"]["description"].startswith("Ask a question about the news")
     assert [o["name"] for o in commands["ask"]["options"]] == ["question"]
     assert [o["name"] for o in commands["brief"]["options"]] == ["topic", "since"]
+    follow = {o["name"]: o for o in commands["follow"]["options"]}
+    assert list(follow) == ["topic", "digest", "since"] and follow["topic"]["required"]
+    assert [c["value"] for c in follow["digest"]["choices"]] == ["hourly", "daily"]
+    assert commands["following"].get("options", []) == []
+    assert [o["name"] for o in commands["unfollow"]["options"]] == ["topic"]
     assert token not in caplog.text
 
 
 async def test_sync_without_a_guild_is_global(discord_api: FakeDiscordAPI, seed_engine: Engine):
     settings = discord_settings(seed_engine, DISCORD_TOKEN="t")
-    assert await admin.sync(settings) == ["ask", "brief"]
-    assert discord_api.puts() == [("global", ["ask", "brief"])]
+    assert await admin.sync(settings) == COMMANDS
+    assert discord_api.puts() == [("global", COMMANDS)]
 
 
 async def test_a_global_sync_is_refused_while_a_guild_id_is_set(
@@ -513,7 +522,7 @@ async def test_a_start_with_a_guild_id_after_a_global_sync_shows_each_command_on
     discord_api: FakeDiscordAPI, seed_engine: Engine, caplog: pytest.LogCaptureFixture
 ):
     await admin.sync(discord_settings(seed_engine, DISCORD_TOKEN="t"))
-    assert [c["name"] for c in discord_api.commands["global"]] == ["ask", "brief"]
+    assert [c["name"] for c in discord_api.commands["global"]] == COMMANDS
 
     discord_api.requests.clear()
     with_guild = discord_settings(seed_engine, DISCORD_TOKEN="t", DISCORD_GUILD_ID=555)
@@ -521,14 +530,14 @@ async def test_a_start_with_a_guild_id_after_a_global_sync_shows_each_command_on
         async with build_client(with_guild, None) as client:
             await client.login("t")  # login runs setup_hook
     # In the server, and the global ones (which would show there too) overwritten with none.
-    assert discord_api.puts() == [("555", ["ask", "brief"]), ("global", [])]
+    assert discord_api.puts() == [("555", COMMANDS), ("global", [])]
     assert discord_api.commands["global"] == []
-    assert "removed the global commands (ask, brief)" in caplog.text
+    assert "removed the global commands (ask, brief, follow, following, unfollow)" in caplog.text
 
     discord_api.requests.clear()  # the next start: nothing global left, so nothing to remove
     async with build_client(with_guild, None) as client:
         await client.login("t")
-    assert discord_api.puts() == [("555", ["ask", "brief"])]
+    assert discord_api.puts() == [("555", COMMANDS)]
 
 
 async def test_a_start_without_a_guild_id_registers_nothing(discord_api, seed_engine):
@@ -580,18 +589,18 @@ def test_discord_sync_to_a_guild_and_clearing_either_set(
 ):
     settings = discord_settings(seed_engine, DISCORD_TOKEN="t")
     done = briefbot(monkeypatch, capsys, settings, seed_engine, "discord", "sync")
-    assert done.code == 0 and "Synced /ask, /brief to all servers" in done.out
+    assert done.code == 0 and f"Synced {SLASHED} to all servers" in " ".join(done.out.split())
 
     done = briefbot(monkeypatch, capsys, settings, seed_engine, "discord", "sync", "--guild", "77")
-    assert done.code == 0 and "Synced /ask, /brief to server 77." in done.out
+    assert done.code == 0 and f"Synced {SLASHED} to server 77." in " ".join(done.out.split())
     assert discord_api.commands["global"] == []  # moved, not copied
-    assert [c["name"] for c in discord_api.commands["77"]] == ["ask", "brief"]
+    assert [c["name"] for c in discord_api.commands["77"]] == COMMANDS
 
     discord_api.requests.clear()
     done = briefbot(
         monkeypatch, capsys, settings, seed_engine, "discord", "sync", "--clear-guild", "77"
     )
-    assert done.code == 0 and "Removed /ask, /brief from server 77." in done.out
+    assert done.code == 0 and f"Removed {SLASHED} from server 77." in " ".join(done.out.split())
     assert discord_api.puts() == [("77", [])]
 
     discord_api.requests.clear()
@@ -661,3 +670,162 @@ def test_a_rejected_token_is_one_line_naming_it(
     assert done.code == 2
     assert " ".join(done.err.split()) == "Error: " + TOKEN_REJECTED
     assert token not in done.out + done.err + caplog.text
+
+
+# -- following a story -------------------------------------------------------------------
+async def test_follow_following_and_unfollow_are_said_to_the_channel(fake_discord: FakeDiscord):
+    """Following is a channel-wide act: the deferral and what each command did are for the
+    channel; a topic it does not follow is told only to whoever typed it."""
+    env = fake_discord
+
+    async def said(command: str, **options: str) -> str:
+        payload = await env.command(command, **options)
+        defer, edit = env.calls
+        assert defer.path.endswith("/callback") and defer.payload["type"] == 5
+        assert not defer.payload.get("data", {}).get("flags")  # "thinking…", for everyone
+        assert (edit.method, edit.path) == (
+            "PATCH",
+            f"/webhooks/{APP_ID}/{payload['token']}/messages/@original",
+        )
+        assert edit.payload["allowed_mentions"] == {"parse": []}
+        return edit.payload["content"]
+
+    wallace = await said(
+        "follow", topic="Ben Wallace in Moscow", digest="daily", since="2022-02-01"
+    )
+    assert wallace.startswith(
+        "Following “Ben Wallace in Moscow” in this channel: new developments are posted in a "
+        "thread of their own, in a daily digest; articles published before 2022-02-01 don't count."
+        " 1 indexed article is about it already"
+    )
+    griner = await said("follow", topic="Griner trial")
+    assert griner.endswith(
+        "Nothing indexed matches it yet: the first post comes when something does."
+    )
+    assert await said("following") == (
+        "This channel follows 2 topics:\n"
+        "• Ben Wallace in Moscow: daily digest, since 2022-02-01; last posted never\n"
+        "• Griner trial: as it happens; last posted never"
+    )
+    assert await said("unfollow", topic="griner TRIAL") == (
+        "Stopped following “Griner trial” in this channel."
+    )
+    payload = await env.command("unfollow", topic="Griner trial")
+    defer, deleted, told = env.calls
+    original = f"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
+    assert (deleted.method, deleted.path) == ("DELETE", original)
+    assert (told.method, told.path) == ("POST", f"/webhooks/{APP_ID}/{payload['token']}")
+    assert told.payload["flags"] & EPHEMERAL
+    assert "Griner trial" in told.payload["content"]
+    assert "Ben Wallace in Moscow" in told.payload["content"]
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"digest": "weekly"}, "digest: 'weekly' is not hourly or daily."),
+        ({"since": "last tuesday"}, "since: 'last tuesday' is not a date (YYYY-MM-DD)."),
+    ],
+)
+async def test_a_digest_or_date_it_cannot_read_is_refused_at_once_privately(
+    fake_discord: FakeDiscord, options: dict[str, str], said: str
+):
+    await fake_discord.command("follow", topic="Griner trial", **options)
+    [refusal] = fake_discord.calls
+    assert refusal.payload["type"] == 4 and refusal.payload["data"]["flags"] == EPHEMERAL
+    assert refusal.payload["data"]["content"] == said
+
+
+async def test_a_topic_the_engine_refuses_is_told_only_to_whoever_typed_it(fake_discord):
+    env = fake_discord
+    for topic in ("strike " * 30, "   "):
+        await env.command("follow", topic=topic)
+        defer, deleted, told = env.calls
+        assert defer.payload["type"] == 5 and deleted.method == "DELETE"
+        assert told.payload["flags"] & EPHEMERAL and told.payload["content"]
+    assert env.client.conversation.engine.follows.list("discord", str(env.channel.id)) == []
+
+
+async def test_following_outside_the_allowed_channels_is_declined(
+    seed_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    env = await start_fake_discord(seed_engine, tmp_path, monkeypatch, lambda text: [text[1].id])
+    try:
+        for command, options in (
+            ("follow", {"topic": "Griner trial"}),
+            ("following", {}),
+            ("unfollow", {"topic": "Griner trial"}),
+        ):
+            await env.command(command, **options)
+            [refusal] = env.calls
+            data = refusal.payload["data"]
+            assert (refusal.payload["type"], data["flags"], data["content"]) == (
+                4,
+                EPHEMERAL,
+                DECLINE,
+            )
+        assert seed_engine.follows.list("discord", str(env.channel.id)) == []
+        await env.command("follow", channel=env.other, topic="Griner trial")
+        assert env.calls[0].payload["type"] == 5  # allowed there
+    finally:
+        await stop_fake_discord(env)
+
+
+def follow_post(channel: int, thread: str | None = None) -> FollowPost:
+    follow = Follow(
+        platform="discord",
+        channel=str(channel),
+        topic="Wallace in Moscow",
+        key="wallace in moscow",
+        digest=None,
+        since=None,
+        created_at=datetime(2022, 2, 11, tzinfo=UTC),
+        created_by="1",
+        last_posted_at=None,
+        thread=thread,
+    )
+    quote = "Wallace said he had a constructive and frank discussion with Shoigu."
+    cited = Citation(
+        1, "a1", SEED_TITLE, "Tide", "2022-02-11", "https://tide.example/1", quote, 0, len(quote)
+    )
+    return FollowPost(follow, [Development("a1", [cited], ["Harbour Herald"], None)], folded=2)
+
+
+async def test_a_follow_post_starts_a_thread_from_its_message_and_the_next_goes_in_it(
+    fake_discord: FakeDiscord,
+):
+    env = fake_discord
+    post = env.client.outbox(timeout=10).follow  # as the follower's thread calls it
+    thread_id = await asyncio.to_thread(post, follow_post(env.channel.id))
+    [first] = env.sent_to(env.channel.id)
+    assert first["allowed_mentions"] == {"parse": []}
+    [embed] = first["embeds"]
+    assert embed["title"] == "Wallace in Moscow"
+    assert embed["fields"] == [
+        {
+            "name": "Tide · 2022-02-11",
+            "value": "> “Wallace said he had a constructive and frank discussion with Shoigu.”\n"
+            f"— [{escape(SEED_TITLE)}](https://tide.example/1)\n"
+            "*also reported by Harbour Herald*",
+            "inline": False,
+        }
+    ]
+    assert embed["footer"] == {"text": "and 2 more since the last post"}
+    thread = env.guild.get_thread(int(thread_id))
+    assert thread is not None and thread.parent_id == env.channel.id
+    assert thread.name == "Wallace in Moscow" and thread_id == str(thread.id)
+
+    assert await asyncio.to_thread(post, follow_post(env.channel.id, thread_id)) == thread_id
+    assert len(env.sent_to(env.channel.id)) == 1  # the channel itself hears nothing more
+    [second] = env.sent_to(thread.id)
+    assert second["embeds"] == first["embeds"]
+
+
+async def test_a_follow_made_in_a_thread_posts_in_that_thread(fake_discord: FakeDiscord):
+    env = fake_discord
+    question = await env.say(env.mention(QUESTION))
+    thread = env.guild.get_thread(question.id)
+    before = len(env.sent_to(thread.id))
+    post = env.client.outbox(timeout=10).follow
+    assert await asyncio.to_thread(post, follow_post(thread.id)) is None  # no thread in a thread
+    assert len(env.sent_to(thread.id)) == before + 1 and len(env.guild.threads) == 1

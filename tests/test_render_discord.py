@@ -18,12 +18,14 @@ from bot.discord.render import (
     briefing_embeds,
     escape,
     escape_cited,
+    follow_embeds,
     message_groups,
     share_button,
     shared_line,
     split_text,
     vote_button,
 )
+from retrieval import Development, Follow, FollowPost
 from retrieval.engine import Engine
 from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
 from tests.fakes.discord import (
@@ -297,3 +299,67 @@ def test_the_buttons_carry_their_answer_in_a_fixed_custom_id() -> None:
     assert all(len(b.custom_id) <= CUSTOM_ID_LIMIT for b in (up, down, share))
     assert share.style == discord.ButtonStyle.primary
     assert shared_line("1234") == "Shared by <@1234>" and shared_line("<@&1>") == "Shared"
+
+
+# -- a followed topic's post ----------------------------------------------------------------
+def follow_post(n: int = 1, folded: int = 0, **citation_kw: Any) -> FollowPost:
+    follow = Follow(
+        platform="discord",
+        channel="42",
+        topic="Harbour *strike* @everyone",
+        key="harbour *strike* @everyone",
+        digest="hourly",
+        since=None,
+        created_at=datetime(2022, 2, 1, tzinfo=UTC),
+        created_by="7",
+        last_posted_at=None,
+        thread=None,
+    )
+    developments = [
+        Development(
+            article_id=f"a{k}",
+            citations=[citation(k, **citation_kw)],
+            also_reported_by=["Harbour Herald", "Quay_News"] if k == 1 else [],
+            committed_at=None,
+        )
+        for k in range(1, n + 1)
+    ]
+    return FollowPost(follow, developments, folded)
+
+
+def test_a_follow_post_is_an_embed_of_cited_sentences_with_source_date_link_and_who_else():
+    [embed] = embed_dicts(follow_embeds(follow_post(2, folded=3)))
+    assert embed["title"] == r"Harbour \*strike\* @everyone"
+    assert embed["description"] == "2 new developments"
+    assert embed["fields"] == [
+        {
+            "name": "The Daily Tide · 2022-02-11",
+            "value": "> “Quote 1.”\n— [Title 1](https://news.example/1)\n"
+            r"*also reported by Harbour Herald, Quay\_News*",
+            "inline": False,
+        },
+        {
+            "name": "The Daily Tide · 2022-02-11",
+            "value": "> “Quote 2.”\n— [Title 2](https://news.example/2)",
+            "inline": False,
+        },
+    ]
+    assert embed["footer"] == {"text": "and 3 more since the last post"}
+    [one] = embed_dicts(follow_embeds(follow_post(1)))
+    assert one["description"] == "New development" and "footer" not in one
+
+
+def test_a_follow_posts_article_text_stays_literal():
+    post = follow_post(1, quote="**Bold** <@123> [x](https://evil.example)", source="<@&9>")
+    text = all_text(embed_dicts(follow_embeds(post)))
+    for raw in ("**Bold**", "<@123>", "[x](https://evil", "<@&9>"):
+        assert raw not in text
+    assert r"\*\*Bold\*\* \<@123\> \[x\](https://evil.example)" in text
+
+
+def test_a_big_follow_post_splits_within_every_limit():
+    embeds = follow_embeds(follow_post(40, quote="A long sentence about the quay. " * 60))
+    groups = message_groups(embeds)
+    assert len(groups) > 1
+    for group in groups:
+        assert_message_within_limits(None, group)

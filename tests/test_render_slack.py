@@ -1,4 +1,5 @@
-"""Slack's rendering (bot/slack/render.py): answers and briefings as Block Kit, as data. What
+"""Slack's rendering (bot/slack/render.py): answers, briefings and follow posts as Block Kit, as
+data. What
 comes from an article is escaped, and Slack's limits are kept by splitting."""
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from bot.slack.render import (
     escape,
     render_answer,
     render_briefing,
+    render_follow,
     source_line,
     split_text,
 )
+from retrieval import Development, Follow, FollowPost
 from retrieval.models import Answer, Briefing, Citation, NewsItem, Quote, Story
 from tests.fakes.slack import buttons, texts
 
@@ -268,3 +271,73 @@ def test_an_empty_briefing_says_so_and_has_nothing_to_share():
         "Nothing new in the window.",
     ]
     assert not buttons(message)
+
+
+# -- a followed topic's post --------------------------------------------------------------------
+def follow_post(n: int = 1, folded: int = 0, **citation_kw: Any) -> FollowPost:
+    follow = Follow(
+        platform="slack",
+        channel="C1",
+        topic="Harbour <!channel> strike",
+        key="harbour <!channel> strike",
+        digest=None,
+        since=None,
+        created_at=datetime(2023, 3, 1, tzinfo=UTC),
+        created_by="U1",
+        last_posted_at=None,
+        thread=None,
+    )
+    developments = [
+        Development(
+            article_id=f"a{k}",
+            citations=[citation(k, **citation_kw)],
+            also_reported_by=["Harbour Herald", "Quay News"] if k == 1 else [],
+            committed_at=None,
+        )
+        for k in range(1, n + 1)
+    ]
+    return FollowPost(follow, developments, folded)
+
+
+def test_a_follow_post_quotes_each_development_with_its_source_date_link_and_who_else_has_it():
+    [message] = render_follow(follow_post(2, folded=3))
+    assert texts(message) == [
+        "*Harbour &lt;!channel&gt; strike* · 2 new developments",
+        "> Quote number 1.\n— <https://dailytide.example/1|Title 1> · The Daily Tide · 2023-03-14",
+        "_also reported by Harbour Herald, Quay News_",
+        "> Quote number 2.\n— <https://dailytide.example/2|Title 2> · The Daily Tide · 2023-03-14",
+        "_and 3 more since the last post_",
+    ]
+    assert message["text"] == "Harbour &lt;!channel&gt; strike: Quote number 1."
+    [one] = render_follow(follow_post(1))
+    assert texts(one)[0] == "*Harbour &lt;!channel&gt; strike* · new development"
+    assert not any("more since" in t for t in texts(one))
+
+
+def test_a_follow_post_with_two_sentences_of_one_article_links_it_once():
+    post = follow_post(1)
+    two = [
+        citation(1),
+        citation(
+            2,
+            article_id="a1",
+            url="https://dailytide.example/1",
+            title="Title 1",
+            quote="Quote two <!here>.",
+        ),
+    ]
+    post = FollowPost(post.follow, [Development("a1", two, [], None)])
+    [message] = render_follow(post)
+    assert texts(message)[1] == (
+        "> Quote number 1.\n> Quote two &lt;!here&gt;.\n"
+        "— <https://dailytide.example/1|Title 1> · The Daily Tide · 2023-03-14"
+    )
+
+
+def test_a_big_follow_post_keeps_slacks_limits():
+    messages = render_follow(follow_post(60, quote="A long sentence about the quay. " * 40))
+    assert len(messages) > 1
+    for message in messages:
+        assert len(message["blocks"]) <= BLOCK_LIMIT
+        assert all(len(t) <= TEXT_LIMIT for t in all_text_objects(message))
+        assert sum(len(t) for t in all_text_objects(message)) <= MESSAGE_CHARS

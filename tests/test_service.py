@@ -1,5 +1,6 @@
 """The service wired in one place: settings checked once, the engine warmed once, one
-conversation for every platform, each platform's schedules started once it is connected."""
+conversation for every platform, each platform's schedules and follower started once it is
+connected, and stopped with it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from bot.chat import Outbox
 from bot.conversation import Conversation
 from bot.discord.adapter import DiscordAdapter
 from bot.discord.settings import DiscordSettings
-from bot.service import Post, Service, Watch, adapters_for
+from bot.service import Service, Watch, adapters_for
 from bot.slack.adapter import SlackAdapter
 from bot.slack.settings import SlackSettings
+from retrieval import Follower, FollowPost, Follows
 from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import SettingsError
@@ -36,6 +39,7 @@ class FakePlatform:
         self.conversations: list[Conversation] = []
         self.ran = threading.Event()
         self.stopped = False
+        self.posts: list[FollowPost] = []
 
     def check(self) -> None:
         self.checks += 1
@@ -47,7 +51,7 @@ class FakePlatform:
 
     def run(self, conversation: Conversation, on_start: Any) -> None:
         self.conversations.append(conversation)
-        on_start(lambda channel, briefing: None)
+        on_start(Outbox(briefing=lambda channel, briefing: None, follow=self.posts.append))
         self.ran.set()
         if self.fail:
             raise self.fail
@@ -74,7 +78,7 @@ def test_one_warm_engine_and_one_conversation_for_every_platform(engine, monkeyp
         warmed.append(self)
         return real_warm(self, on_progress)
 
-    def scheduler(self: Engine, schedules: list[Schedule], platform: str, post: Post) -> Any:
+    def scheduler(self: Engine, schedules: list[Schedule], platform: str, post: Any) -> Any:
         started.append((platform, [f"{s.name}:{s.channel(platform)}" for s in schedules]))
         return real_scheduler(self, schedules, platform, post)
 
@@ -195,3 +199,69 @@ def test_serve_and_watch_run_inside_the_same_wiring(engine, monkeypatch, tmp_pat
 
     watch.run(one_round)
     assert roles == ["serve chat", "watch"] and len(rounds) == 1
+
+
+def test_each_platform_gets_a_follower_once_connected_and_it_stops_with_the_service(
+    engine, monkeypatch
+):
+    """One `Follower` per platform, posting through the platform's outbox from a daemon
+    thread, whether or not anything is followed yet; SIGTERM (here `stop()`) shuts it down with
+    the schedulers, and the configuration file's `follow:` section is the engine's."""
+    made: list[tuple[str, Follower]] = []
+    shut: list[tuple[str, float]] = []
+    real_follower, real_shutdown = Follows.follower, Follower.shutdown
+
+    def follower(self: Follows, platform: str, post: Any) -> Follower:
+        made.append((platform, real_follower(self, platform, post)))
+        return made[-1][1]
+
+    def shutdown(self: Follower, timeout: float) -> bool:
+        shut.append((self.platform, timeout))
+        return real_shutdown(self, timeout)
+
+    monkeypatch.setattr(Follows, "follower", follower)
+    monkeypatch.setattr(Follower, "shutdown", shutdown)
+    monkeypatch.setattr("bot.service.PLATFORMS", ("chat", "irc"))
+
+    class Waiting(FakePlatform):
+        """Connected until the service stops it."""
+
+        def __init__(self, platform: str) -> None:
+            super().__init__(platform)
+            self.released = threading.Event()
+
+        def run(self, conversation: Conversation, on_start: Any) -> None:
+            super().run(conversation, on_start)
+            self.released.wait(30)
+
+        def stop(self) -> None:
+            super().stop()
+            self.released.set()
+
+    chat, irc = Waiting("chat"), Waiting("irc")
+    cfg = ConfigFile.parse({"follow": {"max_posts_per_hour": 2, "quiet_hours": "22:00-07:00"}})
+    service = Service(engine, cfg, [chat, irc])
+    assert engine.follow_options.max_posts_per_hour == 2 and engine.follow_options.quiet_hours
+    runner = threading.Thread(target=service.run, daemon=True)
+    runner.start()
+    assert chat.ran.wait(30) and irc.ran.wait(30)
+    assert sorted(p for p, _ in made) == ["chat", "irc"]
+    names = {t.name for t in threading.enumerate()}
+    assert {"briefbot-chat-follows", "briefbot-irc-follows"} <= names
+    # Each posts with its own platform's outbox.
+    assert {f.platform: f.post for _, f in made} == {
+        "chat": chat.posts.append,
+        "irc": irc.posts.append,
+    }
+    service.stop()
+    runner.join(30)
+    assert not runner.is_alive() and chat.stopped and irc.stopped
+    assert sorted(p for p, _ in shut) == ["chat", "irc"]
+    for _ in range(50):  # each follower's thread ends at its next wait
+        if not {"briefbot-chat-follows", "briefbot-irc-follows"} & {
+            t.name for t in threading.enumerate()
+        }:
+            break
+        threading.Event().wait(0.1)
+    else:
+        raise AssertionError("a follower's thread is still running")

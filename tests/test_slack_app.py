@@ -19,7 +19,7 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
@@ -30,20 +30,23 @@ from slack_bolt.request import BoltRequest
 from bot.asked import Asked, AskedStore
 from bot.chat import Buttons, Message
 from bot.conversation import DECLINE, PREPARING, SEARCHING, SHARED, Conversation
+from bot.service import Service
 from bot.slack.adapter import SlackAdapter
 from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.http_server import serve_http
 from bot.slack.listeners import (
     BRIEF_USAGE,
+    FOLLOW_USAGE,
     GREETING,
     LISTENER_THREADS,
     SUGGESTED_PROMPTS,
+    UNFOLLOW_USAGE,
     WORKERS,
     Listeners,
 )
 from bot.slack.render import ACTION_SHARE, ACTION_VOTE_DOWN, ACTION_VOTE_UP, escape, render_answer
-from bot.slack.replies import MENTION_HINT, ThreadReply
+from bot.slack.replies import MENTION_HINT, ThreadReply, outbox
 from bot.slack.settings import SlackSettings, check_settings
 from bot.slack.translate import (
     BUTTON_VALUE_LIMIT,
@@ -53,11 +56,14 @@ from bot.slack.translate import (
     plain_text,
     read_button,
 )
+from retrieval import Development, Follow, FollowPost
+from retrieval.config_file import ConfigFile
 from retrieval.engine import Engine
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer
+from retrieval.models import Answer, Article, Citation
+from tests.conftest import SMALL_CHUNKS
 from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, QUESTION, FakeLLM, engine_with_model
 from tests.fakes.slack import (
     APP_TOKEN,
@@ -562,7 +568,13 @@ def test_the_manifest_asks_for_what_the_app_handles():
 
     manifest = yaml.safe_load((PROJECT_ROOT / "deploy" / "slack-manifest.yml").read_text())
     features, settings = manifest["features"], manifest["settings"]
-    assert {c["command"] for c in features["slash_commands"]} == {"/ask", "/brief"}
+    assert {c["command"] for c in features["slash_commands"]} == {
+        "/ask",
+        "/brief",
+        "/follow",
+        "/following",
+        "/unfollow",
+    }
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "message.im",
@@ -578,6 +590,7 @@ def test_the_manifest_asks_for_what_the_app_handles():
     assert {
         "app_mentions:read",
         "chat:write",
+        "chat:write.public",  # a followed story's posts, where briefbot was not invited
         "commands",
         "im:history",
         "channels:history",
@@ -789,3 +802,208 @@ def test_where_streaming_is_refused_the_answer_is_posted_whole(model_slack, fake
         fake_slack.refused.clear()
     assert texts(update)[0] == escape(" ".join(GOOD)) and "*Sources*" in texts(update)
     assert not fake_slack.where("chat.delete", channel="C2", ts=searching["_ts"])
+
+
+# -- following a story -------------------------------------------------------------------------
+def test_follow_following_and_unfollow_are_said_to_the_channel(slack, fake_slack):
+    """Following is a channel-wide act: what each command did is posted for the channel (the
+    acknowledgement says nothing); a topic it does not follow is told only to whoever typed."""
+
+    def said(command: str, text: str) -> dict[str, Any]:
+        status, ack, name = slack.command(command, text, channel="C2")
+        assert (status, ack) == (200, {})
+        [reply] = fake_slack.wait(f"/response/{name}")
+        return reply
+
+    wallace = said("/follow", "Ben Wallace in Moscow --digest daily --since 2022-02-01")
+    assert wallace["response_type"] == "in_channel"
+    assert texts(wallace)[0].startswith(
+        "Following “Ben Wallace in Moscow” in this channel: new developments are posted in a "
+        "thread of their own, in a daily digest; articles published before 2022-02-01 don't count."
+        " 1 indexed article is about it already"
+    )
+    griner = said("/follow", "Griner trial")
+    assert texts(griner)[0].endswith(
+        "as they happen. Nothing indexed matches it yet: the first post comes when something does."
+    )
+    again = said("/follow", "griner   TRIAL --digest=hourly")
+    assert texts(again) == [
+        "This channel already follows “Griner trial”: new developments are now posted in an "
+        "hourly digest."
+    ]
+    listed = said("/following", "")
+    assert listed["response_type"] == "in_channel"
+    assert texts(listed) == [
+        "This channel follows 2 topics:\n"
+        "• Ben Wallace in Moscow: daily digest, since 2022-02-01; last posted never\n"
+        "• Griner trial: hourly digest; last posted never"
+    ]
+    gone = said("/unfollow", "GRINER trial")
+    assert (gone["response_type"], texts(gone)) == (
+        "in_channel",
+        ["Stopped following “Griner trial” in this channel."],
+    )
+    unknown = said("/unfollow", "Griner trial")
+    assert unknown["response_type"] == "ephemeral"
+    assert "Griner trial" in texts(unknown)[0] and "Ben Wallace in Moscow" in texts(unknown)[0]
+
+
+def test_what_was_typed_wrong_after_follow_is_told_privately(slack, fake_slack):
+    for text, said in [
+        ("Griner trial --digest weekly", "--digest: 'weekly' is not hourly or daily."),
+        ("Griner trial --since 2022-13-45", "--since: '2022-13-45' is not a date (YYYY-MM-DD)."),
+        ("Griner trial --every day", "Unknown option --every: /follow takes --digest and --since."),
+        ("--digest daily", "The topic is missing."),
+        ("   ", "The topic is missing."),
+    ]:
+        status, ack, _ = slack.command("/follow", text, channel="C3")
+        assert status == 200 and ack["response_type"] == "ephemeral"
+        assert ack["text"] == f"{said} {FOLLOW_USAGE}"
+    status, ack, _ = slack.command("/unfollow", "", channel="C3")
+    assert ack["text"] == f"The topic is missing. {UNFOLLOW_USAGE}"
+    # What only the engine can say (a topic over 120 characters) comes after the acknowledgement.
+    status, ack, name = slack.command("/follow", "strike " * 30, channel="C3")
+    assert (status, ack) == (200, {})
+    [refused] = fake_slack.wait(f"/response/{name}")
+    assert refused["response_type"] == "ephemeral" and "120" in refused["text"]
+    _, _, name = slack.command("/following", "", channel="C3")
+    [listed] = fake_slack.wait(f"/response/{name}")
+    assert texts(listed) == ["This channel follows no topic yet: /follow TOPIC starts one."]
+
+
+def test_following_outside_the_allowed_channels_is_declined(own, fake_slack, seed_engine):
+    for command, text in (("/follow", "Griner trial"), ("/following", ""), ("/unfollow", "x")):
+        status, ack, _ = own.slack.command(command, text, channel="C5")
+        assert (status, ack) == (200, {"text": DECLINE, "response_type": "ephemeral"})
+    own.listeners.close()
+    assert seed_engine.follows.list("slack", "C5") == []
+    assert not [p for m, p in fake_slack.calls if m.startswith("/response/") and "C5" in str(p)]
+
+
+def follow_post(channel: str, thread: str | None = None) -> FollowPost:
+    follow = Follow(
+        platform="slack",
+        channel=channel,
+        topic="Wallace in Moscow",
+        key="wallace in moscow",
+        digest=None,
+        since=None,
+        created_at=datetime(2022, 2, 11, tzinfo=UTC),
+        created_by="U1",
+        last_posted_at=None,
+        thread=thread,
+    )
+    quote = "Wallace said he had a constructive and frank discussion with Shoigu."
+    cited = Citation(
+        1, "a1", "Wallace <!here> in Moscow", "Tide", "2022-02-11", "https://tide.example/1",
+        quote, 0, len(quote),
+    )  # fmt: skip
+    return FollowPost(follow, [Development("a1", [cited], ["Harbour Herald"], None)])
+
+
+def test_a_follow_post_starts_its_topics_thread_and_the_next_goes_in_it(fake_slack):
+    post = outbox(make_client(slack_settings(fake_slack))).follow
+    thread = post(follow_post("CF7"))
+    [first] = fake_slack.wait("chat.postMessage", channel="CF7")
+    assert "thread_ts" not in first and thread == first["_ts"]
+    assert texts(first) == [
+        "*Wallace in Moscow* · new development",
+        "> Wallace said he had a constructive and frank discussion with Shoigu.\n"
+        "— <https://tide.example/1|Wallace &lt;!here&gt; in Moscow> · Tide · 2022-02-11",
+        "_also reported by Harbour Herald_",
+    ]
+    assert post(follow_post("CF7", thread)) == thread
+    [second] = fake_slack.wait("chat.postMessage", channel="CF7", thread_ts=thread)
+    assert texts(second) == texts(first)
+
+
+def test_a_follow_post_waits_out_slacks_rate_limit_as_briefings_do(fake_slack):
+    fake_slack.rate_limit("chat.postMessage")
+    thread = outbox(make_client(slack_settings(fake_slack))).follow(follow_post("CF8"))
+    assert fake_slack.where("chat.postMessage:429", channel="CF8")
+    [posted] = fake_slack.where("chat.postMessage", channel="CF8")
+    assert posted["_ts"] == thread
+
+
+TRIAL_OPENS = Article(
+    "trial-1",
+    "Griner trial opens in Moscow",
+    "The trial of American basketball star Brittney Griner opened in a court near Moscow on "
+    "Friday. Griner is charged with smuggling cannabis oil into Russia in her luggage. She faces "
+    "up to ten years in prison if convicted. The hearing was adjourned until next week.",
+    date(2022, 7, 1),
+    "Wire Daily",
+    "https://wire.example/trial-1",
+)
+VERDICT = Article(
+    "verdict-a",
+    "Griner sentenced to nine years",
+    "A Russian court sentenced Brittney Griner to nine years in prison on Thursday for drug "
+    "smuggling. The judge said the basketball star had committed the crime deliberately. "
+    "President Biden called the sentence unacceptable.",
+    date(2022, 8, 4),
+    "Wire Daily",
+    "https://wire.example/verdict-a",
+)
+VERDICT_HERALD = Article(
+    "verdict-b",
+    "Brittney Griner gets nine-year sentence",
+    "Brittney Griner was sentenced by a Russian court to nine years in prison for drug "
+    "smuggling on Thursday. The judge ruled that the basketball star had acted deliberately. "
+    "The White House said the sentence was unacceptable.",
+    date(2022, 8, 4),
+    "Global Herald",
+    "https://herald.example/verdict-b",
+)
+
+
+def test_the_service_posts_a_followed_stories_developments_in_its_thread(fake_slack, make_engine):
+    """End to end: `briefbot serve slack --http` as the service runs it; a channel follows a
+    story with /follow (a signed request through Bolt); new articles are committed to the
+    engine; the service's follower posts the first development to the channel, which starts the
+    story's thread, and the next in that thread; stopping the service stops the follower."""
+    engine = make_engine(**SMALL_CHUNKS)
+    engine.parts.refresh_seconds = 0  # each commit is read at once
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = slack_settings(fake_slack, slack_allowed_channels="C40")
+    adapter = SlackAdapter(settings, http=True, port=port, host="127.0.0.1")
+    service = Service(engine, ConfigFile.parse({}), [adapter])
+    runner = threading.Thread(target=service.run, daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while "briefbot-slack-follows" not in {t.name for t in threading.enumerate()}:
+            assert time.monotonic() < deadline, "the follower did not start"
+            time.sleep(0.05)
+        slack = Slack(f"http://127.0.0.1:{port}/slack/events", fake_slack)
+        status, ack, name = slack.command("/follow", "Griner trial", channel="C40")
+        assert (status, ack) == (200, {})
+        [followed] = fake_slack.wait(f"/response/{name}")
+        assert "Nothing indexed matches it yet" in texts(followed)[0]
+
+        engine.ingest_articles([TRIAL_OPENS])
+        [first] = fake_slack.wait("chat.postMessage", channel="C40")
+        assert "thread_ts" not in first  # the story's first post starts its thread
+        head, development = texts(first)[:2]
+        assert head == "*Griner trial* · new development"
+        assert "trial of American basketball star Brittney Griner opened" in development
+        assert "— <https://wire.example/trial-1|Griner trial opens in Moscow> · Wire Daily · " in (
+            development
+        )
+
+        engine.ingest_articles([VERDICT, VERDICT_HERALD])
+        [second] = fake_slack.wait("chat.postMessage", channel="C40", thread_ts=first["_ts"])
+        assert "nine years in prison" in texts(second)[1]
+        assert texts(second)[2] == "_also reported by Global Herald_"
+        [follow] = engine.follows.list("slack", "C40")
+        assert follow.thread == first["_ts"] and follow.last_posted_at is not None
+    finally:
+        service.stop()
+        runner.join(TIMEOUT)
+    assert not runner.is_alive()
+    for thread in [t for t in threading.enumerate() if t.name == "briefbot-slack-follows"]:
+        thread.join(TIMEOUT)  # the follower ends at its next wait
+        assert not thread.is_alive()
+    assert len(fake_slack.where("chat.postMessage", channel="C40")) == 2  # each once

@@ -1,5 +1,6 @@
-"""Discord: /ask and /brief, mentions answered in a thread, DMs, the 👍 / 👎 buttons, and
-scheduled briefings.
+"""Discord: /ask and /brief, mentions answered in a thread, DMs, the 👍 / 👎 buttons,
+scheduled briefings, and followed stories (/follow, /following, /unfollow; each story's posts
+in a thread started from its first).
 
 Imports go one way: `adapter` (run by bot/service.py) and `admin` (`briefbot discord sync`) →
 `client` (events in) → `commands`, `presses` (buttons), `registration` → `replies` (what the

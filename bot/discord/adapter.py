@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from bot.chat import Outbox
 from bot.conversation import Conversation
 from bot.discord import PLATFORM
 from bot.discord.client import BriefbotClient, build_client
 from bot.discord.errors import discord_errors
 from bot.discord.settings import DiscordSettings, token_of
-from retrieval import Briefing, read_settings
+from retrieval import read_settings
 
 
 async def run(
@@ -57,16 +58,12 @@ class DiscordAdapter:
             raise ValueError("a channel id (a number)")
         return value
 
-    def run(
-        self,
-        conversation: Conversation,
-        on_start: Callable[[Callable[[str, Briefing | str], None]], None],
-    ) -> None:
+    def run(self, conversation: Conversation, on_start: Callable[[Outbox], None]) -> None:
         def started(client: BriefbotClient) -> None:
             self._client, self._loop = client, asyncio.get_running_loop()
             if self._stopped:  # stopped while connecting
                 self._loop.create_task(client.close())
-            on_start(client.threadsafe_poster())
+            on_start(client.outbox())
 
         try:
             asyncio.run(run(self.settings, conversation, started))

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.chat import Outbox
 from bot.conversation import Conversation
 from bot.discord import PLATFORM
 from bot.discord.commands import command_tree
@@ -26,10 +27,10 @@ from bot.discord.handling import Handled
 from bot.discord.presses import SharePress, VotePress
 from bot.discord.registration import register
 from bot.discord.replies import MessageReply
-from bot.discord.send import NO_MENTIONS, post_briefing
+from bot.discord.send import NO_MENTIONS, channel_of, post_briefing, post_follow
 from bot.discord.settings import DiscordSettings
 from bot.discord.translate import addressed, message_of
-from retrieval import BriefbotError, Briefing, Metrics
+from retrieval import Briefing, FollowPost, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +93,21 @@ class BriefbotClient(discord.Client):
 
         def post(channel_id: str, briefing: Briefing | str) -> None:
             async def send() -> None:
-                channel = self.get_channel(int(channel_id)) or await self.fetch_channel(
-                    int(channel_id)
-                )
-                if not isinstance(channel, discord.abc.Messageable):
-                    raise BriefbotError(f"Discord channel {channel_id} takes no messages.")
-                await post_briefing(channel, briefing)
+                await post_briefing(await channel_of(self, channel_id), briefing)
 
             asyncio.run_coroutine_threadsafe(send(), loop).result(timeout)
 
         return post
+
+    def outbox(self, timeout: float = 120.0) -> Outbox:
+        """What the service posts unprompted from its threads (scheduled briefings, followed
+        topics), each sent on this client's event loop and waited for."""
+        loop = asyncio.get_running_loop()
+
+        def follow(post: FollowPost) -> str | None:
+            return asyncio.run_coroutine_threadsafe(post_follow(self, post), loop).result(timeout)
+
+        return Outbox(briefing=self.threadsafe_poster(timeout), follow=follow)
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (%s)", self.user, getattr(self.user, "id", "?"))

@@ -1,5 +1,5 @@
-"""Discord's rendering of answers and briefings: pure functions from data to `discord.Embed`s
-and the `discord.ui` buttons under them.
+"""Discord's rendering of answers, briefings and a followed topic's posts: pure functions from
+data to `discord.Embed`s and the `discord.ui` buttons under them.
 
 Discord refuses a message that breaks one of its limits, so every limit is kept here by
 splitting (a long answer goes on in a further embed, a long quote in a further field, many
@@ -15,7 +15,16 @@ from collections.abc import Iterable
 import discord
 
 from bot.lines import join_lines
-from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
+from retrieval import (
+    Answer,
+    Briefing,
+    Citation,
+    Development,
+    FollowPost,
+    NewsItem,
+    is_http_url,
+    moment_label,
+)
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -41,6 +50,7 @@ SHARE_LABEL = "Share in channel"
 ANSWER_COLOUR = discord.Colour.blurple()
 ABSTAIN_COLOUR = discord.Colour.light_grey()
 BRIEFING_COLOUR = discord.Colour.teal()
+FOLLOW_COLOUR = discord.Colour.orange()
 BLANK = "\u200b"  # a field needs a non-empty name; a zero-width space shows as nothing
 MAX_URL = 512  # a longer link is dropped rather than allowed to crowd out the quote
 
@@ -274,6 +284,33 @@ def briefing_embeds(briefing: Briefing) -> list[discord.Embed]:
     if more:
         footer += f" · {more} also in the news"
     return _assemble(title, note, fields, footer, BRIEFING_COLOUR)
+
+
+def _development_field(d: Development) -> tuple[str, str]:
+    """A development as a field: named by its source and date; its cited sentences quoted,
+    the article linked, and the other outlets carrying it."""
+    first = d.citations[0]
+    name = " · ".join(escape(one_line(x)) for x in (first.source, first.published or "") if x)
+    lines = [f"> {quote_text(c)}" for c in d.citations]
+    cited = {(c.url, c.title): c for c in d.citations}
+    for c in cited.values():
+        title = truncate(escape(one_line(c.title or c.source or "source")), 200)
+        lines.append(f"— {link(title, c.url)}")
+    if d.also_reported_by:
+        lines.append(f"*also reported by {escape(', '.join(dict.fromkeys(d.also_reported_by)))}*")
+    return name or BLANK, "\n".join(lines)
+
+
+def follow_embeds(post: FollowPost) -> list[discord.Embed]:
+    """A followed topic's new developments: the topic as the title, a field per development
+    (its one or two cited sentences, source, date, link, "also reported by …"), and "and N
+    more" in the footer for those folded into it (the channel's hourly limit, quiet hours)."""
+    n = len(post.developments)
+    title = escape(one_line(post.follow.topic))
+    description = f"{n} new developments" if n > 1 else "New development"
+    footer = f"and {post.folded} more since the last post" if post.folded else ""
+    fields = [_development_field(d) for d in post.developments if d.citations]
+    return _assemble(title, description, fields, footer, FOLLOW_COLOUR)
 
 
 def message_groups(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:

@@ -1,6 +1,7 @@
 """The conversation's replies, sent to Discord: to a mention (in a thread started from it) or a
-DM (`MessageReply`), or to a slash command (`InteractionReply`). The conversation runs in a
-worker thread; each reply's sends run on the client's event loop.
+DM (`MessageReply`), to a slash command (`InteractionReply`), or to a command whose outcome
+the whole channel shares (`ChannelReply`). The conversation runs in a worker thread; each
+reply's sends run on the client's event loop.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import logging
 
 import discord
 
-from bot.chat import Buttons, Earlier, Reply
+from bot.chat import Announce, Buttons, Earlier, Reply
 from bot.discord.presses import buttons_view
-from bot.discord.render import answer_embeds, briefing_embeds, plain, streamed_text
+from bot.discord.render import (
+    CONTENT_LIMIT,
+    answer_embeds,
+    briefing_embeds,
+    escape,
+    plain,
+    split_text,
+    streamed_text,
+)
 from bot.discord.send import (
     NO_MENTIONS,
     OnLoop,
@@ -29,6 +38,7 @@ log = logging.getLogger(__name__)
 # Between two edits of an answer streamed as it is written: Discord allows five edits of a
 # channel's messages in five seconds.
 STREAM_INTERVAL_S = 1.2
+BLANK_LINE = "\u200b"  # a message needs some content
 
 
 class MessageReply(OnLoop, Reply):
@@ -164,3 +174,32 @@ class InteractionReply(OnLoop, Reply):
 
     def history(self) -> list[Earlier]:
         return []  # a command has no thread
+
+
+class ChannelReply(OnLoop, Announce):
+    """Replies to a command whose outcome the whole channel shares (`/follow`), deferred for
+    everyone to see ("thinking…"): what it did replaces the deferral; a mistake is told to
+    whoever typed it alone, the deferral deleted first (its visibility was fixed when it was
+    made)."""
+
+    def __init__(self, interaction: discord.Interaction, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.interaction = interaction
+
+    def announce(self, text: str) -> None:
+        self._on_loop(self._announce(text))
+
+    async def _announce(self, text: str) -> None:
+        first, *rest = split_text(escape(text), CONTENT_LIMIT) or [BLANK_LINE]
+        edit = self.interaction.edit_original_response
+        await edit(content=first, allowed_mentions=NO_MENTIONS)
+        for piece in rest:
+            await self.interaction.followup.send(piece, allowed_mentions=NO_MENTIONS)
+
+    def tell(self, text: str) -> None:
+        self._on_loop(self._tell(text))
+
+    async def _tell(self, text: str) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.delete_original_response()
+        await send_ephemeral(self.interaction, text)

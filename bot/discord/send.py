@@ -1,6 +1,8 @@
 """Sending to Discord: embeds grouped into as many messages as its limits need, a scheduled
-briefing's post, a short message only the user sees, and sends made on the client's loop from
-the conversation's worker thread. Nothing sent may ping anyone."""
+briefing's post, a followed topic's post (in its thread), a short message only the user sees,
+and sends made on the client's loop from the conversation's worker thread. Nothing sent may
+ping anyone. Rate limits are discord.py's to wait out: it holds each request until Discord's
+bucket allows it, and retries a 429 after Retry-After (counted: bot/discord/client.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from typing import Any, TypeVar
 
 import discord
 
-from bot.discord.render import briefing_embeds, message_groups, plain
-from retrieval import Briefing
+from bot.discord.render import briefing_embeds, follow_embeds, message_groups, plain, thread_name
+from retrieval import BriefbotError, Briefing, FollowPost
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,46 @@ async def post_briefing(channel: discord.abc.Messageable, briefing: Briefing | s
         await channel.send(plain(briefing), allowed_mentions=NO_MENTIONS)
         return
     await send_groups(channel.send, briefing_embeds(briefing))
+
+
+async def channel_of(client: discord.Client, channel_id: str) -> discord.abc.Messageable:
+    """A channel (or thread) by id, from the cache or else from Discord; a BriefbotError
+    names one that takes no messages."""
+    channel = client.get_channel(int(channel_id)) or await client.fetch_channel(int(channel_id))
+    if not isinstance(channel, discord.abc.Messageable):
+        raise BriefbotError(f"Discord channel {channel_id} takes no messages.")
+    return channel
+
+
+async def post_follow(client: discord.Client, post: FollowPost) -> str | None:
+    """Post a followed topic's new developments in its thread. The first post, in the channel,
+    starts the thread from its message (whose id is the thread's); where no thread can be
+    started (a thread, a DM, a permission missing) the posts go in the channel itself. Returns
+    the thread's id (None: no thread)."""
+    follow = post.follow
+    groups = message_groups(follow_embeds(post))
+    if follow.thread is not None:
+        try:
+            thread = await channel_of(client, follow.thread)
+        except discord.NotFound:  # deleted: the next post starts a new one
+            log.info("the thread of a followed topic in %s is gone", follow.channel)
+        else:
+            for group in groups:
+                await thread.send(embeds=group, allowed_mentions=NO_MENTIONS)
+            return follow.thread
+    channel = await channel_of(client, follow.channel)
+    first = await channel.send(embeds=groups[0], allowed_mentions=NO_MENTIONS)
+    where: discord.abc.Messageable = channel
+    started = None
+    if isinstance(channel, discord.TextChannel):
+        try:
+            where = await first.create_thread(name=thread_name(follow.topic))
+            started = str(first.id)
+        except discord.HTTPException as exc:
+            log.warning("could not start a thread in %s (%s): posting in the channel", channel, exc)
+    for group in groups[1:]:
+        await where.send(embeds=group, allowed_mentions=NO_MENTIONS)
+    return started
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:

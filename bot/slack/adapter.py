@@ -13,18 +13,17 @@ from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bot.chat import Outbox
 from bot.conversation import Conversation
 from bot.slack import PLATFORM
 from bot.slack.app import build_app
 from bot.slack.http_server import serve_http
 from bot.slack.listeners import Listeners
-from bot.slack.replies import post_briefing
+from bot.slack.replies import outbox
 from bot.slack.settings import SlackSettings, check_settings
-from retrieval import Briefing, SettingsError, read_settings
+from retrieval import SettingsError, read_settings
 
 log = logging.getLogger(__name__)
-
-Post = Callable[[str, Briefing | str], None]  # (channel, briefing or a one-line notice)
 
 
 def run(
@@ -33,13 +32,14 @@ def run(
     http: bool,
     port: int = 3000,
     host: str | None = None,
-    on_start: Callable[[Post], None] | None = None,
+    on_start: Callable[[Outbox], None] | None = None,
     stop: threading.Event | None = None,
 ) -> None:
     """Serve Slack until interrupted or `stop` is set: Socket Mode, or the Events API over
     HTTP with `http`. The settings were checked, and the engine warmed, by whoever calls this
-    (bot/service.py). `on_start(post)` runs once Slack has accepted the token and the app is
-    connected (Socket Mode) or listening (HTTP); `post(channel, briefing)` posts."""
+    (bot/service.py). `on_start(outbox)` runs once Slack has accepted the token and the app is
+    connected (Socket Mode) or listening (HTTP): the outbox posts briefings and follows with
+    the app's client."""
     stop = stop or threading.Event()
     listeners = Listeners(conversation)
     try:
@@ -52,8 +52,7 @@ def run(
             raise SettingsError(f"Could not reach Slack at {url}: {exc}") from None
         serve = _listen(app, settings, port, host) if http else _connect(app, settings)
         if on_start is not None:
-            client = app.client
-            on_start(lambda channel, briefing: post_briefing(client, channel, briefing))
+            on_start(outbox(app.client))
         serve(stop)
     finally:
         listeners.close(wait=False)  # the work under way was drained (or handed back) before
@@ -149,7 +148,7 @@ class SlackAdapter:
         """A schedule's channel: a Slack channel id (C…, G…) or name, as Slack takes it."""
         return value
 
-    def run(self, conversation: Conversation, on_start: Callable[[Post], None]) -> None:
+    def run(self, conversation: Conversation, on_start: Callable[[Outbox], None]) -> None:
         run(
             self.settings,
             conversation,

@@ -20,8 +20,15 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import Press
-from bot.conversation import PREPARING, SEARCHING, Conversation, NotHere, window_start
+from bot.chat import Message, Press
+from bot.conversation import (
+    PREPARING,
+    SEARCHING,
+    Conversation,
+    NotHere,
+    parse_follow,
+    window_start,
+)
 from bot.slack import PLATFORM
 from bot.slack.render import (
     ACTION_SHARE,
@@ -31,7 +38,13 @@ from bot.slack.render import (
     escape_clipped,
     notice,
 )
-from bot.slack.replies import AssistantReply, ButtonReply, PrivateReply, ThreadReply
+from bot.slack.replies import (
+    AssistantReply,
+    ButtonReply,
+    ChannelReply,
+    PrivateReply,
+    ThreadReply,
+)
 from bot.slack.translate import (
     command_message,
     event_message,
@@ -51,6 +64,11 @@ BRIEF_USAGE = (
     "Usage: `/brief [topic] [since]`, for example `/brief ukraine 7d` "
     "(since: 24h, 7d, 2w or a date)."
 )
+FOLLOW_USAGE = (
+    "Usage: `/follow TOPIC [--digest hourly|daily] [--since YYYY-MM-DD]`, for example "
+    "`/follow Griner trial --digest daily`."
+)
+UNFOLLOW_USAGE = "Usage: `/unfollow TOPIC`, as `/following` lists it."
 
 # Slack's assistant pane: what it says when a thread opens, and the prompts it suggests; two of
 # them ask for a briefing (from the start of the day, of the last 24 hours).
@@ -87,6 +105,9 @@ class Listeners:
         app.event("message")(self.on_message)
         app.command("/ask")(self.on_ask)
         app.command("/brief")(self.on_brief)
+        app.command("/follow")(self.on_follow)
+        app.command("/following")(self.on_following)
+        app.command("/unfollow")(self.on_unfollow)
         app.action(ACTION_VOTE_UP)(self.on_vote)
         app.action(ACTION_VOTE_DOWN)(self.on_vote)
         app.action(ACTION_SHARE)(self.on_share)
@@ -187,6 +208,46 @@ class Listeners:
         _ack_privately(ack, PREPARING)
         reply = PrivateReply(respond, command_message(command, request.topic or ""))
         self._submit(self.conversation.brief, request, reply, True)
+
+    # -- following a topic: the channel sees what was done ----------------------------------
+    def on_follow(self, ack: Ack, command: dict, respond: Respond) -> None:
+        message = command_message(command, "")
+        if self._declined(ack, message):
+            return
+        try:
+            request = parse_follow(plain_text(command.get("text", "")))
+        except BriefbotError as exc:  # a flag or value it cannot read: said with how to type it
+            _ack_privately(ack, f"{escape(str(exc))} {FOLLOW_USAGE}")
+            return
+        ack()  # nothing yet: what is followed is said to the channel, after the engine's checks
+        self._submit(self.conversation.follow, message, request, ChannelReply(respond))
+
+    def on_following(self, ack: Ack, command: dict, respond: Respond) -> None:
+        message = command_message(command, "")
+        if self._declined(ack, message):
+            return
+        ack()
+        self._submit(self.conversation.following, message, ChannelReply(respond))
+
+    def on_unfollow(self, ack: Ack, command: dict, respond: Respond) -> None:
+        message = command_message(command, "")
+        if self._declined(ack, message):
+            return
+        topic = plain_text(command.get("text", ""))
+        if not topic:
+            _ack_privately(ack, f"The topic is missing. {UNFOLLOW_USAGE}")
+            return
+        ack()
+        self._submit(self.conversation.unfollow, message, topic, ChannelReply(respond))
+
+    def _declined(self, ack: Ack, message: Message) -> bool:
+        """Refused at once, privately, outside the platform's channels."""
+        try:
+            self.conversation.check_channel(message)
+        except NotHere as exc:
+            _ack_privately(ack, str(exc))
+            return True
+        return False
 
     # -- buttons ------------------------------------------------------------------------------
     def on_vote(self, ack: Ack, body: dict, action: dict, respond: Respond) -> None:

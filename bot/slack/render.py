@@ -1,4 +1,5 @@
-"""Slack's rendering of answers and briefings (Block Kit), as pure functions.
+"""Slack's rendering of answers, briefings and a followed topic's posts (Block Kit), as pure
+functions.
 
 Each renderer returns a list of messages, each a dict with `text` (the notification fallback)
 and `blocks`, ready for `chat.postMessage(**message)` or a response_url. Everything that came
@@ -11,7 +12,16 @@ import re
 from typing import Any
 
 from bot.lines import join_lines
-from retrieval import Answer, Briefing, Citation, NewsItem, is_http_url, moment_label
+from retrieval import (
+    Answer,
+    Briefing,
+    Citation,
+    Development,
+    FollowPost,
+    NewsItem,
+    is_http_url,
+    moment_label,
+)
 
 TEXT_LIMIT = 3000  # characters per text object (section text, context element)
 BLOCK_LIMIT = 50  # blocks per message
@@ -189,6 +199,12 @@ def notice(text: str) -> Message:
     }
 
 
+def announcement(text: str) -> Message:
+    """A plain message for the channel, its lines kept (what `/following` lists): escaped, in
+    as many sections as it needs."""
+    return {"text": escape_clipped(text, FALLBACK_CHARS), "blocks": _sections(escape(text))}
+
+
 def render_answer(
     answer: Answer,
     *,
@@ -293,3 +309,39 @@ def render_briefing(
         )
     fallback = "Briefing: " + "; ".join(s.headline for s in briefing.stories)
     return pack(blocks, fallback)
+
+
+# -- a followed topic's post ------------------------------------------------------------------
+def _development(d: Development) -> list[Block]:
+    """The development's cited sentences as block quotes, then where they are from (a link to
+    each article, its source and date), then the other outlets carrying it."""
+    quotes = [f"> {escape(_one_line(c.quote))}" for c in d.citations]
+    cited = {(c.url, c.title, c.source, c.published): c for c in d.citations}
+    sources = []
+    for c in cited.values():
+        meta = _meta(c)
+        sources.append(
+            "— " + link(c.url, c.title or c.source or "source") + (f" · {meta}" if meta else "")
+        )
+    blocks = _sections("\n".join(quotes + sources))
+    if d.also_reported_by:
+        names = ", ".join(dict.fromkeys(d.also_reported_by))
+        blocks.append(_context(f"_also reported by {escape_clipped(names, 500)}_"))
+    return blocks
+
+
+def render_follow(post: FollowPost) -> list[Message]:
+    """A followed topic's new developments: the topic, each development's one or two cited
+    sentences with their source, date and link (and "also reported by …"), and "and N more"
+    for those folded into it (the channel's hourly limit, quiet hours)."""
+    n = len(post.developments)
+    topic = escape_clipped(post.follow.topic, 200)
+    head = f"*{topic}* · {n} new developments" if n > 1 else f"*{topic}* · new development"
+    blocks = [_section(head)]
+    for d in post.developments:
+        blocks.extend(_development(d))
+    if post.folded:
+        more = post.folded
+        blocks.append(_context(f"_and {more} more since the last post_"))
+    first = next((c.quote for d in post.developments for c in d.citations), "")
+    return pack(blocks, f"{post.follow.topic}: {first}")

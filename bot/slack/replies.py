@@ -1,7 +1,8 @@
 """The conversation's replies, rendered for Slack (bot/slack/render.py) and sent with its Web
 API: in a thread or a DM (`ThreadReply`), in the assistant pane (`AssistantReply`), or through a
-slash command's response_url (`PrivateReply`); a button press's (`ButtonReply`); and a scheduled
-briefing's post.
+slash command's response_url (`PrivateReply`, and `ChannelReply` for what the whole channel
+sees); a button press's (`ButtonReply`); and what is posted unprompted: a scheduled briefing, a
+followed topic's post (`outbox`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.web.chat_stream import ChatStream
 
-from bot.chat import Buttons, Earlier, Message, Pressed, Reply
+from bot.chat import Announce, Buttons, Earlier, Message, Outbox, Pressed, Reply
 from bot.slack.render import Message as SlackMessage
-from bot.slack.render import escape, notice, render_answer, render_briefing
+from bot.slack.render import (
+    announcement,
+    escape,
+    notice,
+    render_answer,
+    render_briefing,
+    render_follow,
+)
 from bot.slack.translate import button_value, plain_text
-from retrieval import Answer, Briefing
+from retrieval import Answer, Briefing, FollowPost
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,27 @@ def post_briefing(client: WebClient, channel: str, briefing: Briefing | str) -> 
     messages = [notice(briefing)] if isinstance(briefing, str) else render_briefing(briefing)
     post = lambda **m: client.chat_postMessage(channel=channel, unfurl_links=False, **m)  # noqa: E731
     send_all(messages, post, post)
+
+
+def post_follow(client: WebClient, post: FollowPost) -> str | None:
+    """Post a followed topic's new developments in its thread; the first post, in the channel,
+    starts the thread. Returns the thread's id: its first message's ts."""
+    thread = post.follow.thread
+    for message in render_follow(post):
+        sent = client.chat_postMessage(
+            channel=post.follow.channel, thread_ts=thread, unfurl_links=False, **message
+        )
+        thread = thread or sent["ts"]
+    return thread
+
+
+def outbox(client: WebClient) -> Outbox:
+    """What the service posts unprompted, with the app's own client: its retries wait out
+    Slack's rate limits (bot/slack/client.py), for briefings and follows alike."""
+    return Outbox(
+        briefing=lambda channel, briefing: post_briefing(client, channel, briefing),
+        follow=lambda post: post_follow(client, post),
+    )
 
 
 # -- replies: the conversation's Reply, rendered for Slack ------------------------------------
@@ -272,6 +301,21 @@ class PrivateReply(Reply):
 
     def history(self) -> list[Earlier]:
         return []  # a command has no thread
+
+
+class ChannelReply(Announce):
+    """Replies to a slash command whose outcome the whole channel shares (`/follow`), through
+    its response_url: what it did for everyone in the channel, a mistake only for whoever typed
+    it."""
+
+    def __init__(self, respond: Respond) -> None:
+        self.respond = respond
+
+    def announce(self, text: str) -> None:
+        respond_with(self.respond, response_type="in_channel", **announcement(text))
+
+    def tell(self, text: str) -> None:
+        respond_with(self.respond, response_type="ephemeral", **notice(text))
 
 
 class AssistantReply(ThreadReply):
