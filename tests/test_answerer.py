@@ -247,7 +247,7 @@ Atlantic Gate Terminals, which runs the largest terminal, said it regretted the 
 chief executive, Henrik Aalto-Sousa, declined to comment.
 
 "Nobody should lift forty tonnes in the eleventh hour of a shift," said union leader Rui
-Salgueiro.
+Salgueiro. A union spokesperson said the strike would go on until the shifts were withdrawn.
 """
 
 WATER_TALKS = """\
@@ -283,12 +283,13 @@ def roles(tmp_path_factory, numpy_encoder):
         ("what did the minister say about the dock strike", "would not"),
         ("what did atlantic gate's ceo say about the strike", "declined to comment"),
         ("what did argentina's foreign minister say about the talks", "friendly but"),
+        ("what did the union spokesperson say about the shifts", "until the shifts"),
     ],
 )
 def test_a_roles_words_are_its_holders_wherever_the_article_names_the_role(roles, question, said):
     """The role before the name in lowercase, in the clause before it ("Portugal's
-    infrastructure minister, Beatriz ..."), or "its chief executive" in the company's story: the
-    holder's words are the answer."""
+    infrastructure minister, Beatriz ..."), "its chief executive" in the company's story, or
+    the role with no name ("a union spokesperson said"): the holder's words are the answer."""
     answer = roles.answerer.invoke(question, "", ASKED)
     assert not answer.abstained, answer.answer
     assert said in quotes(answer), answer.answer

@@ -20,7 +20,7 @@ from retrieval.answering.names import (
     role_word,
     same_speaker,
 )
-from retrieval.answering.speech import Attribution
+from retrieval.answering.speech import SPEECH_VERBS, Attribution
 from retrieval.index.lexical import stem
 
 # A person named in full: two or more capitalised words on one line.
@@ -161,6 +161,21 @@ class Role:
         report; "pay tribute" is no one's words)."""
         return bool(self.head) and self.head[-1] in ROLES
 
+    def speaking(self, sentence: str) -> str:
+        """The words naming the role as the subject of a speech verb in `sentence` ("Portugal's
+        labour minister said", "said the minister"), or ''."""
+        if not self.head or not sentence:
+            return ""
+        head = r"\s+".join(re.escape(w) for w in self.head)
+        for pattern in (
+            rf"((?:[\w'’-]+\s+){{0,3}}{head})\s+(?:{SPEECH_VERBS})\b",
+            rf"\b(?:{SPEECH_VERBS})\s+((?:the|a|an)\s+(?:[\w'’-]+\s+){{0,3}}{head})\b",
+        ):
+            m = re.search(pattern, fold(sentence).lower())
+            if m:
+                return m.group(1)
+        return ""
+
     @classmethod
     def of(cls, phrase: str) -> Role:
         words = [role_word(w) for w in lower_words(phrase) if w not in OPENERS]
@@ -264,12 +279,19 @@ class People:
     def __iter__(self) -> Iterator[Cast]:
         return (self.cast(a) for a in self._articles)
 
-    def holds(self, role: Role, article: int, at: int, attribution: Attribution) -> int:
-        """Whether the sentence at `at` of `article` is the words of someone in `role`: 2 with
-        its qualifiers at the person, 1 with a company's only in the article, 0 not."""
-        if not attribution.speaker or not role.head:
+    def holds(
+        self, role: Role, article: int, at: int, attribution: Attribution, text: str = ""
+    ) -> int:
+        """Whether the sentence `text` at `at` of `article` is the words of someone in `role`:
+        2 with its qualifiers at the person, 1 with a company's only in the article, 0 not. A
+        sentence whose speech verb has the role itself for subject ("the mayor told residents
+        that ...", "said a spokesperson") is theirs too: attribution names only people."""
+        if not role.head:
             return 0
-        return self.cast(article).holds(role, attribution.speaker, at)
+        if attribution.speaker:
+            return self.cast(article).holds(role, attribution.speaker, at)
+        said = role.speaking(text)
+        return self.cast(article).holds(role, said, at) if said else 0
 
     def said_by(self, asked: str, article: int, at: int, attribution: Attribution) -> bool:
         """Whether the sentence at `at` of `article` is `asked`'s words (or decline)."""

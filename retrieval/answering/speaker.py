@@ -102,7 +102,9 @@ def compose_speaker(
         ]
     else:
         # Whoever holds the role, those named with its qualifiers ("brennock's lawyer") first.
-        level = {id(c): people.holds(role, c.article, c.start, c.attribution) for c in every}
+        level = {
+            id(c): people.holds(role, c.article, c.start, c.attribution, c.text) for c in every
+        }
         held = max(level.values(), default=0)
         pool = [c for c in every if held and level[id(c)] == held and is_prose(c.text)]
     if not pool:
