@@ -201,7 +201,8 @@ class Service:
                 with self._lock:
                     self._schedulers.append(scheduler)
                 self._thread(scheduler.run, f"briefbot-{platform}-schedules")
-            follower = self.engine.follows.follower(platform, outbox.follow)
+            allowed = next(a.allowed_channels for a in self.adapters if a.platform == platform)
+            follower = self.engine.follows.follower(platform, outbox.follow, allowed)
             with self._lock:
                 self._followers.append(follower)
             self._thread(follower.run, f"briefbot-{platform}-follows")

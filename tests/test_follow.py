@@ -180,6 +180,17 @@ def test_a_relevant_new_article_posts_once_with_its_exact_sentence(engine):
     assert engine.follows.list("cli", "news")[0].thread == "thread-1"
 
 
+def test_a_channel_off_the_allow_list_keeps_its_follows_unposted_until_allowed_again(engine):
+    engine.follows.add("cli", "news", "Griner trial")
+    channel = Channel()
+    narrowed = engine.follows.follower("cli", channel, frozenset({"other"}))
+    engine.ingest_articles([TRIAL_OPENS])
+    assert narrowed.tick(T0) == []
+    assert [f.topic for f in engine.follows.list("cli", "news")] == ["Griner trial"]
+    (post,) = engine.follows.follower("cli", channel, frozenset({"news", "other"})).tick(T0)
+    assert "Griner" in quote_in(TRIAL_OPENS, post)
+
+
 def test_another_outlets_report_of_the_same_event_is_also_reported_by_not_a_second_post(engine):
     engine.follows.add("cli", "news", "Griner trial")
     channel = Channel()

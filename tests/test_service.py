@@ -211,8 +211,10 @@ def test_each_platform_gets_a_follower_once_connected_and_it_stops_with_the_serv
     shut: list[tuple[str, float]] = []
     real_follower, real_shutdown = Follows.follower, Follower.shutdown
 
-    def follower(self: Follows, platform: str, post: Any) -> Follower:
-        made.append((platform, real_follower(self, platform, post)))
+    def follower(
+        self: Follows, platform: str, post: Any, channels: frozenset[str] = frozenset()
+    ) -> Follower:
+        made.append((platform, real_follower(self, platform, post, channels)))
         return made[-1][1]
 
     def shutdown(self: Follower, timeout: float) -> bool:
@@ -239,6 +241,7 @@ def test_each_platform_gets_a_follower_once_connected_and_it_stops_with_the_serv
             self.released.set()
 
     chat, irc = Waiting("chat"), Waiting("irc")
+    chat.allowed_channels = frozenset({"C1"})
     cfg = ConfigFile.parse({"follow": {"max_posts_per_hour": 2, "quiet_hours": "22:00-07:00"}})
     service = Service(engine, cfg, [chat, irc])
     assert engine.follow_options.max_posts_per_hour == 2 and engine.follow_options.quiet_hours
@@ -253,6 +256,8 @@ def test_each_platform_gets_a_follower_once_connected_and_it_stops_with_the_serv
         "chat": chat.posts.append,
         "irc": irc.posts.append,
     }
+    # Only to the channels the platform's allow-list lets it answer in.
+    assert {f.platform: f.channels for _, f in made} == {"chat": {"C1"}, "irc": frozenset()}
     service.stop()
     runner.join(30)
     assert not runner.is_alive() and chat.stopped and irc.stopped

@@ -54,6 +54,8 @@ FOLLOW_MIN_CONFIDENCE = 0.4
 MAX_TOPIC_CHARS = 120
 MAX_FOLLOWS = 25  # topics per channel
 DIGESTS = ("hourly", "daily")
+Channels = frozenset[str]
+NONE: Channels = frozenset()
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,10 @@ class Follows:
     def all(self, platform: str | None = None) -> list[Follow]:
         return [_follow(r) for r in self.state.follows(platform)]
 
-    def follower(self, platform: str, post: PostFollow) -> Follower:
-        return Follower(self, platform, post)
+    def follower(self, platform: str, post: PostFollow, channels: Channels = NONE) -> Follower:
+        """Posts the platform's follows with `post`, only in `channels` if any (an allow-list:
+        a channel taken off it keeps its follows, unposted, until allowed again)."""
+        return Follower(self, platform, post, channels)
 
     def cursor(self) -> tuple[int, int]:
         """The store's last commit: a follow made now posts what is committed after it."""
@@ -256,8 +260,9 @@ class Follows:
 class Follower:
     """Posts one platform's follows' developments with `post`; `tick` does one round."""
 
-    def __init__(self, book: Follows, platform: str, post: PostFollow) -> None:
+    def __init__(self, book: Follows, platform: str, post: PostFollow, channels: Channels) -> None:
         self.book = book
+        self.channels = channels
         self.state = book.state
         self.platform = platform
         self.post = post
@@ -271,6 +276,8 @@ class Follower:
         record what was told."""
         now = now or self.book.clock()
         rows = self.state.follows(self.platform)
+        if self.channels:
+            rows = [r for r in rows if r.channel in self.channels]
         if not rows:
             return []
         read = self._read(rows)
