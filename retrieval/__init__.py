@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the public surface: each name, from the module that defines
     from retrieval.config_file import load_config as load_config
     from retrieval.engine import Engine as Engine
     from retrieval.errors import BriefbotError as BriefbotError
+    from retrieval.errors import FollowError as FollowError
     from retrieval.errors import LoadError as LoadError
     from retrieval.errors import QuestionError as QuestionError
     from retrieval.errors import SettingsError as SettingsError
@@ -55,6 +56,14 @@ if TYPE_CHECKING:  # the public surface: each name, from the module that defines
     from retrieval.models import Quote as Quote
     from retrieval.models import Story as Story
     from retrieval.models import moment_label as moment_label
+    from retrieval.news.follow import Added as Added
+    from retrieval.news.follow import Development as Development
+    from retrieval.news.follow import Follow as Follow
+    from retrieval.news.follow import Follower as Follower
+    from retrieval.news.follow import FollowOptions as FollowOptions
+    from retrieval.news.follow import FollowPost as FollowPost
+    from retrieval.news.follow import Follows as Follows
+    from retrieval.news.follow import PostFollow as PostFollow
     from retrieval.news.schedule import Schedule as Schedule
     from retrieval.news.schedule import Scheduler as Scheduler
     from retrieval.urls import check_feed_url as check_feed_url

@@ -1,4 +1,5 @@
-"""The configuration file (`briefbot.yaml`): schedules, feeds, folders and the watch interval.
+"""The configuration file (`briefbot.yaml`): schedules, feeds, folders, the watch interval, and
+how often followed topics may post (`follow:`).
 
 One pydantic model reads it, so every mistake gets one kind of message, naming the file, the
 line and the key: "briefbot.yaml, line 4: schedules[0].cron: 'every day' is not a cron
@@ -26,6 +27,7 @@ from pydantic import (
 from retrieval.errors import SettingsError
 from retrieval.intake.articles import no_alias_loader
 from retrieval.intake.watch import WatchConfig, parse_interval
+from retrieval.news.follow import FollowOptions, parse_quiet_hours
 from retrieval.news.schedule import Schedule
 from retrieval.urls import BadURL, split_url
 
@@ -102,6 +104,32 @@ class ScheduleEntry(BaseModel):
         )
 
 
+class FollowEntry(BaseModel):
+    """The `follow:` section: when and how often followed topics post to a channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_posts_per_hour: int = Field(6, ge=1, le=1000)
+    quiet_hours: str | None = None  # "22:00-07:00": held until they end
+    timezone: str = "UTC"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_quiet_hours(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        return ScheduleEntry._timezone(v)
+
+    def options(self) -> FollowOptions:
+        quiet = parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
+        return FollowOptions(self.max_posts_per_hour, quiet, self.timezone)
+
+
 class ConfigFile(BaseModel):
     """The whole file. Unknown keys are refused: a misspelt key would otherwise do nothing."""
 
@@ -111,6 +139,7 @@ class ConfigFile(BaseModel):
     feeds: list[str] = Field(default_factory=list)
     folders: list[Path] = Field(default_factory=list)
     watch_interval: str = "15m"
+    follow: FollowEntry = Field(default_factory=lambda: FollowEntry.model_validate({}))
 
     # Where it was read from, to name in later errors (see `locate`).
     _source: str = PrivateAttr("config")
@@ -153,7 +182,9 @@ class ConfigFile(BaseModel):
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise SettingsError(f"{source}: a mapping of keys (schedules, feeds, folders) expected")
+            raise SettingsError(
+                f"{source}: a mapping of keys (schedules, feeds, folders, follow) expected"
+            )
         try:
             config = cls.model_validate(data)
         except ValidationError as exc:
@@ -169,6 +200,10 @@ class ConfigFile(BaseModel):
 
     def schedule_list(self) -> list[Schedule]:
         return [s.schedule() for s in self.schedules]
+
+    def follow_options(self) -> FollowOptions:
+        """Quiet hours, their time zone and the hourly limit for follows' posts."""
+        return self.follow.options()
 
     def watch_config(self) -> WatchConfig:
         return WatchConfig(

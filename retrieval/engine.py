@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from retrieval.intake.feeds import FeedReport
     from retrieval.intake.reindex import ReindexReport
     from retrieval.intake.watch import WatchConfig, Watcher
+    from retrieval.news.follow import FollowOptions, Follows
     from retrieval.news.schedule import PostBriefing, Schedule, Scheduler
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,22 @@ class Engine:
         return Scheduler.in_data_dir(
             self.settings.data_dir, schedules, build, post, platform, metrics=self.metrics
         )
+
+    @property
+    def follows(self) -> Follows:
+        """The channels' followed topics and what they were told (<data dir>/follows.sqlite3):
+        `add`, `remove`, `list`, and `follower(platform, post)` to post their developments."""
+        return self.parts.follows
+
+    @property
+    def follow_options(self) -> FollowOptions:
+        """Quiet hours and the hourly limit of follow posts (the configuration file's
+        `follow:` section, `ConfigFile.follow_options()`)."""
+        return self.parts.follow_options
+
+    @follow_options.setter
+    def follow_options(self, options: FollowOptions) -> None:
+        self.parts.follow_options = options
 
     # -- answering ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:

@@ -15,3 +15,8 @@ class LoadError(BriefbotError):
 
 class QuestionError(BriefbotError):
     """The question itself is unusable (empty, too long)."""
+
+
+class FollowError(BriefbotError):
+    """A follow that can't be made or undone (an empty or too long topic, a bad digest or
+    start date, a topic the channel does not follow); the message names the value at fault."""

@@ -1,5 +1,6 @@
 """What a running briefbot counts, for Prometheus: questions, abstentions, answer latency,
-errors by kind, ingests and their lag, feed failures, chat API retries, briefings posted.
+errors by kind, ingests and their lag, feed failures, chat API retries, briefings posted,
+follows and their posts (a follow's error is kept as the last error, of kind "follow").
 
 Each Engine holds one `Metrics` with a registry of its own, so that two engines in one process
 (tests, the evaluation harness) never add to each other's counts. A long-running process serves
@@ -104,6 +105,25 @@ class Metrics:
             ["platform"],
             registry=r,
         )
+        self.follow_posts = Counter(
+            "briefbot_follow_posts",
+            "Posts of followed topics' developments",
+            ["platform"],
+            registry=r,
+        )
+        self.follow_developments_total = Counter(
+            "briefbot_follow_developments",
+            "Followed topics' developments by what became of them beside posting: held (the"
+            " hourly limit, quiet hours), folded (counted in a post, not shown), told (a copy or"
+            " repeat of one told, not posted)",
+            ["what"],
+            registry=r,
+        )
+        self.follows = Gauge(
+            "briefbot_follows", "Topics followed (every channel and platform)", registry=r
+        )
+        self.follows.set_function(self._follow_count)
+        self._count_follows: Callable[[], int] | None = None
         self.newest_article_age = Gauge(
             "briefbot_newest_article_age_seconds",
             "Ingest lag: the age of the newest article in the index (from the start of its"
@@ -164,6 +184,24 @@ class Metrics:
 
     def posted(self, platform: str) -> None:
         self.briefings.labels(platform).inc()
+
+    def follow_posted(self, platform: str) -> None:
+        self.follow_posts.labels(platform).inc()
+
+    def follow_developments(self, what: str, n: int = 1) -> None:
+        self.follow_developments_total.labels(what).inc(n)
+
+    def watch_follows(self, count: Callable[[], int]) -> None:
+        """Where the number of follows is read at each scrape."""
+        self._count_follows = count
+
+    def _follow_count(self) -> float:
+        if self._count_follows is None:
+            return 0.0
+        try:
+            return float(self._count_follows())
+        except Exception:  # a scrape never fails over the follows' database
+            return math.nan
 
     def watch_newest(self, newest: Callable[[], date | None]) -> None:
         """Where the ingest lag is read at each scrape: the newest article's date, or None."""

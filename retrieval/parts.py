@@ -1,6 +1,6 @@
 """The engine's parts, built here and nowhere else, each on first use: the encoders, the store
 and live index of the collection that serves (following `briefbot reindex`), the ingester, the
-answer chain, the language model's writer, and the metrics.
+answer chain, the language model's writer, the metrics and the book of follows.
 
 `Engine` (retrieval/engine.py) is the facade front ends hold; tests and benchmarks that need a
 part itself reach it through `engine.parts`.
@@ -22,6 +22,7 @@ from retrieval.index.search import SearchOptions
 from retrieval.intake.ingest import Ingester, IngestReport, ProgressCallback, token_counter
 from retrieval.metrics import Metrics
 from retrieval.models import Article
+from retrieval.news.follow import FollowOptions
 
 if TYPE_CHECKING:
     from retrieval.answering.llm import Writer
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from retrieval.index.live import LiveIndex
     from retrieval.index.snapshot import Snapshot
     from retrieval.index.store import Store
+    from retrieval.news.follow import Follows
 
 
 class Parts:
@@ -62,6 +64,11 @@ class Parts:
         )
         self.metrics = Metrics()  # what this engine counts (served at /metrics)
         self.metrics.watch_newest(self.newest_article)
+        self.metrics.watch_follows(self._follow_count)
+        # The configuration file's `follow:` section (quiet hours, the hourly limit): a front
+        # end that reads the file sets it (ConfigFile.follow_options).
+        self.follow_options = FollowOptions()
+        self._follows: Follows | None = None
         self._query_encoder = query_encoder
         self._document_encoder = document_encoder
         self._writer: Writer | None = None
@@ -172,6 +179,33 @@ class Parts:
                     lambda: (self.search_options, self.compose_options),
                 )
             return self._answerer
+
+    # -- following ----------------------------------------------------------------------------
+    @property
+    def follows(self) -> Follows:
+        """The book of follows in the data directory (retrieval/news/follow.py), answering
+        with this engine's chain, with the follow options as they are at each round."""
+        with self._lock:
+            if self._follows is None:
+                from retrieval.news.follow import Follows
+                from retrieval.news.followstate import FollowState
+
+                self._follows = Follows(
+                    FollowState.in_data_dir(self.settings.data_dir),
+                    lambda: self.store,
+                    self.snapshot,
+                    self.answerer,
+                    lambda texts: self.query_encoder.encode(texts),
+                    lambda: self.follow_options,
+                    self.metrics,
+                )
+            return self._follows
+
+    def _follow_count(self) -> int:
+        """How many topics are followed: 0 without a follows database (nothing is created)."""
+        if self._follows is None and not (self.settings.data_dir / "follows.sqlite3").is_file():
+            return 0
+        return len(self.follows.all())
 
     @property
     def writer(self) -> Writer | None:

@@ -7,10 +7,12 @@ modules beside it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 import prompts
 from retrieval.answering.answer import compose
@@ -188,6 +190,42 @@ class AnswerChain:
             if art.id in cited and others:
                 answer.also_reported_by[art.id] = others
         return answer
+
+    def top_articles(
+        self, question: str, now: date | None, n: int = 20
+    ) -> tuple[Snapshot, list[int]]:
+        """The `n` articles the chain ranks first for `question` (retrieve | rank), with the
+        snapshot their indices are of."""
+        state = self.rank(self.retrieve(ChainState(question, "", now)))
+        return state.snapshot, [r.article for r in state.ranked[:n]]
+
+    def about(
+        self,
+        question: str,
+        articles: Sequence[int],
+        now: date | None,
+        snap: Snapshot | None = None,
+        vector: np.ndarray | None = None,
+    ) -> Answer:
+        """The answer to `question` from these articles of the snapshot alone: their chunks
+        ranked against the question's vector, then composed as any answer is. The composer's
+        verdict reads the best sentence's own article only, so an article is judged here as
+        it would be among others (what a followed topic asks of each new article)."""
+        snap = snap or self._snapshot()
+        if vector is None:
+            vector = self._encoder().encode([question])[0]
+        q = np.asarray(vector, dtype=np.float32)
+        ranked: list[RankedArticle] = []
+        for a in articles:
+            chunks = snap.article_chunks(a)
+            if not len(chunks):
+                continue
+            dense = snap.vectors[chunks] @ q
+            order = np.argsort(-dense, kind="stable")
+            hits = [Hit(int(chunks[i]), float(dense[i]), float(dense[i]), 0.0) for i in order]
+            ranked.append(RankedArticle(int(a), hits[0].score, hits))
+        ranked.sort(key=lambda r: -r.score)
+        return self.compose(ChainState(question, "", now, snap=snap, ranked=ranked))
 
     def _in_window(self, state: ChainState, named: Window) -> list[RankedArticle]:
         """The best articles published in the named window (or in the few days after it, when

@@ -1,0 +1,267 @@
+"""A followed topic's developments: which newly committed articles are about the topic (the
+answerer's own relevance, stricter), and which of those tell the channel something new
+(retrieval/news/newness.py). The follower (retrieval/news/follow.py) posts them.
+
+Relevance: the answer composer is asked the topic over one article at a time
+(`AnswerChain.about`); the article is about the topic when the answer is not an abstention and
+its learned answerability (`Answer.confidence`) reaches `min_confidence`. The composer reads the
+best sentence's own article for its verdict, so an article is judged here as it would be among
+others. A development's sentences are that answer's first one or two citations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from retrieval.models import Answer, Citation
+from retrieval.news.followstate import FollowRow, FollowState, Told
+from retrieval.news.newness import Seen, copy_of, is_repeat
+from retrieval.news.stories import article_similarity, chunks_by_article
+
+if TYPE_CHECKING:
+    from retrieval.answering.chain import AnswerChain
+    from retrieval.index.snapshot import Snapshot
+    from retrieval.index.store import Record, WriteState
+
+MATCH_POOL = 20  # what is about a topic now is looked for among the chain's first articles
+
+
+@dataclass(frozen=True)
+class Development:
+    """One new development, from one article: one or two cited sentences."""
+
+    article_id: str
+    citations: list[Citation]
+    also_reported_by: list[str]  # other outlets' sources carrying the same event, deduped
+    committed_at: datetime | None  # when the follower found it committed (within a poll)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "citations": [c.to_dict() for c in self.citations],
+            "also_reported_by": self.also_reported_by,
+            "committed_at": self.committed_at.isoformat() if self.committed_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Development:
+        at = d.get("committed_at")
+        return cls(
+            d["article_id"],
+            [Citation(**c) for c in d["citations"]],
+            list(d.get("also_reported_by", [])),
+            datetime.fromisoformat(at) if at else None,
+        )
+
+
+class Counts(Protocol):
+    def follow_developments(self, what: str, n: int = 1) -> None: ...
+
+
+class Relevance:
+    """Whether an article is about a topic: the answer chain asked the topic over it alone."""
+
+    def __init__(
+        self,
+        chain: AnswerChain,
+        encode: Callable[[list[str]], np.ndarray],
+        min_confidence: Callable[[], float],
+    ) -> None:
+        self.chain = chain
+        self.encode = encode
+        self.min_confidence = min_confidence
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def vector(self, topic: str) -> np.ndarray:
+        if topic not in self._vectors:
+            self._vectors[topic] = self.encode([topic])[0]
+        return self._vectors[topic]
+
+    def about(self, topic: str, snap: Snapshot, article: int, now: datetime) -> Answer | None:
+        """The answer to the topic from this one article (as of its publication day), if the
+        article is about the topic."""
+        day = snap.articles[article].published or now.astimezone(UTC).date()
+        answer = self.chain.about(topic, [article], day, snap, self.vector(topic))
+        if answer.abstained or not answer.citations:
+            return None
+        if (answer.confidence or 0.0) < self.min_confidence():
+            return None
+        return answer
+
+    def matching(self, topic: str, since: date | None, now: datetime) -> tuple[Snapshot, list[int]]:
+        """The indexed articles about the topic now (among the chain's first MATCH_POOL),
+        published on or after `since` when given, with the snapshot they are of."""
+        snap, top = self.chain.top_articles(topic, now.astimezone(UTC).date(), MATCH_POOL)
+        found = []
+        for i in top:
+            day = snap.articles[i].published
+            if since is not None and day is not None and day < since:
+                continue
+            if self.about(topic, snap, i, now) is not None:
+                found.append(i)
+        return snap, found
+
+
+@dataclass
+class Found:
+    """A relevant article of this round, before it is known to be new."""
+
+    article: int  # in the snapshot
+    article_id: str
+    version: str
+    source: str
+    answer: Answer
+    vector: np.ndarray
+    also: list[str] = field(default_factory=list)
+
+    @property
+    def citations(self) -> list[Citation]:
+        return [replace(c, n=k) for k, c in enumerate(self.answer.citations[:2], 1)]
+
+    @property
+    def sentences(self) -> list[str]:
+        return [c.quote for c in self.citations]
+
+
+def seq_of(rec: Record) -> tuple[int, int]:
+    """The commit that wrote a record: (the write's generation, its commit number)."""
+    return int(rec.meta.get("seq", -1)), int(rec.meta.get("part", 0))
+
+
+class Finder:
+    """Finds a follow's developments in what was committed after its cursor and records them
+    in the follows' state: `pending` (to post) or `told` (a copy or repeat of one told)."""
+
+    def __init__(
+        self, state: FollowState, relevance: Relevance, join_cosine: float, counts: Counts | None
+    ) -> None:
+        self.state = state
+        self.relevance = relevance
+        self.join_cosine = join_cosine
+        self.counts = counts
+
+    def find(
+        self,
+        row: FollowRow,
+        snap: Snapshot,
+        read: tuple[WriteState, dict[str, Record]] | None,
+        now: datetime,
+    ) -> None:
+        """Record this round's developments of the follow, then move its cursor past what
+        was read (never past a commit this process's view does not hold yet)."""
+        if read is None and not row.backfill:
+            return
+        ws, records = read if read is not None else (None, {})
+        mine = {a: r for a, r in records.items() if seq_of(r) > row.cursor and r.n_chunks > 0}
+        index = snap.article_index
+        behind: list[Record] = []
+        todo: dict[int, str] = {}  # article -> version
+        for aid, rec in mine.items():
+            if aid in index and snap.version(aid) == rec.content_hash:
+                todo[index[aid]] = rec.content_hash
+            else:
+                behind.append(rec)
+        if row.backfill and row.since is not None:  # the articles since the start date
+            other, older = self.relevance.matching(row.topic, row.since, now)
+            for i in older:
+                aid = other.articles[i].id
+                if aid in index:
+                    todo.setdefault(index[aid], snap.version(aid) or "")
+        found: list[Found] = []
+        for i, version in todo.items():
+            meta = snap.articles[i]
+            if row.since is not None and meta.published is not None and meta.published < row.since:
+                continue
+            if self.state.known(row.where, meta.id, version):
+                continue
+            answer = self.relevance.about(row.topic, snap, i, now)
+            if answer is not None:
+                vec = snap.article_vectors[i]
+                found.append(Found(i, meta.id, version, meta.source, answer, vec))
+        found.sort(key=lambda f: (snap.articles[f.article].published or date.min, f.article_id))
+        self.record(row, snap, found, now)
+        self.state.advance(row.where, row.cursor if ws is None else cursor(ws, mine, behind, row))
+
+    def record(self, row: FollowRow, snap: Snapshot, found: list[Found], now: datetime) -> None:
+        """Each found article as a new development, a copy folded into one of this round, or a
+        repeat or a later copy of a told one."""
+        told = self.state.told(row.where)
+        seen = [Seen(t.sentences, t.vector) for t in told]
+        every = [s for t in told for s in t.sentences]
+        kept: list[Found] = []
+        copies: list[Found] = []
+        for f in found:
+            if kept:
+                ids = [f.article] + [k.article for k in kept]
+                sim = article_similarity(snap, ids, chunks_by_article(snap, ids))[0, 1:]
+                mates = [Seen(k.sentences, None) for k in kept]
+                k = copy_of(f.sentences, f.vector, mates, self.join_cosine, list(sim))
+                if k is not None:  # another outlet's report of an event of this round
+                    kept[k].also.append(f.source)
+                    copies.append(f)
+                    continue
+            if is_repeat(f.sentences, every):
+                self._told(row, f, now)
+                continue
+            j = copy_of(f.sentences, f.vector, seen, self.join_cosine)
+            if j is not None:  # a later copy of a told event
+                self._told(row, f, now)
+                self._also(told[j], f.source)
+                continue
+            kept.append(f)
+        for f in kept:
+            also = sorted({s for s in f.also if s and s != f.source})
+            dev = Development(f.article_id, f.citations, also, now)
+            self.state.record(
+                row.where,
+                f.article_id,
+                f.version,
+                "pending",
+                now,
+                f.source,
+                f.sentences,
+                f.vector,
+                dev.to_dict(),
+            )
+        for f in copies:
+            self._told(row, f, now)
+
+    def _told(self, row: FollowRow, f: Found, now: datetime) -> None:
+        new = self.state.record(
+            row.where, f.article_id, f.version, "told", now, f.source, f.sentences, f.vector, {}
+        )
+        if new and self.counts is not None:
+            self.counts.follow_developments("told")
+
+    def _also(self, told: Told, source: str) -> None:
+        """A copy of a development not posted yet: its post names the other outlet too."""
+        if told.status != "pending" or not told.payload or source in ("", told.source):
+            return
+        also = list(told.payload.get("also_reported_by", []))
+        if source not in also:
+            self.state.update_payload(
+                told.rowid, {**told.payload, "also_reported_by": sorted([*also, source])}
+            )
+
+
+def cursor(
+    ws: WriteState, read: dict[str, Record], behind: Sequence[Record], row: FollowRow
+) -> tuple[int, int]:
+    """Past what was read: up to the store's generation when no write was under way; during a
+    write, to the commit before its last one seen (it may have shown only some records); never
+    past a record this process's view did not hold yet."""
+    g = ws.generation
+    at = (g, 0)
+    if ws.writing:
+        parts = [p for s, p in map(seq_of, read.values()) if s == g]
+        at = (g, max(parts) - 1 if parts else 0)
+    at = max(at, row.cursor)
+    for rec in behind:
+        s, p = seq_of(rec)
+        at = min(at, (s, p - 1))
+    return at
