@@ -56,8 +56,8 @@ if TYPE_CHECKING:  # the public surface: each name, from the module that defines
     from retrieval.models import Quote as Quote
     from retrieval.models import Story as Story
     from retrieval.models import moment_label as moment_label
+    from retrieval.news.developments import Development as Development
     from retrieval.news.follow import Added as Added
-    from retrieval.news.follow import Development as Development
     from retrieval.news.follow import Follow as Follow
     from retrieval.news.follow import Follower as Follower
     from retrieval.news.follow import FollowOptions as FollowOptions

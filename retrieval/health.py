@@ -1,5 +1,6 @@
 """The health report: is the store reachable, does the model load, what is indexed and how new
-it is, how the feeds and scheduled briefings stand, and the last error this process counted.
+it is, how the feeds, scheduled briefings and followed topics stand, and the last error this
+process counted.
 
 `briefbot health` builds it in its own process (the store and the model are really opened);
 a long-running process (serve, watch) builds it from what it holds, and serves it at /health
@@ -145,6 +146,21 @@ def schedule_state(data_dir: Path, schedules: Sequence[Schedule], now: datetime)
     return rows
 
 
+def follow_state(data_dir: Path) -> dict[str, Any]:
+    """Per platform: topics followed, developments waiting, posts made, the oldest claim not
+    posted and the last follow error (retrieval/news/followstate.py)."""
+    path = data_dir / "follows.sqlite3"
+    if not path.is_file():
+        return {}
+    from retrieval.news.followstate import FollowState
+
+    state = FollowState(path, owner="health")
+    try:
+        return state.summary()
+    finally:
+        state.close()
+
+
 def health_report(
     engine: Engine,
     schedules: Sequence[Schedule] = (),
@@ -160,9 +176,10 @@ def health_report(
     try:
         feeds = feed_state(data_dir)
         briefings = schedule_state(data_dir, schedules, now)
+        follows = follow_state(data_dir)
     except Exception as exc:  # a locked or damaged database is reported, not raised
-        feeds, briefings = [], []
-        warnings.append(f"feed or schedule state unreadable: {_why(exc)}")
+        feeds, briefings, follows = [], [], {}
+        warnings.append(f"feed, schedule or follow state unreadable: {_why(exc)}")
     for f in feeds:
         if f["error"]:
             warnings.append(f"feed {redact(f['url'])}: {redact(f['error'])}")
@@ -172,6 +189,13 @@ def health_report(
             warnings.append(
                 f"schedule {b['schedule']} ({b['platform']}): a claim since {claimed} was never"
                 " posted (its process died; another takes it over)"
+            )
+    for platform, f in follows.items():
+        claimed = f.get("oldest_claim")
+        if claimed and datetime.fromisoformat(claimed) < now - STALE_CLAIM:
+            warnings.append(
+                f"follows ({platform}): a claim since {claimed} was never posted (its process"
+                " died; another takes it over)"
             )
     if store.get("ok") and not store.get("articles"):
         warnings.append("the index is empty")
@@ -185,6 +209,7 @@ def health_report(
         "model": model,
         "feeds": [{**f, "url": redact(f["url"])} for f in feeds],
         "schedules": briefings,
+        "follows": follows,
         "last_error": last.to_dict() if last else None,
         "warnings": warnings,
     }

@@ -1,5 +1,5 @@
-"""briefbot's command line: ingest, watch, ask, sources, brief, eval, feedback, serve, health,
-reindex, env-example."""
+"""briefbot's command line: ingest, watch, ask, sources, brief, follow, eval, feedback, serve,
+health, reindex, env-example."""
 
 from __future__ import annotations
 
@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from bot.cli import ask, discord_sync, envfile, evaluate, health, index, serve, state, watch
+from bot.cli import (
+    ask,
+    discord_sync,
+    envfile,
+    evaluate,
+    follow,
+    health,
+    index,
+    serve,
+    state,
+    watch,
+)
 from bot.cli.console import err
 from retrieval import BriefbotError
 
@@ -34,6 +45,7 @@ app.command()(index.ingest)
 app.command()(ask.ask)
 app.command()(index.sources)
 app.command()(ask.brief)
+app.add_typer(follow.app, name="follow")
 app.command("eval")(evaluate.evaluate)
 app.command()(watch.watch)
 app.command()(ask.feedback)

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 # that article to be about the topic. The answerer declines below 0.07 (answerer.json); a
 # follow posts unprompted, so it asks for much more. Chosen by hand on tests/test_follow.py's
 # articles until bench/follow.py calibrates it on the tuning half of its labelled sample.
-FOLLOW_MIN_CONFIDENCE = 0.5
+FOLLOW_MIN_CONFIDENCE = 0.4
 MAX_TOPIC_CHARS = 120
 MAX_FOLLOWS = 25  # topics per channel
 DIGESTS = ("hourly", "daily")
@@ -84,10 +84,12 @@ class Added:
     created: bool
 
 
-PostFollow = Callable[[FollowPost], str | None]
-"""Posts one FollowPost to its channel (in `follow.thread` when set) and returns the id of the
-message that starts the topic's thread (the first post's) or None. Raising: not posted (the
-claim is released and the post retried next round)."""
+class PostFollow(Protocol):
+    """Posts one FollowPost to its channel (in `follow.thread` when set) and returns the id of
+    the message that starts the topic's thread (the first post's) or None. Raising: not posted
+    (the claim is released and the post retried next round). Any such function will do."""
+
+    def __call__(self, post: FollowPost, /) -> str | None: ...
 
 
 class FollowCounts(Protocol):
@@ -272,6 +274,9 @@ class Follower:
         if not rows:
             return []
         read = self._read(rows)
+        if read is None:  # nothing committed: only what waits to be posted, or a start date
+            waiting = self.state.waiting(self.platform)
+            rows = [r for r in rows if r.backfill or (r.channel, r.key) in waiting]
         posts: list[FollowPost] = []
         for row in rows:
             if self._stopping:

@@ -390,6 +390,16 @@ class FollowState:
             if t.status == "pending" or (t.claimed_at is not None and t.claimed_at < stale)
         ]
 
+    def waiting(self, platform: str) -> set[tuple[str, str]]:
+        """The (channel, key) of each follow with developments not posted yet."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT DISTINCT channel, key FROM developments WHERE platform = ? AND status IN "
+                "('pending', 'claimed')",
+                (platform,),
+            ).fetchall()
+        return {(c, k) for c, k in rows}
+
     def update_payload(self, rowid: int, payload: dict[str, Any]) -> None:
         with self._lock:
             self.db.execute(

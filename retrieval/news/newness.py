@@ -24,6 +24,7 @@ from retrieval.answering.evidence import numbers_in
 from retrieval.answering.sentences import same_fact
 
 _DURATION = re.compile(r"(?:seconds|minutes|hours|days|weeks|months|years)$", re.I)
+_CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s*[ap]\.?m\b\.?", re.I)  # "3 p.m." (TIME's \b misses it)
 
 
 def figures(sentence: str) -> set[str]:
@@ -33,7 +34,7 @@ def figures(sentence: str) -> set[str]:
     for m in TIME.finditer(sentence):
         if not _DURATION.search(m.group(0)):
             kept = kept.replace(m.group(0), " ")
-    return numbers_in(kept)
+    return numbers_in(_CLOCK.sub(" ", kept))
 
 
 def covers(told: str, sentence: str) -> bool:
