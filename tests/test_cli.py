@@ -458,7 +458,9 @@ def test_follow_run_prints_what_another_process_commits_until_ctrl_c(tmp_path, n
     from tests.test_follow import FROG, HARBOUR, TRIAL_OPENS
 
     data = tmp_path / "data"
-    engine = Engine(make_settings(data), query_encoder=numpy_encoder, document_encoder=numpy_encoder)
+    engine = Engine(
+        make_settings(data), query_encoder=numpy_encoder, document_encoder=numpy_encoder
+    )
     engine.ingest_articles([HARBOUR])
     engine.follows.add("cli", "default", "Griner trial")
     env = {**os.environ, "BRIEFBOT_DATA_DIR": str(data), "NO_COLOR": "1", "COLUMNS": "200"}
