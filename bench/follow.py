@@ -690,6 +690,21 @@ def main() -> None:
             f"[{ok(f.recall, RECALL_TARGET)} >= 0.8]"
         )
     details(figs["all"])
+    with open(args.work / "posts.jsonl", "w", encoding="utf-8") as out:
+        for p in run.posted:
+            lab = labels.get((p.topic, p.article_id), {})
+            row = {
+                "topic": p.topic,
+                "day": str(p.day),
+                "article": p.article_id,
+                "title": articles_by_id[p.article_id].title,
+                "quote": p.quote,
+                "also": p.also,
+                "on_topic": lab.get("on_topic"),
+                "event": lab.get("event"),
+            }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"\nevery post of this run: {args.work / 'posts.jsonl'}")
 
     if not args.no_live:
         live(
