@@ -47,6 +47,9 @@ collection `corpus_key` names); it reads that collection once and keeps it in --
 printed). Before use, a sample of cached vectors is checked against fresh ones (cosine printed;
 it must be >= 0.9999). The index, the chunking, the answer chain and the follower are the
 engine's own; only the model's forward pass for chunk texts already embedded is skipped.
+
+One piece (over 400 lines): the replay, the judging and the report work on the same runs and
+labels, and are read together when a figure is questioned.
 """
 
 from __future__ import annotations
