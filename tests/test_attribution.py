@@ -6,6 +6,7 @@ from retrieval.answering.attribution import (
     Cast,
     People,
     asked_speaker,
+    asked_words_of,
     attribute,
     attribute_all,
     same_speaker,
@@ -259,6 +260,15 @@ def test_posts_and_statements_are_speech() -> None:
     assert attribute('Putin on Friday criticized the "reckless" sanctions.').speaker == "Putin"
     kraft = 'Patriots owner Robert Kraft paid tribute to Brady, saying "he was the greatest."'
     assert attribute(kraft).speaker == "Robert Kraft"
+
+
+def test_asking_and_appealing_are_speech_and_asked_about() -> None:
+    """ "What did the sheriff ask hikers to do": a request is someone's words too."""
+    sheriff = "Sheriff Dale Hutchins asked anyone on the trail on Thursday to call his office."
+    assert attribute(sheriff).speaker == "Sheriff Dale Hutchins"
+    assert attribute("Mayor Jean Marsh appealed for calm.").speaker == "Mayor Jean Marsh"
+    assert asked_words_of("what did the sheriff ask hikers to do") == "the sheriff"
+    assert asked_words_of("what did the mayor urge residents to do") == "the mayor"
 
 
 def test_another_persons_quote_is_not_xs_even_when_it_names_x() -> None:

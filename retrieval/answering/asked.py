@@ -41,7 +41,7 @@ _ASKED = [
         r"(?:say|said|saying|says|tell|told|telling|claim|claimed|announce|announced|warn|"
         r"warned|write|wrote|writing|argue|argued|state|stated|mean|meant|add|added|reply|"
         r"replied|post|posted|posting|tweet|tweeted|tweeting|respond|responded|think|thought|"
-        r"testify|testified|have\s+to\s+say)\b",
+        r"testify|testified|ask|asked|urge|urged|have\s+to\s+say)\b",
         re.I,
     ),
     re.compile(
