@@ -1,13 +1,11 @@
 """Following a story: a channel names a topic, and is told, once, each new development on it,
 with the sentence that says so.
 
-- **Relevance** is the answerer's own, stricter: an article committed after the follow's
-  cursor is about the topic when the answer composer, asked the topic over that one article
-  (`AnswerChain.about`), answers rather than abstains, with a learned answerability
-  (`Answer.confidence`) of at least `FollowOptions.min_confidence`. The development's
-  sentences are that answer's first one or two citations, exact quotes as every answer's.
-- **Relevance** also asks that the topic is what the article leads with: its subject words in
-  the title and first chunk (`FollowOptions.min_headline`), not one answerable sentence.
+- **Relevance** (retrieval/news/developments.py) is the answerer's own, stricter: asked the
+  topic over one new article (`AnswerChain.about`), the composer answers with a learned
+  answerability of at least `min_confidence`, and the topic is what the article leads with
+  (its words in the title and first chunk: `min_headline`). The development's sentences are
+  that answer's first one or two citations, exact quotes as every answer's.
 - **Newness** (retrieval/news/newness.py, sameevent.py): not a repeat of what the channel was
   told of the topic, nor another report of a told event (a calibrated same-event decision over
   the two reports); a changed figure on a later day, or a corrected version, is new. Reports of
@@ -53,9 +51,8 @@ log = logging.getLogger(__name__)
 # follow posts unprompted, so it asks for much more. Chosen by hand on tests/test_follow.py's
 # articles until bench/follow.py calibrates it on the tuning half of its labelled sample.
 FOLLOW_MIN_CONFIDENCE = 0.4
-# The share of the topic's subject words its title and first chunk must hold (Subject.soft) for
-# an article to be about the topic: chosen by bench/follow_fit.py on the tune topics' labels
-# (the most precise value on on_topic that keeps every tune gold article; ties: the lowest).
+# The share of the topic's words an article's title and first chunk must hold (Subject.soft):
+# chosen by bench/follow_fit.py on the tune topics' labels (on_topic).
 FOLLOW_MIN_HEADLINE = 0.45
 MAX_TOPIC_CHARS = 120
 MAX_FOLLOWS = 25  # topics per channel
