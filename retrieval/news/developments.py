@@ -80,6 +80,16 @@ class Counts(Protocol):
     def follow_developments(self, what: str, n: int = 1) -> None: ...
 
 
+class Thresholds(Protocol):
+    """What relevance reads of the follow options (retrieval/news/follow.py, FollowOptions)."""
+
+    @property
+    def min_confidence(self) -> float: ...
+
+    @property
+    def min_headline(self) -> float: ...
+
+
 class Relevance:
     """Whether an article is about a topic: the answer chain asked the topic over it alone."""
 
@@ -87,13 +97,11 @@ class Relevance:
         self,
         chain: AnswerChain,
         encode: Callable[[list[str]], np.ndarray],
-        min_confidence: Callable[[], float],
-        min_headline: Callable[[], float] = lambda: 0.0,
+        options: Callable[[], Thresholds],
     ) -> None:
         self.chain = chain
         self.encode = encode
-        self.min_confidence = min_confidence
-        self.min_headline = min_headline
+        self.options = options  # read each time: the options may be replaced
         self._vectors: dict[str, np.ndarray] = {}
         self._subjects: dict[str, Subject] = {}
 
@@ -116,9 +124,10 @@ class Relevance:
         answer = self.chain.about(topic, [article], day, snap, self.vector(topic))
         if answer.abstained or not answer.citations:
             return None
-        if (answer.confidence or 0.0) < self.min_confidence():
+        o = self.options()
+        if (answer.confidence or 0.0) < o.min_confidence:
             return None
-        if self.headline(topic, snap, article) < self.min_headline():
+        if self.headline(topic, snap, article) < o.min_headline:
             return None  # the topic is named in passing: not what the article is about
         return answer
 

@@ -46,10 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# PROVISIONAL: the learned answerability an answer to the topic must reach over one article for
-# that article to be about the topic. The answerer declines below 0.07 (answerer.json); a
-# follow posts unprompted, so it asks for much more. Chosen by hand on tests/test_follow.py's
-# articles until bench/follow.py calibrates it on the tuning half of its labelled sample.
+# The learned answerability an answer to the topic must reach over one article (the answerer
+# declines below 0.07): chosen on the tune topics by bench/follow.py (docs/benchmarks.md).
 FOLLOW_MIN_CONFIDENCE = 0.4
 # The share of the topic's words an article's title and first chunk must hold (Subject.soft):
 # chosen by bench/follow_fit.py on the tune topics' labels (on_topic).
@@ -181,12 +179,7 @@ class Follows:
         self.options = options
         self.metrics = metrics
         self.clock = clock
-        self.relevance = Relevance(
-            chain,
-            encode,
-            lambda: self.options().min_confidence,
-            lambda: self.options().min_headline,
-        )
+        self.relevance = Relevance(chain, encode, lambda: self.options())
 
     def add(
         self,
