@@ -1,6 +1,7 @@
 """Following a story: a channel is told each new development on a topic once, with the sentence
-that says so; not an unrelated story, not another outlet's copy, not again after a restart or
-from a second replica; a corrected figure is told; limits, quiet hours and digests hold posts.
+that says so; not an unrelated story nor one that names the topic in passing, not another
+outlet's report of the event (in its own words), not again after a restart or from a second
+replica; a corrected figure is told; limits, quiet hours and digests hold posts.
 
 The articles are small and written here, in several styles: a trial over several days, a
 verdict reported by three outlets, a strike, an unrelated story.
@@ -13,14 +14,17 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from retrieval.answering.sentences import same_fact
 from retrieval.config_file import ConfigFile, load_config
 from retrieval.engine import Engine
 from retrieval.errors import FollowError, SettingsError
 from retrieval.models import Article
 from retrieval.news.follow import FollowOptions, FollowPost
 from retrieval.news.newness import covers, figures
+from retrieval.news.sameevent import FEATURES, Report, SameEvent, lead_of, new_figure
 from tests.conftest import SMALL_CHUNKS, make_settings
 
 T0 = datetime(2026, 3, 2, 10, 10, tzinfo=UTC)
@@ -108,6 +112,41 @@ FROG = _article(
     "threatened by logging.",
     date(2022, 7, 2),
     "Nature Weekly",
+)
+
+
+# One event (the prime minister resigns) in two outlets' own words: their leads share few words.
+RESIGNS = _article(
+    "resigns-a",
+    "Boris Johnson resigns as prime minister",
+    "Boris Johnson resigned as leader of the Conservative Party on Thursday after dozens of "
+    "ministers quit his government in protest. He will stay on as prime minister until a "
+    "successor is chosen over the summer.",
+    date(2022, 7, 7),
+    "Wire Daily",
+)
+STEPS_DOWN = _article(
+    "resigns-b",
+    "Boris Johnson quits after cabinet revolt",
+    "British Prime Minister Boris Johnson announced on Thursday that he would step down, bowing "
+    "to a revolt in which more than fifty officials walked out of his cabinet. A new Tory leader "
+    "will take over in the autumn.",
+    date(2022, 7, 7),
+    "Global Herald",
+)
+# A harbour story that names the topic in one line, far from its opening.
+HARBOUR_MENTION = _article(
+    "harbour-2",
+    "Harbour pier repairs begin as fishermen return",
+    "Work began on the old pier in the harbour on Monday, watched by a crowd of fishermen and "
+    "their families. The council said the repairs would take a year and cost two million "
+    "pounds. Local boat builders expect more orders once the pier reopens next summer. The "
+    "harbour master said boats would moor at the north wall meanwhile. The town's cafes hope "
+    "for more visitors. In Moscow, the trial of American basketball star Brittney Griner was "
+    "adjourned until next week, her lawyers said on Monday. Griner is charged with smuggling "
+    "cannabis oil into Russia.",
+    date(2022, 7, 4),
+    "Coast Times",
 )
 
 
@@ -221,6 +260,74 @@ def test_a_corrected_figure_is_new_and_a_reworded_repeat_is_not(engine):
     (post,) = follower.tick(T0 + timedelta(minutes=2))
     assert "a fine of one million roubles" in quote_in(VERDICT_CORRECTED, post)
     assert channel.articles == ["verdict-a", "verdict-a"]
+
+
+def test_two_outlets_differently_worded_leads_of_one_event_fold_into_one_post(engine):
+    assert not same_fact(lead_of(RESIGNS.text), lead_of(STEPS_DOWN.text))  # few shared words
+    engine.follows.add("cli", "news", "Boris Johnson resignation")
+    channel = Channel()
+    follower = engine.follows.follower("cli", channel)
+    engine.ingest_articles([RESIGNS, STEPS_DOWN])
+    (post,) = follower.tick(T0)
+    (dev,) = post.developments
+    assert dev.article_id == "resigns-a" and dev.also_reported_by == ["Global Herald"]
+
+
+def test_the_other_outlets_lead_a_round_later_is_told_not_posted(engine):
+    engine.follows.add("cli", "news", "Boris Johnson resignation")
+    channel = Channel()
+    follower = engine.follows.follower("cli", channel)
+    engine.ingest_articles([RESIGNS])
+    assert len(follower.tick(T0)) == 1
+    engine.ingest_articles([STEPS_DOWN])
+    assert follower.tick(T0 + timedelta(minutes=1)) == []
+    assert channel.articles == ["resigns-a"]
+
+
+def test_a_one_line_mention_of_the_topic_inside_another_story_is_not_posted(engine):
+    # The answerer would accept the mention at a low confidence: only aboutness stops it.
+    engine.follow_options = replace(engine.follow_options, min_confidence=0.2)
+    engine.follows.add("cli", "news", "Griner trial")
+    channel = Channel()
+    follower = engine.follows.follower("cli", channel)
+    engine.ingest_articles([HARBOUR_MENTION])
+    assert follower.tick(T0) == []
+    snap = engine.snapshot()
+    i = snap.article_index["harbour-2"]
+    relevance = engine.follows.relevance
+    assert relevance.headline("Griner trial", snap, i) < FollowOptions().min_headline
+    engine.follow_options = replace(engine.follow_options, min_headline=0.0)
+    assert relevance.about("Griner trial", snap, i, T0) is not None  # answerable, not about it
+    engine.follow_options = replace(engine.follow_options, min_headline=FollowOptions.min_headline)
+    engine.ingest_articles([TRIAL_OPENS])  # a report that leads with the topic still posts
+    (post,) = follower.tick(T0 + timedelta(minutes=1))
+    assert [d.article_id for d in post.developments] == ["trial-1"]
+
+
+def test_the_same_event_decision_and_its_figure_rule():
+    same = SameEvent.load()
+    assert len(same.weights) == len(FEATURES) and 0.0 < same.threshold < 1.0
+    encode = _bag_of_words
+    told = Report("a", ("The death toll from the floods rose to 9 on Tuesday.",), "", None, None)
+    day = date(2022, 6, 14)
+    later = Report("b", ("The death toll from the floods rose to 12.",), "", None, day)
+    told = replace(told, published=day - timedelta(days=1))
+    assert new_figure(later, told)  # a new figure, a day later: new
+    assert not same(later, told, encode)
+    same_day = replace(later, published=told.published)
+    assert not new_figure(same_day, told)  # another outlet's figure of the same day: one event
+    assert same(same_day, told, encode)
+    corrected = replace(same_day, article_id="a")  # a later version of the told article
+    assert new_figure(corrected, told)
+
+
+def _bag_of_words(texts: list[str]) -> np.ndarray:
+    """A stand-in encoder: unit vectors of hashed words (the same sentence: cosine 1)."""
+    out = np.zeros((len(texts), 64), dtype=np.float32)
+    for k, t in enumerate(texts):
+        for w in t.lower().split():
+            out[k, sum(map(ord, w)) % 64] += 1.0
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 def test_figures_and_what_a_told_sentence_covers():

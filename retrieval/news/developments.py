@@ -3,10 +3,19 @@ answerer's own relevance, stricter), and which of those tell the channel somethi
 (retrieval/news/newness.py). The follower (retrieval/news/follow.py) posts them.
 
 Relevance: the answer composer is asked the topic over one article at a time
-(`AnswerChain.about`); the article is about the topic when the answer is not an abstention and
-its learned answerability (`Answer.confidence`) reaches `min_confidence`. The composer reads the
-best sentence's own article for its verdict, so an article is judged here as it would be among
-others. A development's sentences are that answer's first one or two citations.
+(`AnswerChain.about`); the article is about the topic when the answer is not an abstention, its
+learned answerability (`Answer.confidence`) reaches `min_confidence`, and the topic is what the
+article leads with: the share of the topic's subject words (`Subject.soft`, the answerer's own
+word matching) found in its title and first chunk reaches `min_headline`. One answerable
+sentence is not enough: a Serbia gas analysis that names the NATO bids in one paragraph is not
+about them. A development's sentences are that answer's first one or two citations.
+
+Newness: a development is a repeat of a told one when each of its sentences was told
+(newness.is_repeat), or when it and a told one are one event (retrieval/news/sameevent.py, a
+calibrated pair decision over the two reports' article and sentence vectors, `same_fact` and
+the days between them); reports of one event found in the same round fold into one development
+"also reported by" the others. A changed figure on a later day, or in a later version of the
+same article, is new.
 """
 
 from __future__ import annotations
@@ -18,10 +27,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from retrieval.answering.features import Subject, subject
 from retrieval.models import Answer, Citation
 from retrieval.news.followstate import FollowRow, FollowState, Told
-from retrieval.news.newness import Seen, copy_of, is_repeat
-from retrieval.news.stories import article_similarity, chunks_by_article
+from retrieval.news.newness import is_repeat
+from retrieval.news.sameevent import Report, SameEvent, lead_of
 
 if TYPE_CHECKING:
     from retrieval.answering.chain import AnswerChain
@@ -29,6 +39,13 @@ if TYPE_CHECKING:
     from retrieval.index.store import Record, WriteState
 
 MATCH_POOL = 20  # what is about a topic now is looked for among the chain's first articles
+
+
+def headline_text(snap: Snapshot, article: int) -> str:
+    """The article's title and first chunk: where a report names what it is about."""
+    chunks = snap.article_chunks(article)
+    first = snap.chunk_texts[int(chunks[0])] if len(chunks) else ""
+    return f"{snap.articles[article].title or ''} {first}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,16 @@ class Counts(Protocol):
     def follow_developments(self, what: str, n: int = 1) -> None: ...
 
 
+class Thresholds(Protocol):
+    """What relevance reads of the follow options (retrieval/news/follow.py, FollowOptions)."""
+
+    @property
+    def min_confidence(self) -> float: ...
+
+    @property
+    def min_headline(self) -> float: ...
+
+
 class Relevance:
     """Whether an article is about a topic: the answer chain asked the topic over it alone."""
 
@@ -70,17 +97,25 @@ class Relevance:
         self,
         chain: AnswerChain,
         encode: Callable[[list[str]], np.ndarray],
-        min_confidence: Callable[[], float],
+        options: Callable[[], Thresholds],
     ) -> None:
         self.chain = chain
         self.encode = encode
-        self.min_confidence = min_confidence
+        self.options = options  # read each time: the options may be replaced
         self._vectors: dict[str, np.ndarray] = {}
+        self._subjects: dict[str, Subject] = {}
 
     def vector(self, topic: str) -> np.ndarray:
         if topic not in self._vectors:
             self._vectors[topic] = self.encode([topic])[0]
         return self._vectors[topic]
+
+    def headline(self, topic: str, snap: Snapshot, article: int) -> float:
+        """The share of the topic's subject words that the article's title and first chunk
+        hold (or closely resemble)."""
+        if topic not in self._subjects:
+            self._subjects[topic] = subject(topic, self.chain.matcher)
+        return self._subjects[topic].soft(headline_text(snap, article), self.chain.matcher)
 
     def about(self, topic: str, snap: Snapshot, article: int, now: datetime) -> Answer | None:
         """The answer to the topic from this one article (as of its publication day), if the
@@ -89,8 +124,11 @@ class Relevance:
         answer = self.chain.about(topic, [article], day, snap, self.vector(topic))
         if answer.abstained or not answer.citations:
             return None
-        if (answer.confidence or 0.0) < self.min_confidence():
+        o = self.options()
+        if (answer.confidence or 0.0) < o.min_confidence:
             return None
+        if self.headline(topic, snap, article) < o.min_headline:
+            return None  # the topic is named in passing: not what the article is about
         return answer
 
     def matching(self, topic: str, since: date | None, now: datetime) -> tuple[Snapshot, list[int]]:
@@ -117,6 +155,7 @@ class Found:
     source: str
     answer: Answer
     vector: np.ndarray
+    report: Report
     also: list[str] = field(default_factory=list)
 
     @property
@@ -138,12 +177,27 @@ class Finder:
     in the follows' state: `pending` (to post) or `told` (a copy or repeat of one told)."""
 
     def __init__(
-        self, state: FollowState, relevance: Relevance, join_cosine: float, counts: Counts | None
+        self,
+        state: FollowState,
+        relevance: Relevance,
+        counts: Counts | None,
+        same: SameEvent | None = None,
     ) -> None:
         self.state = state
         self.relevance = relevance
-        self.join_cosine = join_cosine
         self.counts = counts
+        self.same = same or SameEvent.load()
+        self._sentence_vectors: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, kept: told sentences are compared again every round."""
+        cache = self._sentence_vectors
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            if len(cache) > 20_000:
+                cache.clear()
+            cache.update(zip(missing, self.relevance.encode(missing), strict=True))
+        return np.stack([cache[t] for t in texts])
 
     def find(
         self,
@@ -182,34 +236,34 @@ class Finder:
             answer = self.relevance.about(row.topic, snap, i, now)
             if answer is not None:
                 vec = snap.article_vectors[i]
-                found.append(Found(i, meta.id, version, meta.source, answer, vec))
+                chunks = snap.article_chunks(i)
+                lead = lead_of(snap.chunk_texts[int(chunks[0])]) if len(chunks) else ""
+                cited = tuple(c.quote for c in answer.citations[:2])
+                report = Report(meta.id, cited, lead, vec, meta.published)
+                found.append(Found(i, meta.id, version, meta.source, answer, vec, report))
         found.sort(key=lambda f: (snap.articles[f.article].published or date.min, f.article_id))
         self.record(row, snap, found, now)
         self.state.advance(row.where, row.cursor if ws is None else cursor(ws, mine, behind, row))
 
     def record(self, row: FollowRow, snap: Snapshot, found: list[Found], now: datetime) -> None:
-        """Each found article as a new development, a copy folded into one of this round, or a
-        repeat or a later copy of a told one."""
+        """Each found article as a new development, a report of one of this round's folded into
+        it, or a repeat or a later report of a told one."""
         told = self.state.told(row.where)
-        seen = [Seen(t.sentences, t.vector) for t in told]
+        reports = [told_report(t) for t in told]
         every = [s for t in told for s in t.sentences]
         kept: list[Found] = []
         copies: list[Found] = []
         for f in found:
-            if kept:
-                ids = [f.article] + [k.article for k in kept]
-                sim = article_similarity(snap, ids, chunks_by_article(snap, ids))[0, 1:]
-                mates = [Seen(k.sentences, None) for k in kept]
-                k = copy_of(f.sentences, f.vector, mates, self.join_cosine, list(sim))
-                if k is not None:  # another outlet's report of an event of this round
-                    kept[k].also.append(f.source)
-                    copies.append(f)
-                    continue
+            k = self.same.first(f.report, [m.report for m in kept], self.encode)
+            if k is not None:  # another outlet's report of an event of this round
+                kept[k].also.append(f.source)
+                copies.append(f)
+                continue
             if is_repeat(f.sentences, every):
                 self._told(row, f, now)
                 continue
-            j = copy_of(f.sentences, f.vector, seen, self.join_cosine)
-            if j is not None:  # a later copy of a told event
+            j = self.same.first(f.report, reports, self.encode)
+            if j is not None:  # a later report of a told event
                 self._told(row, f, now)
                 self._also(told[j], f.source)
                 continue
@@ -226,14 +280,22 @@ class Finder:
                 f.source,
                 f.sentences,
                 f.vector,
-                dev.to_dict(),
+                {**dev.to_dict(), "report": report_dict(f.report)},
             )
         for f in copies:
             self._told(row, f, now)
 
     def _told(self, row: FollowRow, f: Found, now: datetime) -> None:
         new = self.state.record(
-            row.where, f.article_id, f.version, "told", now, f.source, f.sentences, f.vector, {}
+            row.where,
+            f.article_id,
+            f.version,
+            "told",
+            now,
+            f.source,
+            f.sentences,
+            f.vector,
+            {"report": report_dict(f.report)},
         )
         if new and self.counts is not None:
             self.counts.follow_developments("told")
@@ -247,6 +309,24 @@ class Finder:
             self.state.update_payload(
                 told.rowid, {**told.payload, "also_reported_by": sorted([*also, source])}
             )
+
+
+def report_dict(r: Report) -> dict[str, Any]:
+    """What a told development keeps of its report beside its sentences and vector."""
+    return {"lead": r.lead, "published": r.published.isoformat() if r.published else None}
+
+
+def told_report(t: Told) -> Report:
+    """A told development as compared with a new one (rows of before the report was kept
+    compare by their cited sentences and vector alone)."""
+    kept = t.payload.get("report") or {}
+    day = kept.get("published")
+    cited = tuple(t.sentences)
+    return Report(t.article_id, cited, kept.get("lead") or "", t.vector, _day(day))
+
+
+def _day(iso: str | None) -> date | None:
+    return date.fromisoformat(iso) if iso else None
 
 
 def cursor(

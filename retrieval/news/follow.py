@@ -1,14 +1,15 @@
 """Following a story: a channel names a topic, and is told, once, each new development on it,
 with the sentence that says so.
 
-- **Relevance** is the answerer's own, stricter: an article committed after the follow's
-  cursor is about the topic when the answer composer, asked the topic over that one article
-  (`AnswerChain.about`), answers rather than abstains, with a learned answerability
-  (`Answer.confidence`) of at least `FollowOptions.min_confidence`. The development's
-  sentences are that answer's first one or two citations, exact quotes as every answer's.
-- **Newness** (retrieval/news/newness.py): not a repeat of what the channel was told of the
-  topic, nor another outlet's copy of a told event; a changed figure is new. Copies found in
-  one round fold into one development, "also reported by" the others.
+- **Relevance** (retrieval/news/developments.py) is the answerer's own, stricter: asked the
+  topic over one new article (`AnswerChain.about`), the composer answers with a learned
+  answerability of at least `min_confidence`, and the topic is what the article leads with
+  (its words in the title and first chunk: `min_headline`). The development's sentences are
+  that answer's first one or two citations, exact quotes as every answer's.
+- **Newness** (retrieval/news/newness.py, sameevent.py): not a repeat of what the channel was
+  told of the topic, nor another report of a told event (a calibrated same-event decision over
+  the two reports); a changed figure on a later day, or a corrected version, is new. Reports of
+  one event found in one round fold into one development, "also reported by" the others.
 - **Where and how often**: a topic's posts go to one thread in the channel (the first post's
   id, returned by the platform's `PostFollow`); `digest` batches a topic's developments to the
   end of each hour or day; a channel-wide limit per hour and quiet hours hold posts back, and
@@ -37,7 +38,6 @@ import numpy as np
 from retrieval.errors import FollowError
 from retrieval.news.developments import Development, Finder, Relevance, seq_of
 from retrieval.news.followstate import FollowRow, FollowState, Told
-from retrieval.news.stories import StoryOptions
 
 if TYPE_CHECKING:
     from retrieval.answering.chain import AnswerChain
@@ -46,11 +46,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# PROVISIONAL: the learned answerability an answer to the topic must reach over one article for
-# that article to be about the topic. The answerer declines below 0.07 (answerer.json); a
-# follow posts unprompted, so it asks for much more. Chosen by hand on tests/test_follow.py's
-# articles until bench/follow.py calibrates it on the tuning half of its labelled sample.
+# The learned answerability an answer to the topic must reach over one article (the answerer
+# declines below 0.07): chosen on the tune topics by bench/follow.py (docs/benchmarks.md).
 FOLLOW_MIN_CONFIDENCE = 0.4
+# The share of the topic's words an article's title and first chunk must hold (Subject.soft):
+# chosen by bench/follow_fit.py on the tune topics' labels (on_topic).
+FOLLOW_MIN_HEADLINE = 0.45
 MAX_TOPIC_CHARS = 120
 MAX_FOLLOWS = 25  # topics per channel
 DIGESTS = ("hourly", "daily")
@@ -123,7 +124,7 @@ class FollowOptions:
     quiet_hours: tuple[time, time] | None = None  # no posts from the first to the second
     timezone: str = "UTC"  # of quiet hours and of a daily digest's day
     min_confidence: float = FOLLOW_MIN_CONFIDENCE
-    join_cosine: float = StoryOptions().join_cosine  # another outlet's report of one event
+    min_headline: float = FOLLOW_MIN_HEADLINE
     shown: int = 1  # a post after developments were held shows the newest, counts the rest
     digest_shown: int = 10
     claim_ttl: timedelta = timedelta(minutes=15)
@@ -178,7 +179,7 @@ class Follows:
         self.options = options
         self.metrics = metrics
         self.clock = clock
-        self.relevance = Relevance(chain, encode, lambda: self.options().min_confidence)
+        self.relevance = Relevance(chain, encode, lambda: self.options())
 
     def add(
         self,
@@ -269,7 +270,7 @@ class Follower:
         self.metrics = book.metrics
         self._posting = threading.Lock()  # held while a post is made and marked: shutdown waits
         self._stopping = False
-        self.finder = Finder(book.state, book.relevance, book.options().join_cosine, book.metrics)
+        self.finder = Finder(book.state, book.relevance, book.metrics)
 
     def tick(self, now: datetime | None = None) -> list[FollowPost]:
         """One round: commits since each follow's cursor -> developments -> claim -> post ->

@@ -1,12 +1,11 @@
 """What a followed topic's channel was told already, and whether a development is new to it.
 
 A development is the one or two sentences an answer to the topic cites from one new article.
-It is new to a channel unless each of its sentences says what the channel was told (`same_fact`
-with a told sentence), or unless it is another outlet's copy of a told event (the article's
-vector within the story clustering's join cosine of a told article's, and its lead sentence
-told). A sentence that repeats a told one but with another figure (a correction, a new death
-toll, a longer sentence) is new: a told sentence covers it only when every figure it carries
-was told there too. Figures are the numbers the answer verifier reads (digits and number
+It is a repeat when each of its sentences says what the channel was told (`same_fact` with a
+told sentence, every figure of it told there too). Whether it is another report of a told
+event is retrieval/news/sameevent.py's calibrated decision, which reads `changes_a_figure`
+here: a sentence that restates a told one with another figure (a correction, a new death toll)
+on a later day is new. Figures are the numbers the answer verifier reads (digits and number
 words, retrieval/answering/evidence.py), less those that only date the sentence ("on July 7",
 "2022"): a date is when it was said, not what.
 """
@@ -15,9 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-
-import numpy as np
 
 from retrieval.answering.claims import TIME
 from retrieval.answering.evidence import numbers_in
@@ -51,42 +47,6 @@ def changes_a_figure(sentence: str, told: Sequence[str]) -> bool:
     return any(same_fact(sentence, t) and figures(sentence) - figures(t) for t in told)
 
 
-@dataclass(frozen=True)
-class Seen:
-    """An event a channel was told of (or is about to be): its sentences and article vector."""
-
-    sentences: Sequence[str]
-    vector: np.ndarray | None
-
-
 def is_repeat(sentences: Sequence[str], told: Sequence[str]) -> bool:
     """Every sentence of the development was told already."""
     return bool(sentences) and all(told_in(s, told) for s in sentences)
-
-
-def copy_of(
-    sentences: Sequence[str],
-    vector: np.ndarray | None,
-    seen: Sequence[Seen],
-    join_cosine: float,
-    similarity: Sequence[float] | None = None,
-) -> int | None:
-    """Which of `seen` this development is another outlet's report of (its article within
-    `join_cosine` of that one's, and its lead sentence told there, no figure of it changed),
-    or None. `similarity`: the articles' similarity to each of `seen`, when the caller has a
-    better one than the cosine of their vectors."""
-    if not sentences:
-        return None
-    every = [t for s in seen for t in s.sentences]
-    if any(changes_a_figure(s, every) for s in sentences):
-        return None
-    for k, s in enumerate(seen):
-        if similarity is not None:
-            close = similarity[k] >= join_cosine
-        elif vector is None or s.vector is None or len(s.vector) != len(vector):
-            close = False
-        else:
-            close = float(np.dot(vector, s.vector)) >= join_cosine
-        if close and told_in(sentences[0], s.sentences):
-            return k
-    return None
