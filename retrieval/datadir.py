@@ -7,8 +7,10 @@ folders are made 0700 and the databases 0600, whatever the process's umask.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 from retrieval.errors import SettingsError
@@ -70,3 +72,17 @@ def use_wal(db: sqlite3.Connection, patience_s: float = 30.0) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def owner_id() -> str:
+    """This process, as the claims it makes in a shared database name it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def shared_db(path: Path | str, schema: str) -> sqlite3.Connection:
+    """A SQLite file every process of the deployment uses at once (autocommit, WAL, usable
+    from any thread of this one), its tables made if new."""
+    db = connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    use_wal(db)
+    db.executescript(schema)
+    return db

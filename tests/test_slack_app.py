@@ -19,7 +19,7 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
@@ -62,7 +62,7 @@ from retrieval.engine import Engine
 from retrieval.errors import BriefbotError, SettingsError
 from retrieval.events import SeenEvents
 from retrieval.feedback import FeedbackStore
-from retrieval.models import Answer, Article, Citation
+from retrieval.models import Answer, Citation
 from tests.conftest import SMALL_CHUNKS
 from tests.fake_llm import FABRICATED_NUMBER, GOOD, KEY, QUESTION, FakeLLM, engine_with_model
 from tests.fakes.slack import (
@@ -77,6 +77,7 @@ from tests.fakes.slack import (
     buttons,
     texts,
 )
+from tests.follow_articles import TRIAL_OPENS, VERDICT, VERDICT_HERALD
 
 ALLOWED = "C1,C2,C3,D1"
 SEED_ID = "000_0070773c25b31aea"
@@ -925,38 +926,6 @@ def test_a_follow_post_waits_out_slacks_rate_limit_as_briefings_do(fake_slack):
     assert posted["_ts"] == thread
 
 
-TRIAL_OPENS = Article(
-    "trial-1",
-    "Griner trial opens in Moscow",
-    "The trial of American basketball star Brittney Griner opened in a court near Moscow on "
-    "Friday. Griner is charged with smuggling cannabis oil into Russia in her luggage. She faces "
-    "up to ten years in prison if convicted. The hearing was adjourned until next week.",
-    date(2022, 7, 1),
-    "Wire Daily",
-    "https://wire.example/trial-1",
-)
-VERDICT = Article(
-    "verdict-a",
-    "Griner sentenced to nine years",
-    "A Russian court sentenced Brittney Griner to nine years in prison on Thursday for drug "
-    "smuggling. The judge said the basketball star had committed the crime deliberately. "
-    "President Biden called the sentence unacceptable.",
-    date(2022, 8, 4),
-    "Wire Daily",
-    "https://wire.example/verdict-a",
-)
-VERDICT_HERALD = Article(
-    "verdict-b",
-    "Brittney Griner gets nine-year sentence",
-    "Brittney Griner was sentenced by a Russian court to nine years in prison for drug "
-    "smuggling on Thursday. The judge ruled that the basketball star had acted deliberately. "
-    "The White House said the sentence was unacceptable.",
-    date(2022, 8, 4),
-    "Global Herald",
-    "https://herald.example/verdict-b",
-)
-
-
 def test_the_service_posts_a_followed_stories_developments_in_its_thread(fake_slack, make_engine):
     """End to end: `briefbot serve slack --http` as the service runs it; a channel follows a
     story with /follow (a signed request through Bolt); new articles are committed to the
@@ -989,7 +958,7 @@ def test_the_service_posts_a_followed_stories_developments_in_its_thread(fake_sl
         head, development = texts(first)[:2]
         assert head == "*Griner trial* · new development"
         assert "trial of American basketball star Brittney Griner opened" in development
-        assert "— <https://wire.example/trial-1|Griner trial opens in Moscow> · Wire Daily · " in (
+        assert "— <https://wire.test/trial-1|Griner trial opens in Moscow> · Wire Daily · " in (
             development
         )
 

@@ -38,6 +38,7 @@ import numpy as np
 from retrieval.errors import FollowError
 from retrieval.news.developments import Development, Finder, Relevance, seq_of
 from retrieval.news.followstate import FollowRow, FollowState, Told
+from retrieval.news.schedule import stop_posting
 
 if TYPE_CHECKING:
     from retrieval.answering.chain import AnswerChain
@@ -411,13 +412,6 @@ class Follower:
         this process's claims and leases are released, so the next process posts at once.
         False if a post was still under way at the timeout (its claim is left to expire)."""
         self._stopping = True
-        if not self._posting.acquire(timeout=timeout):
-            log.warning("a %s follow post was still being posted when stopping", self.platform)
-            return False
-        try:
-            released = self.state.release_mine()
-        finally:
-            self._posting.release()
-        if released:
-            log.info("released %d %s follow claims for the next process", released, self.platform)
-        return True
+        return stop_posting(
+            self._posting, self.state.release_mine, timeout, "follow", self.platform
+        )

@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,11 +143,9 @@ class FollowState:
 
     def __init__(self, path: Path, owner: str | None = None) -> None:
         self.path = path
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.owner = owner or datadir.owner_id()
         self._lock = threading.Lock()
-        self.db = datadir.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        datadir.use_wal(self.db)
-        self.db.executescript(_SCHEMA)
+        self.db = datadir.shared_db(path, _SCHEMA)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | str, owner: str | None = None) -> FollowState:

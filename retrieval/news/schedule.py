@@ -209,16 +209,9 @@ class Scheduler:
         next process posts it at once rather than after `claim_ttl`. False if a post was still
         under way at the timeout (its claim is then left to expire)."""
         self._stopping = True
-        if not self._posting.acquire(timeout=timeout):
-            log.warning("a %s briefing was still being posted when stopping", self.platform)
-            return False
-        try:
-            released = self.state.release_mine()
-        finally:
-            self._posting.release()
-        if released:
-            log.info("released %d %s briefing claims for the next process", released, self.platform)
-        return True
+        return stop_posting(
+            self._posting, self.state.release_mine, timeout, "briefing", self.platform
+        )
 
     def next_wake(self) -> datetime | None:
         now = self.clock()
@@ -236,6 +229,29 @@ class Scheduler:
             log.info("%s schedules: round done; next at %s", self.platform, wake)
             wait = max_sleep_s if wake is None else (wake - self.clock()).total_seconds()
             stop.wait(min(max(wait, 0.5), max_sleep_s))
+
+
+def stop_posting(
+    posting: threading.Lock,
+    release_mine: Callable[[], int],
+    timeout: float,
+    what: str,
+    platform: str,
+) -> bool:
+    """A post under way (holding `posting`) is finished, waiting up to `timeout` s, then this
+    process's claims not posted are released (`release_mine`) for the next process to post at
+    once. False if the post was still under way at the timeout (its claim is left to expire).
+    Briefings (Scheduler.shutdown) and followed topics (Follower.shutdown) stop so."""
+    if not posting.acquire(timeout=timeout):
+        log.warning("a %s %s was still being posted when stopping", platform, what)
+        return False
+    try:
+        released = release_mine()
+    finally:
+        posting.release()
+    if released:
+        log.info("released %d %s %s claims for the next process", released, platform, what)
+    return True
 
 
 def _nothing_new(briefing: Briefing) -> str:
