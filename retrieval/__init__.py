@@ -58,12 +58,12 @@ if TYPE_CHECKING:  # the public surface: each name, from the module that defines
     from retrieval.models import moment_label as moment_label
     from retrieval.news.developments import Development as Development
     from retrieval.news.follow import Added as Added
-    from retrieval.news.follow import Follow as Follow
     from retrieval.news.follow import Follower as Follower
     from retrieval.news.follow import FollowOptions as FollowOptions
     from retrieval.news.follow import FollowPost as FollowPost
     from retrieval.news.follow import Follows as Follows
     from retrieval.news.follow import PostFollow as PostFollow
+    from retrieval.news.followstate import Follow as Follow
     from retrieval.news.schedule import Schedule as Schedule
     from retrieval.news.schedule import Scheduler as Scheduler
     from retrieval.urls import check_feed_url as check_feed_url

@@ -102,11 +102,11 @@ def compose_speaker(
         ]
     else:
         # Whoever holds the role, those named with its qualifiers ("brennock's lawyer") first.
-        level = {
-            id(c): people.holds(role, c.article, c.start, c.attribution, c.text) for c in every
-        }
-        held = max(level.values(), default=0)
-        pool = [c for c in every if held and level[id(c)] == held and is_prose(c.text)]
+        levels = [people.holds(role, c.article, c.start, c.attribution, c.text) for c in every]
+        held = max(levels, default=0)
+        pool = [
+            c for c, k in zip(every, levels, strict=True) if held and k == held and is_prose(c.text)
+        ]
     if not pool:
         return None
     whole = {a: article_text(snap, a) for a in {c.article for c in pool}}

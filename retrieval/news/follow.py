@@ -37,7 +37,7 @@ import numpy as np
 
 from retrieval.errors import FollowError
 from retrieval.news.developments import Development, Finder, Relevance, seq_of
-from retrieval.news.followstate import FollowRow, FollowState, Told
+from retrieval.news.followstate import Follow, FollowRow, FollowState, Told
 from retrieval.news.schedule import stop_posting
 
 if TYPE_CHECKING:
@@ -62,20 +62,6 @@ MAX_FOLLOWS = 25  # topics per channel
 DIGESTS = ("hourly", "daily")
 Channels = frozenset[str]
 NONE: Channels = frozenset()
-
-
-@dataclass(frozen=True)
-class Follow:
-    platform: str
-    channel: str
-    topic: str
-    key: str
-    digest: str | None
-    since: date | None
-    created_at: datetime
-    created_by: str | None
-    last_posted_at: datetime | None
-    thread: str | None
 
 
 @dataclass(frozen=True)

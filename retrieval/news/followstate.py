@@ -99,19 +99,25 @@ _FOLLOW_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class FollowRow:
-    """A follow as stored: what Follow shows, and where it has read up to."""
+class Follow:
+    """A channel's followed topic, as the front ends show it."""
 
     platform: str
     channel: str
-    key: str
     topic: str
+    key: str  # the topic folded (case, accents, spaces): what /unfollow finds it by
     digest: str | None
     since: date | None
     created_at: datetime
     created_by: str | None
     last_posted_at: datetime | None
     thread: str | None
+
+
+@dataclass(frozen=True)
+class FollowRow(Follow):
+    """A follow as stored: the Follow, and where it has read up to."""
+
     cursor: tuple[int, int]
     backfill: bool
 
