@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from retrieval.answering.aliases import aliases_of
+from retrieval.answering.features import stem, stems_of
 from retrieval.answering.names import (
     OPENERS,
     ROLES,
@@ -21,7 +22,6 @@ from retrieval.answering.names import (
     same_speaker,
 )
 from retrieval.answering.speech import SPEECH_VERBS, Attribution
-from retrieval.index.lexical import stem
 
 # A person named in full: two or more capitalised words on one line.
 _CAP = rf"[{UPPER}][\w'’.-]*"
@@ -29,7 +29,6 @@ _PARTICLE = r"(?:de|van|von|der|den|ten|al|bin|da|del|della|di|le|la|du|dos|das)
 # "Anne-Marie van der Berg": up to two particles between capitalised words
 _RUN = re.compile(rf"{_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_CAP})+")
 _ACRONYM = re.compile(r"[A-Z.&-]{2,}")
-_WORD = re.compile(r"[a-z][a-z'-]+")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]+")
 
 
@@ -57,7 +56,6 @@ class Cast:
         seen: dict[int, Mention] = {}
         self.ordinary: set[str] = set()
         self.pieces = list(pieces)
-        self._stems: set[str] | None = None
         for base, text in self.pieces:
             self.ordinary.update(fold(w).replace("’", "'") for w in _LOWER_WORD.findall(text))
             headline: dict[int, bool] = {}  # line start -> is a headline
@@ -108,11 +106,9 @@ class Cast:
         return speaker
 
     @property
-    def stems(self) -> set[str]:
-        """The stems of every word the article uses (read on first use)."""
-        if self._stems is None:
-            self._stems = {stem(w) for _, t in self.pieces for w in _WORD.findall(fold(t).lower())}
-        return self._stems
+    def stems(self) -> frozenset[str]:
+        """The stems of the article's content words (features.stems_of, cached per text)."""
+        return stems_of(" ".join(t for _, t in self.pieces))
 
     def holds(self, role: Role, speaker: str, at: int) -> int:
         """Whether `speaker` (as an attribution wrote it, at offset `at`) holds `role`: the
