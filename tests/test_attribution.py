@@ -6,6 +6,7 @@ from retrieval.answering.attribution import (
     Cast,
     People,
     asked_speaker,
+    name_words,
     asked_words_of,
     attribute,
     attribute_all,
@@ -66,10 +67,22 @@ def test_asked_speaker_and_matching():
     assert asked_speaker("What did Wallace say after meeting Shoigu?") == "Wallace"
     assert asked_speaker("According to Rob Lee, what can Russia do?") == "Rob Lee"
     assert asked_speaker("How many troops are near the border?") == ""
+    # a person's wishes, views and objections are what they said of them
+    assert asked_speaker("whats raghunathan's problem with the tram extension") == "Raghunathan"
+    assert asked_speaker("what does berg want the council to do now") == "Berg"
+    assert asked_speaker("what did marsh fear would happen") == "Marsh"
+    assert asked_speaker("okafor's concerns about the budget") == "Okafor"
+    assert asked_speaker("what do residents want") == ""  # a group is no one
+    assert asked_speaker("what are the concerns about the tram") == ""
     assert same_speaker("Wallace", "Defence Secretary Ben Wallace")
     assert same_speaker("Ben Wallace", "Wallace")
     assert not same_speaker("Ben Wallace", "Tom Wallace")
     assert not same_speaker("Brown", "Ketanji Brown Jackson")  # a middle name names no one
+    # a hyphenated name typed with a space, without its accent, or one part of it
+    assert same_speaker("corrigan ward", "Niamh Corrigan-Ward")
+    assert same_speaker("sorlie vance", "Ragnhild Sørlie-Vance")
+    assert same_speaker("Drummond-Kaye", "Detective Inspector Ewan Drummond-Kaye")
+    assert name_words("WHO Director-General Tedros") == ["tedros"]
 
 
 # A story shaped like wire copy: people named in full once, by surname afterwards.

@@ -20,7 +20,7 @@ from retrieval.answering.people import Cast, distinct
 
 # Words that never sit inside a name slot of a question.
 _STOP = (
-    r"what|why|how|when|where|which|whom|whose|did|does|do|has|have|had|is|are|was|were|be|"
+    r"what|whats|why|how|hows|when|where|which|whom|whose|did|does|do|has|have|had|is|are|was|were|be|"
     r"been|say|said|says|about|on|in|at|to|for|with|from|of|by|and|or|but|if|after|before|"
     r"during|since|than|as|into|over|against|not|no|any|many|much|more|most|some|this|that|"
     r"these|those|the|a|an|his|her|their|its|our|your|my|he|she|they|it|i|you|we|him|them|"
@@ -33,7 +33,8 @@ _SLOT = rf"(?P<name>{_DET}?(?:{_W}\s+){{0,5}}?{_W})"
 _NOUNS = (
     r"reactions?|responses?|statements?|comments?|remarks?|words|quotes?|speech|tweets?|posts?|"
     r"apology|message|testimony|reply|answer|thoughts|take|tribute|eulogy|condolences|"
-    r"announcement|interview|views?|stance|position"
+    r"announcement|interview|views?|stance|position|problem\s+with|objections?|complaints?|"
+    r"concerns?\s+(?:about|over|with)|worries|argument|demands?|opinion|feelings"
 )
 _ASKED = [
     re.compile(
@@ -41,7 +42,10 @@ _ASKED = [
         r"(?:say|said|saying|says|tell|told|telling|claim|claimed|announce|announced|warn|"
         r"warned|write|wrote|writing|argue|argued|state|stated|mean|meant|add|added|reply|"
         r"replied|post|posted|posting|tweet|tweeted|tweeting|respond|responded|think|thought|"
-        r"testify|testified|ask|asked|urge|urged|have\s+to\s+say)\b",
+        r"testify|testified|ask|asked|urge|urged|have\s+to\s+say|"
+        # a person's wishes, views and fears are what they said of them
+        r"want|wanted|feel|felt|fear|feared|hope|hoped|believe|believed|"
+        r"propose|proposed|demand|demanded|expect|expected|worry|worried)\b",
         re.I,
     ),
     re.compile(

@@ -72,10 +72,17 @@ def name_words(name: str) -> list[str]:
     return words
 
 
+def _parts(words: list[str]) -> list[str]:
+    """A hyphenated name is its parts: people type "corrigan ward" and "sorlie vance" for
+    Corrigan-Ward and Sørlie-Vance."""
+    return [p for w in words for p in w.split("-") if p]
+
+
 def fits(small: list[str], big: list[str], given: bool = True) -> bool:
     """`small` names the same person as `big`: its words are big's, ending with big's surname
     or (`given`) starting with its given name ('McConnell', 'Tedros' in 'Tedros Adhanom
     Ghebreyesus')."""
+    small, big = _parts(small), _parts(big)
     return (
         bool(small)
         and len(small) <= len(big)
@@ -99,6 +106,9 @@ _ROLE_WORDS = {
     "spokesman": "spokesperson",
     "spokeswoman": "spokesperson",
     "attorney": "lawyer",
+    "solicitor": "lawyer",
+    "barrister": "lawyer",
+    "boss": "head",
     "defence": "defense",
     "chief": "head",
     "director-general": "head",
