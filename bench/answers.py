@@ -12,7 +12,10 @@ off by default, on), to show what it earns on the same questions. bench/index_si
 the same questions on indexes of other sizes.
 
     BRIEFBOT_DATA_DIR=/work/evaldata python bench/answers.py [--sets team,recent] [--part heldout]
-        [--ablate] [--show] [--json]
+        [--ablate] [--show] [--json] [--ids FIRST-LAST]
+
+`--ids t001-t296` keeps the questions whose ids sort between the two (the team set's first
+batch; its second batch, t297 on, was written after the third round of tuning).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def main() -> None:
     ap.add_argument("--ablate", action="store_true", help="each named step off, in turn")
     ap.add_argument("--show", action="store_true", help="print every answer that misses")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ids", help="FIRST-LAST: only the questions whose ids sort between them")
     args = ap.parse_args()
 
     report: dict[str, dict] = {}
@@ -44,6 +48,9 @@ def main() -> None:
             print(f"{name}: not here ({d.corpus}), skipped")
             continue
         questions = d.read(args.part)
+        if args.ids:
+            first, _, last = args.ids.partition("-")
+            questions = [q for q in questions if first <= q["id"] <= last]
         if not questions:
             print(f"{name}: no {args.part} questions (tuned on before: use --part train)")
             continue
