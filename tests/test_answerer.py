@@ -64,6 +64,63 @@ def test_a_missing_word_is_met_by_a_word_of_like_meaning(numpy_encoder):
     assert without.soft(plant, WordMatcher(None)) == without.exact(plant)
 
 
+def test_what_a_question_asks_beyond_its_storys_headline():
+    subj = subject("how much is the state chipping in for the tram", WordMatcher(None))
+    focus = subj.beyond("Council backs the Kilnworth tram. Port Aldry will fund the tram.")
+    assert focus is not None and set(focus.words) == {"state", "chipping"}
+    grant = "The state transport department is providing a grant of $56 million."
+    assert focus.exact(grant) > focus.exact("Port Aldry will fund the tram.") == 0.0
+    assert subj.beyond("The state is chipping in for the tram.") is None  # nothing beyond
+
+
+TRAM = """---
+title: Port Aldry council backs Kilnworth tram extension
+source: Harbour Gazette
+published: 2025-03-06
+url: https://example.org/tram
+---
+
+Port Aldry City Council voted 8-3 on Wednesday to fund the tram extension to the Kilnworth \
+estate, ending a year-long fight over the project.
+
+The extension will add 3.2 miles of track and six stops between the harbour and Kilnworth.
+
+Councillors who voted against said the city could not afford to borrow for the line.
+
+The state transport department, which is providing a grant of $56 million, said it welcomed \
+the decision.
+
+Construction is due to begin in September, and the first trams could run in 2027.
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how much is the state chipping in for the tram", "$56 million"),
+        ("when does work on the tram start", "September"),
+    ],
+)
+def test_the_sentence_with_what_is_asked_beyond_the_headline_is_cited_first(
+    tmp_path, numpy_encoder, question, expected
+):
+    """Every sentence of a story shares its headline's words; the one that answers holds what
+    the question asks beyond them, and is cited before the lead."""
+    from retrieval.engine import Engine
+    from tests.conftest import make_settings
+
+    (tmp_path / "tram.md").write_text(TRAM)
+    engine = Engine(
+        make_settings(tmp_path / "data"),
+        query_encoder=numpy_encoder,
+        document_encoder=numpy_encoder,
+    )
+    engine.ingest([tmp_path / "tram.md"])
+    answer = engine.answerer.invoke(question, "", date(2025, 3, 7))
+    assert not answer.abstained, answer.answer
+    assert expected in answer.citations[0].quote, answer.answer
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [

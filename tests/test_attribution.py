@@ -6,10 +6,10 @@ from retrieval.answering.attribution import (
     Cast,
     People,
     asked_speaker,
-    name_words,
     asked_words_of,
     attribute,
     attribute_all,
+    name_words,
     same_speaker,
 )
 from retrieval.engine import Engine

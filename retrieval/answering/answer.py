@@ -139,9 +139,17 @@ def _compose_learned(
             whole[a] = article_text(snap, a)
         return whole[a]
 
+    beyond: dict[int, Subject | None] = {}  # the subject beyond each article's headline
+
+    def focus_of(a: int) -> Subject | None:
+        if a not in beyond:
+            beyond[a] = subj.beyond(snap.articles[a].title or "")
+        return beyond[a]
+
     rows = []
     for c in pool:
         title = snap.articles[c.article].title or ""
+        focus = focus_of(c.article)
         rows.append(
             [
                 subj.exact(c.text),
@@ -160,6 +168,9 @@ def _compose_learned(
                 float(bool(wants)),
                 float(looks_ahead(c.text)),
                 float(money and bool(AMOUNT.search(c.text))),
+                focus.exact(c.text) if focus is not None else 0.0,
+                focus.soft(c.text, matcher) if focus is not None else 0.0,
+                float(focus is not None),
             ]
         )
     x = np.array(rows, dtype=np.float64)

@@ -189,6 +189,21 @@ class Subject:
             best = np.maximum(best, sims)
         return float(best @ self.weights / self.total)
 
+    def beyond(self, text: str) -> Subject | None:
+        """The subject less the words `text` holds (by stem), or None when it holds them all:
+        asked of an article, what the question asks beyond the story its headline tells
+        ("how much is the *state chipping in* for the tram")."""
+        held = stems_of(text)
+        keep = [i for i, s in enumerate(self.stems) if s not in held]
+        if not keep:
+            return None
+        return Subject(
+            tuple(self.words[i] for i in keep),
+            tuple(self.stems[i] for i in keep),
+            self.weights[keep],
+            self.vectors[keep] if self.vectors is not None else None,
+        )
+
 
 def subject(question: str, matcher: WordMatcher, drop: Sequence[str] = ()) -> Subject:
     """The question's subject: its content words but those that ask (ASKING), the years and

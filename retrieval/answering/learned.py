@@ -37,6 +37,9 @@ SENTENCE_FEATURES = (
     "wants_kind",  # the question asks for a number, a date or a name
     "ahead",  # speaks of what is still to come (outcome.looks_ahead)
     "money",  # asked how much (money), the sentence names an amount of it
+    "focus",  # exact, for the subject's words its article's title doesn't hold
+    "focus_soft",  # the same, soft
+    "has_focus",  # the question asks more than its article's headline holds
 )
 
 # Every feature is the question's, the sentence's or its own article's: none reads the other
