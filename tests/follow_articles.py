@@ -50,10 +50,12 @@ VERDICT = _article(
     date(2022, 8, 4),
     "Wire Daily",
 )
-# The same event from two other outlets, in their own words.
+# The same event from two other outlets, in their own words. (The Herald's headline names the
+# trial: with "Brittney Griner gets nine-year sentence" the article scored 0.49 to 0.51 for
+# "Griner trial", at the follow threshold of 0.5, and these tests are about folding.)
 VERDICT_HERALD = _article(
     "verdict-b",
-    "Brittney Griner gets nine-year sentence",
+    "Griner trial: Brittney Griner gets nine-year sentence",
     "Brittney Griner was sentenced by a Russian court to nine years in prison for drug "
     "smuggling on Thursday. The judge ruled that the basketball star had acted deliberately. "
     "The White House said the sentence was unacceptable.",
