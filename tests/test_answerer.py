@@ -73,6 +73,19 @@ def test_what_a_question_asks_beyond_its_storys_headline():
     assert subj.beyond("The state is chipping in for the tram.") is None  # nothing beyond
 
 
+def _one_article(tmp_path, encoder, text: str):
+    """An engine whose index holds this one article (a fresh deployment's)."""
+    from retrieval.engine import Engine
+    from tests.conftest import make_settings
+
+    (tmp_path / "article.md").write_text(text)
+    engine = Engine(
+        make_settings(tmp_path / "data"), query_encoder=encoder, document_encoder=encoder
+    )
+    engine.ingest([tmp_path / "article.md"])
+    return engine
+
+
 TRAM = """---
 title: Port Aldry council backs Kilnworth tram extension
 source: Harbour Gazette
@@ -106,16 +119,7 @@ def test_the_sentence_with_what_is_asked_beyond_the_headline_is_cited_first(
 ):
     """Every sentence of a story shares its headline's words; the one that answers holds what
     the question asks beyond them, and is cited before the lead."""
-    from retrieval.engine import Engine
-    from tests.conftest import make_settings
-
-    (tmp_path / "tram.md").write_text(TRAM)
-    engine = Engine(
-        make_settings(tmp_path / "data"),
-        query_encoder=numpy_encoder,
-        document_encoder=numpy_encoder,
-    )
-    engine.ingest([tmp_path / "tram.md"])
+    engine = _one_article(tmp_path, numpy_encoder, TRAM)
     answer = engine.answerer.invoke(question, "", date(2025, 3, 7))
     assert not answer.abstained, answer.answer
     assert expected in answer.citations[0].quote, answer.answer
@@ -232,16 +236,7 @@ RULING = "\n\n".join(
 def test_a_facts_answer_is_the_first_citation_not_the_lead_before_it(tmp_path, numpy_encoder):
     """The sentence the score ranks first is cited first, even when the story's lead is cited
     too: the reader sees the answer, then what it sits in."""
-    from retrieval.engine import Engine
-    from tests.conftest import make_settings
-
-    (tmp_path / "ruling.md").write_text(RULING)
-    engine = Engine(
-        make_settings(tmp_path / "data"),
-        query_encoder=numpy_encoder,
-        document_encoder=numpy_encoder,
-    )
-    engine.ingest([tmp_path / "ruling.md"])
+    engine = _one_article(tmp_path, numpy_encoder, RULING)
     ex: dict = {}
     answer = engine.answerer.invoke(
         "how many days of violations did the judge find", "", ASKED, explain=ex
