@@ -139,17 +139,13 @@ def _compose_learned(
             whole[a] = article_text(snap, a)
         return whole[a]
 
-    beyond: dict[int, Subject | None] = {}  # the subject beyond each article's headline
-
-    def focus_of(a: int) -> Subject | None:
-        if a not in beyond:
-            beyond[a] = subj.beyond(snap.articles[a].title or "")
-        return beyond[a]
+    # what the question asks beyond each article's title
+    focus_of = {a: subj.beyond(snap.articles[a].title or "") for a in {c.article for c in pool}}
 
     rows = []
     for c in pool:
         title = snap.articles[c.article].title or ""
-        focus = focus_of(c.article)
+        focus = focus_of[c.article]
         rows.append(
             [
                 subj.exact(c.text),
